@@ -1,0 +1,112 @@
+"""The Collections application: the write side's one service layer.
+
+Every command is a plain function in ``ledger_collect.commands`` that takes a ``Batch`` (the
+aggregates the command loads and changes) and the command's arguments. ``Collections.run``
+executes one command and saves what it changed in one atomic, version-checked transaction; the
+ERP import runs many commands on one batch and saves them together. One way to run a command.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+
+from ledger_collect.commands import Batch
+from ledger_collect.commands.casework import CaseworkCommands
+from ledger_collect.commands.promises import PromiseCommands
+from ledger_collect.commands.receivables import ReceivableCommands
+from ledger_collect.config import Settings
+from ledger_collect.database import Database
+from ledger_collect.domain.base import ConflictError
+from ledger_collect.personal_data import KeyRing, SealingMapper, load_master_key
+
+R = TypeVar("R")
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, Application):
+    """Commands of the collections domain over the event store (the write side)."""
+
+    name = "Collections"  # pinned: the events table is collections_events
+
+    def __init__(self, database: Database, settings: Settings | None = None) -> None:
+        self.settings = settings or database.settings
+        self.database = database
+        self._master_key = load_master_key(
+            self.settings.master_key, self.settings.key_file, create=database.embedded
+        )
+        self.last_notification_id: int | None = None
+        super().__init__(env=database.eventsourcing_env())
+
+    # -- infrastructure ----------------------------------------------------------------------
+    def construct_mapper(self) -> SealingMapper:
+        mapper = SealingMapper(transcoder=self.construct_transcoder())
+        mapper.keyring = KeyRing(self._master_key, self.factory.datastore)
+        return mapper
+
+    @property
+    def keyring(self) -> KeyRing:
+        return self.mapper.keyring  # type: ignore[attr-defined,no-any-return]
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # -- running commands --------------------------------------------------------------------
+    def batch(self) -> Batch:
+        return Batch(self.repository)
+
+    def run(self, function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
+        """Run one command function on a fresh batch and save what it changed, atomically."""
+        batch = self.batch()
+        result = function(batch, *args, **kwargs)
+        self.commit(batch)
+        return result
+
+    def commit(self, batch: Batch) -> int | None:
+        """Save every changed aggregate of the batch in one transaction. Returns the last
+        notification id written (what read models must reach to show this change)."""
+        changed = batch.changed()
+        if not changed:
+            return self.last_notification_id
+        subjects = _data_subjects(changed)
+        if subjects:
+            self.keyring.ensure_keys(subjects)
+        try:
+            recordings = self.save(*changed)
+        except IntegrityError as exc:
+            for aggregate in changed:  # the events were not stored: forget them
+                aggregate.collect_events()
+            raise ConflictError(
+                "someone else changed this record at the same moment; nothing was saved — "
+                "reload it and try again"
+            ) from exc
+        if recordings:
+            self.last_notification_id = recordings[-1].notification.id
+        return self.last_notification_id
+
+
+def _data_subjects(aggregates: list[Aggregate]) -> set[UUID]:
+    """Subjects whose personal data is about to be sealed: their keys are made in one go."""
+    subjects: set[UUID] = set()
+    for aggregate in aggregates:
+        for pending in aggregate.pending_events:
+            if getattr(type(pending), "PERSONAL", ()):
+                subjects.add(getattr(pending, "customer_id", None) or pending.originator_id)
+    return subjects

@@ -1,0 +1,69 @@
+"""Settings read once from the environment into a frozen object that is passed around.
+
+Nothing else in the package reads ``os.environ``: one settings object, one place to look.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import platformdirs
+
+
+def default_data_dir() -> Path:
+    """Where the embedded PostgreSQL and the master key live when nothing is configured.
+
+    As root the data must sit where the unprivileged PostgreSQL user can reach it without us
+    opening up folders such as /root: /var/lib is the usual home of a service's state.
+    """
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        return Path("/var/lib/ledger-collect")
+    return Path(platformdirs.user_data_dir("ledger-collect"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, with the environment variable that sets it."""
+
+    database_url: str | None = None  # LEDGER_DATABASE_URL: use this server, start nothing
+    data_dir: Path = field(default_factory=default_data_dir)  # LEDGER_DATA_DIR
+    database_name: str = "ledger_collect"  # LEDGER_DATABASE_NAME (embedded mode)
+    schema: str = "public"  # LEDGER_SCHEMA: the PostgreSQL schema holding all tables
+    master_key: str | None = None  # LEDGER_MASTER_KEY: base64 32 bytes; else a key file
+    master_key_file: Path | None = None  # LEDGER_MASTER_KEY_FILE (default <data_dir>/master.key)
+    promise_tolerance_days: int = 3  # LEDGER_PROMISE_TOLERANCE_DAYS: grace after promised date
+    connect_timeout: int = 5  # LEDGER_CONNECT_TIMEOUT seconds
+    lock_timeout: int = 5  # LEDGER_LOCK_TIMEOUT seconds
+    pool_size: int = 5  # LEDGER_POOL_SIZE
+
+    @property
+    def key_file(self) -> Path:
+        return self.master_key_file or self.data_dir / "master.key"
+
+    def with_changes(self, **changes: object) -> Settings:
+        return replace(self, **changes)
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        base = cls()
+        return cls(
+            database_url=env.get("LEDGER_DATABASE_URL") or None,
+            data_dir=Path(env["LEDGER_DATA_DIR"]).expanduser()
+            if env.get("LEDGER_DATA_DIR")
+            else base.data_dir,
+            database_name=env.get("LEDGER_DATABASE_NAME", base.database_name),
+            schema=env.get("LEDGER_SCHEMA", base.schema),
+            master_key=env.get("LEDGER_MASTER_KEY") or None,
+            master_key_file=Path(env["LEDGER_MASTER_KEY_FILE"])
+            if env.get("LEDGER_MASTER_KEY_FILE")
+            else None,
+            promise_tolerance_days=int(
+                env.get("LEDGER_PROMISE_TOLERANCE_DAYS", base.promise_tolerance_days)
+            ),
+            connect_timeout=int(env.get("LEDGER_CONNECT_TIMEOUT", base.connect_timeout)),
+            lock_timeout=int(env.get("LEDGER_LOCK_TIMEOUT", base.lock_timeout)),
+            pool_size=int(env.get("LEDGER_POOL_SIZE", base.pool_size)),
+        )

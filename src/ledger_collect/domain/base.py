@@ -1,0 +1,94 @@
+"""What every aggregate and event of the collections domain shares.
+
+Events are facts with who and when: each carries the ``actor`` who did it and the
+``business_date`` it refers to, beside the record time the library stamps. Topics are pinned
+strings so that renaming or moving a class never orphans a stream.
+
+Personal data (names of people, email addresses, phone numbers, free-text notes) is declared
+per event class in ``PERSONAL``; the mapper in ``personal_data`` seals those fields with the data
+key of the event's data subject (the customer), so that erasing that key erases them everywhere.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+from typing import ClassVar
+
+from eventsourcing.domain import Aggregate
+
+#: Namespace for ids derived from source keys (ERP document ids): same key, same id, always.
+ID_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4c1e-9b7a-2d0c5e9a7b11")
+
+#: What a personal field reads as once its data subject's key has been erased.
+ERASED = "[erased]"
+
+
+def derived_id(kind: str, key: str) -> uuid.UUID:
+    """A deterministic aggregate id: ``kind`` keeps customer 42 and invoice 42 apart."""
+    return uuid.uuid5(ID_NAMESPACE, f"{kind}:{key}")
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken; the message is meant for a collections specialist."""
+
+    code: ClassVar[str] = "RULE_BROKEN"
+
+
+class NotFoundError(DomainError):
+    code = "NOT_FOUND"
+
+
+class ConflictError(DomainError):
+    """Somebody else changed the same record at the same moment; reload and try again."""
+
+    code = "CONFLICT"
+
+
+class ValidationError(DomainError):
+    code = "INVALID"
+
+
+class CurrencyMismatchError(DomainError):
+    code = "CURRENCY_MISMATCH"
+
+
+class CollectionsAggregate(Aggregate):
+    """Base of every aggregate: events carry actor and business date."""
+
+    TOPIC = "ledger_collect.CollectionsAggregate"
+
+    class Event(Aggregate.Event):
+        TOPIC = "ledger_collect.CollectionsAggregate.Event"
+        #: Names of this event's attributes that hold personal data (sealed at rest).
+        PERSONAL: ClassVar[tuple[str, ...]] = ()
+        actor: str
+        business_date: date
+
+
+def money(value: Decimal | int | str) -> Decimal:
+    """Amounts are Decimals with two places; floats are refused (they lose cents)."""
+    if isinstance(value, float):
+        raise ValidationError(f"amount {value!r} must be given as a decimal string, not a float")
+    try:
+        amount = Decimal(value)
+    except Exception as exc:  # decimal.InvalidOperation and friends
+        raise ValidationError(f"amount {value!r} is not a number") from exc
+    if not amount.is_finite():
+        raise ValidationError(f"amount {value!r} is not a finite number")
+    return amount.quantize(Decimal("0.01"))
+
+
+def positive(value: Decimal | int | str, what: str = "amount") -> Decimal:
+    amount = money(value)
+    if amount <= 0:
+        raise ValidationError(f"{what} must be greater than zero, got {amount}")
+    return amount
+
+
+def currency_code(value: str) -> str:
+    code = (value or "").strip().upper()
+    if len(code) != 3 or not code.isalpha():
+        raise ValidationError(f"currency {value!r} is not a three-letter ISO code")
+    return code

@@ -1,0 +1,226 @@
+"""Personal data sealed per data subject (crypto-shredding).
+
+Every customer (the data subject) gets a random 256-bit data key, stored in ``subject_keys``
+sealed by the master key from configuration. Fields an event class lists in ``PERSONAL`` are
+encrypted with AES-GCM under that key before the event is stored, and opened again when it is
+read. Erasing a customer deletes the key: every copy of those fields, in events, snapshots,
+backups and archives, becomes unreadable at once, while amounts and dates stay readable and
+the aggregates still load (the fields then read as ``ERASED``).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.persistence import Mapper, StoredEvent
+from psycopg import sql
+
+from ledger_collect.domain.base import ERASED
+
+SEALED_PREFIX = "sealed:v1:"
+NONCE_BYTES = 12
+
+
+class MasterKeyError(RuntimeError):
+    pass
+
+
+def load_master_key(value: str | None, key_file: Path, *, create: bool) -> bytes:
+    """The key that seals the data keys: from configuration, else from a file outside the
+    database (generated there on first run in embedded mode)."""
+    if value:
+        raw = base64.b64decode(value)
+    elif key_file.exists():
+        raw = base64.b64decode(key_file.read_text().strip())
+    elif create:
+        raw = AESGCM.generate_key(bit_length=256)
+        key_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(base64.b64encode(raw).decode() + "\n")
+    else:
+        raise MasterKeyError(
+            f"no master key: set LEDGER_MASTER_KEY (base64 of 32 bytes) or create {key_file}"
+        )
+    if len(raw) != 32:
+        raise MasterKeyError("the master key must be 32 bytes (base64-encoded)")
+    return raw
+
+
+class KeyRing:
+    """Data keys per subject, cached in memory, stored sealed in the ``subject_keys`` table."""
+
+    def __init__(self, master_key: bytes, datastore: Any) -> None:
+        self._master = AESGCM(master_key)
+        self._datastore = datastore  # eventsourcing's PostgresDatastore: one pool for all
+        schema = sql.Identifier(datastore.schema or "public")
+        self._keys_table = sql.SQL("{}.subject_keys").format(schema)
+        self._erased_table = sql.SQL("{}.erased_subjects").format(schema)
+        self._cache: dict[UUID, AESGCM | None] = {}  # None: erased
+        self._lock = threading.Lock()
+
+    def _seal_key(self, subject: UUID, key: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._master.encrypt(nonce, key, subject.bytes)
+
+    def _open_key(self, subject: UUID, sealed: bytes) -> AESGCM:
+        try:
+            key = self._master.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], subject.bytes)
+        except InvalidTag as exc:
+            raise MasterKeyError(
+                f"the data key of subject {subject} does not open with the configured master key"
+            ) from exc
+        return AESGCM(key)
+
+    def _load(self, subjects: Iterable[UUID]) -> None:
+        wanted = [s for s in subjects if s not in self._cache]
+        if not wanted:
+            return
+        with self._datastore.transaction(commit=False) as curs:
+            curs.execute(
+                sql.SQL("SELECT subject_id, sealed_key FROM {} WHERE subject_id = ANY(%s)").format(
+                    self._keys_table
+                ),
+                (wanted,),
+            )
+            found = {row["subject_id"]: self._open_key(row["subject_id"], row["sealed_key"])
+                     for row in curs.fetchall()}
+            missing = [s for s in wanted if s not in found]
+            erased: set[UUID] = set()
+            if missing:
+                curs.execute(
+                    sql.SQL("SELECT subject_id FROM {} WHERE subject_id = ANY(%s)").format(
+                        self._erased_table
+                    ),
+                    (missing,),
+                )
+                erased = {row["subject_id"] for row in curs.fetchall()}
+        with self._lock:
+            self._cache.update(found)
+            self._cache.update({s: None for s in erased})
+
+    def ensure_keys(self, subjects: Iterable[UUID]) -> None:
+        """Make sure each subject has a key (creating missing ones in one statement)."""
+        subjects = list(dict.fromkeys(subjects))
+        self._load(subjects)
+        missing = [s for s in subjects if s not in self._cache]
+        if not missing:
+            return
+        new = {s: AESGCM.generate_key(bit_length=256) for s in missing}
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(
+                sql.SQL(
+                    "INSERT INTO {} (subject_id, sealed_key) "
+                    "SELECT * FROM unnest(%s::uuid[], %s::bytea[]) ON CONFLICT DO NOTHING"
+                ).format(self._keys_table),
+                (list(new), [self._seal_key(s, k) for s, k in new.items()]),
+            )
+        # Another process may have won the race for some subjects: read back what is stored.
+        self._load(missing)
+
+    def cipher_for(self, subject: UUID, *, create: bool) -> AESGCM | None:
+        """The subject's cipher, or None when the subject was erased (or has no key)."""
+        if subject not in self._cache:
+            if create:
+                self.ensure_keys([subject])
+            else:
+                self._load([subject])
+        return self._cache.get(subject)
+
+    def erase(self, subject: UUID, reason: str) -> bool:
+        """Delete the subject's key for good. Returns False when it was already erased."""
+        with self._datastore.transaction(commit=True) as curs:
+            curs.execute(
+                sql.SQL("DELETE FROM {} WHERE subject_id = %s").format(self._keys_table),
+                (subject,),
+            )
+            deleted = curs.rowcount > 0
+            curs.execute(
+                sql.SQL(
+                    "INSERT INTO {} (subject_id, reason) VALUES (%s, %s) ON CONFLICT DO NOTHING"
+                ).format(self._erased_table),
+                (subject, reason),
+            )
+        with self._lock:
+            self._cache[subject] = None
+        return deleted
+
+    def forget_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+def _aad(subject: UUID, field: str) -> bytes:
+    return subject.bytes + field.encode()
+
+
+class SealingMapper(Mapper[UUID]):
+    """The library's mapper, plus sealing of each event's personal fields per data subject.
+
+    The subject is the event's ``customer_id`` attribute when it has one, else the aggregate
+    itself (a Customer's own events).
+    """
+
+    keyring: KeyRing
+
+    def to_stored_event(self, domain_event: Any) -> StoredEvent:
+        personal = getattr(type(domain_event), "PERSONAL", ())
+        if not personal:
+            return super().to_stored_event(domain_event)
+        state = dict(vars(domain_event))
+        subject = state.get("customer_id") or state["originator_id"]
+        cipher = self.keyring.cipher_for(subject, create=True)
+        for field in personal:
+            value = state.get(field)
+            if value is None:
+                continue
+            if cipher is None:
+                state[field] = ERASED
+                continue
+            nonce = os.urandom(NONCE_BYTES)
+            sealed = cipher.encrypt(nonce, orjson.dumps(value), _aad(subject, field))
+            state[field] = SEALED_PREFIX + base64.b64encode(nonce + sealed).decode()
+        # Encode from the sealed copy; the library's own path builds the StoredEvent.
+        shadow = object.__new__(type(domain_event))
+        object.__setattr__(shadow, "__dict__", state)
+        return super().to_stored_event(shadow)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> Any:
+        domain_event = super().to_domain_event(stored_event)
+        personal = getattr(type(domain_event), "PERSONAL", ())
+        if not personal:
+            return domain_event
+        state = domain_event.__dict__
+        subject = state.get("customer_id") or state["originator_id"]
+        cipher: AESGCM | None = None
+        looked_up = False
+        for field in personal:
+            value = state.get(field)
+            if not (isinstance(value, str) and value.startswith(SEALED_PREFIX)):
+                continue
+            if not looked_up:
+                cipher = self.keyring.cipher_for(subject, create=False)
+                looked_up = True
+            if cipher is None:
+                state[field] = ERASED
+                continue
+            blob = base64.b64decode(value[len(SEALED_PREFIX):])
+            try:
+                plain = cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], _aad(subject, field))
+            except InvalidTag:
+                state[field] = ERASED
+                continue
+            state[field] = orjson.loads(plain)
+        return domain_event
+
+
+
