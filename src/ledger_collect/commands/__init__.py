@@ -65,17 +65,7 @@ def command(function: Callable[..., R]) -> Callable[..., R]:
     """Turn a command function into a Collections method that runs it in its own batch."""
 
     @functools.wraps(function)
-    def method(self: Collections, *args: Any, **kwargs: Any) -> R:
-        return self.run(function, *args, **kwargs)
-
-    return method
-
-
-def command(function: Callable[..., R]) -> Callable[..., R]:
-    """Turn a command function into an application method that runs it in its own batch."""
-
-    @functools.wraps(function)
     def method(self: Any, *args: Any, **kwargs: Any) -> R:
-        return self.run(function, *args, **kwargs)  # type: ignore[no-any-return]
+        return self.run(function, *args, **kwargs)
 
     return method

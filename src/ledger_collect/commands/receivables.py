@@ -7,13 +7,14 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from ledger_collect.commands import command
 from ledger_collect.domain.base import CurrencyMismatchError, ValidationError, currency_code
 from ledger_collect.domain.credit import CREDIT_MEMO, UNAPPLIED_PAYMENT, CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice, same_posting
 
 if TYPE_CHECKING:
-    from ledger_collect.application import Batch
+    from ledger_collect.commands import Batch
 
 
 def register_customer(batch: Batch, *, number: str, name: str, segment: str,
@@ -221,3 +222,23 @@ def raise_dunning_level(batch: Batch, invoice_id: UUID, *, actor: str,
                         business_date: date) -> int:
     return batch.get(Invoice, invoice_id, "invoice").raise_dunning_level(
         actor=actor, business_date=business_date)
+
+
+class ReceivableCommands:
+    """Collections methods for customers and open items."""
+
+    register_customer = command(register_customer)
+    assign_customer = command(assign_customer)
+    unassign_customer = command(unassign_customer)
+    add_contact = command(add_contact)
+    change_contact = command(change_contact)
+    remove_contact = command(remove_contact)
+    set_default_contact = command(set_default_contact)
+    add_customer_note = command(add_customer_note)
+    post_invoice = command(post_invoice)
+    apply_payment = command(apply_payment)
+    apply_credit_memo = command(apply_credit_memo)
+    reverse_payment = command(reverse_payment)
+    clear_invoice = command(clear_invoice)
+    write_off_invoice = command(write_off_invoice)
+    raise_dunning_level = command(raise_dunning_level)
