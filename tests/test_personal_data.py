@@ -1,0 +1,115 @@
+"""Personal data is sealed per customer: never stored in plaintext, erased with the key."""
+
+from __future__ import annotations
+
+import base64
+import os
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from ledger_collect.application import Collections
+from ledger_collect.domain.base import ERASED
+from ledger_collect.domain.customer import Customer
+from ledger_collect.domain.invoice import Invoice
+from ledger_collect.personal_data import MasterKeyError, load_master_key
+
+D = date(2026, 11, 2)
+SECRETS = ("Jeanne Martin", "jeanne.martin@acme.example", "+33 1 45 67 89 00",
+           "Asked to call back after the board meeting")
+
+
+def _customer_with_personal_data(app: Collections, number: str = "C-100") -> Customer:
+    cid = app.register_customer(number=number, name="Acme SARL", segment="EU-1",
+                                credit_limit=Decimal("10000"), currency="EUR", risk_class="C",
+                                source_id=f"cust-{number}", actor="erp", business_date=D)
+    app.add_contact(cid, "k1", name=SECRETS[0], email=SECRETS[1], phone=SECRETS[2],
+                    role="accounts payable", actor="alice", business_date=D)
+    app.add_customer_note(cid, "n1", SECRETS[3], actor="alice", business_date=D)
+    app.post_invoice(customer_number=number, document_number=f"{number}-INV-1",
+                     amount=Decimal("1234.56"), currency="EUR", posting_date=date(2026, 9, 1),
+                     due_date=date(2026, 10, 1), source_id=f"inv-{number}-1", actor="erp",
+                     business_date=D)
+    return app.repository.get(cid)
+
+
+def _raw_states(database) -> list[bytes]:
+    with database.connect() as conn:
+        return [bytes(row[0]) for row in conn.execute("SELECT state FROM collections_events")]
+
+
+def test_personal_fields_are_not_stored_in_plaintext(app, database):
+    customer = _customer_with_personal_data(app)
+    assert customer.contacts["k1"] == {"name": SECRETS[0], "email": SECRETS[1],
+                                       "phone": SECRETS[2], "role": "accounts payable"}
+    states = _raw_states(database)
+    assert len(states) == 4
+    blob = b"\n".join(states)
+    for secret in SECRETS:
+        assert secret.encode() not in blob, secret
+    # What is not personal stays readable for amounts-and-dates queries.
+    assert b"Acme SARL" in blob
+    assert b"1234.56" in blob
+
+
+def test_erasing_the_key_erases_every_personal_field_and_keeps_the_facts(app, database):
+    customer = _customer_with_personal_data(app)
+    assert app.keyring.erase(customer.id, reason="GDPR request 2026-0042") is True
+    assert app.keyring.erase(customer.id, reason="again") is False
+
+    fresh = Collections(database)  # nothing cached: reads what is stored
+    try:
+        reloaded = fresh.repository.get(customer.id)
+        assert reloaded.contacts["k1"] == {"name": ERASED, "email": ERASED, "phone": ERASED,
+                                           "role": "accounts payable"}
+        assert reloaded.notes == {"n1": ERASED}
+        assert reloaded.number == "C-100" and reloaded.credit_limit == Decimal("10000.00")
+        invoice = fresh.repository.get(Invoice.create_id("C-100-INV-1"))
+        assert invoice.open_amount == Decimal("1234.56")
+        assert invoice.due_date == date(2026, 10, 1)
+        # New personal data for an erased subject is not kept either.
+        fresh.add_contact(customer.id, "k2", name="Somebody New", email="new@acme.example",
+                          actor="alice", business_date=D)
+        assert fresh.repository.get(customer.id).contacts["k2"]["name"] == ERASED
+        assert b"Somebody New" not in b"\n".join(_raw_states(database))
+    finally:
+        fresh.close()
+
+
+def test_each_customer_has_its_own_key(app, database):
+    first = _customer_with_personal_data(app, "C-1")
+    second = _customer_with_personal_data(app, "C-2")
+    app.keyring.erase(first.id, reason="test")
+    fresh = Collections(database)
+    try:
+        assert fresh.repository.get(first.id).contacts["k1"]["name"] == ERASED
+        assert fresh.repository.get(second.id).contacts["k1"]["name"] == SECRETS[0]
+    finally:
+        fresh.close()
+    with database.connect() as conn:
+        assert conn.execute("SELECT count(*) FROM subject_keys").fetchone()[0] == 1
+        assert conn.execute("SELECT reason FROM erased_subjects").fetchone()[0] == "test"
+
+
+def test_data_keys_are_sealed_by_the_master_key(app, database, settings):
+    customer = _customer_with_personal_data(app)
+    other_key = base64.b64encode(os.urandom(32)).decode()
+    stranger = Collections(database, settings.with_changes(master_key=other_key))
+    try:
+        with pytest.raises(MasterKeyError, match="does not open with the configured master key"):
+            stranger.repository.get(customer.id)
+    finally:
+        stranger.close()
+
+
+def test_master_key_is_generated_once_outside_the_database(tmp_path):
+    key_file = tmp_path / "keys" / "master.key"
+    with pytest.raises(MasterKeyError, match="no master key"):
+        load_master_key(None, key_file, create=False)
+    first = load_master_key(None, key_file, create=True)
+    assert len(first) == 32
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert load_master_key(None, key_file, create=True) == first
+    with pytest.raises(MasterKeyError, match="32 bytes"):
+        load_master_key(base64.b64encode(b"short").decode(), key_file, create=False)
