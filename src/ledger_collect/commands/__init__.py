@@ -41,11 +41,14 @@ class Batch:
             self.aggregates[aggregate_id] = found
         return found if isinstance(found, cls) else None
 
-    def get(self, cls: type[A], aggregate_id: UUID, label: str | None = None) -> A:
-        """The aggregate, or a NotFoundError a specialist can read."""
+    def get(self, cls: type[A], aggregate_id: UUID, label: str | None = None,
+            key: str | None = None) -> A:
+        """The aggregate, or a NotFoundError a specialist can read: "<label> <key> does not
+        exist", the key being the business key (a document number) when there is one."""
         found = self.find(cls, aggregate_id)
         if found is None:
-            raise NotFoundError(f"{label or cls.__name__} {aggregate_id} does not exist")
+            raise NotFoundError(
+                f"{label or cls.__name__.lower()} {key or aggregate_id} does not exist")
         return found
 
     def add(self, aggregate: A) -> A:

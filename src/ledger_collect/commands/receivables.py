@@ -26,7 +26,8 @@ def register_customer(batch: Batch, *, number: str, name: str, segment: str,
     head_office_id = None
     if head_office_number:
         head_office = batch.get(Customer, Customer.create_id(head_office_number),
-                                f"head office customer {head_office_number}")
+                                "head office customer",
+                                head_office_number)
         head_office_id = head_office.id
     existing = batch.find(Customer, Customer.create_id(number))
     if existing is not None:
@@ -94,7 +95,7 @@ def post_invoice(batch: Batch, *, customer_number: str, document_number: str, am
     the same number is refused."""
     currency = currency_code(currency)
     customer = batch.get(Customer, Customer.create_id(customer_number),
-                         f"customer {customer_number}")
+                         "customer", customer_number)
     existing = batch.find(Invoice, Invoice.create_id(document_number))
     if existing is not None:
         if not same_posting(existing, customer_id=customer.id, amount=amount, currency=currency,
@@ -112,14 +113,14 @@ def post_invoice(batch: Batch, *, customer_number: str, document_number: str, am
 
 
 def _invoice(batch: Batch, document_number: str) -> Invoice:
-    return batch.get(Invoice, Invoice.create_id(document_number), f"invoice {document_number}")
+    return batch.get(Invoice, Invoice.create_id(document_number), "invoice", document_number)
 
 
 def _customer_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str,
                      amount: Decimal, currency: str, document_date: date, actor: str,
                      business_date: date) -> UUID:
     customer = batch.get(Customer, Customer.create_id(customer_number),
-                         f"customer {customer_number}")
+                         "customer", customer_number)
     credit_id = CustomerCredit.create_id(source_id)
     if batch.find(CustomerCredit, credit_id) is not None:
         return credit_id
@@ -141,7 +142,7 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     from ledger_collect.commands.promises import after_invoice_change
 
     currency = currency_code(currency)
-    batch.get(Customer, Customer.create_id(customer_number), f"customer {customer_number}")
+    batch.get(Customer, Customer.create_id(customer_number), "customer", customer_number)
     invoices = [(_invoice(batch, number), amount) for number, amount in allocations]
     for invoice, amount in invoices:  # decide all before recording any
         if not invoice.knows(source_id):
