@@ -123,17 +123,24 @@ class Database:
             "CREATE_TABLE": "n",  # tables come from migrations/
         }
 
-    def migrate(self, on_applied: Callable[[Migration], None] | None = None) -> list[Migration]:
+    def migrate(
+        self,
+        on_applied: Callable[[Migration], None] | None = None,
+        *,
+        folder: Path | None = None,
+    ) -> list[Migration]:
         """Apply pending migrations in order, one transaction each, under an advisory lock so
-        that two processes starting at once apply each migration exactly once."""
-        migrations = read_migrations()
+        that two processes starting at once apply each migration exactly once. ``folder``
+        replaces the bundled ``migrations/`` (tests use their own)."""
+        migrations = read_migrations(folder)
         applied: list[Migration] = []
         with self.connect() as conn:
-            conn.execute(
-                sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
-            )
             conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
             try:
+                # Under the lock: two concurrent CREATE SCHEMA IF NOT EXISTS can still collide.
+                conn.execute(
+                    sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(self.schema))
+                )
                 conn.execute(
                     "CREATE TABLE IF NOT EXISTS schema_migrations ("
                     " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
