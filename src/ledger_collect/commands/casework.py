@@ -1,7 +1,262 @@
-"""Disputes, resubmissions, customer contacts, collection emails and activities. (Being written.)"""
+"""A specialist's casework: disputes, follow-ups (resubmissions), customer contacts, collection
+emails and activities.
+
+Each command function takes the batch, the command's arguments, the actor and the business date;
+it loads what it needs and lets the aggregates decide every rule before anything is recorded, so
+a refused command leaves the batch untouched. ``CaseworkCommands`` offers each of them as a
+``Collections`` method of the same name. Creating commands return the new record's id (uuid4).
+"""
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from ledger_collect.commands import command
+from ledger_collect.domain.activity import Activity
+from ledger_collect.domain.base import CollectionsAggregate, NotFoundError
+from ledger_collect.domain.contact import CustomerContact
+from ledger_collect.domain.customer import Customer
+from ledger_collect.domain.dispute import DisputeCase, WrongCustomerError
+from ledger_collect.domain.email import CollectionEmail
+from ledger_collect.domain.invoice import Invoice
+from ledger_collect.domain.resubmission import Resubmission
+
+if TYPE_CHECKING:
+    from ledger_collect.commands import Batch
+
+ZERO = Decimal("0.00")
+#: What a contact links to, by the pinned topic of each kind's aggregate (the promise aggregate
+#: is its own module's business; its pinned topic is the contract).
+LINKABLE_TOPICS = {"promise": "ledger_collect.PromiseToPay",
+                   "dispute": DisputeCase.TOPIC,
+                   "resubmission": Resubmission.TOPIC}
+
+
+def _customer(batch: Batch, customer_id: UUID) -> Customer:
+    return batch.get(Customer, customer_id, "customer")
+
+
+def _invoices(batch: Batch, invoice_ids: Iterable[UUID]) -> list[Invoice]:
+    return [batch.get(Invoice, invoice_id, "invoice") for invoice_id in invoice_ids]
+
+
+# -- disputes ----------------------------------------------------------------------------------
+def open_dispute(batch: Batch, customer_id: UUID, invoice_ids: Sequence[UUID], *,
+                 amount: Decimal | str, reason: str, processor: str, note: str | None = None,
+                 actor: str, business_date: date) -> UUID:
+    """Open a dispute over open invoices of one customer, and link it to each invoice in the
+    same save (so the invoices show it, and a concurrent change to them collides)."""
+    _customer(batch, customer_id)
+    invoices = _invoices(batch, invoice_ids)
+    dispute = DisputeCase.open(customer_id=customer_id, invoices=invoices, amount=amount,
+                               reason=reason, processor=processor, note=note, actor=actor,
+                               business_date=business_date)
+    for invoice in invoices:
+        invoice.link_dispute(dispute.id, actor=actor, business_date=business_date)
+    return batch.add(dispute).id
+
+
+def _dispute(batch: Batch, dispute_id: UUID) -> DisputeCase:
+    return batch.get(DisputeCase, dispute_id, "dispute")
+
+
+def start_dispute_processing(batch: Batch, dispute_id: UUID, *, actor: str,
+                             business_date: date) -> None:
+    _dispute(batch, dispute_id).start_processing(actor=actor, business_date=business_date)
+
+
+def change_dispute_processor(batch: Batch, dispute_id: UUID, processor: str, *, actor: str,
+                             business_date: date) -> None:
+    _dispute(batch, dispute_id).change_processor(processor, actor=actor,
+                                                 business_date=business_date)
+
+
+def record_dispute_progress(batch: Batch, dispute_id: UUID, *, credited: Decimal | str = ZERO,
+                            paid: Decimal | str = ZERO, written_off: Decimal | str = ZERO,
+                            actor: str, business_date: date) -> Decimal:
+    """Part of the disputed amount was settled; returns what is still disputed."""
+    dispute = _dispute(batch, dispute_id)
+    dispute.record_progress(credited=credited, paid=paid, written_off=written_off, actor=actor,
+                            business_date=business_date)
+    return dispute.still_disputed
+
+
+def resolve_dispute(batch: Batch, dispute_id: UUID, resolution: str, *,
+                    credited: Decimal | str = ZERO, paid: Decimal | str = ZERO,
+                    written_off: Decimal | str = ZERO, actor: str,
+                    business_date: date) -> Decimal:
+    """Resolve an in-process dispute; returns what is still disputed."""
+    dispute = _dispute(batch, dispute_id)
+    dispute.resolve(resolution, credited=credited, paid=paid, written_off=written_off,
+                    actor=actor, business_date=business_date)
+    return dispute.still_disputed
+
+
+def add_dispute_note(batch: Batch, dispute_id: UUID, text: str, *, actor: str,
+                     business_date: date) -> str:
+    return _dispute(batch, dispute_id).add_note(text, actor=actor, business_date=business_date)
+
+
+def close_dispute(batch: Batch, dispute_id: UUID, *, actor: str, business_date: date) -> None:
+    _dispute(batch, dispute_id).close(actor=actor, business_date=business_date)
+
+
+# -- resubmissions (follow-ups) ----------------------------------------------------------------
+def create_resubmission(batch: Batch, customer_id: UUID, *, follow_up_date: date, reason: str,
+                        invoice_ids: Sequence[UUID] = (), actor: str,
+                        business_date: date) -> UUID:
+    """A follow-up for the customer, or (with invoice ids) for those invoices of it."""
+    _customer(batch, customer_id)
+    resubmission = Resubmission.create(
+        customer_id=customer_id, invoices=_invoices(batch, invoice_ids),
+        follow_up_date=follow_up_date, reason=reason, actor=actor, business_date=business_date)
+    return batch.add(resubmission).id
+
+
+def _resubmission(batch: Batch, resubmission_id: UUID) -> Resubmission:
+    return batch.get(Resubmission, resubmission_id, "follow-up")
+
+
+def move_resubmission(batch: Batch, resubmission_id: UUID, follow_up_date: date, *,
+                      reason: str, actor: str, business_date: date) -> None:
+    _resubmission(batch, resubmission_id).move(follow_up_date, reason=reason, actor=actor,
+                                               business_date=business_date)
+
+
+def complete_resubmission(batch: Batch, resubmission_id: UUID, *, actor: str,
+                          business_date: date) -> None:
+    _resubmission(batch, resubmission_id).complete(actor=actor, business_date=business_date)
+
+
+# -- customer contacts -------------------------------------------------------------------------
+def record_contact(batch: Batch, customer_id: UUID, *, channel: str, result: str,
+                   contact_person_id: str | None = None, summary: str | None = None,
+                   notes: str | None = None, contact_date: date | None = None,
+                   specialist: str | None = None, actor: str, business_date: date) -> UUID:
+    """Record one conversation. The specialist defaults to the actor, the date to the
+    business date; the person reached must be one of the customer's collection contacts."""
+    contact = CustomerContact.record(
+        customer=_customer(batch, customer_id), contact_person_id=contact_person_id,
+        channel=channel, result=result, specialist=specialist or actor, summary=summary,
+        notes=notes, contact_date=contact_date or business_date, actor=actor,
+        business_date=business_date)
+    return batch.add(contact).id
+
+
+def _contact(batch: Batch, contact_id: UUID) -> CustomerContact:
+    return batch.get(CustomerContact, contact_id, "customer contact")
+
+
+def link_to_contact(batch: Batch, contact_id: UUID, *, promise_ids: Iterable[UUID] = (),
+                    dispute_ids: Iterable[UUID] = (), resubmission_ids: Iterable[UUID] = (),
+                    actor: str, business_date: date) -> int:
+    """Link the promises, disputes and follow-ups that came out of a conversation. Each must
+    exist, be of that kind and concern the contact's customer. Returns how many links are new."""
+    contact = _contact(batch, contact_id)
+    wanted = {"promise": list(promise_ids), "dispute": list(dispute_ids),
+              "resubmission": list(resubmission_ids)}
+    for kind, ids in wanted.items():
+        for object_id in ids:
+            found = batch.find(CollectionsAggregate, object_id)
+            if found is None or getattr(type(found), "TOPIC", None) != LINKABLE_TOPICS[kind]:
+                raise NotFoundError(f"{kind} {object_id} does not exist")
+            if getattr(found, "customer_id", None) != contact.customer_id:
+                raise WrongCustomerError(
+                    f"{kind} {object_id} concerns another customer than this conversation")
+    return contact.link(promise_ids=wanted["promise"], dispute_ids=wanted["dispute"],
+                        resubmission_ids=wanted["resubmission"], actor=actor,
+                        business_date=business_date)
+
+
+# -- collection emails -------------------------------------------------------------------------
+def create_email(batch: Batch, customer_id: UUID, *, to: Iterable[str], cc: Iterable[str] = (),
+                 bcc: Iterable[str] = (), template: str, attachments: Iterable[str] = (),
+                 zipped: bool = False, contact_id: UUID | None = None, actor: str,
+                 business_date: date) -> UUID:
+    """A pending email to the customer (optionally the summary of a recorded conversation)."""
+    _customer(batch, customer_id)
+    if contact_id is not None and _contact(batch, contact_id).customer_id != customer_id:
+        raise WrongCustomerError(f"customer contact {contact_id} concerns another customer")
+    email = CollectionEmail.create(customer_id=customer_id, to=to, cc=cc, bcc=bcc,
+                                   template=template, attachments=attachments, zipped=zipped,
+                                   contact_id=contact_id, actor=actor,
+                                   business_date=business_date)
+    return batch.add(email).id
+
+
+def _email(batch: Batch, email_id: UUID) -> CollectionEmail:
+    return batch.get(CollectionEmail, email_id, "email")
+
+
+def mark_email_sent(batch: Batch, email_id: UUID, *, actor: str, business_date: date) -> None:
+    _email(batch, email_id).mark_sent(actor=actor, business_date=business_date)
+
+
+def mark_email_failed(batch: Batch, email_id: UUID, error: str, *, actor: str,
+                      business_date: date) -> None:
+    _email(batch, email_id).mark_failed(error, actor=actor, business_date=business_date)
+
+
+def mark_email_partly_sent(batch: Batch, email_id: UUID, failures: Mapping[str, str], *,
+                           actor: str, business_date: date) -> None:
+    _email(batch, email_id).mark_partly_sent(failures, actor=actor, business_date=business_date)
+
+
+def correct_and_resend_email(batch: Batch, email_id: UUID, *, to: Iterable[str],
+                             cc: Iterable[str] = (), bcc: Iterable[str] = (), actor: str,
+                             business_date: date) -> None:
+    _email(batch, email_id).correct_and_resend(to=to, cc=cc, bcc=bcc, actor=actor,
+                                               business_date=business_date)
+
+
+# -- activities --------------------------------------------------------------------------------
+def create_activity(batch: Batch, customer_id: UUID, *, specialist: str, due_date: date,
+                    description: str, actor: str, business_date: date) -> UUID:
+    _customer(batch, customer_id)
+    activity = Activity.create(customer_id=customer_id, specialist=specialist,
+                               due_date=due_date, description=description, actor=actor,
+                               business_date=business_date)
+    return batch.add(activity).id
+
+
+def _activity(batch: Batch, activity_id: UUID) -> Activity:
+    return batch.get(Activity, activity_id, "activity")
+
+
+def reschedule_activity(batch: Batch, activity_id: UUID, due_date: date, *, actor: str,
+                        business_date: date) -> None:
+    _activity(batch, activity_id).reschedule(due_date, actor=actor, business_date=business_date)
+
+
+def close_activity(batch: Batch, activity_id: UUID, *, note: str | None = None, actor: str,
+                   business_date: date) -> None:
+    _activity(batch, activity_id).close(note=note, actor=actor, business_date=business_date)
 
 
 class CaseworkCommands:
     """Collections methods for a specialist's casework."""
+
+    open_dispute = command(open_dispute)
+    start_dispute_processing = command(start_dispute_processing)
+    change_dispute_processor = command(change_dispute_processor)
+    record_dispute_progress = command(record_dispute_progress)
+    resolve_dispute = command(resolve_dispute)
+    add_dispute_note = command(add_dispute_note)
+    close_dispute = command(close_dispute)
+    create_resubmission = command(create_resubmission)
+    move_resubmission = command(move_resubmission)
+    complete_resubmission = command(complete_resubmission)
+    record_contact = command(record_contact)
+    link_to_contact = command(link_to_contact)
+    create_email = command(create_email)
+    mark_email_sent = command(mark_email_sent)
+    mark_email_failed = command(mark_email_failed)
+    mark_email_partly_sent = command(mark_email_partly_sent)
+    correct_and_resend_email = command(correct_and_resend_email)
+    create_activity = command(create_activity)
+    reschedule_activity = command(reschedule_activity)
+    close_activity = command(close_activity)

@@ -1,0 +1,329 @@
+"""Dispute case (cas litigieux): a customer contests one or more of its invoices.
+
+The disputed amount leaves the collectible amount and the dunning while the case runs. Auditors
+replay a dispute's whole trail, so every change is its own event with actor and business date,
+and every event names the customer (the data subject of the case's free-text notes).
+
+Amounts are tracked separately: the original disputed amount, and what of it was credited (credit
+memo), paid, or written off; what is still disputed is the original minus those three, never
+negative. Status machine: open → in process → resolved (accepted / rejected / written off) →
+closed; a closed case is read-only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from eventsourcing.domain import event
+
+from ledger_collect.domain.base import (
+    CollectionsAggregate,
+    CurrencyMismatchError,
+    DomainError,
+    ValidationError,
+    money,
+    positive,
+)
+from ledger_collect.domain.invoice import InvoiceClosedError
+
+if TYPE_CHECKING:
+    from ledger_collect.domain.invoice import Invoice
+
+REASONS = ("price", "quantity", "quality", "not_delivered", "duplicate",
+           "unauthorised_deduction", "other")
+
+OPEN, IN_PROCESS, RESOLVED, CLOSED = "open", "in_process", "resolved", "closed"
+#: The one way through a case; anything else is refused naming both statuses.
+NEXT_STATUS = {OPEN: (IN_PROCESS,), IN_PROCESS: (RESOLVED,), RESOLVED: (CLOSED,), CLOSED: ()}
+
+ACCEPTED, REJECTED, WRITTEN_OFF = "accepted", "rejected", "written_off"
+RESOLUTIONS = (ACCEPTED, REJECTED, WRITTEN_OFF)
+
+ZERO = Decimal("0.00")
+
+
+def label(status: str) -> str:
+    return status.replace("_", " ")
+
+
+class IllegalTransitionError(DomainError):
+    """A case (or an email) cannot go from its current status to the one asked for."""
+
+    code = "ILLEGAL_TRANSITION"
+
+
+class DisputeClosedError(DomainError):
+    code = "DISPUTE_CLOSED"
+
+
+class WrongCustomerError(DomainError):
+    """An invoice (or another record) named in a command belongs to another customer."""
+
+    code = "WRONG_CUSTOMER"
+
+
+class DisputedAmountError(DomainError):
+    """The amounts of a dispute do not add up (more disputed than open, more settled than
+    disputed)."""
+
+    code = "DISPUTED_AMOUNT"
+
+
+def check_invoices_of(customer_id: UUID, invoices: Sequence[Invoice], what: str) -> None:
+    """Casework about invoices is about invoices of one customer, each named once, still open."""
+    seen: set[UUID] = set()
+    for invoice in invoices:
+        if invoice.customer_id != customer_id:
+            raise WrongCustomerError(
+                f"invoice {invoice.document_number} belongs to another customer; a {what} "
+                f"covers invoices of one customer only")
+        if invoice.id in seen:
+            raise ValidationError(f"invoice {invoice.document_number} is named twice")
+        seen.add(invoice.id)
+        if not invoice.is_open:
+            raise InvoiceClosedError(
+                f"invoice {invoice.document_number} is {label(invoice.status)}; a {what} "
+                f"needs open invoices")
+
+
+def _text(value: str | None, what: str) -> str:
+    text = (value or "").strip()
+    if not text:
+        raise ValidationError(f"{what} cannot be empty")
+    return text
+
+
+class DisputeCase(CollectionsAggregate):
+    TOPIC = "ledger_collect.DisputeCase"
+
+    class Event(CollectionsAggregate.Event):
+        TOPIC = "ledger_collect.DisputeCase.Event"
+
+    # -- opening -----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, *, customer_id: UUID, invoices: Sequence[Invoice], amount: Decimal,
+             reason: str, processor: str, note: str | None = None, actor: str,
+             business_date: date) -> DisputeCase:
+        """Open a case over open invoices of one customer for at most what they still owe."""
+        if not invoices:
+            raise ValidationError("a dispute needs at least one invoice")
+        check_invoices_of(customer_id, invoices, "dispute")
+        currencies = {invoice.currency for invoice in invoices}
+        if len(currencies) > 1:
+            raise CurrencyMismatchError(
+                f"the disputed invoices are in {', '.join(sorted(currencies))}; one dispute "
+                f"covers invoices of one currency")
+        if reason not in REASONS:
+            raise ValidationError(f"dispute reason {reason!r} is not one of {', '.join(REASONS)}")
+        processor = _text(processor, "the processor of a dispute")
+        amount = positive(amount, "disputed amount")
+        open_total = sum((invoice.open_amount for invoice in invoices), ZERO)
+        currency = currencies.pop()
+        if amount > open_total:
+            numbers = ", ".join(invoice.document_number for invoice in invoices)
+            raise DisputedAmountError(
+                f"the disputed amount {amount} {currency} exceeds the {open_total} {currency} "
+                f"still open on invoice(s) {numbers}")
+        note = (note or "").strip() or None
+        return cls(customer_id=customer_id, invoice_ids=[i.id for i in invoices],
+                   currency=currency, reason=reason, processor=processor, amount=amount,
+                   note=note, actor=actor, business_date=business_date)
+
+    class Opened(CollectionsAggregate.Created, Event):
+        TOPIC = "ledger_collect.DisputeCase.Opened"
+        PERSONAL = ("note",)
+        customer_id: UUID
+        invoice_ids: list[UUID]
+        currency: str
+        reason: str
+        processor: str
+        amount: Decimal
+        note: str | None
+
+    @event(Opened)
+    def __init__(self, customer_id: UUID, invoice_ids: list[UUID], currency: str, reason: str,
+                 processor: str, amount: Decimal, note: str | None, actor: str,
+                 business_date: date) -> None:
+        self.customer_id = customer_id
+        self.invoice_ids = list(invoice_ids)
+        self.currency = currency
+        self.reason = reason
+        self.processor = processor
+        self.original_amount = amount
+        self.credited = ZERO
+        self.paid = ZERO
+        self.written_off = ZERO
+        self.status = OPEN
+        self.resolution: str | None = None
+        self.opened_on = business_date
+        self.resolved_on: date | None = None
+        self.closed_on: date | None = None
+        self.notes: dict[str, str] = {}
+        if note:
+            self.notes["opening"] = note
+
+    # -- what it amounts to ------------------------------------------------------------------
+    @property
+    def settled(self) -> Decimal:
+        return self.credited + self.paid + self.written_off
+
+    @property
+    def still_disputed(self) -> Decimal:
+        return self.original_amount - self.settled
+
+    @property
+    def is_closed(self) -> bool:
+        return self.status == CLOSED
+
+    def _check_writable(self) -> None:
+        if self.is_closed:
+            raise DisputeClosedError(
+                f"this dispute was closed on {self.closed_on}; a closed dispute cannot be changed")
+
+    def _check_transition(self, to: str) -> None:
+        self._check_writable()
+        if to not in NEXT_STATUS[self.status]:
+            allowed = " or ".join(label(s) for s in NEXT_STATUS[self.status])
+            raise IllegalTransitionError(
+                f"a dispute that is {label(self.status)} cannot become {label(to)}; "
+                f"from {label(self.status)} it can only become {allowed}")
+
+    def _amounts(self, credited: Decimal | int | str, paid: Decimal | int | str,
+                 written_off: Decimal | int | str) -> tuple[Decimal, Decimal, Decimal]:
+        """Validate amounts to add: none negative, together not beyond what is still disputed."""
+        parts = (money(credited), money(paid), money(written_off))
+        for name, part in zip(("credited", "paid", "written off"), parts, strict=True):
+            if part < 0:
+                raise ValidationError(f"the amount {name} cannot be negative, got {part}")
+        total = sum(parts, ZERO)
+        if total > self.still_disputed:
+            raise DisputedAmountError(
+                f"credited {parts[0]} + paid {parts[1]} + written off {parts[2]} = {total} "
+                f"{self.currency} exceeds the {self.still_disputed} {self.currency} still "
+                f"disputed (of {self.original_amount} originally)")
+        return parts
+
+    # -- processing --------------------------------------------------------------------------
+    def start_processing(self, *, actor: str, business_date: date) -> None:
+        self._check_transition(IN_PROCESS)
+        self._processing_started(customer_id=self.customer_id, actor=actor,
+                                 business_date=business_date)
+
+    @event("ProcessingStarted", topic="ledger_collect.DisputeCase.ProcessingStarted")
+    def _processing_started(self, customer_id: UUID, actor: str, business_date: date) -> None:
+        self.status = IN_PROCESS
+
+    def change_processor(self, processor: str, *, actor: str, business_date: date) -> None:
+        self._check_writable()
+        processor = _text(processor, "the processor of a dispute")
+        if processor == self.processor:
+            return
+        self._processor_changed(customer_id=self.customer_id, processor=processor, actor=actor,
+                                business_date=business_date)
+
+    @event("ProcessorChanged", topic="ledger_collect.DisputeCase.ProcessorChanged")
+    def _processor_changed(self, customer_id: UUID, processor: str, actor: str,
+                           business_date: date) -> None:
+        self.processor = processor
+
+    def record_progress(self, *, credited: Decimal | int | str = ZERO,
+                        paid: Decimal | int | str = ZERO,
+                        written_off: Decimal | int | str = ZERO, actor: str,
+                        business_date: date) -> None:
+        """Part of the disputed amount was settled before the case is resolved (a partial
+        credit memo, a payment of the undisputed part...)."""
+        self._check_writable()
+        if self.status not in (OPEN, IN_PROCESS):
+            raise IllegalTransitionError(
+                f"a dispute that is {label(self.status)} takes no more progress; only an open "
+                f"or in-process dispute does")
+        parts = self._amounts(credited, paid, written_off)
+        if not any(parts):
+            raise ValidationError("record at least one amount credited, paid or written off")
+        self._progress_recorded(customer_id=self.customer_id, credited=parts[0], paid=parts[1],
+                                written_off=parts[2], actor=actor, business_date=business_date)
+
+    @event("ProgressRecorded", topic="ledger_collect.DisputeCase.ProgressRecorded")
+    def _progress_recorded(self, customer_id: UUID, credited: Decimal, paid: Decimal,
+                           written_off: Decimal, actor: str, business_date: date) -> None:
+        self.credited += credited
+        self.paid += paid
+        self.written_off += written_off
+
+    def resolve(self, resolution: str, *, credited: Decimal | int | str = ZERO,
+                paid: Decimal | int | str = ZERO, written_off: Decimal | int | str = ZERO,
+                actor: str, business_date: date) -> None:
+        """Decide the case. The amounts given add to what progress already recorded:
+
+        - accepted: the customer was right; some amount is credited (a credit memo), the rest
+          may be paid or written off;
+        - rejected: the customer owes the amount; nothing is credited or written off now;
+        - written off: the amount (or part of it) is given up as a loss; nothing credited now.
+        """
+        self._check_transition(RESOLVED)
+        if resolution not in RESOLUTIONS:
+            raise ValidationError(
+                f"resolution {resolution!r} is not one of {', '.join(RESOLUTIONS)}")
+        parts = self._amounts(credited, paid, written_off)
+        if resolution == ACCEPTED and self.credited + parts[0] <= 0:
+            raise ValidationError("an accepted dispute needs the credit memo amount")
+        if resolution == REJECTED and (parts[0] or parts[2]):
+            raise ValidationError(
+                "a rejected dispute is neither credited nor written off; resolve it as "
+                "accepted or written off instead")
+        if resolution == WRITTEN_OFF:
+            if parts[0]:
+                raise ValidationError(
+                    "a dispute resolved as written off credits nothing; resolve it as accepted "
+                    "to credit an amount")
+            if self.written_off + parts[2] <= 0:
+                raise ValidationError("a dispute resolved as written off needs the amount "
+                                      "written off")
+        self._resolved(customer_id=self.customer_id, resolution=resolution, credited=parts[0],
+                       paid=parts[1], written_off=parts[2], actor=actor,
+                       business_date=business_date)
+
+    @event("Resolved", topic="ledger_collect.DisputeCase.Resolved")
+    def _resolved(self, customer_id: UUID, resolution: str, credited: Decimal, paid: Decimal,
+                  written_off: Decimal, actor: str, business_date: date) -> None:
+        self.credited += credited
+        self.paid += paid
+        self.written_off += written_off
+        self.resolution = resolution
+        self.resolved_on = business_date
+        self.status = RESOLVED
+
+    def close(self, *, actor: str, business_date: date) -> None:
+        self._check_transition(CLOSED)
+        self._closed(customer_id=self.customer_id, actor=actor, business_date=business_date)
+
+    @event("Closed", topic="ledger_collect.DisputeCase.Closed")
+    def _closed(self, customer_id: UUID, actor: str, business_date: date) -> None:
+        self.status = CLOSED
+        self.closed_on = business_date
+
+    # -- notes (free text: personal data) ----------------------------------------------------
+    def add_note(self, text: str, *, actor: str, business_date: date) -> str:
+        self._check_writable()
+        text = _text(text, "a note")
+        note_id = uuid.uuid4().hex
+        self._note_added(customer_id=self.customer_id, note_id=note_id, text=text, actor=actor,
+                         business_date=business_date)
+        return note_id
+
+    class NoteAdded(Event):
+        TOPIC = "ledger_collect.DisputeCase.NoteAdded"
+        PERSONAL = ("text",)
+        customer_id: UUID
+        note_id: str
+        text: str
+
+    @event(NoteAdded)
+    def _note_added(self, customer_id: UUID, note_id: str, text: str, actor: str,
+                    business_date: date) -> None:
+        self.notes[note_id] = text
