@@ -43,9 +43,10 @@ class CustomerContact(CollectionsAggregate):
             raise ValidationError(f"channel {channel!r} is not one of {', '.join(CHANNELS)}")
         if result not in RESULTS:
             raise ValidationError(f"result {result!r} is not one of {', '.join(RESULTS)}")
-        if contact_person_id is not None and contact_person_id not in customer.contacts:
-            raise UnknownContactError(
-                f"customer {customer.number} has no collection contact {contact_person_id}")
+        if contact_person_id is not None:
+            if contact_person_id not in customer.contacts:
+                raise UnknownContactError(
+                    f"customer {customer.number} has no collection contact {contact_person_id}")
         elif result in SOMEONE_REACHED:
             raise ValidationError(
                 f"a conversation with result {result.replace('_', ' ')} reached somebody: name "
