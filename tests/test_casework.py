@@ -137,11 +137,14 @@ def test_what_came_out_of_a_conversation_is_linked_to_it(app):
                                   reason="price", processor="alice", **ALICE)
     resubmission_id = app.create_resubmission(customer_id, follow_up_date=NEXT_DAY,
                                               reason="call back", **ALICE)
-    assert app.link_to_contact(contact_id, dispute_ids=[dispute_id],
-                               resubmission_ids=[resubmission_id], **ALICE) == 2
+    promise_id = app.record_promise(invoice_id=invoice_id, amount=Decimal("150.00"),
+                                    promised_date=NEXT_DAY, **ALICE)
+    assert app.link_to_contact(contact_id, dispute_ids=[dispute_id], promise_ids=[promise_id],
+                               resubmission_ids=[resubmission_id], **ALICE) == 3
     assert app.link_to_contact(contact_id, dispute_ids=[dispute_id], **ALICE) == 0
     contact = app.repository.get(contact_id)
     assert (contact.dispute_ids, contact.resubmission_ids) == ([dispute_id], [resubmission_id])
+    assert contact.promise_ids == [promise_id]
     assert event_names(app, contact_id) == ["Recorded", "Linked"]
 
 
