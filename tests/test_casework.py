@@ -330,3 +330,27 @@ def test_after_erasure_casework_still_loads_with_amounts_and_dates(app, database
         assert fresh.repository.get(activity_id).description == ERASED
     finally:
         fresh.close()
+
+
+def test_a_promise_made_during_a_conversation_is_linked_to_it(app):
+    customer_id = given_customer(app)
+    invoice_id = given_invoice(app, "INV1")
+    contact_id = app.record_contact(customer_id, channel="phone", result="promised",
+                                    contact_person_id="k1", **ALICE)
+    promise_id = app.record_promise(invoice_id=invoice_id, amount=Decimal("80.00"),
+                                    promised_date=NEXT_DAY, contact_id=contact_id, **ALICE)
+    assert app.repository.get(contact_id).promise_ids == [promise_id]
+    assert app.repository.get(promise_id).contact_id == contact_id
+
+
+def test_a_promise_cannot_be_linked_to_another_customers_conversation(app):
+    given_customer(app, "C1")
+    other_customer = given_customer(app, "C2")
+    invoice_id = given_invoice(app, "INV1")
+    foreign_contact = app.record_contact(other_customer, channel="phone", result="promised",
+                                         contact_person_id="k1", **ALICE)
+    with pytest.raises(WrongCustomerError, match="held with another customer"):
+        app.record_promise(invoice_id=invoice_id, amount=Decimal("80.00"),
+                           promised_date=NEXT_DAY, contact_id=foreign_contact, **ALICE)
+    assert app.repository.get(invoice_id).open_promise_id is None
+    assert app.repository.get(foreign_contact).promise_ids == []

@@ -22,6 +22,7 @@ from ledger_collect.domain.base import (
     currency_code,
     positive,
 )
+from ledger_collect.domain.dispute import WrongCustomerError
 from ledger_collect.domain.invoice import Invoice, InvoiceClosedError
 from ledger_collect.domain.promise import (
     CREDIT_MEMO,
@@ -77,6 +78,14 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
         raise PromiseAmountError(f"promised {amount} {invoice.currency} exceeds the open amount "
                                  f"{invoice.open_amount} {invoice.currency} of invoice "
                                  f"{invoice.document_number}")
+    if contact_id is not None:
+        from ledger_collect.commands.casework import _contact
+
+        contact = _contact(batch, contact_id)
+        if contact.customer_id != invoice.customer_id:
+            raise WrongCustomerError(f"customer contact {contact_id} was held with another "
+                                     f"customer than the one invoice {invoice.document_number} "
+                                     f"belongs to")
     previous = None
     if invoice.open_promise_id is not None:
         previous = _promise(batch, invoice.open_promise_id)
@@ -96,6 +105,11 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
         previous.value(business_date, actor=actor, business_date=business_date)
     batch.add(promise)
     invoice.link_promise(promise.id, actor=actor, business_date=business_date)
+    if contact_id is not None:
+        from ledger_collect.commands.casework import link_to_contact
+
+        link_to_contact(batch, contact_id, promise_ids=[promise.id], actor=actor,
+                        business_date=business_date)
     return promise.id
 
 
