@@ -127,7 +127,8 @@ def test_a_failing_migration_leaves_nothing_of_itself(settings: Settings, folder
         "CREATE TABLE half_done (id integer);\nINSERT INTO ledger (id) VALUES (1 / 0);\n"
     )
 
-    with pytest.raises((psycopg.Error, MigrationError)):
+    with pytest.raises(MigrationError, match="migration 0003_half_done.sql failed and was "
+                                             "rolled back: division by zero"):
         database.migrate(folder=folder)
 
     # 0001 and 0002 committed in their own transactions; 0003 rolled back as a whole, 0010 waits.

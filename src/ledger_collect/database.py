@@ -160,13 +160,18 @@ class Database:
                                 f"and put the change in a new migration"
                             )
                         continue
-                    with conn.transaction():
-                        conn.execute(migration.sql)
-                        conn.execute(
-                            "INSERT INTO schema_migrations (version, name, checksum)"
-                            " VALUES (%s, %s, %s)",
-                            (migration.version, migration.name, migration.checksum),
-                        )
+                    try:
+                        with conn.transaction():  # the change and its record, or neither
+                            conn.execute(migration.sql)
+                            conn.execute(
+                                "INSERT INTO schema_migrations (version, name, checksum)"
+                                " VALUES (%s, %s, %s)",
+                                (migration.version, migration.name, migration.checksum),
+                            )
+                    except psycopg.Error as exc:
+                        raise MigrationError(
+                            f"migration {migration.name} failed and was rolled back: {exc}"
+                        ) from exc
                     applied.append(migration)
                     if on_applied:
                         on_applied(migration)
