@@ -9,7 +9,6 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from ledger_collect.application import Collections

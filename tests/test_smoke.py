@@ -1,7 +1,6 @@
 from datetime import date
 from decimal import Decimal
 
-from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
 
 D = date(2026, 11, 2)
