@@ -15,7 +15,13 @@ from uuid import UUID
 
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoding
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    JSONTranscoder,
+    Transcoder,
+    Transcoding,
+)
 
 from ledger_collect.commands import Batch
 from ledger_collect.commands.casework import CaseworkCommands
@@ -25,6 +31,7 @@ from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.domain.base import ConflictError
 from ledger_collect.personal_data import KeyRing, SealingMapper, load_master_key
+from ledger_collect.store import FastJSONTranscoder, application_recorder
 
 R = TypeVar("R")
 
@@ -59,6 +66,16 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, Applica
         mapper = SealingMapper(transcoder=self.construct_transcoder())
         mapper.keyring = KeyRing(self._master_key, self.factory.datastore)
         return mapper
+
+    def construct_transcoder(self) -> Transcoder:
+        """The stock JSON format, written and read with orjson (see ``store``)."""
+        transcoder = FastJSONTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        """The library's recorder with batches sent in binary (see ``store``)."""
+        return application_recorder(self.factory)  # type: ignore[arg-type]
 
     @property
     def keyring(self) -> KeyRing:
