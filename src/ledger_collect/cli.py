@@ -1,0 +1,219 @@
+"""The ``ledger-collect`` command: migrate, import an ERP feed, generate one, run the demo.
+
+Thin on purpose: the work is in ``ledger_collect.feed`` and ``ledger_collect.database``; this
+module turns arguments into calls, progress into a bar, and expected failures into one clear
+line (``click.ClickException``) instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from types import FrameType
+
+import click
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
+from ledger_collect.config import Settings
+from ledger_collect.database import Database, MigrationError, opened, read_migrations, redact
+from ledger_collect.domain.base import DomainError
+from ledger_collect.feed import DEFAULT_BATCH_SIZE, FeedFormatError, Importer, ImportResult
+from ledger_collect.feed.demo import demo_records
+from ledger_collect.feed.files import detect_format, open_feed, write_feed
+from ledger_collect.feed.portfolio import has_customers, portfolio
+from ledger_collect.feed.records import parse_record
+from ledger_collect.personal_data import MasterKeyError
+
+DEMO_CUSTOMERS = 200
+DEMO_SEED = 42
+_DAY = click.DateTime(formats=["%Y-%m-%d"])
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="ledger-collect")
+def cli() -> None:
+    """Accounts-receivable collections on an event-sourced PostgreSQL store.
+
+    With no LEDGER_DATABASE_URL, an embedded PostgreSQL is started in LEDGER_DATA_DIR.
+    """
+
+
+@cli.command()
+def migrate() -> None:
+    """Apply the pending database migrations, in order."""
+    with _database(Settings.from_env(), migrate=False) as database:
+        try:
+            applied = database.migrate(on_applied=lambda m: click.echo(f"applied {m.name}"))
+        except MigrationError as exc:
+            raise click.ClickException(str(exc)) from None
+        if not applied:
+            click.echo("nothing to apply: the database is up to date")
+
+
+@cli.command("import")
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
+@click.option("--strict", is_flag=True,
+              help="All or nothing: save nothing if any line is rejected.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
+              show_default=True, help="Records saved per transaction.")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
+              help="Override the format the file name suggests.")
+def import_feed(file: Path, strict: bool, batch_size: int, fmt: str | None) -> None:
+    """Import an ERP feed (JSON Lines or CSV); lines already imported are skipped."""
+    if not file.is_file():
+        raise click.ClickException(f"{file}: no such file")
+    try:
+        detect_format(file, fmt)
+    except FeedFormatError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = Settings.from_env()
+    with _application(settings) as app:
+        reader, stream = open_feed(file, fmt)
+        with stream, click.progressbar(length=max(1, file.stat().st_size), label="importing",
+                                       file=sys.stderr) as bar:
+            try:
+                result = Importer(app, batch_size=batch_size).run(
+                    reader, strict=strict, progress=lambda _: bar.update(reader.position - bar.pos))
+            except FeedFormatError as exc:
+                raise click.ClickException(str(exc)) from None
+    _report(result, str(file))
+    if result.rejected:
+        sys.exit(1)
+
+
+@cli.command("demo-data")
+@click.option("--customers", type=click.IntRange(min=1), default=DEMO_CUSTOMERS,
+              show_default=True)
+@click.option("--seed", type=int, default=DEMO_SEED, show_default=True)
+@click.option("--as-of", type=_DAY, help="The day the portfolio is seen from [today].")
+@click.option("--output", "-o", type=click.Path(path_type=Path, dir_okay=False),
+              help="File to write (*.jsonl or *.csv) [standard output, JSON Lines].")
+def demo_data(customers: int, seed: int, as_of: object, output: Path | None) -> None:
+    """Write a realistic ERP feed: ~15 records per customer over 18 months."""
+    day = _day(as_of)
+    records = demo_records(customers, seed, day)
+    if output is None:
+        count = write_feed(records, sys.stdout, "jsonl")
+    else:
+        try:
+            fmt = detect_format(output)
+        except FeedFormatError as exc:
+            raise click.ClickException(str(exc)) from None
+        with output.open("w", encoding="utf-8", newline="") as out:
+            count = write_feed(records, out, fmt)
+    click.echo(f"wrote {count} records for {customers} customers as of {day}", err=True)
+
+
+@cli.command()
+@click.option("--customers", type=click.IntRange(min=1), default=DEMO_CUSTOMERS,
+              show_default=True, help="Size of the demo portfolio (first run only).")
+@click.option("--seed", type=int, default=DEMO_SEED, show_default=True)
+def demo(customers: int, seed: int) -> None:
+    """Load a demo portfolio on first run, then print what the store holds."""
+    settings = Settings.from_env()
+    today = date.today()
+    with _application(settings, migrate=True) as app:
+        where = (f"embedded PostgreSQL in {settings.data_dir}" if app.database.embedded
+                 else redact(app.database.url))
+        click.echo(f"database: {where} (schema {settings.schema})")
+        if has_customers(app):
+            click.echo("the demo portfolio is already loaded")
+        else:
+            click.echo(f"loading a demo portfolio of {customers} customers (seed {seed})")
+            generated = demo_records(customers, seed, today)
+            records = [parse_record(raw, n) for n, raw in enumerate(generated, start=1)]
+            with click.progressbar(length=len(records), label="importing",
+                                   file=sys.stderr) as bar:
+                result = Importer(app, today=today).run(records, progress=bar.update)
+            _report(result, "demo")
+        for line in portfolio(app, today).lines():
+            click.echo(line)
+
+
+def _report(result: ImportResult, source: str) -> None:
+    for bad in result.rejected:
+        click.echo(f"{source}:{bad.line}: {bad.reason}", err=True)
+    click.echo(f"records read: {result.read}, applied: {result.applied}, already present: "
+               f"{result.already_present}, rejected: {len(result.rejected)}")
+    if not result.saved:
+        click.echo("strict: nothing was saved because some lines were rejected")
+    click.echo(f"events written: {result.events} in {result.seconds:.1f} s "
+               f"({result.events_per_second:,.0f} events/s)")
+
+
+def _day(value: object) -> date:
+    return value.date() if value is not None else date.today()  # type: ignore[attr-defined]
+
+
+# -- opening the store, with one-line errors -----------------------------------------------------
+@contextmanager
+def _database(settings: Settings, *, migrate: bool) -> Iterator[Database]:
+    where = redact(settings.database_url) if settings.database_url else "the embedded database"
+    try:
+        with opened(settings, migrate=migrate) as database:
+            yield database
+    except (psycopg.OperationalError, PersistenceError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"cannot reach {where}: {reason}") from None
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:  # the embedded server could not start (EmbeddedPostgresError)
+        if type(exc).__name__ != "EmbeddedPostgresError":
+            raise
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def _application(settings: Settings, *, migrate: bool | None = None) -> Iterator[object]:
+    """The Collections application on an opened database. Migrations run by themselves on the
+    embedded database; a server named by URL must have been migrated (``ledger-collect
+    migrate``: in production that is a step of its own)."""
+    from ledger_collect.application import Collections
+
+    auto = settings.database_url is None if migrate is None else migrate
+    with _database(settings, migrate=auto) as database:
+        if not auto:
+            _require_migrated(database)
+        try:
+            app = Collections(database)
+        except MasterKeyError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            yield app
+        except (DomainError, MasterKeyError) as exc:  # e.g. another master key than the data's
+            raise click.ClickException(str(exc)) from None
+        finally:
+            app.close()
+
+
+def _require_migrated(database: Database) -> None:
+    with database.connect() as conn:
+        try:
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        except psycopg.errors.UndefinedTable:
+            done = set()
+    pending = [m.name for m in read_migrations() if m.version not in done]
+    if pending:
+        raise click.ClickException(
+            f"schema {database.schema} of {redact(database.url)} is missing migrations "
+            f"({', '.join(pending)}): run `ledger-collect migrate` first")
+
+
+def _terminate(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM exits like Ctrl-C does: through ``finally`` blocks, so an embedded PostgreSQL
+    is stopped rather than orphaned."""
+    raise SystemExit(128 + signum)
+
+
+def main() -> None:
+    signal.signal(signal.SIGTERM, _terminate)
+    cli(prog_name="ledger-collect")
+
+
+if __name__ == "__main__":
+    main()
