@@ -31,6 +31,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+import psycopg
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
@@ -48,7 +49,7 @@ from eventsourcing.postgres import (
 )
 from psycopg import Cursor, adapters, pq
 from psycopg.adapt import Buffer, Dumper
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 # -- binary arrays ------------------------------------------------------------------------------
@@ -169,7 +170,20 @@ class BinaryInsert:
         columns = binary_columns(stored_events)  # before the lock: nobody waits while we build
         self._lock_table(curs)  # type: ignore[attr-defined]
         self._notify_channel(curs)  # type: ignore[attr-defined]
-        curs.execute(self.insert_columns_statement, columns)
+        curs.row_factory = tuple_row  # type: ignore[assignment]  # ids only: no dict per row
+        curs.execute(self.insert_columns_statement, columns, binary=True)
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **_: Any
+    ) -> list[int]:
+        """The library's own, reading the tuple rows asked for above."""
+        assert curs.statusmessage, curs.statusmessage
+        assert curs.statusmessage.startswith("INSERT"), curs.statusmessage
+        try:
+            return [row[0] for row in curs.fetchall()]
+        except psycopg.ProgrammingError as exc:
+            msg = f"Couldn't get all notification IDs (expected {len(stored_events)})"
+            raise ProgrammingError(msg) from exc
 
 
 class FastApplicationRecorder(BinaryInsert, PostgresApplicationRecorder):
