@@ -69,6 +69,7 @@ class ImportResult:
     seconds: float = 0.0
     saved: bool = True  # False when --strict refused the file
     single_loads: int = 0  # aggregates the bulk loading missed (should stay 0)
+    reruns: int = 0  # batches run again because a failing record had left events behind
 
     @property
     def events_per_second(self) -> float:
@@ -93,13 +94,14 @@ class Importer:
         # emptied and the batch runs again on fresh state.
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._cache_size = cache_size
+        self._result = ImportResult()
 
     def run(self, items: Iterable[Record | BadLine], *, strict: bool = False,
             progress: Callable[[int], None] | None = None) -> ImportResult:
         """Apply every record; ``progress`` is called with the number of items done after
         each batch. With ``strict``, the whole file is one transaction, saved only if no line
         was rejected."""
-        result = ImportResult()
+        result = self._result = ImportResult()
         started = time.perf_counter()
         if strict:
             self._run_strict(list(items), result, progress)
@@ -166,6 +168,10 @@ class Importer:
         return events
 
     # -- deciding ----------------------------------------------------------------------------
+    @staticmethod
+    def apply_record(batch: Batch, record: Record, *, actor: str, today: date) -> None:
+        apply_record(batch, record, actor=actor, today=today)
+
     def _apply(self, records: list[Record],
                progress: Callable[[int], None] | None = None,
                ) -> tuple[list[ImportBatch], dict[int, str], list[BadLine]]:
@@ -188,12 +194,13 @@ class Importer:
                 for record in chunk:
                     batch.watch()
                     try:
-                        apply_record(batch, record, actor=self.actor, today=self.today)
+                        self.apply_record(batch, record, actor=self.actor, today=self.today)
                     except DomainError as exc:
                         bad = BadLine(record.line, str(exc), record.source_id)
                         if batch.left_partial():
                             spoilers[record.line] = bad
                             spoiled = True
+                            self._result.reruns += 1
                             break
                         rejected.append(bad)
                     else:

@@ -47,7 +47,8 @@ class Portfolio:
 
     def lines(self) -> list[str]:
         """The summary as text lines, one currency per aging row."""
-        out = [f"customers: {self.customers} ({self.head_offices} with branches)",
+        branches = f"{self.head_offices} head offices with branches"
+        out = [f"customers: {self.customers} ({branches})",
                f"invoices: {self.invoices} ({self.open_invoices} open)"]
         for currency in sorted(self.open_by_currency):
             credit = self.credit_by_currency.get(currency, Decimal("0.00"))
