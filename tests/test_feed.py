@@ -445,3 +445,22 @@ def test_an_import_killed_mid_way_and_run_again_ends_as_one_clean_run(make_app, 
     assert event_count(killed) == final
     assert facts(killed) == facts(clean)
     assert states(killed) == states(clean)
+
+
+@pytest.mark.slow
+def test_two_imports_of_one_file_at_once_apply_each_record_once(make_app, tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(demo_feed(300, seed=4))
+    clean, shared = make_app(), make_app()
+    out, err = _cli(clean, "import", str(feed)).communicate(timeout=120)
+    assert "rejected: 0" in out, err
+    first, second = (_cli(shared, "import", str(feed), "--batch-size", "50") for _ in range(2))
+    outputs = [process.communicate(timeout=120) for process in (first, second)]
+    applied = []
+    for out, err in outputs:
+        assert "rejected: 0" in out, err
+        applied.append(int(out.split("applied: ")[1].split(",")[0]))
+    read = int(outputs[0][0].split("records read: ")[1].split(",")[0])
+    assert sum(applied) == read  # every record applied by exactly one of the two
+    assert facts(shared) == facts(clean)
+    assert states(shared) == states(clean)
