@@ -37,10 +37,18 @@ class Settings:
     connect_timeout: int = 5  # LEDGER_CONNECT_TIMEOUT seconds
     lock_timeout: int = 5  # LEDGER_LOCK_TIMEOUT seconds
     pool_size: int = 5  # LEDGER_POOL_SIZE
+    jwt_secret: str | None = None  # LEDGER_JWT_SECRET: signs API bearer tokens (HS256)
+    jwt_secret_file: Path | None = None  # LEDGER_JWT_SECRET_FILE (default <data_dir>/jwt.key)
+    development: bool = False  # LEDGER_DEVELOPMENT: serve GraphiQL, log more
+    read_wait_seconds: float = 2.0  # LEDGER_READ_WAIT_SECONDS: mutation waits for read models
 
     @property
     def key_file(self) -> Path:
         return self.master_key_file or self.data_dir / "master.key"
+
+    @property
+    def jwt_key_file(self) -> Path:
+        return self.jwt_secret_file or self.data_dir / "jwt.key"
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -66,4 +74,10 @@ class Settings:
             connect_timeout=int(env.get("LEDGER_CONNECT_TIMEOUT", base.connect_timeout)),
             lock_timeout=int(env.get("LEDGER_LOCK_TIMEOUT", base.lock_timeout)),
             pool_size=int(env.get("LEDGER_POOL_SIZE", base.pool_size)),
+            jwt_secret=env.get("LEDGER_JWT_SECRET") or None,
+            jwt_secret_file=Path(env["LEDGER_JWT_SECRET_FILE"])
+            if env.get("LEDGER_JWT_SECRET_FILE")
+            else None,
+            development=env.get("LEDGER_DEVELOPMENT", "").lower() in ("1", "true", "yes", "on"),
+            read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", base.read_wait_seconds)),
         )

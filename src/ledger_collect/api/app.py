@@ -1,0 +1,126 @@
+"""The API process: a Starlette app serving ``/graphql`` and ``/health``, run by uvicorn.
+
+``create_app`` is the composition root of the API: settings, database, the write side
+(``Collections``), the read side (an asyncpg pool) and the schema. Given no database it opens
+one (the embedded server, or the configured URL), migrates it and closes it on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import date
+from types import FrameType
+
+import asyncpg
+import strawberry
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from ledger_collect.api.auth import token_secret
+from ledger_collect.api.http import GraphQLView
+from ledger_collect.api.schema import schema as default_schema
+from ledger_collect.application import Collections
+from ledger_collect.config import Settings
+from ledger_collect.database import Database
+
+logger = logging.getLogger("ledger_collect.api")
+
+HEALTH_TIMEOUT = 2.0  # seconds: a health check that hangs is a failed one
+
+
+def create_app(settings: Settings, database: Database | None = None, *,
+               today: Callable[[], date] = date.today,
+               schema: strawberry.Schema = default_schema) -> Starlette:
+    """The ASGI app. ``database``: an open, migrated database the caller keeps (tests, the
+    all-in-one ``serve`` command); None: opened, migrated and closed by the app itself.
+    ``today`` gives the business date of each request's commands."""
+    view = GraphQLView(schema, secret=token_secret(settings), development=settings.development,
+                       today=today)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        owned = database is None
+        db = database if database is not None else await run_in_threadpool(_open, settings)
+        try:
+            collections = await run_in_threadpool(Collections, db, settings)
+            try:
+                pool = await asyncpg.create_pool(
+                    db.url, min_size=1, max_size=settings.pool_size,
+                    timeout=settings.connect_timeout,
+                    server_settings={"search_path": settings.schema,
+                                     "application_name": "ledger-collect api"})
+                app.state.settings = settings
+                app.state.collections = collections
+                app.state.pool = pool
+                try:
+                    yield
+                finally:
+                    await pool.close()
+            finally:
+                await run_in_threadpool(collections.close)
+        finally:
+            if owned:
+                await run_in_threadpool(db.close)
+
+    return Starlette(routes=[Route("/health", health, methods=["GET"]),
+                             Route("/graphql", view)],
+                     lifespan=lifespan)
+
+
+def _open(settings: Settings) -> Database:
+    database = Database(settings).open()
+    try:
+        database.migrate()
+    except BaseException:
+        database.close()
+        raise
+    return database
+
+
+async def health(request: Request) -> JSONResponse:
+    """Unauthenticated: is this process able to serve (its database answers)?"""
+    try:
+        async with asyncio.timeout(HEALTH_TIMEOUT):
+            await request.app.state.pool.fetchval("SELECT 1")
+    except Exception as error:  # noqa: BLE001 - any failure means "not healthy"
+        logger.warning("health check failed: %r", error)
+        return JSONResponse({"status": "unavailable", "database": "unreachable"},
+                            status_code=503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+class Terminated(Exception):
+    """SIGTERM: stop serving and return normally, so that the caller's cleanup runs."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated
+
+
+def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
+          database: Database | None = None, log_level: str = "info") -> None:
+    """Serve the API with uvicorn until SIGINT or SIGTERM, then return.
+
+    uvicorn shuts down gracefully on SIGTERM and then raises the signal again for the previous
+    handler; with Python's default one the process would die there, before the caller could
+    stop an embedded PostgreSQL. Our handler turns it into a normal return instead.
+    """
+    app = create_app(settings, database)
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=host, port=port, lifespan="on", log_level=log_level,
+        access_log=settings.development, server_header=False))
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        server.run()
+    except Terminated:
+        logger.info("stopped on SIGTERM")
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -1,0 +1,203 @@
+"""Collection contacts (the people to talk to at a customer) and customer contacts (the
+conversations with them). Names, emails, phones and notes are personal data."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+from uuid import UUID
+
+import strawberry
+
+from ledger_collect.api.context import Info
+from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.permissions import Action, Personal, personal_field
+from ledger_collect.api.runner import on_customer, on_record, run_command
+from ledger_collect.commands import casework, receivables
+from ledger_collect.domain.contact import CHANNELS, RESULTS, CustomerContact
+
+
+@strawberry.type(description="A person to contact at the customer.")
+class ContactPerson:
+    contact_id: str
+    role: str | None
+    is_default: bool
+    name: Personal | None = personal_field()
+    email: Personal | None = personal_field()
+    phone: Personal | None = personal_field()
+
+    @classmethod
+    def of(cls, contact_id: str, person: dict[str, Any], segment: str, *,
+           default: bool) -> ContactPerson:
+        return cls(contact_id=contact_id, role=person.get("role"), is_default=default,
+                   name=Personal(person.get("name"), segment),
+                   email=Personal(person.get("email"), segment),
+                   phone=Personal(person.get("phone"), segment))
+
+
+@strawberry.input
+class AddContactInput:
+    customer_id: UUID
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    role: str | None = None
+    contact_id: str | None = strawberry.field(
+        default=None, description="Your own id for the person (e.g. the ERP's); generated "
+                                  "when omitted.")
+
+
+@strawberry.input
+class ChangeContactInput:
+    customer_id: UUID
+    contact_id: str
+    name: str
+    email: str | None = None
+    phone: str | None = None
+    role: str | None = None
+
+
+@strawberry.input
+class ContactPersonInput:
+    customer_id: UUID
+    contact_id: str
+
+
+@strawberry.input
+class RecordContactInput:
+    customer_id: UUID
+    channel: str = strawberry.field(description=f"One of {', '.join(CHANNELS)}.")
+    result: str = strawberry.field(description=f"One of {', '.join(RESULTS)}.")
+    contact_person_id: str | None = strawberry.field(
+        default=None, description="The collection contact reached, if any.")
+    summary: str | None = None
+    notes: str | None = None
+    contact_date: date | None = strawberry.field(
+        default=None, description="When the conversation took place; default today.")
+
+
+@strawberry.input
+class LinkToContactInput:
+    contact_id: UUID
+    promise_ids: list[UUID] = strawberry.field(default_factory=list)
+    dispute_ids: list[UUID] = strawberry.field(default_factory=list)
+    resubmission_ids: list[UUID] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ContactPersonChanged:
+    customer_id: UUID
+    contact_id: str
+
+
+@strawberry.type
+class ContactAdded(ContactPersonChanged):
+    pass
+
+
+@strawberry.type
+class ContactChanged(ContactPersonChanged):
+    pass
+
+
+@strawberry.type
+class ContactRemoved(ContactPersonChanged):
+    pass
+
+
+@strawberry.type
+class DefaultContactSet(ContactPersonChanged):
+    pass
+
+
+@strawberry.type
+class ContactRecorded:
+    contact_id: UUID = strawberry.field(description="The id of the recorded conversation.")
+    customer_id: UUID
+
+
+@strawberry.type
+class LinkedToContact:
+    contact_id: UUID
+    new_links: int = strawberry.field(description="Links not there before (linking is "
+                                                  "idempotent).")
+
+
+AddContactResult = Annotated[ContactAdded | NotFound | RuleBroken | Conflict,
+                             strawberry.union("AddContactResult")]
+ChangeContactResult = Annotated[ContactChanged | NotFound | RuleBroken | Conflict,
+                                strawberry.union("ChangeContactResult")]
+RemoveContactResult = Annotated[ContactRemoved | NotFound | RuleBroken | Conflict,
+                                strawberry.union("RemoveContactResult")]
+SetDefaultContactResult = Annotated[DefaultContactSet | NotFound | RuleBroken | Conflict,
+                                    strawberry.union("SetDefaultContactResult")]
+RecordContactResult = Annotated[ContactRecorded | NotFound | RuleBroken | Conflict,
+                                strawberry.union("RecordContactResult")]
+LinkToContactResult = Annotated[LinkedToContact | NotFound | RuleBroken | Conflict,
+                                strawberry.union("LinkToContactResult")]
+
+
+@strawberry.type
+class ContactMutations:
+    @strawberry.mutation(description="Add a person to contact at the customer.")
+    async def add_contact(self, info: Info, input: AddContactInput) -> AddContactResult:
+        contact_id = input.contact_id or uuid.uuid4().hex
+        return await run_command(
+            info, on_customer(Action.CASEWORK, input.customer_id), receivables.add_contact,
+            input.customer_id, contact_id, name=input.name, email=input.email,
+            phone=input.phone, role=input.role,
+            answer=lambda saved: ContactAdded(customer_id=input.customer_id,
+                                                 contact_id=contact_id))
+
+    @strawberry.mutation(description="Correct a contact person's name, email, phone or role.")
+    async def change_contact(self, info: Info,
+                             input: ChangeContactInput) -> ChangeContactResult:
+        return await run_command(
+            info, on_customer(Action.CASEWORK, input.customer_id), receivables.change_contact,
+            input.customer_id, input.contact_id, name=input.name, email=input.email,
+            phone=input.phone, role=input.role,
+            answer=lambda saved: ContactChanged(customer_id=input.customer_id,
+                                                   contact_id=input.contact_id))
+
+    @strawberry.mutation(description="Remove a contact person from the customer.")
+    async def remove_contact(self, info: Info,
+                             input: ContactPersonInput) -> RemoveContactResult:
+        return await run_command(
+            info, on_customer(Action.CASEWORK, input.customer_id), receivables.remove_contact,
+            input.customer_id, input.contact_id,
+            answer=lambda saved: ContactRemoved(customer_id=input.customer_id,
+                                                   contact_id=input.contact_id))
+
+    @strawberry.mutation(description="Make this person the one to contact first.")
+    async def set_default_contact(self, info: Info,
+                                  input: ContactPersonInput) -> SetDefaultContactResult:
+        return await run_command(
+            info, on_customer(Action.CASEWORK, input.customer_id),
+            receivables.set_default_contact, input.customer_id, input.contact_id,
+            answer=lambda saved: DefaultContactSet(customer_id=input.customer_id,
+                                                      contact_id=input.contact_id))
+
+    @strawberry.mutation(description="Record a conversation with the customer; the caller is "
+                                     "the specialist who had it.")
+    async def record_contact(self, info: Info,
+                             input: RecordContactInput) -> RecordContactResult:
+        return await run_command(
+            info, on_customer(Action.CASEWORK, input.customer_id), casework.record_contact,
+            input.customer_id, channel=input.channel, result=input.result,
+            contact_person_id=input.contact_person_id, summary=input.summary,
+            notes=input.notes, contact_date=input.contact_date,
+            answer=lambda saved: ContactRecorded(contact_id=saved.result,
+                                                             customer_id=input.customer_id))
+
+    @strawberry.mutation(description="Link the promises, disputes and follow-ups that came "
+                                     "out of a conversation to it.")
+    async def link_to_contact(self, info: Info,
+                              input: LinkToContactInput) -> LinkToContactResult:
+        return await run_command(
+            info, on_record(Action.CASEWORK, CustomerContact, input.contact_id,
+                            "customer contact"),
+            casework.link_to_contact, input.contact_id, promise_ids=input.promise_ids,
+            dispute_ids=input.dispute_ids, resubmission_ids=input.resubmission_ids,
+            answer=lambda saved: LinkedToContact(contact_id=input.contact_id,
+                                                     new_links=saved.result))

@@ -1,0 +1,93 @@
+"""How failures reach a client.
+
+Three kinds, three channels:
+
+- expected failures of a command (a rule of the domain, an unknown id, a concurrent change) are
+  data: members of the mutation's result union implementing ``Problem``, with the domain error's
+  message and code, so clients handle them with the rest of the answer;
+- denials are GraphQL errors with ``extensions.code`` FORBIDDEN (``Forbidden``);
+- anything else is a bug or an outage: its text never reaches the client, which gets an error id
+  instead; the real error is logged under that id (``MaskInternalErrors``).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+from ledger_collect.domain.base import ConflictError, DomainError, NotFoundError
+
+logger = logging.getLogger("ledger_collect.api")
+
+
+class Forbidden(GraphQLError):
+    """The user may not do or see this. Raised from resolvers; shown to the client as is."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, extensions={"code": "FORBIDDEN"})
+
+
+@strawberry.interface(description="An expected failure: the command was refused and nothing "
+                                  "was saved. `message` is meant for the user.")
+class Problem:
+    message: str
+    code: str = strawberry.field(description="The rule that refused the command, e.g. "
+                                             "NOT_FOUND, CONFLICT, PROMISE_AMOUNT, INVALID.")
+
+
+@strawberry.type(description="A record named in the input does not exist.")
+class NotFound(Problem):
+    pass
+
+
+@strawberry.type(description="A rule of the collections domain refused the command.")
+class RuleBroken(Problem):
+    pass
+
+
+@strawberry.type(description="Someone else changed the same record at the same moment; "
+                             "reload it and try again.")
+class Conflict(Problem):
+    pass
+
+
+def problem(error: DomainError) -> NotFound | RuleBroken | Conflict:
+    """The union member for a refused command."""
+    kind: type[NotFound | RuleBroken | Conflict]
+    if isinstance(error, NotFoundError):
+        kind = NotFound
+    elif isinstance(error, ConflictError):
+        kind = Conflict
+    else:
+        kind = RuleBroken
+    return kind(message=str(error), code=error.code)
+
+
+def is_internal(error: GraphQLError) -> bool:
+    """Errors raised by our code that are not meant for clients. Validation and parse errors
+    (no original error) and GraphQL errors raised on purpose (``Forbidden``) pass through."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError)
+
+
+class MaskInternalErrors(MaskErrors):
+    """Replace internal errors by a message with an id; log the real one under that id."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=is_internal)
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        error_id = uuid.uuid4().hex[:16]
+        user = getattr(self.execution_context.context, "user", None)
+        logger.error("internal error %s at %s (user %s): %s", error_id,
+                     ".".join(str(p) for p in error.path or ()), getattr(user, "id", "-"),
+                     error.message, exc_info=error.original_error)
+        return GraphQLError(
+            message=f"Internal server error (id {error_id}). It has been logged; "
+                    f"quote the id when reporting it.",
+            nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+            extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id})

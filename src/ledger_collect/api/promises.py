@@ -1,0 +1,108 @@
+"""Promises to pay: recorded and withdrawn by specialists (see ``domain.promise`` for the rules)."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Any, TypeVar
+from uuid import UUID
+
+import strawberry
+
+from ledger_collect.api.context import Info
+from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.permissions import Action
+from ledger_collect.api.runner import on_record, run_command
+from ledger_collect.commands import promises as commands
+from ledger_collect.domain.invoice import Invoice
+from ledger_collect.domain.promise import PromiseToPay
+
+
+S = TypeVar("S", bound="PromiseState")
+
+
+@strawberry.input
+class InstalmentInput:
+    due_date: date
+    amount: Decimal
+
+
+@strawberry.input
+class RecordPromiseInput:
+    invoice_id: UUID
+    amount: Decimal
+    promised_date: date
+    instalments: list[InstalmentInput] | None = strawberry.field(
+        default=None, description="Split the promised amount over several dates.")
+    currency: str | None = strawberry.field(
+        default=None, description="Checked against the invoice's currency when given.")
+    contact_id: UUID | None = strawberry.field(
+        default=None, description="The customer contact (conversation) it was made in.")
+
+
+@strawberry.input
+class WithdrawPromiseInput:
+    promise_id: UUID
+    reason: str
+
+
+@strawberry.type(description="A promise to pay as it stands after the command.")
+class PromiseState:
+    promise_id: UUID
+    invoice_id: UUID
+    status: str = strawberry.field(description="open, in_process, kept, partially_kept, "
+                                               "broken, withdrawn or closed.")
+    amount: Decimal
+    currency: str
+    promised_date: date
+    level: int = strawberry.field(description="1 for a first promise on the invoice, one more "
+                                              "for each promise replacing an unconfirmed one.")
+
+    @classmethod
+    def of(cls: type[S], promise: PromiseToPay, **extra: Any) -> S:
+        return cls(promise_id=promise.id, invoice_id=promise.invoice_id, status=promise.status,
+                   amount=promise.amount, currency=promise.currency,
+                   promised_date=promise.promised_date, level=promise.level, **extra)
+
+
+@strawberry.type
+class PromiseRecorded(PromiseState):
+    replaced_promise_id: UUID | None = strawberry.field(
+        default=None, description="The unconfirmed promise this one replaced (now closed).")
+
+
+@strawberry.type
+class PromiseWithdrawn(PromiseState):
+    pass
+
+
+RecordPromiseResult = Annotated[PromiseRecorded | NotFound | RuleBroken | Conflict,
+                                strawberry.union("RecordPromiseResult")]
+WithdrawPromiseResult = Annotated[PromiseWithdrawn | NotFound | RuleBroken | Conflict,
+                                  strawberry.union("WithdrawPromiseResult")]
+
+
+@strawberry.type
+class PromiseMutations:
+    @strawberry.mutation(description="The customer promises to pay (part of) an invoice by a "
+                                     "date. An unconfirmed promise on the invoice is replaced.")
+    async def record_promise(self, info: Info,
+                             input: RecordPromiseInput) -> RecordPromiseResult:
+        instalments = ([(i.due_date, i.amount) for i in input.instalments]
+                       if input.instalments else None)
+        return await run_command(
+            info, on_record(Action.CASEWORK, Invoice, input.invoice_id, "invoice"),
+            commands.record_promise, invoice_id=input.invoice_id, amount=input.amount,
+            promised_date=input.promised_date, instalments=instalments,
+            currency=input.currency, contact_id=input.contact_id,
+            tolerance_days=info.context.settings.promise_tolerance_days,
+            answer=lambda saved: PromiseRecorded.of(
+                saved[saved.result], replaced_promise_id=saved[saved.result].replaces))
+
+    @strawberry.mutation(description="Take back an open or in-process promise, saying why.")
+    async def withdraw_promise(self, info: Info,
+                               input: WithdrawPromiseInput) -> WithdrawPromiseResult:
+        return await run_command(
+            info, on_record(Action.CASEWORK, PromiseToPay, input.promise_id, "promise to pay"),
+            commands.withdraw_promise, input.promise_id, reason=input.reason,
+            answer=lambda saved: PromiseWithdrawn.of(saved[input.promise_id]))

@@ -1,0 +1,133 @@
+"""The one way a mutation runs a command.
+
+In a worker thread (the event store is synchronous): a fresh batch; the guard checks the user's
+role and loads the customer the command concerns to check its segment; the command function
+decides and records; the batch is saved in one transaction; the answer is built from the
+aggregates just saved. Back on the event loop, the mutation waits (bounded) until the read models
+its answer reads have reached the command's notification id, so a client that asks again sees
+its own write. Refusals of the domain come back as ``Problem`` union members; denials raise
+``Forbidden``; anything else is an internal error (masked, logged).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from starlette.concurrency import run_in_threadpool
+
+from ledger_collect.api.context import Context, Info
+from ledger_collect.api.errors import Conflict, NotFound, RuleBroken, problem
+from ledger_collect.api.permissions import Action, User, require
+from ledger_collect.commands import Batch
+from ledger_collect.domain.base import DomainError
+from ledger_collect.domain.customer import Customer
+
+logger = logging.getLogger("ledger_collect.api")
+
+R = TypeVar("R")
+P = TypeVar("P")
+#: Checks the user may run the command; raises Forbidden, or NotFoundError for unknown ids.
+Guard = Callable[[User, Batch], None]
+
+
+@dataclass(frozen=True)
+class Saved(Generic[R]):
+    """What a command left behind: its result and the aggregates of its batch, as saved."""
+
+    result: R
+    aggregates: dict[UUID, Any]
+    changed: frozenset[UUID]  # ids of the aggregates this command recorded events on
+
+    def __getitem__(self, aggregate_id: UUID) -> Any:
+        return self.aggregates[aggregate_id]
+
+
+def anywhere(action: Action) -> Guard:
+    """For commands not about one known customer (ERP facts): the role decides alone."""
+
+    def guard(user: User, batch: Batch) -> None:
+        require(user, action)
+
+    return guard
+
+
+def on_customer(action: Action, customer_id: UUID) -> Guard:
+    """For commands about a customer: the role, then the customer's segment."""
+
+    def guard(user: User, batch: Batch) -> None:
+        require(user, action)  # before loading anything: no hint whether the id exists
+        require(user, action, batch.get(Customer, customer_id, "customer").segment)
+
+    return guard
+
+
+def on_record(action: Action, kind: type[Any], record_id: UUID, label: str) -> Guard:
+    """For commands about a customer's record (a promise, a dispute...): its customer decides.
+    ``label`` names the record as the command's own not-found message would."""
+
+    def guard(user: User, batch: Batch) -> None:
+        require(user, action)
+        record = batch.get(kind, record_id, label)
+        require(user, action, batch.get(Customer, record.customer_id, "customer").segment)
+
+    return guard
+
+
+async def run_command(info: Info, guard: Guard, function: Callable[..., R], *args: Any,
+                      answer: Callable[[Saved[R]], P], reads: Sequence[str] = (),
+                      business_date: date | None = None,
+                      **kwargs: Any) -> P | NotFound | RuleBroken | Conflict:
+    """Run ``function(batch, *args, **kwargs, actor=<user>, business_date=<today>)`` for the
+    request's user and answer ``answer(Saved(result, ...))``, once the read models named in
+    ``reads`` show the change."""
+    context = info.context
+    actor = context.user.id
+    when = business_date or context.business_date
+
+    def work() -> tuple[P, int | None]:
+        batch = context.collections.batch()
+        guard(context.user, batch)
+        result = function(batch, *args, actor=actor, business_date=when, **kwargs)
+        changed = frozenset(aggregate.id for aggregate in batch.changed())
+        position = context.collections.commit(batch)
+        return answer(Saved(result, batch.aggregates, changed)), position
+
+    try:
+        payload, position = await run_in_threadpool(work)
+    except DomainError as error:
+        return problem(error)
+    if reads and position is not None:
+        await wait_for_read_models(context, position, reads)
+    return payload
+
+
+async def wait_for_read_models(context: Context, position: int, names: Sequence[str]) -> bool:
+    """Wait until each named read model has processed the notification log up to ``position``,
+    at most ``settings.read_wait_seconds``. True when they did; on time-out the answer goes out
+    anyway (a little behind) and the lag is logged. Positions are those the projection runner
+    stores in ``projection_positions``, in the same transaction as the rows."""
+    if context.pool is None:
+        return False
+    deadline = time.monotonic() + context.settings.read_wait_seconds
+    pause = 0.002
+    wanted = sorted(set(names))
+    while True:  # a model with no row yet has reached nothing
+        reached = await context.pool.fetchval(
+            "SELECT CASE WHEN count(*) = $2 THEN min(position) ELSE 0 END"
+            " FROM projection_positions WHERE name = ANY($1)", wanted, len(wanted))
+        if reached >= position:
+            return True
+        if time.monotonic() >= deadline:
+            logger.warning("read models %s at %s, behind notification %s after %.1f s",
+                           ", ".join(wanted), reached, position,
+                           context.settings.read_wait_seconds)
+            return False
+        await asyncio.sleep(pause)
+        pause = min(pause * 2, 0.05)

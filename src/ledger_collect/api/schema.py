@@ -1,0 +1,75 @@
+"""The GraphQL schema: Query and Mutation composed from one class per feature, and the limits
+every operation is held to.
+
+Exported to ``schema/ledger_collect.graphql`` (committed; a test fails when they differ):
+
+    strawberry export-schema ledger_collect.api.schema:schema --output schema/ledger_collect.graphql
+"""
+
+from __future__ import annotations
+
+import strawberry
+from strawberry.extensions import (
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    ParserCache,
+    QueryDepthLimiter,
+    ValidationCache,
+)
+from strawberry.schema.config import StrawberryConfig
+
+from ledger_collect.api.activities import ActivityMutations
+from ledger_collect.api.contacts import ContactMutations
+from ledger_collect.api.customers import CustomerMutations, CustomerQuery
+from ledger_collect.api.disputes import DisputeMutations
+from ledger_collect.api.emails import EmailMutations
+from ledger_collect.api.errors import Conflict, MaskInternalErrors, NotFound, RuleBroken
+from ledger_collect.api.permissions import PERSONAL_TEXT, Personal
+from ledger_collect.api.promises import PromiseMutations
+from ledger_collect.api.receivables import ReceivableMutations
+from ledger_collect.api.resubmissions import ResubmissionMutations
+from ledger_collect.api.viewer import ViewerQuery
+
+#: Deep enough for the customer overview (customer → open items → promise → instalments ...).
+MAX_DEPTH = 10
+#: Aliases let one request ask for the same expensive field many times over.
+MAX_ALIASES = 15
+#: Tokens of the query document (a big GraphiQL query is ~1,000).
+MAX_TOKENS = 2000
+#: Parsed and validated documents kept (validation costs ~10x parsing; clients reuse queries).
+CACHE_SIZE = 512
+EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
+                  "--output schema/ledger_collect.graphql")
+
+
+@strawberry.type
+class Query(ViewerQuery, CustomerQuery):
+    pass
+
+
+@strawberry.type
+class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
+               DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations):
+    pass
+
+
+def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
+                max_tokens: int = MAX_TOKENS) -> strawberry.Schema:
+    """The schema with its limits (tests tighten them to reach them with small queries)."""
+    return strawberry.Schema(
+        query=Query,
+        mutation=Mutation,
+        types=[NotFound, RuleBroken, Conflict],
+        config=StrawberryConfig(scalar_map={Personal: PERSONAL_TEXT}),
+        extensions=[  # factories: extensions keep per-operation state
+            lambda: ParserCache(maxsize=CACHE_SIZE),
+            lambda: ValidationCache(maxsize=CACHE_SIZE),
+            lambda: MaxTokensLimiter(max_token_count=max_tokens),
+            lambda: QueryDepthLimiter(max_depth=max_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            MaskInternalErrors,
+        ],
+    )
+
+
+schema = make_schema()
