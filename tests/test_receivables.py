@@ -62,6 +62,20 @@ def test_changed_master_data_is_recorded_as_a_change(app):
     assert topics(app, customer.id) == ["Registered", "MasterDataChanged"]
 
 
+def test_master_data_sent_again_under_a_new_source_id_but_unchanged_records_nothing(app):
+    given_customer(app)
+    given_customer(app, source_id="cust-C1-resent")
+    assert topics(app, Customer.create_id("C1")) == ["Registered"]
+
+
+def test_a_removed_contact_cannot_come_back_under_its_old_id(app):
+    customer = given_customer(app)
+    app.add_contact(customer.id, "k1", name="Jeanne", actor="alice", business_date=D)
+    app.remove_contact(customer.id, "k1", actor="alice", business_date=D)
+    with pytest.raises(ValidationError, match="contact k1 of customer C1 was removed"):
+        app.add_contact(customer.id, "k1", name="Jeanne", actor="erp", business_date=D)
+
+
 def test_branch_points_to_an_existing_head_office(app):
     head = given_customer(app, "HQ")
     branch = given_customer(app, "BR-1", head_office_number="HQ")
@@ -149,6 +163,18 @@ def test_payment_edges(app):
     assert topics(app, Invoice.create_id("INV1")) == ["Posted"]
     assert pay(app, "PAY5", ("INV1", "100.00")) == 1  # exactly the open amount
     assert app.repository.get(Invoice.create_id("INV1")).open_amount == Decimal("0.00")
+
+
+def test_a_bad_unapplied_rest_refuses_the_whole_payment(app):
+    given_customer(app, "C-USD", currency="USD")
+    given_invoice(app, "INV-EUR", "100.00", customer="C-USD", currency="EUR")
+    from ledger_collect.commands.receivables import apply_payment
+    batch = app.batch()  # as the importer runs it: many records, one batch
+    with pytest.raises(CurrencyMismatchError, match="customer C-USD is kept in USD"):
+        apply_payment(batch, source_id="PAY1", customer_number="C-USD",
+                      allocations=[("INV-EUR", Decimal("10.00"))], unapplied=Decimal("5.00"),
+                      currency="EUR", payment_date=D, **ERP)
+    assert batch.changed() == []  # nothing recorded in memory either
 
 
 def test_closed_invoices_refuse_new_facts(app):

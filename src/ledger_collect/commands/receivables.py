@@ -116,22 +116,23 @@ def _invoice(batch: Batch, document_number: str) -> Invoice:
     return batch.get(Invoice, Invoice.create_id(document_number), "invoice", document_number)
 
 
-def _customer_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str,
-                     amount: Decimal, currency: str, document_date: date, actor: str,
-                     business_date: date) -> UUID:
-    customer = batch.get(Customer, Customer.create_id(customer_number),
-                         "customer", customer_number)
-    credit_id = CustomerCredit.create_id(source_id)
-    if batch.find(CustomerCredit, credit_id) is not None:
-        return credit_id
+def _new_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str,
+                amount: Decimal, currency: str, document_date: date, actor: str,
+                business_date: date) -> CustomerCredit | None:
+    """The credit on account to add, fully checked but not yet in the batch; None when the
+    ERP sent it before (idempotent)."""
+    customer = batch.get(Customer, Customer.create_id(customer_number), "customer",
+                         customer_number)
+    if batch.find(CustomerCredit, CustomerCredit.create_id(source_id)) is not None:
+        return None
     if currency != customer.currency:
         raise CurrencyMismatchError(
             f"{kind.replace('_', ' ')} {source_id} is in {currency} but customer "
             f"{customer_number} is kept in {customer.currency}")
-    return batch.add(CustomerCredit.receive(
+    return CustomerCredit.receive(
         source_id=source_id, customer_id=customer.id, kind=kind, amount=amount,
         currency=currency, document_date=document_date, actor=actor,
-        business_date=business_date)).id
+        business_date=business_date)
 
 
 def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
@@ -149,18 +150,20 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
             invoice._check_reduction(source_id, amount, currency, "payment")
     if len({invoice.id for invoice, _ in invoices}) != len(invoices):
         raise ValidationError(f"payment {source_id} allocates to the same invoice twice")
+    rest = None
+    if unapplied:
+        rest = _new_credit(batch, kind=UNAPPLIED_PAYMENT, source_id=source_id,
+                           customer_number=customer_number, amount=unapplied, currency=currency,
+                           document_date=payment_date, actor=actor, business_date=business_date)
     recorded = 0
     for invoice, amount in invoices:
         if invoice.apply_payment(source_id, amount, currency, actor=actor,
                                  business_date=business_date):
             after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
             recorded += 1
-    if unapplied:
-        before = len(batch.changed())
-        _customer_credit(batch, kind=UNAPPLIED_PAYMENT, source_id=source_id,
-                         customer_number=customer_number, amount=unapplied, currency=currency,
-                         document_date=payment_date, actor=actor, business_date=business_date)
-        recorded += len(batch.changed()) - before
+    if rest is not None:
+        batch.add(rest)
+        recorded += 1
     return recorded
 
 
@@ -172,11 +175,13 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
 
     currency = currency_code(currency)
     if invoice_number is None:
-        before = len(batch.changed())
-        _customer_credit(batch, kind=CREDIT_MEMO, source_id=source_id,
-                         customer_number=customer_number, amount=amount, currency=currency,
-                         document_date=document_date, actor=actor, business_date=business_date)
-        return len(batch.changed()) > before
+        credit = _new_credit(batch, kind=CREDIT_MEMO, source_id=source_id,
+                             customer_number=customer_number, amount=amount, currency=currency,
+                             document_date=document_date, actor=actor,
+                             business_date=business_date)
+        if credit is not None:
+            batch.add(credit)
+        return credit is not None
     invoice = _invoice(batch, invoice_number)
     if invoice.apply_credit_memo(source_id, amount, currency, actor=actor,
                                  business_date=business_date):

@@ -11,6 +11,7 @@ key of the event's data subject (the customer), so that erasing that key erases 
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -25,6 +26,7 @@ ID_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4c1e-9b7a-2d0c5e9a7b11")
 ERASED = "[erased]"
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def derived_id(kind: str, key: str) -> uuid.UUID:
     """A deterministic aggregate id: ``kind`` keeps customer 42 and invoice 42 apart."""
     return uuid.uuid5(ID_NAMESPACE, f"{kind}:{key}")

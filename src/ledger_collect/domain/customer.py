@@ -98,6 +98,7 @@ class Customer(CollectionsAggregate):
         self.source_ids = {source_id}
         self.specialist: str | None = None
         self.contacts: dict[str, dict[str, Any]] = {}
+        self.removed_contact_ids: set[str] = set()
         self.default_contact_id: str | None = None
         self.notes: dict[str, str] = {}
 
@@ -113,9 +114,11 @@ class Customer(CollectionsAggregate):
         if "credit_limit" in fields:
             fields["credit_limit"] = money(fields["credit_limit"])
         changed = {k: v for k, v in fields.items() if getattr(self, k) != v}
+        if not changed:
+            return False
         self._master_data_changed(changes=changed, source_id=source_id, actor=actor,
                                   business_date=business_date)
-        return bool(changed)
+        return True
 
     @event("MasterDataChanged", topic="ledger_collect.Customer.MasterDataChanged")
     def _master_data_changed(self, changes: dict[str, Any], source_id: str, actor: str,
@@ -151,6 +154,9 @@ class Customer(CollectionsAggregate):
                     role: str | None, actor: str, business_date: date) -> None:
         if contact_id in self.contacts:
             raise ValidationError(f"contact {contact_id} already exists for customer {self.number}")
+        if contact_id in self.removed_contact_ids:
+            raise ValidationError(f"contact {contact_id} of customer {self.number} was removed; "
+                                  f"add the person under a new contact id")
         if not (name or "").strip():
             raise ValidationError("a contact needs a name")
         _check_email(email)
@@ -205,6 +211,7 @@ class Customer(CollectionsAggregate):
     @event("ContactRemoved", topic="ledger_collect.Customer.ContactRemoved")
     def _contact_removed(self, contact_id: str, actor: str, business_date: date) -> None:
         del self.contacts[contact_id]
+        self.removed_contact_ids.add(contact_id)
         if self.default_contact_id == contact_id:
             self.default_contact_id = next(iter(self.contacts), None)
 

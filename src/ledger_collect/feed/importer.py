@@ -319,11 +319,12 @@ def apply_record(batch: Batch, record: Record, *, actor: str, today: date) -> No
 
 
 def _add_contact(batch: Batch, record: ContactRecord, *, actor: str, today: date) -> None:
-    """Add the collection contact unless the customer already has one with that id: contacts
-    are then kept by the specialists, and an old feed run again must not undo their edits."""
+    """Add the collection contact unless the customer has (or had) one with that id: contacts
+    are then kept by the specialists, and an old feed run again must not undo their edits —
+    neither bring back a removed contact."""
     customer = batch.get(Customer, Customer.create_id(record.customer), "customer",
                          record.customer)
-    if record.contact_id in customer.contacts:
+    if record.contact_id in customer.contacts or record.contact_id in customer.removed_contact_ids:
         return
     receivables.add_contact(batch, customer.id, record.contact_id, name=record.name,
                             email=record.email, phone=record.phone, role=record.role,
