@@ -20,6 +20,7 @@ SECRET = "test-secret-of-at-least-thirty-two-bytes!"
 #: Who is who in the tests: user -> (role, segments).
 PEOPLE: dict[str, tuple[str, tuple[str, ...]]] = {
     "alice": ("specialist", ("north",)),
+    "anna": ("specialist", ("north",)),
     "bob": ("specialist", ("south",)),
     "sue": ("supervisor", ("north",)),
     "audrey": ("auditor", ()),

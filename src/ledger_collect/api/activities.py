@@ -39,7 +39,7 @@ class CloseActivityInput:
     note: str | None = None
 
 
-@strawberry.type(description="An activity as it stands after the command.")
+@strawberry.interface(description="An activity as it stands after the command.")
 class ActivityState:
     activity_id: UUID
     customer_id: UUID

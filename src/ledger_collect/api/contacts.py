@@ -59,7 +59,13 @@ class ChangeContactInput:
 
 
 @strawberry.input
-class ContactPersonInput:
+class RemoveContactInput:
+    customer_id: UUID
+    contact_id: str
+
+
+@strawberry.input
+class SetDefaultContactInput:
     customer_id: UUID
     contact_id: str
 
@@ -85,7 +91,7 @@ class LinkToContactInput:
     resubmission_ids: list[UUID] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
+@strawberry.interface(description="A contact person of the customer was changed.")
 class ContactPersonChanged:
     customer_id: UUID
     contact_id: str
@@ -162,7 +168,7 @@ class ContactMutations:
 
     @strawberry.mutation(description="Remove a contact person from the customer.")
     async def remove_contact(self, info: Info,
-                             input: ContactPersonInput) -> RemoveContactResult:
+                             input: RemoveContactInput) -> RemoveContactResult:
         return await run_command(
             info, on_customer(Action.CASEWORK, input.customer_id), receivables.remove_contact,
             input.customer_id, input.contact_id,
@@ -171,7 +177,7 @@ class ContactMutations:
 
     @strawberry.mutation(description="Make this person the one to contact first.")
     async def set_default_contact(self, info: Info,
-                                  input: ContactPersonInput) -> SetDefaultContactResult:
+                                  input: SetDefaultContactInput) -> SetDefaultContactResult:
         return await run_command(
             info, on_customer(Action.CASEWORK, input.customer_id),
             receivables.set_default_contact, input.customer_id, input.contact_id,

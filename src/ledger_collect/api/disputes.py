@@ -30,7 +30,12 @@ class OpenDisputeInput:
 
 
 @strawberry.input
-class DisputeInput:
+class StartDisputeProcessingInput:
+    dispute_id: UUID
+
+
+@strawberry.input
+class CloseDisputeInput:
     dispute_id: UUID
 
 
@@ -63,7 +68,7 @@ class AddDisputeNoteInput:
     text: str
 
 
-@strawberry.type(description="A dispute case as it stands after the command.")
+@strawberry.interface(description="A dispute case as it stands after the command.")
 class DisputeState:
     dispute_id: UUID
     customer_id: UUID
@@ -158,7 +163,7 @@ class DisputeMutations:
 
     @strawberry.mutation(description="The processor starts working the case.")
     async def start_dispute_processing(
-            self, info: Info, input: DisputeInput) -> StartDisputeProcessingResult:
+            self, info: Info, input: StartDisputeProcessingInput) -> StartDisputeProcessingResult:
         return await run_command(
             info, _case(input.dispute_id), commands.start_dispute_processing, input.dispute_id,
             answer=_state(DisputeProcessingStarted, input.dispute_id))
@@ -198,7 +203,7 @@ class DisputeMutations:
                                  input.dispute_id, input.text, answer=answer)
 
     @strawberry.mutation(description="Close a resolved case; it is read-only afterwards.")
-    async def close_dispute(self, info: Info, input: DisputeInput) -> CloseDisputeResult:
+    async def close_dispute(self, info: Info, input: CloseDisputeInput) -> CloseDisputeResult:
         return await run_command(
             info, _case(input.dispute_id), commands.close_dispute, input.dispute_id,
             answer=_state(DisputeClosed, input.dispute_id))

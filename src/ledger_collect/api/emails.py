@@ -34,7 +34,7 @@ class CreateEmailInput:
 
 
 @strawberry.input
-class EmailInput:
+class MarkEmailSentInput:
     email_id: UUID
 
 
@@ -64,7 +64,7 @@ class CorrectAndResendEmailInput:
     bcc: list[str] = strawberry.field(default_factory=list)
 
 
-@strawberry.type(description="A collection email as it stands after the command.")
+@strawberry.interface(description="A collection email as it stands after the command.")
 class EmailState:
     email_id: UUID
     customer_id: UUID
@@ -135,7 +135,7 @@ class EmailMutations:
             answer=lambda saved: EmailCreated.of(saved[saved.result]))
 
     @strawberry.mutation(description="The mailer delivered the email to every recipient.")
-    async def mark_email_sent(self, info: Info, input: EmailInput) -> MarkEmailSentResult:
+    async def mark_email_sent(self, info: Info, input: MarkEmailSentInput) -> MarkEmailSentResult:
         return await run_command(
             info, _email(Action.EMAIL_DELIVERY, input.email_id), commands.mark_email_sent,
             input.email_id, answer=_state(EmailMarkedSent, input.email_id))

@@ -46,7 +46,7 @@ class WithdrawPromiseInput:
     reason: str
 
 
-@strawberry.type(description="A promise to pay as it stands after the command.")
+@strawberry.interface(description="A promise to pay as it stands after the command.")
 class PromiseState:
     promise_id: UUID
     invoice_id: UUID

@@ -118,7 +118,7 @@ class CustomerRegistered:
     customer_id: UUID
 
 
-@strawberry.type(description="An invoice as it stands after the fact.")
+@strawberry.interface(description="An invoice as it stands after the fact.")
 class InvoiceFact:
     invoice_id: UUID
     document_number: str

@@ -40,7 +40,7 @@ class CompleteResubmissionInput:
     resubmission_id: UUID
 
 
-@strawberry.type(description="A follow-up as it stands after the command.")
+@strawberry.interface(description="A follow-up as it stands after the command.")
 class ResubmissionState:
     resubmission_id: UUID
     customer_id: UUID

@@ -9,6 +9,7 @@ Exported to ``schema/ledger_collect.graphql`` (committed; a test fails when they
 from __future__ import annotations
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
@@ -17,6 +18,7 @@ from strawberry.extensions import (
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
+from strawberry.types import ExecutionContext
 
 from ledger_collect.api.activities import ActivityMutations
 from ledger_collect.api.contacts import ContactMutations
@@ -53,10 +55,17 @@ class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, Promise
     pass
 
 
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError],
+                       execution_context: ExecutionContext | None = None) -> None:
+        """Client errors (validation, denials) are the client's business, and internal ones
+        are logged with their id by ``MaskInternalErrors``: nothing more to log here."""
+
+
 def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
-                max_tokens: int = MAX_TOKENS) -> strawberry.Schema:
+                max_tokens: int = MAX_TOKENS) -> Schema:
     """The schema with its limits (tests tighten them to reach them with small queries)."""
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         types=[NotFound, RuleBroken, Conflict],
