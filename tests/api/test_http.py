@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import jwt
 from starlette.testclient import TestClient
 
+from api.helpers import SECRET, TODAY, Api, Portfolio
 from ledger_collect.api.app import create_app
 from ledger_collect.api.auth import issue_token
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
-from api.helpers import SECRET, TODAY, Api
 
 ME = "{ me { id role segments } }"
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -61,15 +62,16 @@ def test_query_over_get_is_served(api: Api) -> None:
                                                "segments": ["south"]}}}
 
 
-def test_mutation_over_get_is_405_and_nothing_is_saved(api: Api, portfolio) -> None:
-    mutation = ('mutation { unassignCustomer(input: {customerId: "%s"}) { __typename } }'
-                % portfolio.north)
-    response = api.client.get("/graphql", params={"query": mutation}, headers={
-        "Authorization": f"Bearer {api.token('root')}"})
+def test_mutation_over_get_is_405_and_nothing_is_saved(api: Api, portfolio: Portfolio) -> None:
+    mutation = "mutation($id: UUID!) { unassignCustomer(input: {customerId: $id}) { __typename } }"
+    variables = json.dumps({"id": str(portfolio.north)})
+    response = api.client.get("/graphql", params={"query": mutation, "variables": variables},
+                              headers={"Authorization": f"Bearer {api.token('root')}"})
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
     assert "mutations are not allowed when using GET" in response.json()["errors"][0]["message"]
-    customer = api.data('{ customer(id: "%s") { specialist } }' % portfolio.north)
+    customer = api.data("query($id: UUID!) { customer(id: $id) { specialist } }",
+                        {"id": str(portfolio.north)})
     assert customer == {"customer": {"specialist": "alice"}}
 
 

@@ -41,10 +41,11 @@ def test_too_deep_a_query_is_refused(api_settings: Settings, database: Database,
     app = create_app(api_settings, database, today=lambda: TODAY, schema=make_schema(max_depth=1))
     api = Api(TestClient(app), api_settings)
     with api.client:
-        shallow = api.data('{ customer(id: "%s") { number } me { id } }' % portfolio.north)
+        north = {"id": str(portfolio.north)}
+        shallow = api.data("query($id: UUID!) { customer(id: $id) { number } me { id } }", north)
         assert shallow == {"customer": {"number": "C-1"}, "me": {"id": "root"}}
-        response = api.post('query Overview { customer(id: "%s") { number contacts { '
-                            'contactId } } }' % portfolio.north)
+        response = api.post("query Overview($id: UUID!) { customer(id: $id) { number "
+                            "contacts { contactId } } }", north)
         assert response.status_code == 400
         assert response.json()["errors"][0]["message"] == (
             "'Overview' exceeds maximum operation depth of 1")
@@ -57,7 +58,8 @@ def test_internal_errors_are_masked_and_logged_with_an_id(
         conn.execute(sql.SQL("ALTER TABLE {}.collections_events RENAME TO gone").format(
             sql.Identifier(settings.schema)))
     with caplog.at_level(logging.ERROR, logger="ledger_collect.api"):
-        response = api.post('{ customer(id: "%s") { number } }' % portfolio.north)
+        response = api.post("query($id: UUID!) { customer(id: $id) { number } }",
+                            {"id": str(portfolio.north)})
     assert response.status_code == 200
     body = response.json()
     [error] = body["errors"]
@@ -65,7 +67,7 @@ def test_internal_errors_are_masked_and_logged_with_an_id(
     assert error == {
         "message": f"Internal server error (id {error_id}). It has been logged; quote the id "
                    f"when reporting it.",
-        "locations": [{"line": 1, "column": 3}], "path": ["customer"],
+        "locations": [{"line": 1, "column": 21}], "path": ["customer"],
         "extensions": {"code": "INTERNAL_SERVER_ERROR", "errorId": error_id}}
     assert "collections_events" not in response.text
     [record] = [r for r in caplog.records if error_id in r.getMessage()]

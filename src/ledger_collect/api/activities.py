@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -48,7 +48,7 @@ class ActivityState:
     status: str = strawberry.field(description="open or closed.")
 
     @classmethod
-    def of(cls: type[S], activity: Activity) -> S:
+    def of(cls, activity: Activity) -> Self:
         return cls(activity_id=activity.id, customer_id=activity.customer_id,
                    specialist=activity.specialist, due_date=activity.due_date,
                    status=activity.status)

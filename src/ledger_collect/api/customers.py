@@ -12,8 +12,14 @@ import strawberry
 from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
-from ledger_collect.api.permissions import Action, Personal, User, personal_field, require, \
-    require_assignment
+from ledger_collect.api.permissions import (
+    Action,
+    Personal,
+    User,
+    personal_field,
+    require,
+    require_assignment,
+)
 from ledger_collect.api.runner import on_customer, run_command
 from ledger_collect.commands import Batch
 from ledger_collect.commands import receivables as commands

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -80,7 +80,7 @@ class DisputeState:
     still_disputed: Decimal
 
     @classmethod
-    def of(cls: type[S], dispute: DisputeCase, **extra: Any) -> S:
+    def of(cls, dispute: DisputeCase, **extra: Any) -> Self:
         return cls(dispute_id=dispute.id, customer_id=dispute.customer_id,
                    status=dispute.status, resolution=dispute.resolution,
                    processor=dispute.processor, currency=dispute.currency,

@@ -4,7 +4,7 @@ Recipients are personal data: answers carry the status, not the addresses."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -72,7 +72,7 @@ class EmailState:
     attempt: int
 
     @classmethod
-    def of(cls: type[S], email: CollectionEmail) -> S:
+    def of(cls, email: CollectionEmail) -> Self:
         return cls(email_id=email.id, customer_id=email.customer_id, status=email.status,
                    attempt=email.attempt)
 

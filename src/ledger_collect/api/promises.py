@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 import strawberry
@@ -16,9 +16,6 @@ from ledger_collect.api.runner import on_record, run_command
 from ledger_collect.commands import promises as commands
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
-
-
-S = TypeVar("S", bound="PromiseState")
 
 
 @strawberry.input
@@ -59,7 +56,7 @@ class PromiseState:
                                               "for each promise replacing an unconfirmed one.")
 
     @classmethod
-    def of(cls: type[S], promise: PromiseToPay, **extra: Any) -> S:
+    def of(cls, promise: PromiseToPay, **extra: Any) -> Self:
         return cls(promise_id=promise.id, invoice_id=promise.invoice_id, status=promise.status,
                    amount=promise.amount, currency=promise.currency,
                    promised_date=promise.promised_date, level=promise.level, **extra)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Self, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -49,7 +49,7 @@ class ResubmissionState:
     status: str = strawberry.field(description="open or completed.")
 
     @classmethod
-    def of(cls: type[S], resubmission: Resubmission) -> S:
+    def of(cls, resubmission: Resubmission) -> Self:
         return cls(resubmission_id=resubmission.id, customer_id=resubmission.customer_id,
                    invoice_ids=list(resubmission.invoice_ids),
                    follow_up_date=resubmission.follow_up_date, status=resubmission.status)
