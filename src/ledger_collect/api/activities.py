@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Self
 from uuid import UUID
 
 import strawberry
@@ -11,11 +11,9 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Guard, on_customer, on_record, run_command
+from ledger_collect.api.runner import Guard, on_customer, on_record, run_command, state_of
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.activity import Activity
-
-S = TypeVar("S", bound="ActivityState")
 
 
 @strawberry.input
@@ -81,10 +79,6 @@ def _task(activity_id: UUID) -> Guard:
     return on_record(Action.CASEWORK, Activity, activity_id, "activity")
 
 
-def _state(kind: type[S], activity_id: UUID) -> Any:
-    return lambda saved: kind.of(saved[activity_id])
-
-
 @strawberry.type
 class ActivityMutations:
     @strawberry.mutation(description="Create a task about the customer for a specialist.")
@@ -101,11 +95,11 @@ class ActivityMutations:
                                   input: RescheduleActivityInput) -> RescheduleActivityResult:
         return await run_command(
             info, _task(input.activity_id), commands.reschedule_activity, input.activity_id,
-            input.due_date, answer=_state(ActivityRescheduled, input.activity_id))
+            input.due_date, answer=state_of(ActivityRescheduled, input.activity_id))
 
     @strawberry.mutation(description="The task is done (or no longer needed).")
     async def close_activity(self, info: Info,
                              input: CloseActivityInput) -> CloseActivityResult:
         return await run_command(
             info, _task(input.activity_id), commands.close_activity, input.activity_id,
-            note=input.note, answer=_state(ActivityClosed, input.activity_id))
+            note=input.note, answer=state_of(ActivityClosed, input.activity_id))

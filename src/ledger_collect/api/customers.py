@@ -20,7 +20,7 @@ from ledger_collect.api.permissions import (
     require,
     require_assignment,
 )
-from ledger_collect.api.runner import on_customer, run_command
+from ledger_collect.api.runner import Guard, on_customer, run_command
 from ledger_collect.commands import Batch
 from ledger_collect.commands import receivables as commands
 from ledger_collect.domain import customer as domain
@@ -114,7 +114,7 @@ AddCustomerNoteResult = Annotated[CustomerNoteAdded | NotFound | RuleBroken | Co
                                   strawberry.union("AddCustomerNoteResult")]
 
 
-def _assignment(customer_id: UUID, new: str | None):  # type: ignore[no-untyped-def]
+def _assignment(customer_id: UUID, new: str | None) -> Guard:
     def guard(user: User, batch: Batch) -> None:
         require(user, Action.ASSIGN)
         customer = batch.get(domain.Customer, customer_id, "customer")

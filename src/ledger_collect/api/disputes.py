@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 import strawberry
@@ -11,12 +11,11 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Guard, Saved, on_customer, on_record, run_command
+from ledger_collect.api.runner import Guard, Saved, on_customer, on_record, run_command, state_of
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.dispute import REASONS, RESOLUTIONS, DisputeCase
 
 ZERO = Decimal("0.00")
-S = TypeVar("S", bound="DisputeState")
 
 
 @strawberry.input
@@ -146,10 +145,6 @@ def _case(dispute_id: UUID) -> Guard:
     return on_record(Action.CASEWORK, DisputeCase, dispute_id, "dispute")
 
 
-def _state(kind: type[S], dispute_id: UUID) -> Any:
-    return lambda saved: kind.of(saved[dispute_id])
-
-
 @strawberry.type
 class DisputeMutations:
     @strawberry.mutation(description="Open a dispute over open invoices of one customer; the "
@@ -166,14 +161,14 @@ class DisputeMutations:
             self, info: Info, input: StartDisputeProcessingInput) -> StartDisputeProcessingResult:
         return await run_command(
             info, _case(input.dispute_id), commands.start_dispute_processing, input.dispute_id,
-            answer=_state(DisputeProcessingStarted, input.dispute_id))
+            answer=state_of(DisputeProcessingStarted, input.dispute_id))
 
     @strawberry.mutation(description="Hand the case to another processor.")
     async def change_dispute_processor(
             self, info: Info, input: ChangeDisputeProcessorInput) -> ChangeDisputeProcessorResult:
         return await run_command(
             info, _case(input.dispute_id), commands.change_dispute_processor, input.dispute_id,
-            input.processor, answer=_state(DisputeProcessorChanged, input.dispute_id))
+            input.processor, answer=state_of(DisputeProcessorChanged, input.dispute_id))
 
     @strawberry.mutation(description="Part of the disputed amount was credited, paid or "
                                      "written off.")
@@ -182,7 +177,7 @@ class DisputeMutations:
         return await run_command(
             info, _case(input.dispute_id), commands.record_dispute_progress, input.dispute_id,
             credited=input.credited, paid=input.paid, written_off=input.written_off,
-            answer=_state(DisputeProgressRecorded, input.dispute_id))
+            answer=state_of(DisputeProgressRecorded, input.dispute_id))
 
     @strawberry.mutation(description="Resolve an in-process case: accepted (credit memo), "
                                      "rejected, or written off.")
@@ -191,7 +186,7 @@ class DisputeMutations:
         return await run_command(
             info, _case(input.dispute_id), commands.resolve_dispute, input.dispute_id,
             input.resolution, credited=input.credited, paid=input.paid,
-            written_off=input.written_off, answer=_state(DisputeResolved, input.dispute_id))
+            written_off=input.written_off, answer=state_of(DisputeResolved, input.dispute_id))
 
     @strawberry.mutation(description="Add a note to the case (personal data).")
     async def add_dispute_note(self, info: Info,
@@ -206,4 +201,4 @@ class DisputeMutations:
     async def close_dispute(self, info: Info, input: CloseDisputeInput) -> CloseDisputeResult:
         return await run_command(
             info, _case(input.dispute_id), commands.close_dispute, input.dispute_id,
-            answer=_state(DisputeClosed, input.dispute_id))
+            answer=state_of(DisputeClosed, input.dispute_id))

@@ -4,7 +4,7 @@ Recipients are personal data: answers carry the status, not the addresses."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Self
 from uuid import UUID
 
 import strawberry
@@ -12,11 +12,9 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Guard, on_customer, on_record, run_command
+from ledger_collect.api.runner import Guard, on_customer, on_record, run_command, state_of
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.email import CollectionEmail
-
-S = TypeVar("S", bound="EmailState")
 
 
 @strawberry.input
@@ -118,10 +116,6 @@ def _email(action: Action, email_id: UUID) -> Guard:
     return on_record(action, CollectionEmail, email_id, "email")
 
 
-def _state(kind: type[S], email_id: UUID) -> Any:
-    return lambda saved: kind.of(saved[email_id])
-
-
 @strawberry.type
 class EmailMutations:
     @strawberry.mutation(description="Create a pending email to the customer; attachments are "
@@ -138,14 +132,14 @@ class EmailMutations:
     async def mark_email_sent(self, info: Info, input: MarkEmailSentInput) -> MarkEmailSentResult:
         return await run_command(
             info, _email(Action.EMAIL_DELIVERY, input.email_id), commands.mark_email_sent,
-            input.email_id, answer=_state(EmailMarkedSent, input.email_id))
+            input.email_id, answer=state_of(EmailMarkedSent, input.email_id))
 
     @strawberry.mutation(description="The mailer could not send the email at all.")
     async def mark_email_failed(self, info: Info,
                                 input: MarkEmailFailedInput) -> MarkEmailFailedResult:
         return await run_command(
             info, _email(Action.EMAIL_DELIVERY, input.email_id), commands.mark_email_failed,
-            input.email_id, input.error, answer=_state(EmailMarkedFailed, input.email_id))
+            input.email_id, input.error, answer=state_of(EmailMarkedFailed, input.email_id))
 
     @strawberry.mutation(description="Some recipients refused the email.")
     async def mark_email_partly_sent(
@@ -154,7 +148,7 @@ class EmailMutations:
             info, _email(Action.EMAIL_DELIVERY, input.email_id),
             commands.mark_email_partly_sent, input.email_id,
             {failure.address: failure.error for failure in input.failures},
-            answer=_state(EmailMarkedPartlySent, input.email_id))
+            answer=state_of(EmailMarkedPartlySent, input.email_id))
 
     @strawberry.mutation(description="Correct the recipients of a failed email and send it "
                                      "again.")
@@ -163,4 +157,4 @@ class EmailMutations:
         return await run_command(
             info, _email(Action.CASEWORK, input.email_id), commands.correct_and_resend_email,
             input.email_id, to=input.to, cc=input.cc, bcc=input.bcc,
-            answer=_state(EmailCorrected, input.email_id))
+            answer=state_of(EmailCorrected, input.email_id))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Self, TypeVar
+from typing import Annotated, Self
 from uuid import UUID
 
 import strawberry
@@ -11,11 +11,9 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Guard, on_customer, on_record, run_command
+from ledger_collect.api.runner import Guard, on_customer, on_record, run_command, state_of
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.resubmission import Resubmission
-
-S = TypeVar("S", bound="ResubmissionState")
 
 
 @strawberry.input
@@ -83,10 +81,6 @@ def _follow_up(resubmission_id: UUID) -> Guard:
     return on_record(Action.CASEWORK, Resubmission, resubmission_id, "follow-up")
 
 
-def _state(kind: type[S], resubmission_id: UUID) -> Any:
-    return lambda saved: kind.of(saved[resubmission_id])
-
-
 @strawberry.type
 class ResubmissionMutations:
     @strawberry.mutation(description="Keep the customer (or some of its invoices) off the "
@@ -105,11 +99,11 @@ class ResubmissionMutations:
         return await run_command(
             info, _follow_up(input.resubmission_id), commands.move_resubmission,
             input.resubmission_id, input.follow_up_date, reason=input.reason,
-            answer=_state(ResubmissionMoved, input.resubmission_id))
+            answer=state_of(ResubmissionMoved, input.resubmission_id))
 
     @strawberry.mutation(description="The follow-up was done.")
     async def complete_resubmission(
             self, info: Info, input: CompleteResubmissionInput) -> CompleteResubmissionResult:
         return await run_command(
             info, _follow_up(input.resubmission_id), commands.complete_resubmission,
-            input.resubmission_id, answer=_state(ResubmissionCompleted, input.resubmission_id))
+            input.resubmission_id, answer=state_of(ResubmissionCompleted, input.resubmission_id))

@@ -49,6 +49,11 @@ class Saved(Generic[R]):
         return self.aggregates[aggregate_id]
 
 
+def state_of(kind: Any, record_id: UUID) -> Callable[[Saved[Any]], Any]:
+    """The answer ``kind.of(<record as saved>)``, for commands that change one record."""
+    return lambda saved: kind.of(saved[record_id])
+
+
 def anywhere(action: Action) -> Guard:
     """For commands not about one known customer (ERP facts): the role decides alone."""
 
