@@ -27,7 +27,7 @@ def test_health_needs_no_token_and_checks_the_database(api: Api) -> None:
 def test_no_token_is_401_with_a_bearer_challenge(api: Api) -> None:
     response = api.post(ME, user=None)
     assert response.status_code == 401
-    assert response.headers["www-authenticate"].startswith('Bearer realm="ledger-collect"')
+    assert response.headers["www-authenticate"] == 'Bearer realm="ledger-collect"'
     error = response.json()["errors"][0]
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
     assert "Authorization: Bearer" in error["message"]
@@ -45,6 +45,8 @@ def test_bad_tokens_are_401(api: Api, api_settings: Settings) -> None:
                           ("Bearer not.a.jwt", "not valid")):
         response = api.post(ME, user=None, headers={"Authorization": header})
         assert response.status_code == 401, header
+        assert response.headers["www-authenticate"].startswith(
+            'Bearer realm="ledger-collect", error="invalid_token", error_description="'), header
         assert words in response.json()["errors"][0]["message"], header
 
 

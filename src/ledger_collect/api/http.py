@@ -96,22 +96,26 @@ class GraphQLView(GraphQL[Context, None]):
             return Response(f"Not acceptable: this endpoint answers {GRAPHQL_RESPONSE} or "
                             f"{JSON}", status_code=406, media_type="text/plain")
         request.state.media_type = media_type
+        authorization = request.headers.get("authorization")
         try:
-            request.state.user = authenticate(request.headers.get("authorization"),
-                                              self._secret)
+            request.state.user = authenticate(authorization, self._secret)
         except AuthenticationError as error:
-            return error_response(401, str(error), media_type, "UNAUTHENTICATED", headers={
-                "WWW-Authenticate": f'Bearer realm="ledger-collect", error="invalid_token", '
-                                    f'error_description="{_quoted(str(error))}"'})
+            challenge = 'Bearer realm="ledger-collect"'  # RFC 6750 §3: no error without a token
+            if authorization:
+                challenge += (f', error="invalid_token", '
+                              f'error_description="{_quoted(str(error))}"')
+            return error_response(401, str(error), media_type, "UNAUTHENTICATED",
+                                  headers={"WWW-Authenticate": challenge})
         try:
             return await self.run(request)
         except _MethodNotAllowed as error:
             return error_response(405, error.reason, media_type, "METHOD_NOT_ALLOWED",
                                   headers={"Allow": error.allow})
         except HTTPException as error:
-            headers = {"Allow": "GET, POST"} if error.status_code == 405 else None
-            return error_response(error.status_code, error.reason, media_type, "BAD_REQUEST",
-                                  headers=headers)
+            status = error.status_code
+            code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "BAD_REQUEST")
+            headers = {"Allow": "GET, POST"} if status == 405 else None
+            return error_response(status, error.reason, media_type, code, headers=headers)
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         state = request.app.state
