@@ -4,6 +4,7 @@ every operation is held to.
 Exported to ``schema/ledger_collect.graphql`` (committed; a test fails when they differ):
 
     strawberry export-schema ledger_collect.api.schema:schema --output schema/ledger_collect.graphql
+    python -m ledger_collect.api.schema > schema/ledger_collect.graphql   # the same, no extras
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ MAX_TOKENS = 2000
 #: Parsed and validated documents kept (validation costs ~10x parsing; clients reuse queries).
 CACHE_SIZE = 512
 EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
-                  "--output schema/ledger_collect.graphql")
+                  "--output schema/ledger_collect.graphql   (needs strawberry-graphql[cli]; "
+                  "or: python -m ledger_collect.api.schema > schema/ledger_collect.graphql)")
 
 
 @strawberry.type
@@ -82,3 +84,9 @@ def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
 
 
 schema = make_schema()
+
+
+if __name__ == "__main__":  # the same text as `strawberry export-schema`, without its extras
+    from strawberry.printer import print_schema
+
+    print(print_schema(schema))
