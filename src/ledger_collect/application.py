@@ -58,7 +58,6 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, Applica
         self._master_key = load_master_key(
             self.settings.master_key, self.settings.key_file, create=database.embedded
         )
-        self.last_notification_id: int | None = None
         super().__init__(env=database.eventsourcing_env())
 
     # -- infrastructure ----------------------------------------------------------------------
@@ -98,10 +97,11 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, Applica
 
     def commit(self, batch: Batch) -> int | None:
         """Save every changed aggregate of the batch in one transaction. Returns the last
-        notification id written (what read models must reach to show this change)."""
+        notification id written (what read models must reach to show this change), or None
+        when the batch changed nothing."""
         changed = batch.changed()
         if not changed:
-            return self.last_notification_id
+            return None
         subjects = _data_subjects(changed)
         if subjects:
             self.keyring.ensure_keys(subjects)
@@ -114,9 +114,7 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, Applica
                 "someone else changed this record at the same moment; nothing was saved — "
                 "reload it and try again"
             ) from exc
-        if recordings:
-            self.last_notification_id = recordings[-1].notification.id
-        return self.last_notification_id
+        return recordings[-1].notification.id if recordings else None
 
 
 def _data_subjects(aggregates: list[Aggregate]) -> set[UUID]:
