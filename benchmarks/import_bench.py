@@ -1,0 +1,239 @@
+"""ERP import throughput: a generated portfolio imported into a fresh schema, in events/s.
+
+1. ``demo_records`` writes a portfolio of ``--customers`` customers (default 20,000: about
+   300,000 ERP records) to a JSON Lines file, as ``ledger-collect demo-data`` does.
+2. The file is imported into a fresh schema exactly as ``ledger-collect import FILE`` does it
+   (``open_feed`` + ``Importer``, 500 records per transaction), by one process; then, into
+   another fresh schema, by two processes at once, each importing the records of its half of
+   the customer groups (a branch goes with its head office, a payment, credit memo, clearing
+   or reversal with the invoice's customer), so that the two never touch the same aggregate.
+   The library serialises writers with a table lock, but the Python work, which is most of the
+   cost, then runs on both cores. Printed: events/s over the whole import and per tenth of the
+   events (sustained: the rate must not fall as the table grows).
+3. For comparison, the library's plain path on the first ``--plain-records`` records of the same
+   file, into a third fresh schema: the stock recorder and JSON transcoder of eventsourcing,
+   one record per ``save()`` (one transaction per record).
+
+Target (issue 2, section 7): >= 20,000 events/s sustained on this 2-core machine; the plain path
+manages under 1,000.
+
+    python benchmarks/import_bench.py [--customers 20000] [--processes 1,2] [--plain-records 3000]
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import queue
+import tempfile
+import time
+import zlib
+from dataclasses import dataclass
+from datetime import date
+from itertools import islice
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from common import arguments, fresh_store
+from eventsourcing.application import Application
+
+from ledger_collect.application import Collections
+from ledger_collect.config import Settings
+from ledger_collect.database import Database
+from ledger_collect.feed import DEFAULT_BATCH_SIZE, Importer, ImportResult
+from ledger_collect.feed.demo import demo_records
+from ledger_collect.feed.files import open_feed, write_feed
+
+AS_OF = date(2026, 11, 23)
+SEED = 7
+POLL_SECONDS = 0.25
+
+
+class LibraryDefaults(Collections):
+    """Collections with the library's own recorder and transcoder: the plain path."""
+
+    name = "Collections"
+
+    def construct_transcoder(self) -> Any:
+        return Application.construct_transcoder(self)
+
+    def construct_recorder(self) -> Any:
+        return Application.construct_recorder(self)
+
+
+# -- the portfolio ------------------------------------------------------------------------------
+def generate(customers: int, folder: Path) -> Path:
+    started = time.perf_counter()
+    path = folder / "portfolio.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        count = write_feed(demo_records(customers, SEED, AS_OF), out, "jsonl")
+    print(f"portfolio: {customers:,} customers, {count:,} ERP records "
+          f"({path.stat().st_size / 1e6:.0f} MB JSON Lines) generated in "
+          f"{time.perf_counter() - started:.1f} s")
+    return path
+
+
+def split_by_customer_group(path: Path, parts: int) -> list[Path]:
+    """The feed's lines, each in the part of its customer group, in their original order."""
+    if parts == 1:
+        return [path]
+    group_of: dict[str, str] = {}  # customer number or invoice number -> customer group
+    outputs = [path.with_name(f"{path.stem}.part{i + 1}of{parts}.jsonl") for i in range(parts)]
+    files = [p.open("w", encoding="utf-8") for p in outputs]
+    try:
+        with path.open(encoding="utf-8") as feed:
+            for line in feed:
+                record = json.loads(line)
+                kind = record["kind"]
+                if kind == "customer":
+                    head = record.get("head_office")
+                    group = group_of.get(head, head) if head else record["number"]
+                    group_of[record["number"]] = group
+                elif "customer" in record:  # contact, invoice, credit memo, payment
+                    group = group_of[record["customer"]]
+                    if kind == "invoice":
+                        group_of[record["document_number"]] = group
+                else:  # clearing, write-off, payment reversal: by their invoice
+                    group = group_of[record["invoice"]]
+                files[zlib.crc32(group.encode()) % parts].write(line)
+    finally:
+        for file in files:
+            file.close()
+    return outputs
+
+
+# -- importing ----------------------------------------------------------------------------------
+@dataclass
+class Run:
+    result: ImportResult  # summed over the processes
+    seconds: float
+    samples: list[tuple[float, int]]  # (seconds since the start, events in the store)
+
+    @property
+    def rate(self) -> float:
+        return self.result.events / self.seconds
+
+    def tenths(self) -> list[float]:
+        """Events/s over each tenth of the events written."""
+        total = self.samples[-1][1]
+        rates, last_t, last_n = [], 0.0, 0
+        for t, n in self.samples:
+            if n - last_n >= total / 10 or (t, n) == self.samples[-1]:
+                if t > last_t and n > last_n:
+                    rates.append((n - last_n) / (t - last_t))
+                last_t, last_n = t, n
+        return rates
+
+
+def import_file(app: Collections, path: Path, batch_size: int,
+                limit: int | None = None) -> ImportResult:
+    """What ``ledger-collect import FILE`` does, on (the first ``limit`` records of) the file."""
+    reader, stream = open_feed(path)
+    with stream:
+        items = reader if limit is None else islice(reader, limit)
+        return Importer(app, batch_size=batch_size, today=AS_OF).run(items)
+
+
+def _import_part(settings: Settings, path: Path, batch_size: int, start: Any,
+                 results: Any) -> None:
+    """One importing process: opens the store, waits for the others, imports its part."""
+    database = Database(settings).open()
+    app = Collections(database)
+    try:
+        start.wait()
+        began = time.monotonic()
+        result = import_file(app, path, batch_size)
+        results.put((result, began, time.monotonic()))
+    finally:
+        app.close()
+        database.close()
+
+
+def import_in_processes(database: Database, parts: list[Path], batch_size: int) -> Run:
+    """Import the parts at once, one process each; sample the store's size meanwhile."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(len(parts) + 1)
+    results = context.Queue()
+    processes = [
+        context.Process(target=_import_part,
+                        args=(database.settings, part, batch_size, start, results))
+        for part in parts
+    ]
+    for process in processes:
+        process.start()
+    samples: list[tuple[float, int]] = []
+    with psycopg.connect(database.url, autocommit=True) as conn:
+        count = f'SELECT max(notification_id) FROM "{database.schema}".collections_events'
+        start.wait(timeout=300)  # every process has opened the store
+        began = time.monotonic()
+        while any(p.is_alive() for p in processes) and results.qsize() < len(processes):
+            time.sleep(POLL_SECONDS)
+            samples.append((time.monotonic() - began, conn.execute(count).fetchone()[0] or 0))
+        try:
+            outcomes = [results.get(timeout=60) for _ in processes]
+        except queue.Empty:
+            raise SystemExit("an importing process failed: see its traceback above") from None
+        ended = max(end for _, _, end in outcomes)
+        samples.append((ended - began, conn.execute(count).fetchone()[0] or 0))
+    for process in processes:
+        process.join()
+    total = ImportResult()
+    for result, _, _ in outcomes:
+        total.read += result.read
+        total.applied += result.applied
+        total.already_present += result.already_present
+        total.rejected += result.rejected
+        total.events += result.events
+    return Run(total, ended - began, samples)
+
+
+def summary(label: str, result: ImportResult, seconds: float) -> float:
+    rate = result.events / seconds
+    print(f"{label}:\n  {result.read:,} records read, {result.applied:,} applied, "
+          f"{result.already_present:,} already present, {len(result.rejected):,} rejected; "
+          f"{result.events:,} events in {seconds:.1f} s = {rate:,.0f} events/s")
+    return rate
+
+
+def main() -> None:
+    parser = arguments(__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=20_000)
+    parser.add_argument("--processes", default="1,2",
+                        help="comma-separated numbers of importing processes to measure")
+    parser.add_argument("--plain-records", type=int, default=3_000)
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    args = parser.parse_args()
+    rates: dict[int, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="ledger-bench-") as folder:
+        path = generate(args.customers, Path(folder))
+        for processes in (int(n) for n in args.processes.split(",")):
+            parts = split_by_customer_group(path, processes)
+            with fresh_store(f"bench_import{processes}", keep=args.keep) as database:
+                run = import_in_processes(database, parts, args.batch_size)
+            who = ("1 process, as `ledger-collect import FILE`" if processes == 1 else
+                   f"{processes} processes, each importing its customer groups")
+            summary(f"import ({who}; batches of {args.batch_size} records)", run.result,
+                    run.seconds)
+            tenths = run.tenths()
+            print(f"  per tenth of the events: {', '.join(f'{r:,.0f}' for r in tenths)} "
+                  f"events/s (lowest {min(tenths):,.0f})")
+            rates[processes] = (run.rate, min(tenths))
+
+        with fresh_store("bench_plain", keep=args.keep) as database:
+            app = LibraryDefaults(database)
+            try:
+                plain = import_file(app, path, 1, limit=args.plain_records)
+            finally:
+                app.close()
+        plain_rate = summary("plain path (stock recorder and transcoder, one record per save)",
+                             plain, plain.seconds)
+    print("summary (target: >= 20,000 events/s sustained):")
+    for processes, (rate, lowest) in rates.items():
+        print(f"  {processes} process{'es' if processes > 1 else ''}: {rate:,.0f} events/s "
+              f"(lowest tenth {lowest:,.0f}), {rate / plain_rate:.0f}x the plain path's "
+              f"{plain_rate:,.0f}")
+
+
+if __name__ == "__main__":
+    main()
