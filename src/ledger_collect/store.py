@@ -290,10 +290,11 @@ class FastJSONTranscoder(JSONTranscoder):
         kind = type(obj)
         if kind in _PLAIN:
             return obj
-        tagger = self._taggers.get(kind)
-        if tagger is not None:
-            return tagger(obj)
-        # Unregistered subclasses of JSON types are written as their base type, as json does.
+        return self._taggers.get(kind, self._tagged_otherwise)(obj)
+
+    def _tagged_otherwise(self, obj: Any) -> Any:
+        """Unregistered subclasses of JSON types are written as their base type, as json does;
+        anything else is refused."""
         if isinstance(obj, dict):
             return self._tagged_dict(obj)
         if isinstance(obj, (list, tuple)):
@@ -301,18 +302,22 @@ class FastJSONTranscoder(JSONTranscoder):
         if isinstance(obj, (str, int, float)):
             return obj
         msg = (
-            f"Object of type {kind} is not serializable. Please define and register "
+            f"Object of type {type(obj)} is not serializable. Please define and register "
             "a custom transcoding for this type."
         )
         raise TranscodingNotRegisteredError(msg)
 
+    # The two walks look each value's tagger up inline: one Python call per tagged value.
     def _tagged_dict(self, obj: dict[Any, Any]) -> dict[Any, Any]:
-        plain, tagged = _PLAIN, self._tagged
-        return {k: v if type(v) in plain else tagged(v) for k, v in obj.items()}
+        plain, taggers, otherwise = _PLAIN, self._taggers, self._tagged_otherwise
+        return {
+            k: v if (kind := type(v)) in plain else taggers.get(kind, otherwise)(v)
+            for k, v in obj.items()
+        }
 
     def _tagged_list(self, obj: list[Any] | tuple[Any, ...]) -> list[Any]:
-        plain, tagged = _PLAIN, self._tagged
-        return [v if type(v) in plain else tagged(v) for v in obj]
+        plain, taggers, otherwise = _PLAIN, self._taggers, self._tagged_otherwise
+        return [v if (kind := type(v)) in plain else taggers.get(kind, otherwise)(v) for v in obj]
 
     def _untagged(self, obj: Any) -> Any:
         kind = type(obj)
