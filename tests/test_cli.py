@@ -168,3 +168,21 @@ def test_sigterm_ends_an_import_through_its_cleanup(database, settings, tmp_path
             time.sleep(0.005)
     process.communicate(timeout=30)
     assert process.returncode == 128 + signal.SIGTERM  # SystemExit from our handler, not -15
+
+
+def test_token_prints_a_bearer_token_the_api_accepts(settings):
+    from ledger_collect.api.auth import read_token
+
+    secret = "s" * 40
+    result = invoke(settings, "token", "alice", "--role", "supervisor", "--segment", "EU-1",
+                    "--segment", "EU-2", LEDGER_JWT_SECRET=secret)
+    assert result.exit_code == 0, result.output
+    user = read_token(result.output.strip(), secret.encode())
+    assert (user.id, user.role.value, sorted(user.segments)) == ("alice", "supervisor",
+                                                                 ["EU-1", "EU-2"])
+
+
+def test_token_without_a_secret_against_a_server_is_a_one_line_error(settings):
+    result = invoke(settings, "token", "bob", LEDGER_JWT_SECRET=None)
+    assert result.exit_code == 1
+    assert "no token secret: set LEDGER_JWT_SECRET" in result.output

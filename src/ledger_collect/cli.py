@@ -11,7 +11,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
 
@@ -19,6 +19,8 @@ import click
 import psycopg
 from eventsourcing.persistence import PersistenceError
 
+from ledger_collect.api.auth import issue_token
+from ledger_collect.api.permissions import Role
 from ledger_collect.config import Settings
 from ledger_collect.database import Database, MigrationError, opened, read_migrations, redact
 from ledger_collect.domain.base import DomainError
@@ -133,6 +135,23 @@ def demo(customers: int, seed: int) -> None:
             _report(result, "demo")
         for line in portfolio(app, today).lines():
             click.echo(line)
+
+
+@cli.command()
+@click.argument("user")
+@click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.SPECIALIST.value,
+              show_default=True)
+@click.option("--segment", "segments", multiple=True,
+              help="A collection segment the user works in (repeatable).")
+@click.option("--hours", type=click.FloatRange(min=0.01), default=8.0, show_default=True,
+              help="How long the token is valid.")
+def token(user: str, role: str, segments: tuple[str, ...], hours: float) -> None:
+    """Print a signed bearer token for USER (local use and tests)."""
+    try:
+        click.echo(issue_token(Settings.from_env(), user, role, segments,
+                               timedelta(hours=hours)))
+    except (ValueError, RuntimeError) as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _report(result: ImportResult, source: str) -> None:
