@@ -86,6 +86,27 @@ class TestFastApplicationRecorder(OnMigratedSchema, conformance.ApplicationRecor
         self.optional_test_insert_subscribe()
 
 
+class Unpipelined(FastApplicationRecorder):
+    pipeline_max_bytes = -1  # every batch, however small, takes the import's path
+
+
+class UnpipelinedProcess(FastProcessRecorder):
+    pipeline_max_bytes = -1
+
+
+class TestFastApplicationRecorderUnpipelined(
+    OnMigratedSchema, conformance.ApplicationRecorderTestCase[Any]
+):
+    """The same cases on the path large batches take (outside psycopg's pipeline mode)."""
+
+    def create_recorder(self) -> FastApplicationRecorder:
+        return Unpipelined(datastore=self.factory.datastore,
+                           events_table_name="collections_events")
+
+    def test_insert_subscribe(self) -> None:
+        self.optional_test_insert_subscribe()
+
+
 class TestFastRecorderNonInterleaving(
     OnMigratedSchema, conformance.NonInterleavingNotificationIDsBaseCase
 ):
@@ -93,9 +114,19 @@ class TestFastRecorderNonInterleaving(
         return application_recorder(self.factory)
 
 
+class TestUnpipelinedNonInterleaving(
+    OnMigratedSchema, conformance.NonInterleavingNotificationIDsBaseCase
+):
+    def create_recorder(self) -> FastApplicationRecorder:
+        return Unpipelined(datastore=self.factory.datastore,
+                           events_table_name="collections_events")
+
+
 class TestFastProcessRecorder(OnMigratedSchema, conformance.ProcessRecorderTestCase):
+    recorder_class: type[FastProcessRecorder] = FastProcessRecorder
+
     def create_recorder(self) -> FastProcessRecorder:
-        recorder = FastProcessRecorder(
+        recorder = self.recorder_class(
             datastore=self.factory.datastore,
             events_table_name="collections_events",
             tracking_table_name="collections_tracking",
@@ -104,7 +135,37 @@ class TestFastProcessRecorder(OnMigratedSchema, conformance.ProcessRecorderTestC
         return recorder
 
 
+class TestUnpipelinedProcessRecorder(TestFastProcessRecorder):
+    recorder_class = UnpipelinedProcess
+
+
 class TestBatchEdges(OnMigratedSchema):
+    def test_a_batch_of_many_megabytes_is_written_and_does_not_hang(self) -> None:
+        """psycopg's pipeline deadlocks on a message the socket does not take at once (the
+        stock recorder hangs here); large batches must take the other path."""
+        recorder = application_recorder(self.factory)
+        batch = [StoredEvent(uuid.uuid4(), 1, "t", b"x" * 400) for _ in range(30_000)]
+        ids: list[Any] = []
+        writer = threading.Thread(target=lambda: ids.extend(recorder.insert_events(batch) or []),
+                                  daemon=True)
+        writer.start()
+        writer.join(timeout=120)
+        assert not writer.is_alive(), "the insert of a 12 MB batch hangs"
+        assert ids == list(range(1, 30_001))
+
+    def test_small_batches_take_the_library_pipelined_path(self) -> None:
+        recorder = application_recorder(self.factory)
+        small = [StoredEvent(uuid.uuid4(), 1, "t", b"x" * 1000) for _ in range(60)]
+        large = [StoredEvent(uuid.uuid4(), 1, "t", b"x" * 1000) for _ in range(70)]
+        taken: list[str] = []
+        recorder._insert_unpipelined = (  # type: ignore[method-assign]
+            lambda events, _original=recorder._insert_unpipelined, **kw:
+            taken.append("unpipelined") or _original(events, **kw))
+        assert recorder.insert_events(small) == list(range(1, 61))
+        assert taken == []
+        assert recorder.insert_events(large) == list(range(61, 131))
+        assert taken == ["unpipelined"]
+
     def test_a_batch_with_one_conflicting_event_writes_nothing(self) -> None:
         recorder = application_recorder(self.factory)
         taken = uuid.uuid4()

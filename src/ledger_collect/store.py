@@ -9,12 +9,14 @@ drop-in for the library's own part and each keeping its contract:
 
 * ``BinaryInsert`` recorders send a batch as four binary arrays (ids, versions, topics, states)
   to ``INSERT … SELECT FROM unnest(…) RETURNING notification_id``. Everything else is the
-  library's own code path: one transaction, the ``EXCLUSIVE`` table lock (one writer at a time,
-  so notification ids are issued in commit order), ``NOTIFY``, ids from ``RETURNING`` in insert
+  library's: one transaction, the ``EXCLUSIVE`` table lock (one writer at a time, so
+  notification ids are issued in commit order), ``NOTIFY``, ids from ``RETURNING`` in insert
   order, a version conflict raised as the library's ``IntegrityError``, and, for process
-  recorders, the tracking row in the same transaction. (A binary COPY was measured too: ~10 %
-  faster on the server for batches of 2,000, but it cannot return ids, cannot be pipelined and
-  needs the sequence reasoned about; not worth it next to the Python-side costs.)
+  recorders, the tracking row in the same transaction. Batches over 64 KB are sent outside
+  psycopg's pipeline mode, which deadlocks on large messages (see ``BinaryInsert``). (A binary
+  COPY was measured too: ~10 % faster on the server for batches of 2,000, but it cannot return
+  ids, cannot be pipelined and needs the sequence reasoned about; not worth it next to the
+  Python-side costs.)
 * ``FastJSONTranscoder`` writes and reads exactly the stock ``JSONTranscoder``'s format (tagged
   ``{"_type_": …, "_data_": …}`` objects from the same registered transcodings) with orjson, so
   either transcoder reads what the other wrote.
@@ -35,7 +37,9 @@ import psycopg
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
+    InterfaceError,
     JSONTranscoder,
+    OperationalError,
     ProgrammingError,
     Recording,
     StoredEvent,
@@ -47,6 +51,7 @@ from eventsourcing.postgres import (
     PostgresFactory,
     PostgresProcessRecorder,
 )
+from eventsourcing.utils import retry
 from psycopg import Cursor, adapters, pq
 from psycopg.adapt import Buffer, Dumper
 from psycopg.rows import DictRow, tuple_row
@@ -145,29 +150,68 @@ def binary_columns(
 
 # -- recorders ----------------------------------------------------------------------------------
 class BinaryInsert:
-    """Replaces only the statement that writes the rows; the library's ``insert_events`` still
-    runs it (pipeline, transaction, tracking, lock, NOTIFY, ids, error mapping)."""
+    """Sends the batch's rows as four binary arrays; everything else is the library's: one
+    transaction, the tracking row of a process recorder, the ``EXCLUSIVE`` table lock, NOTIFY,
+    ids from RETURNING in insert order, psycopg errors mapped to the library's (a version
+    conflict is its ``IntegrityError``), retried on connection errors.
+
+    Small batches (a command's) go through the library's own ``insert_events``, pipelined.
+    Large ones (an import's) are sent outside pipeline mode: psycopg 3.3's pipeline stops
+    flushing after the last queued command even when the socket took only part of the
+    message, and then waits for a result the server cannot send before it has read the whole
+    message, for ever. Measured here: the stock recorder hangs with 2,000 events of 400 bytes
+    in one save over a Unix socket (the embedded server), and with 30,000 over TCP.
+    """
 
     datastore: Any
     events_table_name: str
+    lock_table_statements: list[Any]
+    channel_name: str
+    #: Batches whose states add up to more than this are not pipelined. A socket's send
+    #: buffer takes ~200 KB at once (Linux default), so a smaller message is always sent whole.
+    pipeline_max_bytes = 64 * 1024
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if self.datastore.originator_id_type != "uuid":
             msg = "BinaryInsert recorders store uuid originator ids only"
             raise ProgrammingError(msg)
+        schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)
         self.insert_columns_statement = SQL(
             "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
             " SELECT * FROM unnest(%b, %b, %b, %b) RETURNING notification_id"
-        ).format(
-            schema=Identifier(self.datastore.schema),
-            table=Identifier(self.events_table_name),
+        ).format(schema=schema, table=table)
+        self.lock_and_notify_statement = SQL("; ").join(
+            [*self.lock_table_statements, SQL("NOTIFY {}").format(Identifier(self.channel_name))]
         )
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.datastore.enable_db_functions:
+            msg = "BinaryInsert recorders never run in the database-functions mode"
+            raise ProgrammingError(msg)
+        if sum(len(e.state or b"") for e in stored_events) <= self.pipeline_max_bytes:
+            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+        return self._insert_unpipelined(stored_events, **kwargs)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
+    def _insert_unpipelined(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
+        columns = binary_columns(stored_events)  # before the lock: nobody waits while we build
+        with self.datastore.get_connection() as conn, conn.transaction():
+            with conn.cursor() as curs:
+                self._insert_events(curs, stored_events, **kwargs)  # type: ignore[attr-defined]
+            with conn.cursor(row_factory=tuple_row) as curs:
+                # One round trip: SET LOCAL lock_timeout; LOCK TABLE … EXCLUSIVE; NOTIFY.
+                curs.execute(self.lock_and_notify_statement)
+                curs.execute(self.insert_columns_statement, columns, binary=True)
+                return [row[0] for row in curs.fetchall()]
 
     def _insert_stored_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
     ) -> None:
-        columns = binary_columns(stored_events)  # before the lock: nobody waits while we build
+        """The pipelined path's statements (called by the library's ``insert_events``)."""
+        columns = binary_columns(stored_events)
         self._lock_table(curs)  # type: ignore[attr-defined]
         self._notify_channel(curs)  # type: ignore[attr-defined]
         curs.row_factory = tuple_row  # type: ignore[assignment]  # ids only: no dict per row
@@ -187,7 +231,8 @@ class BinaryInsert:
 
 
 class FastApplicationRecorder(BinaryInsert, PostgresApplicationRecorder):
-    """The library's application recorder with the batch sent in binary."""
+    """The library's application recorder with the batch sent in binary (and large batches
+    outside pipeline mode)."""
 
 
 class FastProcessRecorder(BinaryInsert, PostgresProcessRecorder):
