@@ -1,0 +1,151 @@
+"""Read models: tables rebuilt from the event log, one module pair per model.
+
+A read model is ``projections/<name>.sql`` (its tables, indexes and views: everything that can be
+thrown away and rebuilt from events) and ``ledger_collect/projections/<name>.py`` (same stem: a
+``Projection`` subclass that turns a page of events into rows, and the async readers the API
+uses). ``runner`` keeps each model in step with the log — catch-up, live following, rebuild,
+status, read-your-writes — whatever the model; a model only says what it handles and how.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any, ClassVar
+
+import psycopg
+from eventsourcing.utils import get_topic
+from psycopg import sql
+from psycopg.rows import dict_row
+
+from ledger_collect.resources import sql_folder
+
+#: Modules holding one Projection subclass each; a new read model adds its stem here.
+MODULES: tuple[str, ...] = ("open_items",)
+
+
+class Projection:
+    """What a read model declares; the runner does the rest.
+
+    ``apply`` receives one page of decoded domain events, in log order, inside the transaction
+    that will also move the model's position: it must not commit, and it should cost a handful
+    of statements per page, not one per event (load the touched rows with ``= ANY``, fold the
+    events in memory, write back with one upsert). Table names stay unqualified: the runner
+    points ``search_path`` at the live schema, or at a scratch schema during a rebuild.
+    """
+
+    #: The file stem: ``projections/<name>.sql`` and this module's name.
+    name: ClassVar[str]
+    #: Tables the model owns (dropped and replaced when it is rebuilt).
+    tables: ClassVar[tuple[str, ...]]
+    #: Event classes the model reads; the log is filtered on their pinned topics.
+    handles: ClassVar[tuple[type, ...]]
+
+    @classmethod
+    def topics(cls) -> tuple[str, ...]:
+        return tuple(get_topic(event_class) for event_class in cls.handles)
+
+    @classmethod
+    def sql(cls) -> str:
+        return (sql_folder("projections") / f"{cls.name}.sql").read_text()
+
+    @classmethod
+    def checksum(cls) -> str:
+        """Of the definition the tables are built from: a change calls for a rebuild."""
+        return hashlib.sha256(cls.sql().encode()).hexdigest()
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        raise NotImplementedError
+
+
+class UnknownProjectionError(LookupError):
+    def __str__(self) -> str:  # LookupError would show the message quoted
+        return str(self.args[0])
+
+
+@cache
+def registry() -> dict[str, type[Projection]]:
+    """Every read model by name, in the order of ``MODULES``."""
+    found: dict[str, type[Projection]] = {}
+    for module_name in MODULES:
+        module = importlib.import_module(f"{__name__}.{module_name}")
+        classes = [
+            value for value in vars(module).values()
+            if isinstance(value, type) and issubclass(value, Projection)
+            and value is not Projection and value.__module__ == module.__name__
+        ]
+        if len(classes) != 1 or classes[0].name != module_name:
+            raise RuntimeError(
+                f"projections/{module_name}.py must define exactly one Projection named "
+                f"{module_name!r}")
+        found[module_name] = classes[0]
+    return found
+
+
+def select(names: Sequence[str] | str | None = None) -> list[type[Projection]]:
+    """The named read models (all of them when no name is given); an unknown name is refused
+    with the list of known ones."""
+    known = registry()
+    if names is None:
+        return list(known.values())
+    if isinstance(names, str):
+        names = [names]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise UnknownProjectionError(
+            f"there is no read model called {', '.join(unknown)}; known: {', '.join(known)}")
+    return [known[name] for name in names]
+
+
+# -- writing a page back --------------------------------------------------------------------
+def upsert(conn: psycopg.Connection[Any], table: str, columns: Sequence[tuple[str, str]],
+           rows: Sequence[Sequence[Any]], key: str = "id") -> None:
+    """Insert or update many rows in one statement: ``INSERT … SELECT FROM unnest(…) ON
+    CONFLICT (key) DO UPDATE``. ``columns`` are (name, PostgreSQL type) in row order; an array
+    column (``uuid[]``, ``numeric[]``) takes lists of uuids or numbers."""
+    if not rows:
+        return
+    values = list(zip(*rows, strict=True))
+    params: list[list[Any]] = []
+    unnests: list[sql.Composable] = []
+    selects: list[sql.Composable] = []
+    for i, (name, pgtype) in enumerate(columns):
+        alias = sql.Identifier(f"c{i}")
+        if pgtype.endswith("[]"):  # unnest flattens 2-D arrays: pass each array as its literal
+            params.append([None if v is None else "{" + ",".join(map(str, v)) + "}"
+                           for v in values[i]])
+            unnests.append(sql.SQL("%s::text[]"))
+            selects.append(sql.SQL("{}::{}").format(alias, sql.SQL(pgtype)))
+        else:
+            params.append(list(values[i]))
+            unnests.append(sql.SQL("%s::{}[]").format(sql.SQL(pgtype)))
+            selects.append(alias)
+    names = [name for name, _ in columns]
+    query = sql.SQL(
+        "INSERT INTO {table} ({names}) SELECT {selects} FROM unnest({unnests}) AS u({aliases})"
+        " ON CONFLICT ({key}) DO UPDATE SET {updates}").format(
+        table=sql.Identifier(table),
+        names=sql.SQL(", ").join(map(sql.Identifier, names)),
+        selects=sql.SQL(", ").join(selects),
+        unnests=sql.SQL(", ").join(unnests),
+        aliases=sql.SQL(", ").join(sql.Identifier(f"c{i}") for i in range(len(columns))),
+        key=sql.Identifier(key),
+        updates=sql.SQL(", ").join(
+            sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name))
+            for name in names if name != key))
+    conn.execute(query, params)
+
+
+def load(conn: psycopg.Connection[Any], table: str, columns: Sequence[str], ids: Iterable[Any],
+         key: str = "id") -> dict[Any, dict[str, Any]]:
+    """The rows of ``table`` whose ``key`` is one of ``ids``, as dicts by key: one query."""
+    wanted = list(ids)
+    if not wanted:
+        return {}
+    query = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(
+        sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table),
+        sql.Identifier(key))
+    with conn.cursor(row_factory=dict_row) as cursor:
+        return {row[key]: row for row in cursor.execute(query, (wanted,))}

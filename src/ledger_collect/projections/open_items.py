@@ -1,0 +1,479 @@
+"""Open items: every invoice's open amount, due date, dunning, promise and dispute state; the
+credits customers hold; aging and the supervisor's balance grids computed from them.
+
+Writer. A page of events is folded in memory: the rows it touches are loaded with one query
+per table, the events applied in order, the rows written back with one upsert per table.
+
+Readers (asyncpg, for the API). Aging and days overdue are computed at query time from the
+stored due dates, for any as-of date: nothing stored goes stale overnight. Amounts are those
+open now; ``as_of`` sets the day the days past due are counted to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from ledger_collect.domain.credit import CustomerCredit
+from ledger_collect.domain.dispute import DisputeCase
+from ledger_collect.domain.invoice import Invoice
+from ledger_collect.domain.promise import PromiseToPay
+from ledger_collect.projections import Projection, load, upsert
+from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets, thresholds
+
+ZERO = Decimal("0.00")
+ACTIVE_DISPUTE = ("open", "in_process")
+
+ITEM_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "text"),
+    ("amount", "numeric"), ("paid_amount", "numeric"), ("credited_amount", "numeric"),
+    ("open_amount", "numeric"), ("posting_date", "date"), ("due_date", "date"),
+    ("status", "text"), ("closed_on", "date"), ("dunning_level", "int"),
+    ("last_dunned_on", "date"), ("promise_id", "uuid"), ("promise_amount", "numeric"),
+    ("promise_date", "date"), ("promise_status", "text"), ("promise_paid", "numeric"),
+    ("dispute_ids", "uuid[]"), ("open_disputes", "int"), ("disputed_amount", "numeric"))
+DISPUTE_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"),
+    ("invoice_amounts", "numeric[]"), ("currency", "text"), ("reason", "text"),
+    ("processor", "text"), ("status", "text"), ("resolution", "text"),
+    ("original_amount", "numeric"), ("still_disputed", "numeric"), ("opened_on", "date"),
+    ("resolved_on", "date"), ("closed_on", "date"))
+CREDIT_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("kind", "text"), ("source_id", "text"),
+    ("amount", "numeric"), ("currency", "text"), ("document_date", "date"))
+
+
+class OpenItems(Projection):
+    name = "open_items"
+    tables = ("open_items", "open_item_disputes", "customer_credits")
+    handles = (
+        Invoice.Posted, Invoice.PaymentApplied, Invoice.CreditMemoApplied,
+        Invoice.PaymentReversed, Invoice.Cleared, Invoice.WrittenOff,
+        Invoice.DunningLevelRaised, Invoice.DisputeLinked,
+        PromiseToPay.Issued, PromiseToPay.PaymentCounted, PromiseToPay.PaymentUncounted,
+        PromiseToPay.Valued, PromiseToPay.Withdrawn, PromiseToPay.Closed,
+        DisputeCase.Opened, DisputeCase.ProcessingStarted, DisputeCase.ProcessorChanged,
+        DisputeCase.ProgressRecorded, DisputeCase.Resolved, DisputeCase.Closed,
+        CustomerCredit.Received)
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        page = _Page(conn, events)
+        for event in events:
+            _FOLD[type(event)](page, event)
+        page.settle_disputes()
+        page.write()
+
+
+class _Page:
+    """The rows one page of events touches, loaded in bulk and written back in bulk."""
+
+    def __init__(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        self.conn = conn
+        self.disputes = load(conn, "open_item_disputes", _names(DISPUTE_COLUMNS), {
+            e.originator_id for e in events
+            if type(e) in _DISPUTE_EVENTS and type(e) is not DisputeCase.Opened})
+        invoice_ids = {e.originator_id for e in events if type(e) in _INVOICE_EVENTS}
+        invoice_ids.update(e.invoice_id for e in events if type(e) in _PROMISE_EVENTS)
+        for e in events:
+            if type(e) is DisputeCase.Opened:
+                invoice_ids.update(e.invoice_ids)
+        for dispute in self.disputes.values():
+            invoice_ids.update(dispute["invoice_ids"])
+        self.items = load(conn, "open_items", _names(ITEM_COLUMNS), invoice_ids)
+        self.credits: list[tuple[Any, ...]] = []
+        self.changed_items: set[UUID] = set()
+        self.changed_disputes: set[UUID] = set()
+
+    def item(self, invoice_id: UUID) -> dict[str, Any] | None:
+        row = self.items.get(invoice_id)
+        if row is not None:
+            self.changed_items.add(invoice_id)
+        return row
+
+    def dispute(self, dispute_id: UUID) -> dict[str, Any] | None:
+        row = self.disputes.get(dispute_id)
+        if row is not None:
+            self.changed_disputes.add(dispute_id)
+        return row
+
+    def settle_disputes(self) -> None:
+        """Per invoice: how many of its disputes are still open and what they dispute on it.
+        Recomputed for invoices whose disputes or whose own amounts changed."""
+        affected = {i for d in self.changed_disputes for i in self.disputes[d]["invoice_ids"]}
+        affected.update(i for i in self.changed_items if self.items[i]["dispute_ids"])
+        affected &= self.items.keys()
+        missing = {d for i in affected for d in self.items[i]["dispute_ids"]} - self.disputes.keys()
+        self.disputes.update(load(self.conn, "open_item_disputes", _names(DISPUTE_COLUMNS),
+                                  missing))
+        for invoice_id in affected:
+            row = self.items[invoice_id]
+            active = [self.disputes[d] for d in row["dispute_ids"]
+                      if d in self.disputes and self.disputes[d]["status"] in ACTIVE_DISPUTE]
+            share = sum((_share(d, invoice_id) for d in active), ZERO)
+            row["open_disputes"] = len(active)
+            row["disputed_amount"] = min(share, row["open_amount"])
+            self.changed_items.add(invoice_id)
+
+    def write(self) -> None:
+        upsert(self.conn, "open_items", ITEM_COLUMNS,
+               [_values(self.items[i], ITEM_COLUMNS) for i in sorted(self.changed_items)])
+        upsert(self.conn, "open_item_disputes", DISPUTE_COLUMNS,
+               [_values(self.disputes[d], DISPUTE_COLUMNS) for d in sorted(self.changed_disputes)])
+        upsert(self.conn, "customer_credits", CREDIT_COLUMNS, self.credits)
+
+
+def _names(columns: Sequence[tuple[str, str]]) -> list[str]:
+    return [name for name, _ in columns]
+
+
+def _values(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> tuple[Any, ...]:
+    return tuple(row[name] for name, _ in columns)
+
+
+def _share(dispute: dict[str, Any], invoice_id: UUID) -> Decimal:
+    """The part of the still-disputed amount that falls on this invoice."""
+    rest = dispute["still_disputed"]
+    for other, cap in zip(dispute["invoice_ids"], dispute["invoice_amounts"], strict=True):
+        part = min(rest, cap)
+        if other == invoice_id:
+            return Decimal(part)
+        rest -= part
+    return ZERO
+
+
+# -- the fold: one function per event ------------------------------------------------------
+def _posted(page: _Page, e: Any) -> None:
+    page.items[e.originator_id] = {
+        "id": e.originator_id, "customer_id": e.customer_id,
+        "document_number": e.document_number, "currency": e.currency, "amount": e.amount,
+        "paid_amount": ZERO, "credited_amount": ZERO, "open_amount": e.amount,
+        "posting_date": e.posting_date, "due_date": e.due_date, "status": "open",
+        "closed_on": None, "dunning_level": 0, "last_dunned_on": None, "promise_id": None,
+        "promise_amount": None, "promise_date": None, "promise_status": None,
+        "promise_paid": None, "dispute_ids": [], "open_disputes": 0, "disputed_amount": ZERO}
+    page.changed_items.add(e.originator_id)
+
+
+def _invoice_fact(change: Any) -> Any:
+    def fold(page: _Page, e: Any) -> None:
+        row = page.item(e.originator_id)
+        if row is not None:
+            change(row, e)
+    return fold
+
+
+def _paid(row: dict[str, Any], e: Any) -> None:
+    row["paid_amount"] += e.amount
+    row["open_amount"] -= e.amount
+
+
+def _credited(row: dict[str, Any], e: Any) -> None:
+    row["credited_amount"] += e.amount
+    row["open_amount"] -= e.amount
+
+
+def _reversed(row: dict[str, Any], e: Any) -> None:
+    row["paid_amount"] -= e.amount
+    row["open_amount"] += e.amount
+
+
+def _closed_as(status: str) -> Any:
+    def close(row: dict[str, Any], e: Any) -> None:
+        row["open_amount"] -= e.amount
+        row["status"] = status
+        row["closed_on"] = e.business_date
+    return close
+
+
+def _dunned(row: dict[str, Any], e: Any) -> None:
+    row["dunning_level"] = e.level
+    row["last_dunned_on"] = e.business_date
+
+
+def _dispute_linked(row: dict[str, Any], e: Any) -> None:
+    row["dispute_ids"] = sorted(set(row["dispute_ids"]) | {e.dispute_id})
+
+
+def _promise_issued(page: _Page, e: Any) -> None:
+    row = page.item(e.invoice_id)
+    if row is not None:
+        row.update(promise_id=e.originator_id, promise_amount=e.amount,
+                   promise_date=e.promised_date, promise_status="open", promise_paid=ZERO)
+
+
+def _promise_fact(change: Any) -> Any:
+    """Later promise events only touch the invoice while it shows that promise."""
+    def fold(page: _Page, e: Any) -> None:
+        row = page.items.get(e.invoice_id)
+        if row is not None and row["promise_id"] == e.originator_id:
+            page.changed_items.add(e.invoice_id)
+            change(row, e)
+    return fold
+
+
+def _counted(row: dict[str, Any], e: Any) -> None:
+    row["promise_paid"] += e.amount
+    row["promise_status"] = "in_process"
+
+
+def _uncounted(row: dict[str, Any], e: Any) -> None:
+    row["promise_paid"] -= e.amount
+    row["promise_status"] = "in_process" if row["promise_paid"] > 0 else "open"
+
+
+def _promise_status(status: str | None) -> Any:
+    def change(row: dict[str, Any], e: Any) -> None:
+        row["promise_status"] = status or e.status
+    return change
+
+
+def _dispute_opened(page: _Page, e: Any) -> None:
+    amounts = []
+    for invoice_id in e.invoice_ids:
+        row = page.item(invoice_id)
+        amounts.append(row["open_amount"] if row is not None else ZERO)
+        if row is not None:
+            row["dispute_ids"] = sorted(set(row["dispute_ids"]) | {e.originator_id})
+    page.disputes[e.originator_id] = {
+        "id": e.originator_id, "customer_id": e.customer_id, "invoice_ids": list(e.invoice_ids),
+        "invoice_amounts": amounts, "currency": e.currency, "reason": e.reason,
+        "processor": e.processor, "status": "open", "resolution": None,
+        "original_amount": e.amount, "still_disputed": e.amount, "opened_on": e.business_date,
+        "resolved_on": None, "closed_on": None}
+    page.changed_disputes.add(e.originator_id)
+
+
+def _dispute_fact(change: Any) -> Any:
+    def fold(page: _Page, e: Any) -> None:
+        row = page.dispute(e.originator_id)
+        if row is not None:
+            change(row, e)
+    return fold
+
+
+def _settled(row: dict[str, Any], e: Any) -> None:
+    row["still_disputed"] -= e.credited + e.paid + e.written_off
+
+
+def _resolved(row: dict[str, Any], e: Any) -> None:
+    _settled(row, e)
+    row.update(status="resolved", resolution=e.resolution, resolved_on=e.business_date)
+
+
+def _credit_received(page: _Page, e: Any) -> None:
+    page.credits.append((e.originator_id, e.customer_id, e.kind, e.source_id, e.amount,
+                         e.currency, e.document_date))
+
+
+_FOLD: dict[type, Any] = {
+    Invoice.Posted: _posted,
+    Invoice.PaymentApplied: _invoice_fact(_paid),
+    Invoice.CreditMemoApplied: _invoice_fact(_credited),
+    Invoice.PaymentReversed: _invoice_fact(_reversed),
+    Invoice.Cleared: _invoice_fact(_closed_as("cleared")),
+    Invoice.WrittenOff: _invoice_fact(_closed_as("written_off")),
+    Invoice.DunningLevelRaised: _invoice_fact(_dunned),
+    Invoice.DisputeLinked: _invoice_fact(_dispute_linked),
+    PromiseToPay.Issued: _promise_issued,
+    PromiseToPay.PaymentCounted: _promise_fact(_counted),
+    PromiseToPay.PaymentUncounted: _promise_fact(_uncounted),
+    PromiseToPay.Valued: _promise_fact(_promise_status(None)),
+    PromiseToPay.Withdrawn: _promise_fact(_promise_status("withdrawn")),
+    PromiseToPay.Closed: _promise_fact(_promise_status("closed")),
+    DisputeCase.Opened: _dispute_opened,
+    DisputeCase.ProcessingStarted: _dispute_fact(lambda row, e: row.update(status="in_process")),
+    DisputeCase.ProcessorChanged: _dispute_fact(lambda row, e: row.update(processor=e.processor)),
+    DisputeCase.ProgressRecorded: _dispute_fact(_settled),
+    DisputeCase.Resolved: _dispute_fact(_resolved),
+    DisputeCase.Closed: _dispute_fact(
+        lambda row, e: row.update(status="closed", closed_on=e.business_date)),
+    CustomerCredit.Received: _credit_received,
+}
+assert set(_FOLD) == set(OpenItems.handles)
+_INVOICE_EVENTS = frozenset(c for c in OpenItems.handles if c.__qualname__.startswith("Invoice."))
+_PROMISE_EVENTS = frozenset(
+    c for c in OpenItems.handles if c.__qualname__.startswith("PromiseToPay."))
+_DISPUTE_EVENTS = frozenset(
+    c for c in OpenItems.handles if c.__qualname__.startswith("DisputeCase."))
+
+
+# -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
+MAX_LIMIT = 500
+_OPEN = "status = 'open' AND open_amount > 0"
+
+
+@dataclass(frozen=True)
+class OpenItem:
+    id: UUID
+    customer_id: UUID
+    document_number: str
+    currency: str
+    amount: Decimal
+    paid_amount: Decimal
+    credited_amount: Decimal
+    open_amount: Decimal
+    posting_date: date
+    due_date: date
+    status: str
+    closed_on: date | None
+    dunning_level: int
+    last_dunned_on: date | None
+    promise_id: UUID | None
+    promise_amount: Decimal | None
+    promise_date: date | None
+    promise_status: str | None
+    promise_paid: Decimal | None
+    dispute_ids: list[UUID]
+    open_disputes: int
+    disputed_amount: Decimal
+
+    def days_overdue(self, as_of: date) -> int:
+        """Days past due on ``as_of`` (0 when not yet due)."""
+        return max(0, (as_of - self.due_date).days)
+
+    @property
+    def has_open_promise(self) -> bool:
+        return self.promise_status in ("open", "in_process")
+
+
+@dataclass(frozen=True)
+class Credit:
+    id: UUID
+    customer_id: UUID
+    kind: str
+    source_id: str
+    amount: Decimal
+    currency: str
+    document_date: date
+
+
+@dataclass(frozen=True)
+class AgingGrid:
+    """Open amounts (and item counts) per currency, one entry per bucket."""
+
+    as_of: date
+    labels: tuple[str, ...]
+    amounts: dict[str, tuple[Decimal, ...]]
+    items: dict[str, tuple[int, ...]]
+
+    def total(self, currency: str) -> Decimal:
+        return sum(self.amounts.get(currency, ()), ZERO)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """One customer's open balance in one currency (the supervisor's grids)."""
+
+    customer_id: UUID
+    currency: str
+    open_amount: Decimal
+    overdue_amount: Decimal
+    items: int
+    oldest_due_date: date
+    days_overdue: int
+
+
+def _grid(as_of: date, buckets: tuple[Bucket, ...], rows: Iterable[Any]) -> AgingGrid:
+    amounts: dict[str, list[Decimal]] = {}
+    items: dict[str, list[int]] = {}
+    for row in rows:
+        amounts.setdefault(row["currency"], [ZERO] * len(buckets))[row["bucket"]] = row["amount"]
+        items.setdefault(row["currency"], [0] * len(buckets))[row["bucket"]] = row["items"]
+    return AgingGrid(as_of, tuple(b.label for b in buckets),
+                     {c: tuple(a) for c, a in sorted(amounts.items())},
+                     {c: tuple(n) for c, n in sorted(items.items())})
+
+
+_AGING = (f"SELECT {{key}} currency, width_bucket($1::date - due_date, $2::int[]) AS bucket,"
+          f" sum(open_amount) AS amount, count(*) AS items FROM open_items WHERE {_OPEN}"
+          f" {{where}} GROUP BY {{key}} currency, bucket")
+
+
+async def aging(pool: Any, as_of: date, customer_id: UUID | None = None,
+                buckets: Iterable[Bucket | tuple[str, int | None, int | None]] = DEFAULT_BUCKETS,
+                ) -> AgingGrid:
+    """The aging grid of one customer, or of the whole portfolio (``customer_id`` None)."""
+    checked = check_buckets(buckets)
+    if customer_id is None:
+        rows = await pool.fetch(_AGING.format(key="", where=""), as_of, thresholds(checked))
+    else:
+        rows = await pool.fetch(_AGING.format(key="", where="AND customer_id = $3"), as_of,
+                                thresholds(checked), customer_id)
+    return _grid(as_of, checked, rows)
+
+
+async def aging_by_customer(
+        pool: Any, as_of: date, customer_ids: Sequence[UUID],
+        buckets: Iterable[Bucket | tuple[str, int | None, int | None]] = DEFAULT_BUCKETS,
+) -> dict[UUID, AgingGrid]:
+    """Aging grids of many customers in one query (every id asked for is in the answer)."""
+    checked = check_buckets(buckets)
+    rows = await pool.fetch(_AGING.format(key="customer_id,", where="AND customer_id = ANY($3)"),
+                            as_of, thresholds(checked), list(customer_ids))
+    by_customer: dict[UUID, list[Any]] = {customer_id: [] for customer_id in customer_ids}
+    for row in rows:
+        by_customer[row["customer_id"]].append(row)
+    return {c: _grid(as_of, checked, found) for c, found in by_customer.items()}
+
+
+_BALANCES = (
+    "SELECT customer_id, currency, sum(open_amount) AS open_amount,"
+    " coalesce(sum(open_amount) FILTER (WHERE due_date < $1), 0) AS overdue_amount,"
+    " count(*) AS items, min(due_date) AS oldest_due_date,"
+    " greatest($1::date - min(due_date), 0) AS days_overdue"
+    f" FROM open_items WHERE {_OPEN} AND ($3::text IS NULL OR currency = $3)"
+    " GROUP BY customer_id, currency ORDER BY {order}, customer_id, currency LIMIT $2")
+
+
+async def top_balances(pool: Any, as_of: date, limit: int = 20,
+                       currency: str | None = None) -> list[Balance]:
+    """Customers with the highest open balances (per currency), highest first."""
+    rows = await pool.fetch(_BALANCES.format(order="open_amount DESC"), as_of,
+                            _limit(limit), currency)
+    return [Balance(**dict(row)) for row in rows]
+
+
+async def oldest_balances(pool: Any, as_of: date, limit: int = 20,
+                          currency: str | None = None) -> list[Balance]:
+    """Customers whose oldest open item is the most overdue, oldest first (then largest)."""
+    rows = await pool.fetch(_BALANCES.format(order="oldest_due_date, open_amount DESC"), as_of,
+                            _limit(limit), currency)
+    return [Balance(**dict(row)) for row in rows]
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise ValueError(f"a list needs a limit of at least 1, got {limit}")
+    return min(limit, MAX_LIMIT)
+
+
+async def open_items_by_customer(pool: Any, customer_ids: Sequence[UUID], *,
+                                 include_closed: bool = False) -> dict[UUID, list[OpenItem]]:
+    """Each customer's items, earliest due first: one query for many customers (loaders)."""
+    rows = await pool.fetch(
+        f"SELECT {', '.join(_names(ITEM_COLUMNS))} FROM open_items"
+        f" WHERE customer_id = ANY($1::uuid[]) {'' if include_closed else 'AND ' + _OPEN}"
+        " ORDER BY customer_id, due_date, document_number", list(customer_ids))
+    found: dict[UUID, list[OpenItem]] = {customer_id: [] for customer_id in customer_ids}
+    for row in rows:
+        found[row["customer_id"]].append(OpenItem(**dict(row)))
+    return found
+
+
+async def credits_by_customer(pool: Any,
+                              customer_ids: Sequence[UUID]) -> dict[UUID, list[Credit]]:
+    """Unapplied payments and credit memos on account, oldest first, for many customers."""
+    rows = await pool.fetch(
+        f"SELECT {', '.join(_names(CREDIT_COLUMNS))} FROM customer_credits"
+        " WHERE customer_id = ANY($1::uuid[]) ORDER BY customer_id, document_date, source_id",
+        list(customer_ids))
+    found: dict[UUID, list[Credit]] = {customer_id: [] for customer_id in customer_ids}
+    for row in rows:
+        found[row["customer_id"]].append(Credit(**dict(row)))
+    return found
