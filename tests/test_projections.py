@@ -19,7 +19,6 @@ from decimal import Decimal
 from typing import Any
 
 import asyncpg
-import psycopg
 import pytest
 from psycopg import sql
 
@@ -49,7 +48,7 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import UnknownProjectionError, select
 from ledger_collect.projections.live import ProjectionTimeoutError, follow, wait_for
-from ledger_collect.projections.open_items import OpenItems
+from ledger_collect.projections.open_items import OpenItems, top_balances
 from ledger_collect.projections.runner import (
     EventLog,
     RebuildRunningError,
@@ -83,7 +82,7 @@ def write_portfolio(app: Collections, customers: int, *, seed: int = 1, chunk: i
 
 def _customer(batch: Any, rnd: random.Random, number: str, c: int) -> None:
     cid = register_customer(batch, number=number, name=f"Customer {c}", segment="SME",
-                            credit_limit=Decimal("10000"), currency="EUR",
+                            credit_limit=Decimal(10000), currency="EUR",
                             risk_class=rnd.choice("ABCDE"), source_id=f"reg-{number}", **WHO)
     add_contact(batch, cid, "main", name=f"Jeanne {c}", email=f"j{c}@example.com", **WHO)
     invoices = []
@@ -188,59 +187,47 @@ def drop_schema(database: Database, schema: str) -> None:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-def run_async(database: Database, reader: Any, *args: Any, **kwargs: Any) -> Any:
-    async def go() -> Any:
-        pool = await asyncpg.create_pool(database.url, min_size=1, max_size=2,
-                                         server_settings={"search_path": database.schema})
-        try:
-            return await reader(pool, *args, **kwargs)
-        finally:
-            await pool.close()
-    return asyncio.run(go())
-
-
 # -- catch-up and exactly-once -----------------------------------------------------------------
 def test_catch_up_builds_the_model_once_and_rerunning_changes_nothing(app: Collections,
                                                                       database: Database) -> None:
     last = write_portfolio(app, 30)
-    reached = catch_up(app, page_size=100)
+    reached = catch_up(app, "open_items", page_size=100)
     assert reached == {"open_items": last} and position(database) == last
     first = rows(database)
     assert len(first["open_items"]) > 100 and first["customer_credits"]
-    assert catch_up(app, page_size=7) == {"open_items": last}
+    assert catch_up(app, "open_items", page_size=7) == {"open_items": last}
     assert rows(database) == first
 
 
 def test_a_page_that_fails_leaves_rows_and_position_untouched(app: Collections,
                                                               database: Database) -> None:
     write_portfolio(app, 5)
-    catch_up(app)
+    catch_up(app, "open_items")
     before, at = rows(database), position(database)
     write_portfolio(app, 3, prefix="N")
     log = EventLog(app)
-    with log.connect() as conn:
-        with pytest.raises(ZeroDivisionError), conn.transaction():
-            here = log.lock(conn, OpenItems)
-            applied, reached = log.apply_page(conn, OpenItems(), here, 1000)
-            assert applied > 0 and reached > at
-            log.save_position(conn, OpenItems, reached)
-            raise ZeroDivisionError  # the process dies before the commit
+    with log.connect() as conn, pytest.raises(ZeroDivisionError), conn.transaction():
+        here = log.lock(conn, OpenItems)
+        applied, reached = log.apply_page(conn, OpenItems(), here, 1000)
+        assert applied > 0 and reached > at
+        log.save_position(conn, OpenItems, reached)
+        raise ZeroDivisionError  # the process dies before the commit
     assert rows(database) == before and position(database) == at
-    catch_up(app)
+    catch_up(app, "open_items")
     assert len(rows(database)["open_items"]) > len(before["open_items"])
 
 
 def test_positions_move_past_events_the_model_does_not_read(app: Collections,
                                                             database: Database) -> None:
     write_portfolio(app, 2)
-    catch_up(app)
+    catch_up(app, "open_items")
     last = only_unread_events(app, "X")
-    assert catch_up(app, page_size=2) == {"open_items": last}
+    assert catch_up(app, "open_items", page_size=2) == {"open_items": last}
 
 
 def test_every_row_agrees_with_its_aggregate(app: Collections, database: Database) -> None:
     write_portfolio(app, 40, seed=7)
-    catch_up(app, page_size=64)
+    catch_up(app, "open_items", page_size=64)
     with database.connect() as conn:
         items = conn.execute("SELECT id, open_amount, paid_amount, credited_amount, status,"
                              " dunning_level, promise_id, promise_status, promise_paid,"
@@ -265,7 +252,7 @@ def test_every_row_agrees_with_its_aggregate(app: Collections, database: Databas
 def test_rebuild_swaps_a_complete_model_in_and_readers_never_see_half(app: Collections,
                                                                       database: Database) -> None:
     write_portfolio(app, 60)
-    catch_up(app)
+    catch_up(app, "open_items")
     complete = rows(database)
     with database.connect() as conn:
         old_table = conn.execute("SELECT 'open_items'::regclass::oid").fetchone()[0]
@@ -289,6 +276,25 @@ def test_rebuild_swaps_a_complete_model_in_and_readers_never_see_half(app: Colle
                             (scratch_schema(database.schema, "open_items"),)).fetchone()[0] == 0
 
 
+def test_async_readers_keep_working_across_a_rebuild(app: Collections,
+                                                    database: Database) -> None:
+    write_portfolio(app, 10)
+    catch_up(app, "open_items")
+
+    async def around() -> tuple[list[Any], list[Any]]:
+        pool = await asyncpg.create_pool(database.url, min_size=1, max_size=1,
+                                         server_settings={"search_path": database.schema})
+        try:
+            before = [await top_balances(pool, TODAY, 5) for _ in range(3)]  # statement cached
+            rebuild(app, "open_items")  # blocks the loop: the pool's connection stays idle
+            return before[-1], await top_balances(pool, TODAY, 5)
+        finally:
+            await pool.close()
+
+    before, after = asyncio.run(around())
+    assert len(before) == 5 and after == before
+
+
 def test_a_second_rebuild_of_the_same_model_is_refused(app: Collections,
                                                        database: Database) -> None:
     write_portfolio(app, 2)
@@ -308,26 +314,26 @@ def test_unknown_model_names_are_refused_with_the_known_ones() -> None:
 def test_status_shows_position_lag_and_a_changed_definition(app: Collections,
                                                             database: Database) -> None:
     last = write_portfolio(app, 3)
-    (before,) = status(app)
+    (before,) = status(app, "open_items")
     assert (before.state, before.position, before.lag, before.head) == (
         "not built", 0, head(database), head(database))
-    catch_up(app)
-    (now,) = status(app)
+    catch_up(app, "open_items")
+    (now,) = status(app, "open_items")
     assert (now.state, now.position, now.lag) == ("current", last, 0)
     customer_events = head(database)
     write_portfolio(app, 1, prefix="L")
-    (behind,) = status(app)
+    (behind,) = status(app, "open_items")
     assert behind.state == "behind" and behind.lag == head(database) - customer_events > 0
     with database.connect() as conn:
         conn.execute("UPDATE projection_positions SET checksum = 'older definition'")
-    assert status(app)[0].state == "stale"
+    assert status(app, "open_items")[0].state == "stale"
     with pytest.raises(StaleProjectionError,
                        match="ledger-collect projections rebuild open_items"):
-        catch_up(app)
+        catch_up(app, "open_items")
     stop = threading.Event()
     stop.set()  # a projector started on a stale model rebuilds it first, then follows
-    follow(app, stop)
-    assert status(app)[0].state == "current"
+    follow(app, stop, "open_items")
+    assert status(app, "open_items")[0].state == "current"
 
 
 # -- live following and read-your-writes ---------------------------------------------------------
@@ -336,7 +342,7 @@ def test_follow_applies_new_events_and_wait_for_sees_them(app: Collections,
     write_portfolio(app, 5)
     stop = threading.Event()
     pages: list[dict[str, int]] = []
-    follower = threading.Thread(target=follow, args=(app, stop),
+    follower = threading.Thread(target=follow, args=(app, stop, "open_items"),
                                 kwargs={"on_page": pages.append})
     follower.start()
     try:
@@ -372,7 +378,8 @@ def test_follow_applies_new_events_and_wait_for_sees_them(app: Collections,
 def test_follower_and_rebuild_take_turns(app: Collections, database: Database) -> None:
     write_portfolio(app, 40)
     stop = threading.Event()
-    follower = threading.Thread(target=follow, args=(app, stop), kwargs={"page_size": 50})
+    follower = threading.Thread(target=follow, args=(app, stop, "open_items"),
+                                kwargs={"page_size": 50})
     follower.start()
     try:
         writer = threading.Thread(target=write_portfolio, args=(app, 60),
@@ -407,11 +414,11 @@ from ledger_collect.projections.runner import catch_up
 database = Database(Settings.from_env()).open()
 app = Collections(database)
 if sys.argv[1] == "catch-up":
-    catch_up(app, page_size=int(sys.argv[2]))
+    catch_up(app, "open_items", page_size=int(sys.argv[2]))
 else:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    follow(app, stop, page_size=int(sys.argv[2]))
+    follow(app, stop, "open_items", page_size=int(sys.argv[2]))
 app.close()
 """
 

@@ -116,11 +116,11 @@ def upsert(conn: psycopg.Connection[Any], table: str, columns: Sequence[tuple[st
         if pgtype.endswith("[]"):  # unnest flattens 2-D arrays: pass each array as its literal
             params.append([None if v is None else "{" + ",".join(map(str, v)) + "}"
                            for v in values[i]])
-            unnests.append(sql.SQL("%s::text[]"))
+            unnests.append(sql.SQL("%b::text[]"))
             selects.append(sql.SQL("{}::{}").format(alias, sql.SQL(pgtype)))
         else:
             params.append(list(values[i]))
-            unnests.append(sql.SQL("%s::{}[]").format(sql.SQL(pgtype)))
+            unnests.append(sql.SQL("%b::{}[]").format(sql.SQL(pgtype)))
             selects.append(alias)
     names = [name for name, _ in columns]
     query = sql.SQL(

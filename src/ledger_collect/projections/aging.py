@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import pairwise
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def check_buckets(buckets: Iterable[Bucket | tuple[str, int | None, int | None]]
                 and bucket.first_day > bucket.last_day:
             raise ValueError(f"aging bucket {bucket.label} starts at day {bucket.first_day}, "
                              f"after its last day {bucket.last_day}")
-    for before, after in zip(checked, checked[1:]):
+    for before, after in pairwise(checked):
         if before.last_day is None or after.first_day is None:
             raise ValueError(
                 f"only the first aging bucket may lack a lower bound and only the last an "

@@ -210,7 +210,7 @@ async def _wait(conn: Any, names: Sequence[str], notification_id: int, timeout: 
                     f"after {timeout:g} s: {behind}; is the projector running?")
             try:
                 await asyncio.wait_for(woke.wait(), min(remaining, 0.1))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
     finally:
         await conn.remove_listener(CHANNEL, wake)

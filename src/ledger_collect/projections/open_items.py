@@ -168,19 +168,13 @@ def _invoice_fact(change: Any) -> Any:
     return fold
 
 
-def _paid(row: dict[str, Any], e: Any) -> None:
-    row["paid_amount"] += e.amount
-    row["open_amount"] -= e.amount
-
-
-def _credited(row: dict[str, Any], e: Any) -> None:
-    row["credited_amount"] += e.amount
-    row["open_amount"] -= e.amount
-
-
-def _reversed(row: dict[str, Any], e: Any) -> None:
-    row["paid_amount"] -= e.amount
-    row["open_amount"] += e.amount
+def _moved(column: str, sign: int) -> Any:
+    """Money applied to (sign 1) or taken back from (-1) the invoice: the open amount moves
+    the other way."""
+    def change(row: dict[str, Any], e: Any) -> None:
+        row[column] += sign * e.amount
+        row["open_amount"] -= sign * e.amount
+    return change
 
 
 def _closed_as(status: str) -> Any:
@@ -273,9 +267,9 @@ def _credit_received(page: _Page, e: Any) -> None:
 
 _FOLD: dict[type, Any] = {
     Invoice.Posted: _posted,
-    Invoice.PaymentApplied: _invoice_fact(_paid),
-    Invoice.CreditMemoApplied: _invoice_fact(_credited),
-    Invoice.PaymentReversed: _invoice_fact(_reversed),
+    Invoice.PaymentApplied: _invoice_fact(_moved("paid_amount", 1)),
+    Invoice.CreditMemoApplied: _invoice_fact(_moved("credited_amount", 1)),
+    Invoice.PaymentReversed: _invoice_fact(_moved("paid_amount", -1)),
     Invoice.Cleared: _invoice_fact(_closed_as("cleared")),
     Invoice.WrittenOff: _invoice_fact(_closed_as("written_off")),
     Invoice.DunningLevelRaised: _invoice_fact(_dunned),

@@ -33,6 +33,7 @@ from psycopg import sql
 from ledger_collect.projections import Projection, select
 
 PAGE_SIZE = 1000
+SWAP_WAIT = "60s"
 #: NOTIFY channel a page commit signals on (payload ``<schema>:<name>:<position>``).
 CHANNEL = "ledger_collect_projections"
 
@@ -88,8 +89,9 @@ class EventLog:
                              connect_timeout=settings.connect_timeout) as conn:
             conn.execute(sql.SQL("SET search_path TO {}").format(
                 sql.Identifier(search_path or self.schema)))
-            conn.execute(sql.SQL("SET lock_timeout = {}").format(
-                sql.Literal(f"{settings.lock_timeout * 12}s")))
+            # A page may wait for a rebuild's swap, and the swap for readers to finish their
+            # statements; not forever, though: then the page fails and is retried.
+            conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(SWAP_WAIT)))
             yield conn
 
     def head(self, conn: psycopg.Connection[Any]) -> int:
