@@ -49,15 +49,22 @@ class Projection:
 
     @classmethod
     def sql(cls) -> str:
-        return (sql_folder("projections") / f"{cls.name}.sql").read_text()
+        return _definition(cls.name)[0]
 
     @classmethod
     def checksum(cls) -> str:
         """Of the definition the tables are built from: a change calls for a rebuild."""
-        return hashlib.sha256(cls.sql().encode()).hexdigest()
+        return _definition(cls.name)[1]
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         raise NotImplementedError
+
+
+@cache
+def _definition(name: str) -> tuple[str, str]:
+    """A model's SQL and its checksum, read once per process (checked on every page)."""
+    text = (sql_folder("projections") / f"{name}.sql").read_text()
+    return text, hashlib.sha256(text.encode()).hexdigest()
 
 
 class UnknownProjectionError(LookupError):
