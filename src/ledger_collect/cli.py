@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, timedelta
@@ -123,18 +124,122 @@ def demo(customers: int, seed: int) -> None:
         where = (f"embedded PostgreSQL in {settings.data_dir}" if app.database.embedded
                  else redact(app.database.url))
         click.echo(f"database: {where} (schema {settings.schema})")
-        if has_customers(app):
-            click.echo("the demo portfolio is already loaded")
-        else:
-            click.echo(f"loading a demo portfolio of {customers} customers (seed {seed})")
-            generated = demo_records(customers, seed, today)
-            records = [parse_record(raw, n) for n, raw in enumerate(generated, start=1)]
-            with click.progressbar(length=len(records), label="importing",
-                                   file=sys.stderr) as bar:
-                result = Importer(app, today=today).run(records, progress=bar.update)
-            _report(result, "demo")
+        _load_demo(app, customers, seed, today)
         for line in portfolio(app, today).lines():
             click.echo(line)
+
+
+def _load_demo(app: object, customers: int, seed: int, today: date) -> None:
+    """Import a generated demo portfolio unless the store already holds customers."""
+    if has_customers(app):
+        click.echo("the demo portfolio is already loaded")
+        return
+    click.echo(f"loading a demo portfolio of {customers} customers (seed {seed})")
+    generated = demo_records(customers, seed, today)
+    records = [parse_record(raw, n) for n, raw in enumerate(generated, start=1)]
+    with click.progressbar(length=len(records), label="importing", file=sys.stderr) as bar:
+        result = Importer(app, today=today).run(records, progress=bar.update)
+    _report(result, "demo")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option("--demo-customers", type=click.IntRange(min=0), default=DEMO_CUSTOMERS,
+              show_default=True, help="Demo portfolio loaded on first run (0: none).")
+@click.option("--development/--production", default=None,
+              help="Serve GraphiQL (default: on with the embedded database).")
+def serve(host: str, port: int, demo_customers: int, development: bool | None) -> None:
+    """All in one process: database, migrations, read models following, GraphQL API."""
+    from ledger_collect.api.app import serve as serve_api
+    from ledger_collect.projections.live import follow
+    from ledger_collect.projections.runner import catch_up
+
+    settings = Settings.from_env()
+    if development is None:
+        development = settings.development or settings.database_url is None
+    settings = settings.with_changes(development=development)
+    today = date.today()
+    with _application(settings) as app:
+        if demo_customers:
+            _load_demo(app, demo_customers, DEMO_SEED, today)
+        with click.progressbar(length=1, label="read models", file=sys.stderr) as bar:
+            def progress(done: int, total: int) -> None:
+                bar.length = max(total, 1)
+                bar.update(done - bar.pos)
+
+            catch_up(app, progress=progress)
+        stop = threading.Event()
+        projector = threading.Thread(target=follow, args=(app, stop), name="projector",
+                                     daemon=True)
+        projector.start()
+        try:
+            url = f"http://{host}:{port}/graphql"
+            click.echo(f"GraphQL API: {url}" + ("  (GraphiQL: open it in a browser)"
+                                                if development else ""))
+            click.echo("development token (admin; valid 8 hours), send it as "
+                       "'Authorization: Bearer <token>':")
+            click.echo(issue_token(settings, "developer", Role.ADMIN))
+            serve_api(settings, host, port, database=app.database)
+        finally:
+            stop.set()
+            projector.join(timeout=10)
+
+
+@cli.group()
+def projections() -> None:
+    """Read models: rebuild them from the event log, see where they stand."""
+
+
+@projections.command("rebuild")
+@click.argument("name", required=False)
+def projections_rebuild(name: str | None) -> None:
+    """Rebuild NAME (every read model when omitted); readers keep the old tables until the swap."""
+    from ledger_collect.projections import UnknownProjectionError, select
+    from ledger_collect.projections.runner import ProjectionError, rebuild
+
+    try:
+        models = select(name)
+    except UnknownProjectionError as exc:
+        raise click.ClickException(str(exc)) from None
+    with _application(Settings.from_env()) as app:
+        for model in models:
+            with click.progressbar(length=1, label=f"rebuilding {model.name}",
+                                   file=sys.stderr) as bar:
+                def progress(done: int, total: int) -> None:
+                    bar.length = max(total, 1)
+                    bar.update(done - bar.pos)
+
+                try:
+                    reached = rebuild(app, model.name, progress=progress)[model.name]
+                except ProjectionError as exc:
+                    raise click.ClickException(str(exc)) from None
+            click.echo(f"{model.name}: rebuilt up to notification {reached}")
+
+
+@projections.command("status")
+def projections_status() -> None:
+    """Each read model's position in the event log, and how far behind it is."""
+    from ledger_collect.projections.runner import status
+
+    with _application(Settings.from_env()) as app:
+        rows = status(app)
+    click.echo(f"{'read model':<16} {'position':>10} {'head':>10} {'lag':>8}  state")
+    for row in rows:
+        click.echo(f"{row.name:<16} {row.position:>10} {row.head:>10} {row.lag:>8}  {row.state}")
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+def projector(names: tuple[str, ...]) -> None:
+    """Keep read models (all, or NAMES) in step with the event log until stopped."""
+    from ledger_collect.projections.live import follow
+
+    with _application(Settings.from_env()) as app:
+        try:
+            follow(app, threading.Event(), list(names) or None)
+        except KeyboardInterrupt:
+            pass
 
 
 @cli.command()
