@@ -157,10 +157,8 @@ class Customer(CollectionsAggregate):
         if contact_id in self.removed_contact_ids:
             raise ValidationError(f"contact {contact_id} of customer {self.number} was removed; "
                                   f"add the person under a new contact id")
-        if not (name or "").strip():
-            raise ValidationError("a contact needs a name")
-        _check_email(email)
-        self._contact_added(contact_id=contact_id, name=name.strip(), email=email, phone=phone,
+        self._contact_added(contact_id=contact_id, name=_person(name, email), email=email,
+                            phone=phone,
                             role=role, actor=actor, business_date=business_date)
 
     class ContactAdded(Event):
@@ -183,10 +181,8 @@ class Customer(CollectionsAggregate):
                        phone: str | None, role: str | None, actor: str,
                        business_date: date) -> None:
         self._contact(contact_id)
-        if not (name or "").strip():
-            raise ValidationError("a contact needs a name")
-        _check_email(email)
-        self._contact_changed(contact_id=contact_id, name=name.strip(), email=email, phone=phone,
+        self._contact_changed(contact_id=contact_id, name=_person(name, email), email=email,
+                              phone=phone,
                               role=role, actor=actor, business_date=business_date)
 
     class ContactChanged(Event):
@@ -252,7 +248,11 @@ class Customer(CollectionsAggregate):
         self.notes[note_id] = text
 
 
-def _check_email(email: str | None) -> None:
+def _person(name: str, email: str | None) -> str:
+    """A contact's checked name (and email): what adding and changing a contact both need."""
+    if not (name or "").strip():
+        raise ValidationError("a contact needs a name")
     if email is not None and ("@" not in email or email.startswith("@") or email.endswith("@")
                               or " " in email.strip()):
         raise ValidationError(f"{email!r} is not an email address")
+    return name.strip()
