@@ -94,3 +94,13 @@ def currency_code(value: str) -> str:
     if len(code) != 3 or not code.isalpha():
         raise ValidationError(f"currency {value!r} is not a three-letter ISO code")
     return code
+
+
+def email_address(value: str, where: str = "") -> str:
+    """A plausible address (one @, something on each side, no spaces), stripped. Deliverability
+    is the mail server's to judge; this only refuses what is clearly not an address."""
+    address = (value or "").strip()
+    local, _, domain = address.partition("@")
+    if not local or not domain or " " in address or "@" in domain:
+        raise ValidationError(f"{value!r}{' in ' + where if where else ''} is not an email address")
+    return address

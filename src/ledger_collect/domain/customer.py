@@ -14,6 +14,7 @@ from ledger_collect.domain.base import (
     NotFoundError,
     ValidationError,
     derived_id,
+    email_address,
     money,
 )
 
@@ -252,7 +253,6 @@ def _person(name: str, email: str | None) -> str:
     """A contact's checked name (and email): what adding and changing a contact both need."""
     if not (name or "").strip():
         raise ValidationError("a contact needs a name")
-    if email is not None and ("@" not in email or email.startswith("@") or email.endswith("@")
-                              or " " in email.strip()):
-        raise ValidationError(f"{email!r} is not an email address")
+    if email is not None:
+        email_address(email)
     return name.strip()

@@ -17,7 +17,12 @@ from uuid import UUID
 
 from eventsourcing.domain import event
 
-from ledger_collect.domain.base import ERASED, CollectionsAggregate, ValidationError
+from ledger_collect.domain.base import (
+    ERASED,
+    CollectionsAggregate,
+    ValidationError,
+    email_address,
+)
 from ledger_collect.domain.dispute import IllegalTransitionError
 
 PENDING, SENT, FAILED, PARTLY_SENT = "pending", "sent", "failed", "partly_sent"
@@ -28,14 +33,7 @@ NEXT_STATUS = {PENDING: (SENT, FAILED, PARTLY_SENT), FAILED: (PENDING,), SENT: (
 def _addresses(values: Iterable[str], field: str) -> list[str]:
     if isinstance(values, str):
         values = [values]
-    found = []
-    for value in values:
-        address = (value or "").strip()
-        local, _, domain = address.partition("@")
-        if not local or not domain or " " in address or "@" in domain:
-            raise ValidationError(f"{value!r} in {field} is not an email address")
-        found.append(address)
-    return found
+    return [email_address(value, field) for value in values]
 
 
 def _kept(value: Any) -> list[str]:
