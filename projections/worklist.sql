@@ -1,0 +1,79 @@
+-- Worklist read model: what a collection strategy scores about each customer, kept so that
+-- ranking a whole portfolio is one query over one row per customer. Rebuildable from events
+-- (ledger-collect projections rebuild worklist). Nothing time-dependent is stored: days
+-- overdue, the overdue amount on a day, recent broken promises, current dunning notices and
+-- follow-ups still to come are computed at query time from the stored dates.
+
+CREATE TABLE worklist_customers (
+    id uuid PRIMARY KEY,
+    number text NOT NULL,
+    name text NOT NULL,
+    segment text NOT NULL,
+    currency text NOT NULL,                       -- amounts below are of items in this currency
+    risk_class text NOT NULL,
+    specialist text,                              -- NULL: unassigned
+    -- Open items by due date: due_dates ascending and distinct, open_by_due[i] the open amount
+    -- of the items due on or before due_dates[i] (running total). The overdue amount on day D
+    -- is open_by_due[width_bucket(D - 1, due_dates)].
+    due_dates date[] NOT NULL DEFAULT '{}',
+    open_by_due numeric(18, 2)[] NOT NULL DEFAULT '{}',
+    oldest_due date,                              -- due_dates[1]
+    open_amount numeric(18, 2) NOT NULL DEFAULT 0,
+    dunning_level integer NOT NULL DEFAULT 0,     -- highest of the open items
+    broken_promises date[] NOT NULL,              -- days promises were valued broken, ascending
+    open_disputes integer NOT NULL DEFAULT 0,
+    disputed_amount numeric(18, 2) NOT NULL DEFAULT 0,  -- still disputed by the open ones
+    follow_ups date[] NOT NULL DEFAULT '{}',      -- open customer-level follow-ups, ascending
+    resubmitted_until date                        -- the last of them: off the list while later
+);
+
+-- A specialist's (or the unassigned) customers with something overdue on a day.
+CREATE INDEX worklist_customers_specialist_idx ON worklist_customers (specialist, oldest_due);
+
+-- One row per invoice still open: what decides whether it is to be collected on a day.
+CREATE TABLE worklist_items (
+    id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    document_number text NOT NULL,
+    currency text NOT NULL,
+    due_date date NOT NULL,
+    open_amount numeric(18, 2) NOT NULL,
+    dunning_level integer NOT NULL,
+    last_dunned_on date,                          -- a notice is current for N days after it
+    promise_id uuid                               -- its unconfirmed promise to pay, if any
+);
+
+CREATE INDEX worklist_items_customer_idx ON worklist_items (customer_id, due_date);
+
+CREATE TABLE worklist_disputes (
+    id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    invoice_ids uuid[] NOT NULL,
+    currency text NOT NULL,
+    amount numeric(18, 2) NOT NULL,               -- still disputed
+    active boolean NOT NULL                       -- open or in process
+);
+
+CREATE INDEX worklist_disputes_customer_idx ON worklist_disputes (customer_id) WHERE active;
+
+CREATE TABLE worklist_follow_ups (
+    id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    invoice_ids uuid[] NOT NULL,                  -- empty: the whole customer
+    follow_up_date date NOT NULL,
+    open boolean NOT NULL
+);
+
+CREATE INDEX worklist_follow_ups_customer_idx ON worklist_follow_ups (customer_id) WHERE open;
+
+-- Casework recorded for a customer on a business day (contacts, promises, disputes,
+-- follow-ups, notes, emails), and by whom: the "processed today" marker.
+CREATE TABLE worklist_processed (
+    customer_id uuid NOT NULL,
+    day date NOT NULL,
+    actors text[] NOT NULL,
+    events integer NOT NULL,
+    PRIMARY KEY (customer_id, day)
+);
+
+CREATE INDEX worklist_processed_day_idx ON worklist_processed (day, customer_id);

@@ -1,0 +1,393 @@
+"""Worklist (réserve de travail): per customer, the facts a collection strategy scores, and the
+specialists' morning lists ranked from them.
+
+Writer. The model keeps its own rows per customer, open invoice, dispute case and follow-up
+(it never reads another model's tables: each model is rebuilt on its own). A page of events is
+folded in memory over the rows it touches (one load per table), written back with one upsert
+per table, and then the per-customer figures the ranking reads (open amounts by due date,
+highest dunning level, open disputes, follow-ups) are recomputed in one statement for the
+customers the page touched.
+
+Casework recorded on a customer on a business day — a contact, a promise made or withdrawn, a
+dispute opened or annotated, a follow-up set, moved or completed, a note, an email — marks the
+customer "processed" on that day, with who did it.
+
+Readers are in ``worklist_queries`` (ranking, explanations, the amount to be collected).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from ledger_collect.domain.contact import CustomerContact
+from ledger_collect.domain.customer import Customer
+from ledger_collect.domain.dispute import DisputeCase
+from ledger_collect.domain.email import CollectionEmail
+from ledger_collect.domain.invoice import Invoice
+from ledger_collect.domain.promise import BROKEN, PARTIALLY_KEPT, PromiseToPay
+from ledger_collect.domain.resubmission import Resubmission
+from ledger_collect.projections import Projection, load, upsert
+
+ZERO = Decimal("0.00")
+#: Outcomes that count as a broken promise: the customer did not pay what they promised.
+BROKEN_OUTCOMES = (BROKEN, PARTIALLY_KEPT)
+
+CUSTOMER_COLUMNS = (
+    ("id", "uuid"), ("number", "text"), ("name", "text"), ("segment", "text"),
+    ("currency", "text"), ("risk_class", "text"), ("specialist", "text"),
+    ("broken_promises", "date[]"))
+ITEM_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "text"),
+    ("due_date", "date"), ("open_amount", "numeric"), ("dunning_level", "int"),
+    ("last_dunned_on", "date"), ("promise_id", "uuid"))
+DISPUTE_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"), ("currency", "text"),
+    ("amount", "numeric"), ("active", "bool"))
+FOLLOW_UP_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"),
+    ("follow_up_date", "date"), ("open", "bool"))
+
+#: Casework that marks a customer processed on the event's business day.
+PROCESSING = (
+    CustomerContact.Recorded, PromiseToPay.Issued, PromiseToPay.Withdrawn, DisputeCase.Opened,
+    DisputeCase.NoteAdded, Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
+    Customer.NoteAdded, CollectionEmail.Created)
+
+
+class Worklist(Projection):
+    name = "worklist"
+    tables = ("worklist_customers", "worklist_items", "worklist_disputes",
+              "worklist_follow_ups", "worklist_processed")
+    handles = (
+        Customer.Registered, Customer.MasterDataChanged, Customer.Assigned,
+        Customer.Unassigned, Customer.NoteAdded,
+        Invoice.Posted, Invoice.PaymentApplied, Invoice.CreditMemoApplied,
+        Invoice.PaymentReversed, Invoice.Cleared, Invoice.WrittenOff,
+        Invoice.DunningLevelRaised,
+        PromiseToPay.Issued, PromiseToPay.Withdrawn, PromiseToPay.Closed, PromiseToPay.Valued,
+        DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.Resolved,
+        DisputeCase.Closed, DisputeCase.NoteAdded,
+        Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
+        CustomerContact.Recorded, CollectionEmail.Created)
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        page = _Page(conn, events)
+        for event in events:
+            fold = _FOLD.get(type(event))
+            if fold is not None:
+                fold(page, event)
+            if type(event) in _PROCESSING:
+                page.processed_by(_customer_of(event), event)
+        page.write()
+
+
+def _customer_of(event: Any) -> UUID:
+    return event.customer_id if hasattr(event, "customer_id") else event.originator_id
+
+
+class _Page:
+    """The rows one page of events touches, loaded in bulk and written back in bulk."""
+
+    def __init__(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        self.conn = conn
+        self.customers = load(conn, "worklist_customers", _names(CUSTOMER_COLUMNS), {
+            _customer_of(e) for e in events if type(e) in _CUSTOMER_EVENTS
+            and type(e) is not Customer.Registered})
+        self.items = load(conn, "worklist_items", _names(ITEM_COLUMNS), {
+            e.originator_id if type(e) in _INVOICE_EVENTS else e.invoice_id
+            for e in events if type(e) in _INVOICE_EVENTS or type(e) in _PROMISE_EVENTS
+            if type(e) is not Invoice.Posted})
+        self.disputes = load(conn, "worklist_disputes", _names(DISPUTE_COLUMNS), {
+            e.originator_id for e in events
+            if type(e) in _DISPUTE_EVENTS and type(e) is not DisputeCase.Opened})
+        self.follow_ups = load(conn, "worklist_follow_ups", _names(FOLLOW_UP_COLUMNS), {
+            e.originator_id for e in events
+            if type(e) in _FOLLOW_UP_EVENTS and type(e) is not Resubmission.Created})
+        self.changed: dict[str, set[UUID]] = {
+            "customers": set(), "items": set(), "disputes": set(), "follow_ups": set()}
+        self.closed_items: set[UUID] = set()
+        self.affected: set[UUID] = set()  # customers whose figures must be recomputed
+        self.processed: dict[tuple[UUID, Any], tuple[set[str], int]] = {}
+
+    def customer(self, customer_id: UUID) -> dict[str, Any] | None:
+        row = self.customers.get(customer_id)
+        if row is not None:
+            self.changed["customers"].add(customer_id)
+        return row
+
+    def item(self, invoice_id: UUID) -> dict[str, Any] | None:
+        row = self.items.get(invoice_id)
+        if row is not None:
+            self.changed["items"].add(invoice_id)
+            self.affected.add(row["customer_id"])
+        return row
+
+    def dispute(self, dispute_id: UUID) -> dict[str, Any] | None:
+        row = self.disputes.get(dispute_id)
+        if row is not None:
+            self.changed["disputes"].add(dispute_id)
+            self.affected.add(row["customer_id"])
+        return row
+
+    def follow_up(self, follow_up_id: UUID) -> dict[str, Any] | None:
+        row = self.follow_ups.get(follow_up_id)
+        if row is not None:
+            self.changed["follow_ups"].add(follow_up_id)
+            self.affected.add(row["customer_id"])
+        return row
+
+    def processed_by(self, customer_id: UUID, event: Any) -> None:
+        actors, count = self.processed.get((customer_id, event.business_date), (set(), 0))
+        actors.add(event.actor)
+        self.processed[(customer_id, event.business_date)] = (actors, count + 1)
+
+    def write(self) -> None:
+        changed = self.changed
+        upsert(self.conn, "worklist_customers", CUSTOMER_COLUMNS,
+               [_values(self.customers[i], CUSTOMER_COLUMNS) for i in sorted(changed["customers"])])
+        upsert(self.conn, "worklist_items", ITEM_COLUMNS,
+               [_values(self.items[i], ITEM_COLUMNS)
+                for i in sorted(changed["items"] - self.closed_items)])
+        if self.closed_items:
+            self.conn.execute("DELETE FROM worklist_items WHERE id = ANY(%s)",
+                              (sorted(self.closed_items),))
+        upsert(self.conn, "worklist_disputes", DISPUTE_COLUMNS,
+               [_values(self.disputes[i], DISPUTE_COLUMNS) for i in sorted(changed["disputes"])])
+        upsert(self.conn, "worklist_follow_ups", FOLLOW_UP_COLUMNS,
+               [_values(self.follow_ups[i], FOLLOW_UP_COLUMNS)
+                for i in sorted(changed["follow_ups"])])
+        if self.processed:
+            keys = sorted(self.processed)
+            self.conn.execute(_MARK_PROCESSED, (
+                [k[0] for k in keys], [k[1] for k in keys],
+                ["{" + ",".join(_quoted(a) for a in sorted(self.processed[k][0])) + "}"
+                 for k in keys],
+                [self.processed[k][1] for k in keys]))
+        if self.affected:
+            self.conn.execute(_RECOMPUTE, {"ids": sorted(self.affected)})
+
+
+def _names(columns: Sequence[tuple[str, str]]) -> list[str]:
+    return [name for name, _ in columns]
+
+
+def _values(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> tuple[Any, ...]:
+    return tuple(row[name] for name, _ in columns)
+
+
+def _quoted(text: str) -> str:
+    """An element of a text array literal."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+_MARK_PROCESSED = """
+INSERT INTO worklist_processed AS p (customer_id, day, actors, events)
+SELECT u.customer_id, u.day, u.actors::text[], u.events
+FROM unnest(%s::uuid[], %s::date[], %s::text[], %s::int[]) AS u(customer_id, day, actors, events)
+ON CONFLICT (customer_id, day) DO UPDATE SET
+    actors = ARRAY(SELECT DISTINCT a FROM unnest(p.actors || EXCLUDED.actors) AS a ORDER BY a),
+    events = p.events + EXCLUDED.events
+"""
+
+#: The figures the ranking reads, from the model's own rows, for the customers in %(ids)s.
+_RECOMPUTE = """
+WITH target AS (SELECT unnest(%(ids)s::uuid[]) AS id),
+days AS (
+    SELECT i.customer_id, i.due_date, sum(i.open_amount) AS amount
+    FROM worklist_items i JOIN worklist_customers c ON c.id = i.customer_id
+    WHERE i.customer_id = ANY(%(ids)s::uuid[]) AND i.currency = c.currency
+      AND i.open_amount > 0
+    GROUP BY i.customer_id, i.due_date),
+dues AS (
+    SELECT customer_id, array_agg(due_date ORDER BY due_date) AS due_dates,
+           array_agg(running ORDER BY due_date) AS open_by_due, min(due_date) AS oldest_due,
+           sum(amount) AS open_amount
+    FROM (SELECT customer_id, due_date, amount,
+                 sum(amount) OVER (PARTITION BY customer_id ORDER BY due_date) AS running
+          FROM days) AS d
+    GROUP BY customer_id),
+levels AS (
+    SELECT customer_id, max(dunning_level) AS level FROM worklist_items
+    WHERE customer_id = ANY(%(ids)s::uuid[]) AND open_amount > 0 GROUP BY customer_id),
+disputes AS (
+    SELECT d.customer_id, count(*) AS n,
+           sum(d.amount) FILTER (WHERE d.currency = c.currency) AS amount
+    FROM worklist_disputes d JOIN worklist_customers c ON c.id = d.customer_id
+    WHERE d.customer_id = ANY(%(ids)s::uuid[]) AND d.active GROUP BY d.customer_id),
+follow AS (
+    SELECT customer_id, array_agg(follow_up_date ORDER BY follow_up_date) AS dates
+    FROM worklist_follow_ups
+    WHERE customer_id = ANY(%(ids)s::uuid[]) AND open AND cardinality(invoice_ids) = 0
+    GROUP BY customer_id)
+UPDATE worklist_customers c SET
+    due_dates = coalesce(dues.due_dates, '{}'), open_by_due = coalesce(dues.open_by_due, '{}'),
+    oldest_due = dues.oldest_due, open_amount = coalesce(dues.open_amount, 0),
+    dunning_level = coalesce(levels.level, 0), open_disputes = coalesce(disputes.n, 0),
+    disputed_amount = coalesce(disputes.amount, 0), follow_ups = coalesce(follow.dates, '{}'),
+    resubmitted_until = follow.dates[cardinality(follow.dates)]
+FROM target t
+LEFT JOIN dues ON dues.customer_id = t.id
+LEFT JOIN levels ON levels.customer_id = t.id
+LEFT JOIN disputes ON disputes.customer_id = t.id
+LEFT JOIN follow ON follow.customer_id = t.id
+WHERE c.id = t.id
+"""
+
+
+# -- the fold: one function per event ------------------------------------------------------
+def _registered(page: _Page, e: Any) -> None:
+    page.customers[e.originator_id] = {
+        "id": e.originator_id, "number": e.number, "name": e.name, "segment": e.segment,
+        "currency": e.currency, "risk_class": e.risk_class, "specialist": None,
+        "broken_promises": []}
+    page.changed["customers"].add(e.originator_id)
+
+
+def _master_data_changed(page: _Page, e: Any) -> None:
+    row = page.customer(e.originator_id)
+    if row is None:
+        return
+    for key in ("name", "segment", "currency", "risk_class"):
+        if key in e.changes:
+            row[key] = e.changes[key]
+    if "currency" in e.changes:
+        page.affected.add(e.originator_id)
+
+
+def _assigned(specialist: bool) -> Any:
+    def fold(page: _Page, e: Any) -> None:
+        row = page.customer(e.originator_id)
+        if row is not None:
+            row["specialist"] = e.specialist if specialist else None
+    return fold
+
+
+def _posted(page: _Page, e: Any) -> None:
+    page.items[e.originator_id] = {
+        "id": e.originator_id, "customer_id": e.customer_id,
+        "document_number": e.document_number, "currency": e.currency,
+        "due_date": e.due_date, "open_amount": e.amount, "dunning_level": 0,
+        "last_dunned_on": None, "promise_id": None}
+    page.changed["items"].add(e.originator_id)
+    page.affected.add(e.customer_id)
+
+
+def _open_amount(sign: int) -> Any:
+    def fold(page: _Page, e: Any) -> None:
+        row = page.item(e.originator_id)
+        if row is not None:
+            row["open_amount"] += sign * e.amount
+    return fold
+
+
+def _closed(page: _Page, e: Any) -> None:
+    if page.item(e.originator_id) is not None:
+        page.closed_items.add(e.originator_id)
+
+
+def _dunned(page: _Page, e: Any) -> None:
+    row = page.item(e.originator_id)
+    if row is not None:
+        row["dunning_level"] = e.level
+        row["last_dunned_on"] = e.business_date
+
+
+def _promise_issued(page: _Page, e: Any) -> None:
+    row = page.item(e.invoice_id)
+    if row is not None:
+        row["promise_id"] = e.originator_id
+
+
+def _promise_ended(page: _Page, e: Any) -> None:
+    """Withdrawn, closed or valued: the promise is confirmed, the invoice free again."""
+    row = page.items.get(e.invoice_id)
+    if row is not None and row["promise_id"] == e.originator_id:
+        page.item(e.invoice_id)["promise_id"] = None  # type: ignore[index]
+    if type(e) is PromiseToPay.Valued and e.status in BROKEN_OUTCOMES:
+        customer = page.customer(e.customer_id)
+        if customer is not None:
+            customer["broken_promises"] = sorted([*customer["broken_promises"], e.as_of])
+
+
+def _dispute_opened(page: _Page, e: Any) -> None:
+    page.disputes[e.originator_id] = {
+        "id": e.originator_id, "customer_id": e.customer_id, "invoice_ids": list(e.invoice_ids),
+        "currency": e.currency, "amount": e.amount, "active": True}
+    page.changed["disputes"].add(e.originator_id)
+    page.affected.add(e.customer_id)
+
+
+def _dispute_settled(active: bool) -> Any:
+    def fold(page: _Page, e: Any) -> None:
+        row = page.dispute(e.originator_id)
+        if row is not None:
+            row["amount"] -= e.credited + e.paid + e.written_off
+            row["active"] = active
+    return fold
+
+
+def _dispute_closed(page: _Page, e: Any) -> None:
+    row = page.dispute(e.originator_id)
+    if row is not None:
+        row["active"] = False
+
+
+def _follow_up_created(page: _Page, e: Any) -> None:
+    page.follow_ups[e.originator_id] = {
+        "id": e.originator_id, "customer_id": e.customer_id, "invoice_ids": list(e.invoice_ids),
+        "follow_up_date": e.follow_up_date, "open": True}
+    page.changed["follow_ups"].add(e.originator_id)
+    page.affected.add(e.customer_id)
+
+
+def _follow_up_moved(page: _Page, e: Any) -> None:
+    row = page.follow_up(e.originator_id)
+    if row is not None:
+        row["follow_up_date"] = e.follow_up_date
+
+
+def _follow_up_completed(page: _Page, e: Any) -> None:
+    row = page.follow_up(e.originator_id)
+    if row is not None:
+        row["open"] = False
+
+
+_FOLD: dict[type, Any] = {
+    Customer.Registered: _registered,
+    Customer.MasterDataChanged: _master_data_changed,
+    Customer.Assigned: _assigned(True),
+    Customer.Unassigned: _assigned(False),
+    Invoice.Posted: _posted,
+    Invoice.PaymentApplied: _open_amount(-1),
+    Invoice.CreditMemoApplied: _open_amount(-1),
+    Invoice.PaymentReversed: _open_amount(+1),
+    Invoice.Cleared: _closed,
+    Invoice.WrittenOff: _closed,
+    Invoice.DunningLevelRaised: _dunned,
+    PromiseToPay.Issued: _promise_issued,
+    PromiseToPay.Withdrawn: _promise_ended,
+    PromiseToPay.Closed: _promise_ended,
+    PromiseToPay.Valued: _promise_ended,
+    DisputeCase.Opened: _dispute_opened,
+    DisputeCase.ProgressRecorded: _dispute_settled(True),
+    DisputeCase.Resolved: _dispute_settled(False),
+    DisputeCase.Closed: _dispute_closed,
+    Resubmission.Created: _follow_up_created,
+    Resubmission.Moved: _follow_up_moved,
+    Resubmission.Completed: _follow_up_completed,
+}
+_PROCESSING = frozenset(PROCESSING)
+assert set(_FOLD) | _PROCESSING == set(Worklist.handles)
+_CUSTOMER_EVENTS = frozenset(
+    {Customer.Registered, Customer.MasterDataChanged, Customer.Assigned, Customer.Unassigned,
+     PromiseToPay.Valued})
+_INVOICE_EVENTS = frozenset(c for c in Worklist.handles if c.__qualname__.startswith("Invoice."))
+_PROMISE_EVENTS = frozenset(
+    c for c in _FOLD if c.__qualname__.startswith("PromiseToPay."))
+_DISPUTE_EVENTS = frozenset(c for c in _FOLD if c.__qualname__.startswith("DisputeCase."))
+_FOLLOW_UP_EVENTS = frozenset(c for c in _FOLD if c.__qualname__.startswith("Resubmission."))
