@@ -1,0 +1,282 @@
+"""Timeline (contact history): everything that happened with a customer, one row per event,
+newest first — invoices posted, payments, credit memos, reversals, clearings, write-offs,
+reminder letters, conversations, promises, disputes, follow-ups, notes, emails and tasks.
+
+Writer. Later events of an invoice, a promise or a dispute do not repeat its customer, document
+number or currency; the model remembers those from the record's first event in small lookup
+tables. A page costs a handful of statements: the lookups it needs (one query per table), the
+highest ``seq`` so far, one upsert per lookup table and one insert of the page's rows.
+
+Each row has a short ``description`` free of personal data (amounts, dates, document numbers,
+codes) and, apart, the ``personal`` text a person wrote or is (a note, a conversation summary, a
+reason, email addresses), which the API serves only through the personal-data guard.
+
+Readers (asyncpg, for the API): ``timeline_by_customer`` pages many customers' timelines in one
+query, filtered by type, from ``since`` (365 days before today by default: an event of exactly
+365 days ago is in, one of 366 days ago is out).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from ledger_collect.domain.dispute import DisputeCase
+from ledger_collect.domain.invoice import Invoice
+from ledger_collect.domain.promise import PromiseToPay
+from ledger_collect.domain.resubmission import Resubmission
+from ledger_collect.projections import Projection, load, upsert
+from ledger_collect.projections.timeline_events import FOLD
+
+#: The kinds of rows, as clients filter them.
+TYPES = ("invoice", "payment", "credit_memo", "reversal", "clearing", "write_off", "reminder",
+         "contact", "promise", "dispute", "resubmission", "note", "email", "activity")
+#: How far back a timeline reaches unless asked otherwise.
+DEFAULT_DAYS = 365
+
+ROW_COLUMNS = (
+    ("seq", "bigint"), ("customer_id", "uuid"), ("occurred", "date"),
+    ("recorded_at", "timestamptz"), ("type", "text"), ("event", "text"), ("actor", "text"),
+    ("description", "text"), ("amount", "numeric"), ("currency", "text"), ("personal", "text"),
+    ("object_id", "uuid"), ("object_version", "int"))
+CUSTOMER_COLUMNS = (("id", "uuid"), ("segment", "text"))
+INVOICE_COLUMNS = (("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"),
+                   ("currency", "text"))
+PROMISE_COLUMNS = (("id", "uuid"), ("document_number", "text"), ("amount", "numeric"),
+                   ("currency", "text"))
+DISPUTE_COLUMNS = (("id", "uuid"), ("currency", "text"))
+
+
+class Timeline(Projection):
+    name = "timeline"
+    tables = ("timeline", "timeline_customers", "timeline_invoices", "timeline_promises",
+              "timeline_disputes")
+    #: Every event that adds a row or tells the model something for later rows (the
+    #: customer's segment; an invoice's, promise's or dispute's first event).
+    handles = tuple(FOLD)
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        page = _Page(conn, events)
+        for event in events:
+            FOLD[type(event)](page, event)
+        page.write()
+
+
+class _Page:
+    """The lookups one page needs, loaded in bulk; the rows it adds, written in bulk."""
+
+    def __init__(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        self.conn = conn
+        wanted: dict[str, set[UUID]] = {"invoices": set(), "promises": set(), "disputes": set()}
+        for e in events:
+            kind = type(e)
+            if kind in _LATER_INVOICE_EVENTS:
+                wanted["invoices"].add(e.originator_id)
+            elif kind in (DisputeCase.Opened, Resubmission.Created):
+                wanted["invoices"].update(e.invoice_ids)
+            elif kind is PromiseToPay.Issued:
+                continue
+            elif kind.__qualname__.startswith("PromiseToPay."):
+                wanted["promises"].add(e.originator_id)
+            elif kind.__qualname__.startswith("DisputeCase.") and kind is not DisputeCase.Opened:
+                wanted["disputes"].add(e.originator_id)
+        self.invoices = _lookup(conn, "invoices", INVOICE_COLUMNS, wanted["invoices"])
+        self.promises = _lookup(conn, "promises", PROMISE_COLUMNS, wanted["promises"])
+        self.disputes = _lookup(conn, "disputes", DISPUTE_COLUMNS, wanted["disputes"])
+        self.customers: dict[UUID, dict[str, Any]] = {}
+        self.new: dict[str, set[UUID]] = {"invoices": set(), "promises": set(),
+                                          "disputes": set(), "customers": set()}
+        self.rows: list[tuple[Any, ...]] = []
+        self.seq: int | None = None
+
+    def remember(self, table: str, key: UUID, values: dict[str, Any]) -> None:
+        getattr(self, table)[key] = {"id": key, **values}
+        self.new[table].add(key)
+
+    def add(self, e: Any, customer_id: UUID, type_: str, event: str, description: str, *,
+            amount: Decimal | None = None, currency: str | None = None,
+            personal: str | None = None, occurred: date | None = None) -> None:
+        if self.seq is None:
+            row = self.conn.execute("SELECT coalesce(max(seq), 0) FROM timeline").fetchone()
+            self.seq = int(row[0]) if row else 0
+        self.seq += 1
+        self.rows.append((self.seq, customer_id, occurred or e.business_date, e.timestamp,
+                          type_, event, e.actor, description, amount, currency, personal,
+                          e.originator_id, e.originator_version))
+
+    def write(self) -> None:
+        for table, columns in (("customers", CUSTOMER_COLUMNS), ("invoices", INVOICE_COLUMNS),
+                               ("promises", PROMISE_COLUMNS), ("disputes", DISPUTE_COLUMNS)):
+            rows = getattr(self, table)
+            upsert(self.conn, f"timeline_{table}", columns,
+                   [tuple(rows[k][n] for n, _ in columns) for k in sorted(self.new[table])])
+        upsert(self.conn, "timeline", ROW_COLUMNS, self.rows, key="seq")
+
+
+def _lookup(conn: psycopg.Connection[Any], table: str, columns: Sequence[tuple[str, str]],
+            ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
+    return load(conn, f"timeline_{table}", [name for name, _ in columns], ids)
+
+
+_LATER_INVOICE_EVENTS = frozenset(
+    c for c in FOLD if c.__qualname__.startswith("Invoice.") and c is not Invoice.Posted)
+
+
+# -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
+#: Entries per page at most, whatever a client asks for.
+MAX_PAGE = 100
+_CURSOR_PREFIX = "tl1:"
+
+
+class InvalidCursorError(ValueError):
+    """A cursor this model did not hand out (or one of another list)."""
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    seq: int
+    customer_id: UUID
+    occurred: date
+    recorded_at: datetime
+    type: str
+    event: str
+    actor: str
+    description: str
+    amount: Decimal | None
+    currency: str | None
+    personal: str | None  # serve only through the personal-data guard
+    object_id: UUID
+    object_version: int
+
+    @property
+    def cursor(self) -> str:
+        key = f"{self.occurred.isoformat()}|{self.recorded_at.isoformat()}|{self.seq}"
+        return _CURSOR_PREFIX + base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def decode_cursor(cursor: str) -> tuple[date, datetime, int]:
+    """(occurred, recorded_at, seq) of the entry a cursor points at."""
+    try:
+        if not cursor.startswith(_CURSOR_PREFIX):
+            raise ValueError(cursor)
+        occurred, recorded_at, seq = base64.urlsafe_b64decode(
+            cursor[len(_CURSOR_PREFIX):].encode()).decode().split("|")
+        return date.fromisoformat(occurred), datetime.fromisoformat(recorded_at), int(seq)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursorError(f"{cursor!r} is not a cursor of a timeline; pass the "
+                                 f"endCursor of the page before") from None
+
+
+@dataclass(frozen=True)
+class TimelineWindow:
+    """Which part of a timeline to read: a hashable loader key, checked when made."""
+
+    since: date
+    first: int = 50
+    after: str | None = None
+    types: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, *, since: date | None = None, first: int = 50, after: str | None = None,
+           types: Iterable[str] | None = None, today: date | None = None) -> TimelineWindow:
+        """``since`` defaults to ``DEFAULT_DAYS`` before ``today``; ``first`` is capped at
+        ``MAX_PAGE``; unknown types and foreign cursors are refused."""
+        if first < 1:
+            raise ValueError(f"ask for at least one entry (first: {first})")
+        chosen = None
+        if types is not None:
+            chosen = tuple(sorted(set(types)))
+            unknown = [t for t in chosen if t not in TYPES]
+            if unknown:
+                raise ValueError(f"{', '.join(unknown)} is not a kind of timeline entry; "
+                                 f"known: {', '.join(TYPES)}")
+        if after is not None:
+            decode_cursor(after)
+        start = since if since is not None else (
+            (today or date.today()) - timedelta(days=DEFAULT_DAYS))
+        return cls(since=start, first=min(first, MAX_PAGE), after=after, types=chosen)
+
+
+@dataclass(frozen=True)
+class TimelinePage:
+    customer_id: UUID
+    segment: str | None  # None: the model does not know the customer
+    entries: list[TimelineEntry]
+    has_next: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.entries[-1].cursor if self.entries else None
+
+
+_ENTRY = ", ".join(f"t.{name}" for name, _ in ROW_COLUMNS if name != "customer_id")
+_ORDER = "occurred DESC, recorded_at DESC, seq DESC"
+
+
+def _page_sql(window: TimelineWindow) -> tuple[str, list[Any]]:
+    params: list[Any] = [window.since, window.first + 1]
+    conditions = ["customer_id = c.id", "occurred >= $2"]
+    if window.types is not None:
+        params.append(list(window.types))
+        conditions.append(f"type = ANY(${len(params) + 1}::text[])")
+    if window.after is not None:
+        params.extend(decode_cursor(window.after))
+        n = len(params) + 1
+        conditions.append(f"(occurred, recorded_at, seq) < (${n - 2}::date, "
+                          f"${n - 1}::timestamptz, ${n}::bigint)")
+    query = (
+        f"SELECT c.id AS customer_id, tc.segment, {_ENTRY}"
+        " FROM unnest($1::uuid[]) WITH ORDINALITY AS c(id, n)"
+        " LEFT JOIN timeline_customers tc ON tc.id = c.id"
+        f" LEFT JOIN LATERAL (SELECT * FROM timeline WHERE {' AND '.join(conditions)}"
+        f" ORDER BY {_ORDER} LIMIT $3) t ON true"
+        f" ORDER BY c.n, t.occurred DESC, t.recorded_at DESC, t.seq DESC")
+    return query, params
+
+
+async def timeline_by_customer(pool: Any, customer_ids: Sequence[UUID], *,
+                               types: Iterable[str] | None = None, since: date | None = None,
+                               first: int = 50, after: str | None = None,
+                               today: date | None = None) -> dict[UUID, TimelinePage]:
+    """A page of each customer's timeline, newest first, in one query (every id asked for is
+    in the answer; ``segment`` None marks customers the model does not know)."""
+    window = TimelineWindow.of(since=since, first=first, after=after, types=types, today=today)
+    return await _read(pool, list(dict.fromkeys(customer_ids)), window)
+
+
+async def _read(pool: Any, customer_ids: list[UUID],
+                window: TimelineWindow) -> dict[UUID, TimelinePage]:
+    query, params = _page_sql(window)
+    rows = await pool.fetch(query, customer_ids, *params)
+    segments: dict[UUID, str | None] = {}
+    entries: dict[UUID, list[TimelineEntry]] = {c: [] for c in customer_ids}
+    for row in rows:
+        customer_id = row["customer_id"]
+        segments[customer_id] = row["segment"]
+        if row["seq"] is not None:
+            entries[customer_id].append(TimelineEntry(**{name: row[name]
+                                                          for name, _ in ROW_COLUMNS}))
+    return {c: TimelinePage(c, segments.get(c), found[:window.first],
+                            len(found) > window.first) for c, found in entries.items()}
+
+
+async def load_timelines(pool: Any, keys: Sequence[tuple[UUID, TimelineWindow]],
+                         ) -> list[TimelinePage]:
+    """For a per-request DataLoader keyed by (customer id, window): one query per distinct
+    window, whatever the number of customers."""
+    windows: dict[TimelineWindow, list[UUID]] = {}
+    for customer_id, window in keys:
+        windows.setdefault(window, []).append(customer_id)
+    pages: dict[tuple[UUID, TimelineWindow], TimelinePage] = {}
+    for window, customer_ids in windows.items():
+        found = await _read(pool, list(dict.fromkeys(customer_ids)), window)
+        pages.update(((c, window), page) for c, page in found.items())
+    return [pages[key] for key in keys]
