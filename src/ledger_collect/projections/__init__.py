@@ -23,7 +23,9 @@ from psycopg.rows import dict_row
 from ledger_collect.resources import sql_folder
 
 #: Modules holding one Projection subclass each; a new read model adds its stem here.
-MODULES: tuple[str, ...] = ("open_items", "timeline", "worklist")
+MODULES: tuple[str, ...] = (
+    "open_items", "timeline", "customers", "casework", "disputes", "correspondence",
+    "worklist")
 
 
 class Projection:

@@ -1,0 +1,352 @@
+"""Casework: promises to pay, follow-ups (resubmissions) and activities, one row each.
+
+Writer. Every event of these aggregates names its record (the originator), so a page loads
+the records it touches with one query per table, folds the events in memory and writes back
+one upsert per table. Disputes have their own model (``disputes``), emails and conversations
+theirs (``correspondence``).
+
+Readers (asyncpg). ``<things>_by_customer`` serve the customer overview's loaders (one query
+for many customers); ``list_<things>`` serve the casework lists: filters, a sort order and
+keyset pages (``records.fetch_page``). "Specialist" in a promise or follow-up filter is the
+customer's assigned specialist (read from the customers model); an activity has its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import psycopg
+
+from ledger_collect.domain.activity import Activity
+from ledger_collect.domain.promise import PromiseToPay
+from ledger_collect.domain.resubmission import Resubmission
+from ledger_collect.projections import Projection
+from ledger_collect.projections.records import (
+    ListArgumentError,
+    Order,
+    Page,
+    Rows,
+    Where,
+    fetch_grouped,
+    fetch_page,
+    names,
+    orders,
+)
+
+ZERO = Decimal("0.00")
+
+PROMISE_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_id", "uuid"),
+    ("document_number", "text"), ("currency", "text"), ("amount", "numeric"),
+    ("paid_amount", "numeric"), ("promised_date", "date"), ("tolerance_days", "int"),
+    ("level", "int"), ("status", "text"), ("replaces", "uuid"), ("replaced_by", "uuid"),
+    ("contact_id", "uuid"), ("issued_on", "date"), ("issued_by", "text"), ("ended_on", "date"),
+    ("closed_reason", "text"), ("withdrawal_reason", "text"), ("instalment_dates", "date[]"),
+    ("instalment_amounts", "numeric[]"), ("instalment_statuses", "text[]"),
+    ("instalment_covered", "numeric[]"))
+RESUBMISSION_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"),
+    ("follow_up_date", "date"), ("reason", "text"), ("status", "text"), ("moves", "int"),
+    ("move_reason", "text"), ("entered_on", "date"), ("entered_by", "text"),
+    ("completed_on", "date"))
+ACTIVITY_COLUMNS = (
+    ("id", "uuid"), ("customer_id", "uuid"), ("specialist", "text"), ("due_date", "date"),
+    ("description", "text"), ("status", "text"), ("created_on", "date"),
+    ("created_by", "text"), ("closed_on", "date"), ("closing_note", "text"))
+
+
+class Casework(Projection):
+    name = "casework"
+    tables = ("promises", "resubmissions", "activities")
+    handles = (
+        PromiseToPay.Issued, PromiseToPay.PaymentCounted, PromiseToPay.PaymentUncounted,
+        PromiseToPay.InstalmentValued, PromiseToPay.Valued, PromiseToPay.Withdrawn,
+        PromiseToPay.Closed,
+        Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
+        Activity.Created, Activity.Rescheduled, Activity.Closed)
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        tables = {
+            table: Rows(conn, table, columns, {
+                e.originator_id for e in events
+                if _TABLE[type(e)] == table and type(e) not in _CREATED})
+            for table, columns in (("promises", PROMISE_COLUMNS),
+                                   ("resubmissions", RESUBMISSION_COLUMNS),
+                                   ("activities", ACTIVITY_COLUMNS))}
+        for event in events:
+            rows = tables[_TABLE[type(event)]]
+            if type(event) in _CREATED:
+                rows.add(_CREATED[type(event)](event))
+            else:
+                row = rows.get(event.originator_id)
+                if row is not None:
+                    _FOLD[type(event)](row, event)
+        for rows in tables.values():
+            rows.write()
+
+
+# -- promises -------------------------------------------------------------------------------
+def _promise_issued(e: Any) -> dict[str, Any]:
+    plan = list(e.instalments)
+    return {
+        "id": e.originator_id, "customer_id": e.customer_id, "invoice_id": e.invoice_id,
+        "document_number": e.document_number, "currency": e.currency, "amount": e.amount,
+        "paid_amount": ZERO, "promised_date": e.promised_date,
+        "tolerance_days": e.tolerance_days, "level": e.level, "status": "open",
+        "replaces": e.replaces, "replaced_by": None, "contact_id": e.contact_id,
+        "issued_on": e.business_date, "issued_by": e.actor, "ended_on": None,
+        "closed_reason": None, "withdrawal_reason": None,
+        "instalment_dates": [p["due_date"] for p in plan],
+        "instalment_amounts": [p["amount"] for p in plan],
+        "instalment_statuses": ["open"] * len(plan), "instalment_covered": [ZERO] * len(plan)}
+
+
+def _counted(row: dict[str, Any], e: Any) -> None:
+    row["paid_amount"] += e.amount
+    row["status"] = "in_process"
+
+
+def _uncounted(row: dict[str, Any], e: Any) -> None:
+    row["paid_amount"] -= e.amount
+    row["status"] = "in_process" if row["paid_amount"] > 0 else "open"
+
+
+def _instalment_valued(row: dict[str, Any], e: Any) -> None:
+    statuses, covered = list(row["instalment_statuses"]), list(row["instalment_covered"])
+    statuses[e.number - 1], covered[e.number - 1] = e.status, e.covered
+    row.update(instalment_statuses=statuses, instalment_covered=covered)
+
+
+def _ended(status: str | None, **fields: str) -> Any:
+    """A promise confirmed: valued (its outcome), withdrawn or closed by the system."""
+    def fold(row: dict[str, Any], e: Any) -> None:
+        row.update(status=status or e.status, ended_on=e.business_date,
+                   **{column: getattr(e, attribute) for column, attribute in fields.items()})
+    return fold
+
+
+# -- follow-ups and activities ----------------------------------------------------------------
+def _resubmission_created(e: Any) -> dict[str, Any]:
+    return {"id": e.originator_id, "customer_id": e.customer_id,
+            "invoice_ids": list(e.invoice_ids), "follow_up_date": e.follow_up_date,
+            "reason": e.reason, "status": "open", "moves": 0, "move_reason": None,
+            "entered_on": e.business_date,
+            "entered_by": e.actor, "completed_on": None}
+
+
+def _moved(row: dict[str, Any], e: Any) -> None:
+    row.update(follow_up_date=e.follow_up_date, move_reason=e.reason, moves=row["moves"] + 1)
+
+
+def _activity_created(e: Any) -> dict[str, Any]:
+    return {"id": e.originator_id, "customer_id": e.customer_id, "specialist": e.specialist,
+            "due_date": e.due_date, "description": e.description, "status": "open",
+            "created_on": e.business_date, "created_by": e.actor, "closed_on": None,
+            "closing_note": None}
+
+
+_CREATED: dict[type, Any] = {
+    PromiseToPay.Issued: _promise_issued,
+    Resubmission.Created: _resubmission_created,
+    Activity.Created: _activity_created,
+}
+_FOLD: dict[type, Any] = {
+    PromiseToPay.PaymentCounted: _counted,
+    PromiseToPay.PaymentUncounted: _uncounted,
+    PromiseToPay.InstalmentValued: _instalment_valued,
+    PromiseToPay.Valued: _ended(None),
+    PromiseToPay.Withdrawn: _ended("withdrawn", withdrawal_reason="reason"),
+    PromiseToPay.Closed: _ended("closed", closed_reason="reason", replaced_by="replaced_by"),
+    Resubmission.Moved: _moved,
+    Resubmission.Completed: lambda row, e: row.update(status="completed",
+                                                      completed_on=e.business_date),
+    Activity.Rescheduled: lambda row, e: row.update(due_date=e.due_date),
+    Activity.Closed: lambda row, e: row.update(status="closed", closed_on=e.business_date,
+                                               closing_note=e.note),
+}
+_TABLE = {cls: {"PromiseToPay": "promises", "Resubmission": "resubmissions",
+                "Activity": "activities"}[cls.__qualname__.split(".")[0]]
+          for cls in Casework.handles}
+assert set(_CREATED) | set(_FOLD) == set(Casework.handles)
+
+
+# -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
+@dataclass(frozen=True)
+class InstalmentRecord:
+    number: int
+    due_date: date
+    amount: Decimal
+    status: str
+    covered: Decimal
+
+
+@dataclass(frozen=True)
+class PromiseRecord:
+    id: UUID
+    customer_id: UUID
+    invoice_id: UUID
+    document_number: str
+    currency: str
+    amount: Decimal
+    paid_amount: Decimal
+    promised_date: date
+    tolerance_days: int
+    level: int
+    status: str
+    replaces: UUID | None
+    replaced_by: UUID | None
+    contact_id: UUID | None
+    issued_on: date
+    issued_by: str
+    ended_on: date | None
+    closed_reason: str | None
+    withdrawal_reason: str | None  # personal data
+    instalments: list[InstalmentRecord]
+
+
+@dataclass(frozen=True)
+class ResubmissionRecord:
+    id: UUID
+    customer_id: UUID
+    invoice_ids: list[UUID]
+    follow_up_date: date
+    reason: str  # personal data, as is move_reason
+    status: str
+    moves: int
+    move_reason: str | None
+    entered_on: date
+    entered_by: str
+    completed_on: date | None
+
+
+@dataclass(frozen=True)
+class ActivityRecord:
+    id: UUID
+    customer_id: UUID
+    specialist: str
+    due_date: date
+    description: str  # personal data
+    status: str
+    created_on: date
+    created_by: str
+    closed_on: date | None
+    closing_note: str | None  # personal data
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    """What the casework lists filter on; each field narrows, None leaves it open."""
+
+    customer_id: UUID | None = None
+    specialist: str | None = None
+    statuses: Sequence[str] | None = None
+    date_from: date | None = None  # inclusive, on the list's date (promised, due ...)
+    date_to: date | None = None  # inclusive
+
+
+NO_FILTER = ListFilter()
+
+
+def filtered(where: Where, given: ListFilter, date_column: str, *,
+             own_specialist: bool = False) -> Where:
+    """``where`` narrowed by ``given``; the specialist is the record's own
+    (``own_specialist``) or its customer's assigned one."""
+    where.when(given.customer_id, "customer_id = {}")
+    if given.specialist is not None:
+        where.add("specialist = {}" if own_specialist else
+                  "customer_id IN (SELECT id FROM customers WHERE specialist = {})",
+                  given.specialist)
+    if given.statuses:
+        where.add("status = ANY({}::text[])", list(given.statuses))
+    where.when(given.date_from, f"{date_column} >= {{}}")
+    where.when(given.date_to, f"{date_column} <= {{}}")
+    return where
+
+
+def ordered(orders: dict[str, Order], sort: str, descending: bool) -> Order:
+    if sort not in orders:
+        raise ListArgumentError(f"a list cannot be sorted by {sort!r}; by {', '.join(orders)}")
+    return replace(orders[sort], descending=descending)
+
+
+def _promise(row: Any) -> PromiseRecord:
+    values = dict(row)
+    plan = zip(values.pop("instalment_dates"), values.pop("instalment_amounts"),
+               values.pop("instalment_statuses"), values.pop("instalment_covered"), strict=True)
+    return PromiseRecord(**values, instalments=[
+        InstalmentRecord(n, *instalment) for n, instalment in enumerate(plan, start=1)])
+
+
+_PROMISE_FIELDS = names(PROMISE_COLUMNS)
+_RESUBMISSION_FIELDS = names(RESUBMISSION_COLUMNS)
+_ACTIVITY_FIELDS = names(ACTIVITY_COLUMNS)
+PROMISE_ORDERS = orders(promised_date=date, amount=Decimal, issued_on=date)
+RESUBMISSION_ORDERS = orders(follow_up_date=date, entered_on=date)
+ACTIVITY_ORDERS = orders(due_date=date, created_on=date)
+
+
+def _resubmission(row: Any) -> ResubmissionRecord:
+    return ResubmissionRecord(**dict(row))
+
+
+def _activity(row: Any) -> ActivityRecord:
+    return ActivityRecord(**dict(row))
+
+
+async def promises_by_customer(pool: Any,
+                               customer_ids: Sequence[UUID]) -> dict[UUID, list[PromiseRecord]]:
+    """Each customer's promises, latest promised date first."""
+    return await fetch_grouped(pool, "promises", _PROMISE_FIELDS, customer_ids, _promise,
+                               order="promised_date DESC, id DESC")
+
+
+async def resubmissions_by_customer(
+        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ResubmissionRecord]]:
+    """Each customer's follow-ups, latest follow-up date first."""
+    return await fetch_grouped(pool, "resubmissions", _RESUBMISSION_FIELDS, customer_ids,
+                               _resubmission, order="follow_up_date DESC, id DESC")
+
+
+async def activities_by_customer(
+        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ActivityRecord]]:
+    """Each customer's activities, latest due date first."""
+    return await fetch_grouped(pool, "activities", _ACTIVITY_FIELDS, customer_ids, _activity,
+                               order="due_date DESC, id DESC")
+
+
+async def list_promises(pool: Any, given: ListFilter = NO_FILTER, *,
+                        sort: str = "promised_date", descending: bool = False,
+                        first: int | None = None, after: str | None = None,
+                        ) -> Page[PromiseRecord]:
+    """Promises by promised date (or amount, or issue date); dates filter the promised date."""
+    return await fetch_page(pool, "promises", _PROMISE_FIELDS,
+                            filtered(Where(), given, "promised_date"),
+                            ordered(PROMISE_ORDERS, sort, descending), first, after, _promise)
+
+
+async def list_resubmissions(pool: Any, given: ListFilter = NO_FILTER, *,
+                             sort: str = "follow_up_date", descending: bool = False,
+                             first: int | None = None, after: str | None = None,
+                             ) -> Page[ResubmissionRecord]:
+    """Follow-ups by follow-up date (or entry date); dates filter the follow-up date."""
+    return await fetch_page(pool, "resubmissions", _RESUBMISSION_FIELDS,
+                            filtered(Where(), given, "follow_up_date"),
+                            ordered(RESUBMISSION_ORDERS, sort, descending), first, after,
+                            _resubmission)
+
+
+async def list_activities(pool: Any, given: ListFilter = NO_FILTER, *,
+                          sort: str = "due_date", descending: bool = False,
+                          first: int | None = None, after: str | None = None,
+                          ) -> Page[ActivityRecord]:
+    """Activities by due date (or creation date); dates filter the due date; the specialist
+    is the one the task is for."""
+    return await fetch_page(pool, "activities", _ACTIVITY_FIELDS,
+                            filtered(Where(), given, "due_date", own_specialist=True),
+                            ordered(ACTIVITY_ORDERS, sort, descending), first, after,
+                            _activity)

@@ -1,0 +1,231 @@
+"""What the master-data and casework read models share (not a read model itself).
+
+Writing: ``Rows`` holds one table's rows that a page of events touches — loaded in one query,
+changed in memory event by event, written back in one upsert — so a page costs a handful of
+statements whatever its number of events.
+
+Reading: list readers answer keyset pages (``fetch_page``). A page is ordered by one column
+and the row id; its cursors carry the sort, the sort value and the id of their row, so ``after``
+continues exactly after that row even while rows are added before or after it, and a cursor of
+another sort order is refused instead of silently skipping or repeating rows.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import unicodedata
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from ledger_collect.projections import load, upsert
+
+T = TypeVar("T")
+
+#: Rows per page when the client does not say; the most a page holds whatever it says.
+DEFAULT_PAGE = 50
+MAX_PAGE = 100
+
+
+def names(columns: Sequence[tuple[str, str]]) -> list[str]:
+    return [name for name, _ in columns]
+
+
+class Rows:
+    """One table's rows touched by a page of events, by id."""
+
+    def __init__(self, conn: psycopg.Connection[Any], table: str,
+                 columns: Sequence[tuple[str, str]], ids: Iterable[Any] = ()) -> None:
+        self.conn = conn
+        self.table = table
+        self.columns = columns
+        self.rows: dict[Any, dict[str, Any]] = load(conn, table, names(columns), set(ids))
+        self.changed: set[Any] = set()
+
+    def add(self, row: dict[str, Any]) -> None:
+        self.rows[row["id"]] = row
+        self.changed.add(row["id"])
+
+    def get(self, row_id: Any) -> dict[str, Any] | None:
+        """The row to change (None when the model never saw it created)."""
+        row = self.rows.get(row_id)
+        if row is not None:
+            self.changed.add(row_id)
+        return row
+
+    def write(self) -> None:
+        jsonb = {name for name, pgtype in self.columns if pgtype == "jsonb"}
+        upsert(self.conn, self.table, self.columns, [
+            tuple(Jsonb(row[name]) if name in jsonb and row[name] is not None else row[name]
+                  for name, _ in self.columns)
+            for row in (self.rows[i] for i in sorted(self.changed, key=str))])
+
+
+def touch(row: dict[str, Any], event: Any) -> None:
+    """Who changed the record last, when (business date) and at what record time."""
+    row["changed_on"] = event.business_date
+    row["changed_by"] = event.actor
+    row["changed_at"] = event.timestamp
+
+
+# -- search keys ----------------------------------------------------------------------------
+def search_key(text: str | None) -> str:
+    """``text`` as searches compare it: case and accents folded (``Société`` → ``societe``),
+    in Python on both sides so that the database's locale cannot make them disagree."""
+    decomposed = unicodedata.normalize("NFKD", text or "")
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """Bounds ``low <= key < high`` (in byte order: ``COLLATE "C"``) of the keys starting with
+    ``prefix``: a range an index serves even in a prepared statement's generic plan."""
+    last = ord(prefix[-1]) + 1
+    if 0xD800 <= last <= 0xDFFF:  # surrogates cannot be stored: skip them
+        last = 0xE000
+    if last > 0x10FFFF:
+        return prefix, prefix + "\U0010ffff"
+    return prefix, prefix[:-1] + chr(last)
+
+
+# -- keyset pages -----------------------------------------------------------------------------
+class ListArgumentError(ValueError):
+    """A list was asked for something it cannot answer (the client's mistake, not a bug)."""
+
+
+class CursorError(ListArgumentError):
+    """A cursor that this list did not hand out (or handed out for another sort order)."""
+
+
+@dataclass(frozen=True)
+class Order:
+    """A sort order of a list: ``column`` then the row id, both ascending or both descending."""
+
+    name: str  # what the cursor records, e.g. "due_date"
+    column: str
+    kind: type  # date, Decimal or str: how the cursor's value is read back
+    descending: bool = False
+
+    @property
+    def key(self) -> str:
+        return f"{self.name}:{'desc' if self.descending else 'asc'}"
+
+    def cursor(self, value: Any, row_id: UUID) -> str:
+        raw = json.dumps([self.key, str(value), str(row_id)], separators=(",", ":"))
+        return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+    def read(self, cursor: str) -> tuple[Any, UUID]:
+        try:
+            padded = cursor + "=" * (-len(cursor) % 4)
+            key, value, row_id = json.loads(base64.urlsafe_b64decode(padded.encode()))
+            if key != self.key:
+                raise CursorError(
+                    f"this cursor belongs to a list sorted by {key.replace(':', ' ')}, not by "
+                    f"{self.key.replace(':', ' ')}; ask again from the first page")
+            parsed = (date.fromisoformat(value) if self.kind is date else
+                      Decimal(value) if self.kind is Decimal else str(value))
+            return parsed, UUID(row_id)
+        except CursorError:
+            raise
+        except (ValueError, TypeError, binascii.Error, InvalidOperation, UnicodeError) as exc:
+            raise CursorError(f"{cursor!r} is not a cursor of this list") from exc
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    cursors: list[str]
+    has_next_page: bool
+    has_previous_page: bool
+
+    @property
+    def end_cursor(self) -> str | None:
+        return self.cursors[-1] if self.cursors else None
+
+    @property
+    def start_cursor(self) -> str | None:
+        return self.cursors[0] if self.cursors else None
+
+
+def page_size(first: int | None) -> int:
+    """What a page holds: ``first`` capped at ``MAX_PAGE``; none or less than 1 is refused."""
+    if first is None:
+        return DEFAULT_PAGE
+    if first < 1:
+        raise ListArgumentError(f"ask for at least one row per page (first: {first})")
+    return min(first, MAX_PAGE)
+
+
+@dataclass
+class Where:
+    """AND-ed conditions with numbered parameters: ``where.add("status = ANY({})", values)``."""
+
+    conditions: list[str] = field(default_factory=list)
+    params: list[Any] = field(default_factory=list)
+
+    def add(self, condition: str, *values: Any) -> Where:
+        numbers = []
+        for value in values:
+            self.params.append(value)
+            numbers.append(f"${len(self.params)}")
+        self.conditions.append(condition.format(*numbers))
+        return self
+
+    def when(self, value: Any, condition: str) -> Where:
+        """Add the condition (with ``value`` as its one parameter) unless ``value`` is None."""
+        return self if value is None else self.add(condition, value)
+
+    def sql(self) -> str:
+        return " AND ".join(self.conditions) if self.conditions else "true"
+
+
+async def fetch_page(pool: Any, table: str, columns: Sequence[str], where: Where, order: Order,
+                     first: int | None, after: str | None,
+                     make: Callable[[Any], T]) -> Page[T]:
+    """One page of ``table``'s rows matching ``where``, in ``order``, after the row of cursor
+    ``after``: one query (one row more than the page tells whether another page follows)."""
+    size = page_size(first)
+    conditions = Where(list(where.conditions), list(where.params))
+    direction, compare = ("DESC", "<") if order.descending else ("ASC", ">")
+    if after:
+        value, row_id = order.read(after)
+        conditions.add(f"({order.column}, id) {compare} ({{}}, {{}})", value, row_id)
+    conditions.params.append(size + 1)
+    rows = await pool.fetch(
+        f"SELECT {', '.join(columns)} FROM {table} WHERE {conditions.sql()}"
+        f" ORDER BY {order.column} {direction}, id {direction} LIMIT ${len(conditions.params)}",
+        *conditions.params)
+    shown = rows[:size]
+    return Page(items=[make(row) for row in shown],
+                cursors=[order.cursor(row[order.column], row["id"]) for row in shown],
+                has_next_page=len(rows) > size, has_previous_page=after is not None)
+
+
+def orders(**kinds: type) -> dict[str, Order]:
+    """The sort orders of a list by name, each on the column of that name."""
+    return {name: Order(name, name, kind) for name, kind in kinds.items()}
+
+
+def grouped(rows: Iterable[Any], keys: Sequence[Any], make: Callable[[Any], T],
+            key: str = "customer_id") -> dict[Any, list[T]]:
+    """Rows of a batched reader by key, every key asked for present (empty when none)."""
+    found: dict[Any, list[T]] = {k: [] for k in keys}
+    for row in rows:
+        found[row[key]].append(make(row))
+    return found
+
+
+async def fetch_grouped(pool: Any, table: str, columns: Sequence[str], keys: Sequence[Any],
+                        make: Callable[[Any], T], *, order: str,
+                        key: str = "customer_id") -> dict[Any, list[T]]:
+    """A batched reader: the rows of many keys (one query), in ``order`` within each key."""
+    rows = await pool.fetch(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY($1)"
+                            f" ORDER BY {key}, {order}", list(keys))
+    return grouped(rows, keys, make, key)
