@@ -55,4 +55,5 @@ def test_every_personal_text_field_goes_through_the_guard() -> None:
                     f"personal_field()")
                 guarded.append(f"{type_.name}.{field.python_name}")
     assert sorted(guarded) == ["ContactPerson.email", "ContactPerson.name",
-                               "ContactPerson.phone", "CustomerNote.text"]
+                               "ContactPerson.phone", "CustomerNote.text",
+                               "PersonalTrailField.value", "TrailNote.text"]

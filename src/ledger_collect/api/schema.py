@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ledger_collect.api.activities import ActivityMutations
+from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts import ContactMutations
 from ledger_collect.api.customers import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes import DisputeMutations
@@ -47,7 +48,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 
 @strawberry.type
-class Query(ViewerQuery, CustomerQuery):
+class Query(ViewerQuery, CustomerQuery, AuditQuery):
     pass
 
 
