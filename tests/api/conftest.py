@@ -15,6 +15,7 @@ from ledger_collect.api.app import create_app
 from ledger_collect.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
+from ledger_collect.projections.runner import catch_up
 
 
 @pytest.fixture
@@ -39,6 +40,7 @@ def portfolio(app: Collections) -> Portfolio:
     app.add_contact(ids["C-1"], "p1", name="Marie Curie", email="marie@c1.example",
                     phone="+33 1 23 45 67 89", role="accounts payable", **when)
     app.add_customer_note(ids["C-1"], "n1", "prefers calls after 2 pm", **when)
+    catch_up(app, "customers")  # `customer(id)` reads the customers read model
     return Portfolio(north=ids["C-1"], south=ids["C-2"], north_invoice=ids["INV-C-1"],
                      south_invoice=ids["INV-C-2"])
 

@@ -6,18 +6,17 @@ requests would serve one user's data to another and never see new events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
 
 import strawberry
-from starlette.concurrency import run_in_threadpool
 from strawberry.dataloader import DataLoader
 
 from ledger_collect.api.permissions import User
-from ledger_collect.domain.customer import Customer
+from ledger_collect.projections import casework, correspondence, customers, disputes
 
 if TYPE_CHECKING:
     import asyncpg
@@ -30,22 +29,42 @@ if TYPE_CHECKING:
 
 @dataclass
 class Loaders:
-    """Per-request batch loaders, named ``<things>_by_<key>``."""
+    """Per-request batch loaders, named ``<things>_by_<key>``: each costs one query per batch
+    of keys, whatever the number of resolvers asking."""
 
-    customers_by_id: DataLoader[UUID, Customer | None]
+    customers_by_id: DataLoader[UUID, customers.CustomerRecord | None]
+    branches_by_customer: DataLoader[UUID, list[customers.CustomerRecord]]
+    contact_persons_by_customer: DataLoader[UUID, list[customers.ContactPersonRecord]]
+    notes_by_customer: DataLoader[UUID, list[customers.NoteRecord]]
+    promises_by_customer: DataLoader[UUID, list[casework.PromiseRecord]]
+    resubmissions_by_customer: DataLoader[UUID, list[casework.ResubmissionRecord]]
+    activities_by_customer: DataLoader[UUID, list[casework.ActivityRecord]]
+    disputes_by_customer: DataLoader[UUID, list[disputes.DisputeRecord]]
+    dispute_notes_by_dispute: DataLoader[UUID, list[disputes.DisputeNoteRecord]]
+    emails_by_customer: DataLoader[UUID, list[correspondence.EmailRecord]]
+    customer_contacts_by_customer: DataLoader[
+        UUID, list[correspondence.CustomerContactRecord]]
 
     @classmethod
     def for_request(cls, collections: Collections, pool: asyncpg.Pool | None) -> Loaders:
-        async def customers(ids: Sequence[UUID]) -> list[Customer | None]:
-            # The customer's own stream, until the customer overview read model serves it.
-            return await run_in_threadpool(_aggregates, collections, Customer, ids)
+        def batched(read: Callable[[Any, Sequence[UUID]], Awaitable[dict[UUID, Any]]]) -> Any:
+            async def load(keys: Sequence[UUID]) -> list[Any]:
+                found = await read(pool, keys)
+                return [found[key] for key in keys]
+            return DataLoader(load_fn=load)
 
-        return cls(customers_by_id=DataLoader(load_fn=customers))
-
-
-def _aggregates(collections: Collections, kind: type[Any], ids: Sequence[UUID]) -> list[Any]:
-    batch = collections.batch()
-    return [batch.find(kind, aggregate_id) for aggregate_id in ids]
+        return cls(**{name: batched(read) for name, read in (
+            ("customers_by_id", customers.customers_by_id),
+            ("branches_by_customer", customers.branches_by_customer),
+            ("contact_persons_by_customer", customers.contact_persons_by_customer),
+            ("notes_by_customer", customers.notes_by_customer),
+            ("promises_by_customer", casework.promises_by_customer),
+            ("resubmissions_by_customer", casework.resubmissions_by_customer),
+            ("activities_by_customer", casework.activities_by_customer),
+            ("disputes_by_customer", disputes.disputes_by_customer),
+            ("dispute_notes_by_dispute", disputes.dispute_notes_by_dispute),
+            ("emails_by_customer", correspondence.emails_by_customer),
+            ("customer_contacts_by_customer", correspondence.customer_contacts_by_customer))})
 
 
 @dataclass

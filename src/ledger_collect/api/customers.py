@@ -1,10 +1,12 @@
-"""Customers: who works them (assignment) and what specialists note about them."""
+"""Customers: the directory (search, master data, contacts, notes) as the customers read
+model has it, who works them (assignment) and what specialists note about them."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import strawberry
@@ -12,6 +14,13 @@ import strawberry
 from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.pages import (
+    AFTER_DESCRIPTION,
+    FIRST_DESCRIPTION,
+    Connection,
+    connection,
+    read_page,
+)
 from ledger_collect.api.permissions import (
     Action,
     Personal,
@@ -24,15 +33,19 @@ from ledger_collect.api.runner import Guard, on_customer, run_command
 from ledger_collect.commands import Batch
 from ledger_collect.commands import receivables as commands
 from ledger_collect.domain import customer as domain
+from ledger_collect.projections import customers as model
 
 
 @strawberry.type(description="A note a specialist wrote about the customer.")
 class CustomerNote:
     note_id: str
+    written_on: date
+    written_by: str
     text: Personal | None = personal_field()
 
 
-@strawberry.type(description="A customer (business partner) and the people to contact there.")
+@strawberry.type(description="A customer (business partner): master data, assignment, the "
+                             "people to contact there and the notes about it.")
 class Customer:
     id: UUID
     number: str
@@ -43,23 +56,67 @@ class Customer:
     currency: str
     credit_limit: Decimal
     risk_class: str
-    head_office_id: UUID | None
-    contacts: list[ContactPerson]
-    notes: list[CustomerNote]
+    head_office_id: UUID | None = strawberry.field(
+        description="The head office of a branch; null for a head office or a stand-alone "
+                    "customer.")
+    registered_on: date
+    changed_on: date = strawberry.field(description="Business date of the last change.")
+    changed_by: str = strawberry.field(description="Who made the last change.")
+    changed_at: datetime = strawberry.field(description="When the last change was recorded.")
 
     @classmethod
-    def of(cls, customer: domain.Customer) -> Customer:
-        segment = customer.segment
-        return cls(
-            id=customer.id, number=customer.number, name=customer.name, segment=segment,
-            specialist=customer.specialist, currency=customer.currency,
-            credit_limit=customer.credit_limit, risk_class=customer.risk_class,
-            head_office_id=customer.head_office_id,
-            contacts=[ContactPerson.of(contact_id, person, segment,
-                                       default=contact_id == customer.default_contact_id)
-                      for contact_id, person in customer.contacts.items()],
-            notes=[CustomerNote(note_id=note_id, text=Personal(text, segment))
-                   for note_id, text in customer.notes.items()])
+    def of(cls, record: model.CustomerRecord) -> Customer:
+        return cls(id=record.id, number=record.number, name=record.name,
+                   segment=record.segment, specialist=record.specialist,
+                   currency=record.currency, credit_limit=record.credit_limit,
+                   risk_class=record.risk_class, head_office_id=record.head_office_id,
+                   registered_on=record.registered_on, changed_on=record.changed_on,
+                   changed_by=record.changed_by, changed_at=record.changed_at)
+
+    @strawberry.field(description="The people to contact at the customer, in the order they "
+                                  "were added; one is the default.")
+    async def contacts(self, info: Info) -> list[ContactPerson]:
+        people = await info.context.loaders.contact_persons_by_customer.load(self.id)
+        return [contact_person(person, self.segment) for person in people
+                if person.removed_on is None]
+
+    @strawberry.field(description="Notes about the customer, oldest first.")
+    async def notes(self, info: Info) -> list[CustomerNote]:
+        notes = await info.context.loaders.notes_by_customer.load(self.id)
+        return [CustomerNote(note_id=n.note_id, written_on=n.written_on,
+                             written_by=n.written_by, text=Personal(n.text, self.segment))
+                for n in notes]
+
+    @strawberry.field(description="The head office of this branch, if it is one.")
+    async def head_office(self, info: Info) -> Customer | None:
+        return await customer_by_id(info, self.head_office_id)
+
+    @strawberry.field(description="The branches of this head office, by number.")
+    async def branches(self, info: Info) -> list[Customer]:
+        found = await info.context.loaders.branches_by_customer.load(self.id)
+        return [Customer.of(branch) for branch in found]
+
+
+def contact_person(person: model.ContactPersonRecord, segment: str) -> ContactPerson:
+    return ContactPerson.of(person.contact_id, {"name": person.name, "email": person.email,
+                                                "phone": person.phone, "role": person.role},
+                            segment, default=person.is_default)
+
+
+async def customer_by_id(info: Info, customer_id: UUID | None) -> Customer | None:
+    if customer_id is None:
+        return None
+    found = await info.context.loaders.customers_by_id.load(customer_id)
+    return Customer.of(found) if found is not None else None
+
+
+async def segments_of(info: Info, customer_ids: Any) -> dict[UUID, str]:
+    """The segment of each customer (through the request's loader: listing rows of a page
+    and then asking for their customers costs one query, not one per row). A customer the
+    read model does not know yet gets no segment, so its personal data stays hidden."""
+    ids = list(dict.fromkeys(customer_ids))
+    found = await info.context.loaders.customers_by_id.load_many(ids)
+    return {i: (c.segment if c is not None else "") for i, c in zip(ids, found, strict=True)}
 
 
 @strawberry.type
@@ -67,8 +124,26 @@ class CustomerQuery:
     @strawberry.field(description="One customer by id; null when there is none.")
     async def customer(self, info: Info, id: UUID) -> Customer | None:
         require(info.context.user, Action.READ)
-        found = await info.context.loaders.customers_by_id.load(id)
-        return Customer.of(found) if found is not None else None
+        return await customer_by_id(info, id)
+
+    @strawberry.field(description="The customer directory by number: customers whose number "
+                                  "or name starts with `search` (case and accents ignored), "
+                                  "of a segment, of a specialist, or unassigned.")
+    async def customers(self, info: Info, search: str | None = None,
+                        segment: str | None = None, specialist: str | None = None,
+                        unassigned: bool = False,
+                        first: Annotated[int | None, strawberry.argument(
+                            description=FIRST_DESCRIPTION)] = None,
+                        after: Annotated[str | None, strawberry.argument(
+                            description=AFTER_DESCRIPTION)] = None,
+                        ) -> Connection[Customer]:
+        require(info.context.user, Action.READ)
+        page = await read_page(model.search_customers, info.context.pool, search=search,
+                               segment=segment, specialist=specialist, unassigned=unassigned,
+                               first=first, after=after)
+        for record in page.items:  # the page's customers, for resolvers that ask again
+            info.context.loaders.customers_by_id.prime(record.id, record)
+        return connection(page, [Customer.of(record) for record in page.items])
 
 
 @strawberry.input

@@ -28,6 +28,7 @@ from ledger_collect.api.customers import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes import DisputeMutations
 from ledger_collect.api.emails import EmailMutations
 from ledger_collect.api.errors import Conflict, MaskInternalErrors, NotFound, RuleBroken
+from ledger_collect.api.lists import ListQuery
 from ledger_collect.api.permissions import PERSONAL_TEXT, Personal
 from ledger_collect.api.promises import PromiseMutations
 from ledger_collect.api.receivables import ReceivableMutations
@@ -48,7 +49,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 
 @strawberry.type
-class Query(ViewerQuery, CustomerQuery, AuditQuery):
+class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery):
     pass
 
 
