@@ -58,4 +58,4 @@ def test_every_personal_text_field_goes_through_the_guard() -> None:
         "Activity.closing_note", "Activity.description", "ContactPerson.email",
         "ContactPerson.name", "ContactPerson.phone", "CustomerNote.text", "DisputeNote.text",
         "PersonalTrailField.value", "Promise.withdrawal_reason", "Resubmission.move_reason",
-        "Resubmission.reason", "TrailNote.text"]
+        "Resubmission.reason", "TimelineEntry.details", "TrailNote.text"]

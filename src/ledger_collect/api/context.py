@@ -16,7 +16,7 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from ledger_collect.api.permissions import User
-from ledger_collect.projections import casework, correspondence, customers, disputes
+from ledger_collect.projections import casework, correspondence, customers, disputes, timeline
 
 if TYPE_CHECKING:
     import asyncpg
@@ -44,6 +44,8 @@ class Loaders:
     emails_by_customer: DataLoader[UUID, list[correspondence.EmailRecord]]
     customer_contacts_by_customer: DataLoader[
         UUID, list[correspondence.CustomerContactRecord]]
+    #: Keyed by (customer, which part of the timeline): one query per distinct part asked for.
+    timeline_by_customer: DataLoader[tuple[UUID, timeline.TimelineWindow], timeline.TimelinePage]
 
     @classmethod
     def for_request(cls, collections: Collections, pool: asyncpg.Pool | None) -> Loaders:
@@ -53,7 +55,11 @@ class Loaders:
                 return [found[key] for key in keys]
             return DataLoader(load_fn=load)
 
-        return cls(**{name: batched(read) for name, read in (
+        async def timelines(keys: Sequence[tuple[UUID, timeline.TimelineWindow]]) -> list[Any]:
+            return await timeline.load_timelines(pool, keys)
+
+        return cls(timeline_by_customer=DataLoader(load_fn=timelines),
+                   **{name: batched(read) for name, read in (
             ("customers_by_id", customers.customers_by_id),
             ("branches_by_customer", customers.branches_by_customer),
             ("contact_persons_by_customer", customers.contact_persons_by_customer),
