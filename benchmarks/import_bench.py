@@ -4,9 +4,10 @@
    300,000 ERP records) to a JSON Lines file, as ``ledger-collect demo-data`` does.
 2. The file is imported into a fresh schema exactly as ``ledger-collect import FILE`` does it
    (``open_feed`` + ``Importer``, 500 records per transaction), by one process; then, into
-   another fresh schema, by two processes at once, each importing the records of its half of
-   the customer groups (a branch goes with its head office, a payment, credit memo, clearing
-   or reversal with the invoice's customer), so that the two never touch the same aggregate.
+   another fresh schema, as ``ledger-collect import FILE --jobs 2`` does it (``run_parallel``:
+   the records split by customer group — a branch goes with its head office, a payment,
+   credit memo, clearing or reversal with the invoice's customer — so that the processes never
+   touch the same aggregate; the split and the workers' start count in the time).
    The library serialises writers with a table lock, but the Python work, which is most of the
    cost, then runs on both cores. Printed: events/s over the whole import and per tenth of the
    events (sustained: the rate must not fall as the table grows).
@@ -22,12 +23,9 @@ manages under 1,000.
 
 from __future__ import annotations
 
-import json
-import multiprocessing
-import queue
 import tempfile
+import threading
 import time
-import zlib
 from dataclasses import dataclass
 from datetime import date
 from itertools import islice
@@ -39,11 +37,11 @@ from common import arguments, fresh_store
 from eventsourcing.application import Application
 
 from ledger_collect.application import Collections
-from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.feed import DEFAULT_BATCH_SIZE, Importer, ImportResult
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import open_feed, write_feed
+from ledger_collect.feed.parallel import run_parallel
 
 AS_OF = date(2026, 11, 23)
 SEED = 7
@@ -72,35 +70,6 @@ def generate(customers: int, folder: Path) -> Path:
           f"({path.stat().st_size / 1e6:.0f} MB JSON Lines) generated in "
           f"{time.perf_counter() - started:.1f} s")
     return path
-
-
-def split_by_customer_group(path: Path, parts: int) -> list[Path]:
-    """The feed's lines, each in the part of its customer group, in their original order."""
-    if parts == 1:
-        return [path]
-    group_of: dict[str, str] = {}  # customer number or invoice number -> customer group
-    outputs = [path.with_name(f"{path.stem}.part{i + 1}of{parts}.jsonl") for i in range(parts)]
-    files = [p.open("w", encoding="utf-8") for p in outputs]
-    try:
-        with path.open(encoding="utf-8") as feed:
-            for line in feed:
-                record = json.loads(line)
-                kind = record["kind"]
-                if kind == "customer":
-                    head = record.get("head_office")
-                    group = group_of.get(head, head) if head else record["number"]
-                    group_of[record["number"]] = group
-                elif "customer" in record:  # contact, invoice, credit memo, payment
-                    group = group_of[record["customer"]]
-                    if kind == "invoice":
-                        group_of[record["document_number"]] = group
-                else:  # clearing, write-off, payment reversal: by their invoice
-                    group = group_of[record["invoice"]]
-                files[zlib.crc32(group.encode()) % parts].write(line)
-    finally:
-        for file in files:
-            file.close()
-    return outputs
 
 
 # -- importing ----------------------------------------------------------------------------------
@@ -135,57 +104,43 @@ def import_file(app: Collections, path: Path, batch_size: int,
         return Importer(app, batch_size=batch_size, today=AS_OF).run(items)
 
 
-def _import_part(settings: Settings, path: Path, batch_size: int, start: Any,
-                 results: Any) -> None:
-    """One importing process: opens the store, waits for the others, imports its part."""
-    database = Database(settings).open()
-    app = Collections(database)
-    try:
-        start.wait()
-        began = time.monotonic()
-        result = import_file(app, path, batch_size)
-        results.put((result, began, time.monotonic()))
-    finally:
-        app.close()
-        database.close()
-
-
-def import_in_processes(database: Database, parts: list[Path], batch_size: int) -> Run:
-    """Import the parts at once, one process each; sample the store's size meanwhile."""
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(len(parts) + 1)
-    results = context.Queue()
-    processes = [
-        context.Process(target=_import_part,
-                        args=(database.settings, part, batch_size, start, results))
-        for part in parts
-    ]
-    for process in processes:
-        process.start()
+def import_in_processes(database: Database, path: Path, processes: int,
+                        batch_size: int) -> Run:
+    """Import the file as ``ledger-collect import FILE --jobs N`` does (N = 1: in this process,
+    as ``Importer``; more: ``run_parallel``, which splits the file by customer group and starts
+    the workers: their start is in the time); sample the store's size meanwhile."""
     samples: list[tuple[float, int]] = []
+    done = threading.Event()
+    began = time.monotonic()
+
+    def sample() -> None:
+        with psycopg.connect(database.url, autocommit=True) as conn:
+            count = f'SELECT max(notification_id) FROM "{database.schema}".collections_events'
+            while not done.wait(POLL_SECONDS):
+                samples.append((time.monotonic() - began,
+                                conn.execute(count).fetchone()[0] or 0))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    if processes == 1:
+        app = Collections(database)
+        try:
+            began = time.monotonic()
+            sampler.start()
+            result = import_file(app, path, batch_size)
+        finally:
+            app.close()
+    else:
+        began = time.monotonic()
+        sampler.start()
+        result = run_parallel(database.settings, database.url, path, processes,
+                              batch_size=batch_size, today=AS_OF)
+    ended = time.monotonic()
+    done.set()
+    sampler.join()
     with psycopg.connect(database.url, autocommit=True) as conn:
         count = f'SELECT max(notification_id) FROM "{database.schema}".collections_events'
-        start.wait(timeout=300)  # every process has opened the store
-        began = time.monotonic()
-        while any(p.is_alive() for p in processes) and results.qsize() < len(processes):
-            time.sleep(POLL_SECONDS)
-            samples.append((time.monotonic() - began, conn.execute(count).fetchone()[0] or 0))
-        try:
-            outcomes = [results.get(timeout=60) for _ in processes]
-        except queue.Empty:
-            raise SystemExit("an importing process failed: see its traceback above") from None
-        ended = max(end for _, _, end in outcomes)
         samples.append((ended - began, conn.execute(count).fetchone()[0] or 0))
-    for process in processes:
-        process.join()
-    total = ImportResult()
-    for result, _, _ in outcomes:
-        total.read += result.read
-        total.applied += result.applied
-        total.already_present += result.already_present
-        total.rejected += result.rejected
-        total.events += result.events
-    return Run(total, ended - began, samples)
+    return Run(result, ended - began, samples)
 
 
 def summary(label: str, result: ImportResult, seconds: float) -> float:
@@ -208,9 +163,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ledger-bench-") as folder:
         path = generate(args.customers, Path(folder))
         for processes in (int(n) for n in args.processes.split(",")):
-            parts = split_by_customer_group(path, processes)
             with fresh_store(f"bench_import{processes}", keep=args.keep) as database:
-                run = import_in_processes(database, parts, args.batch_size)
+                run = import_in_processes(database, path, processes, args.batch_size)
             who = ("1 process, as `ledger-collect import FILE`" if processes == 1 else
                    f"{processes} processes, each importing its customer groups")
             summary(f"import ({who}; batches of {args.batch_size} records)", run.result,

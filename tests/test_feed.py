@@ -464,3 +464,92 @@ def test_two_imports_of_one_file_at_once_apply_each_record_once(make_app, tmp_pa
     assert sum(applied) == read  # every record applied by exactly one of the two
     assert facts(shared) == facts(clean)
     assert states(shared) == states(clean)
+
+
+# -- in parallel: --jobs N -------------------------------------------------------------------------
+def test_the_split_keeps_each_customer_group_whole_in_the_file_order(tmp_path):
+    from ledger_collect.feed.parallel import partition
+
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(jsonl(
+        customer("H"),                                                      # 1 head office
+        customer("B", head_office="H"),                                     # 2 its branch
+        customer("X"),                                                      # 3 another group
+        invoice("IB", customer="B"),                                        # 4 branch invoice
+        invoice("IX", customer="X"),                                        # 5
+        payment("P1", "10.00", ("IB", "10.00"), customer="H"),              # 6 head pays IB
+        {"kind": "clearing", "source_id": "CL1", "invoice": "IX",           # 7 by its invoice
+         "date": "2026-10-10"},
+        "not json",                                                         # 8 bad: first part
+        {"kind": "credit_memo", "source_id": "CM1", "customer": " X ",      # 9 spaces as read
+         "amount": "5.00", "currency": "EUR", "date": "2026-10-10"},
+    ))
+    mask, load = partition(feed, None, 2)
+    assert mask[1] == mask[2] == mask[4] == mask[6]
+    assert mask[3] == mask[5] == mask[7] == mask[9] != mask[1]
+    assert mask[8] == 0
+    assert sorted(load) == [4, 5]
+
+
+def test_a_parallel_import_ends_as_one_process_does_and_reports_bad_lines_by_line(
+        make_app, tmp_path):
+    lines = demo_feed(400, seed=5).splitlines()
+    lines[9] = '{"kind": "invoice", "source_id": '                            # line 10
+    lines.insert(200, json.dumps(invoice("NOPE", customer="UNKNOWN")))        # line 201
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("\n".join(lines) + "\n")
+    one, two = make_app(), make_app()
+    out1, err1 = _cli(one, "import", str(feed), "--jobs", "1").communicate(timeout=120)
+    out2, err2 = _cli(two, "import", str(feed), "--jobs", "2",
+                      "--batch-size", "50").communicate(timeout=120)
+    assert "importing with 2 processes" in err2
+    bad1 = [line for line in err1.splitlines() if line.startswith(str(feed))]
+    bad2 = [line for line in err2.splitlines() if line.startswith(str(feed))]
+    assert [b.split(":")[1] for b in bad2] == ["10", "201"]
+    assert bad2 == bad1
+    assert out1.splitlines()[0] == out2.splitlines()[0]  # records read, applied, ... rejected: 2
+    assert "rejected: 2" in out2
+    assert event_count(two) == event_count(one)
+    assert facts(two) == facts(one)
+    assert states(two) == states(one)
+
+
+def test_strict_with_more_than_one_job_is_refused_with_the_reason(make_app, tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(jsonl(customer()))
+    app = make_app()
+    process = _cli(app, "import", str(feed), "--strict", "--jobs", "2")
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 2
+    assert "one transaction" in err and "--jobs 1" in err
+    assert event_count(app) == 0
+
+
+@pytest.mark.slow
+def test_a_parallel_import_killed_mid_way_and_run_again_ends_as_one_clean_run(make_app, tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(demo_feed(800, seed=3))
+    clean, killed = make_app(), make_app()
+    out, err = _cli(clean, "import", str(feed), "--jobs", "1").communicate(timeout=120)
+    assert "rejected: 0" in out, err
+    final = event_count(clean)
+
+    victim = _cli(killed, "import", str(feed), "--batch-size", "100", "--jobs", "2")
+    deadline = time.monotonic() + 120
+    while victim.poll() is None and time.monotonic() < deadline:
+        if event_count(killed) >= final // 3:
+            os.kill(victim.pid, signal.SIGKILL)
+            break
+        time.sleep(0.005)
+    victim.communicate(timeout=30)
+    assert victim.returncode == -signal.SIGKILL, "the import finished before it could be killed"
+    time.sleep(1.0)  # the orphaned workers stop after their current batch
+    partial = event_count(killed)
+    assert 0 < partial < final
+
+    out, err = _cli(killed, "import", str(feed), "--jobs", "2").communicate(timeout=120)
+    assert "rejected: 0" in out, err
+    assert "already present: 0," not in out
+    assert event_count(killed) == final
+    assert facts(killed) == facts(clean)
+    assert states(killed) == states(clean)

@@ -31,7 +31,7 @@ from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.domain.base import ConflictError
 from ledger_collect.personal_data import KeyRing, SealingMapper, load_master_key
-from ledger_collect.store import FastJSONTranscoder, application_recorder
+from ledger_collect.store import FastJSONTranscoder, FastSave, application_recorder
 
 R = TypeVar("R")
 
@@ -47,7 +47,7 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, Application):
+class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, FastSave, Application):
     """Commands of the collections domain over the event store (the write side)."""
 
     name = "Collections"  # pinned: the events table is collections_events
