@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -147,6 +148,12 @@ def test_demo_loads_a_portfolio_once_and_prints_its_summary(app, settings):
     row = next(line for line in out.splitlines() if line.startswith(f"  {currency}: "))
     cells = row.split(": ", 1)[1].split(" | ")
     assert len(cells) == 6 and all(cell != "0.00" for cell in cells), row
+    # Customers are shared out to the demo specialists, every fifth left unassigned.
+    assert "assigned the demo customers to alice, bruno, chloe" in out
+    from ledger_collect.feed.demo import demo_records
+    numbers = [r["number"] for r in demo_records(40, 42, date.today()) if r["kind"] == "customer"]
+    specialists = [app.repository.get(Customer.create_id(n)).specialist for n in numbers[:6]]
+    assert specialists == ["alice", "bruno", "chloe", "alice", None, "chloe"]
 
     out, err = cli_process(settings, "demo", "--customers", "40").communicate(timeout=120)
     assert "already loaded" in out and "loading" not in out, err

@@ -181,11 +181,34 @@ def _load_demo(app: object, customers: int, seed: int, today: date) -> None:
         click.echo("the demo portfolio is already loaded")
         return
     click.echo(f"loading a demo portfolio of {customers} customers (seed {seed})")
-    generated = demo_records(customers, seed, today)
+    generated = list(demo_records(customers, seed, today))
     records = [parse_record(raw, n) for n, raw in enumerate(generated, start=1)]
     with click.progressbar(length=len(records), label="importing", file=sys.stderr) as bar:
         result = Importer(app, today=today).run(records, progress=bar.update)
     _report(result, "demo")
+    _assign_demo_specialists(app, generated, today)
+
+
+DEMO_SPECIALISTS = ("alice", "bruno", "chloe")
+
+
+def _assign_demo_specialists(app: object, generated: list[dict[str, object]],
+                             today: date) -> None:
+    """Give each segment's customers to the demo specialists in turn, leaving every fifth
+    unassigned, so that worklists (and the unassigned list) have something to show."""
+    from ledger_collect.commands.receivables import assign_customer
+    from ledger_collect.domain.customer import Customer
+
+    batch = app.batch()  # type: ignore[attr-defined]
+    numbers = [str(raw["number"]) for raw in generated if raw.get("kind") == "customer"]
+    for n, number in enumerate(numbers):
+        if n % 5 != 4:
+            assign_customer(batch, Customer.create_id(number),
+                            DEMO_SPECIALISTS[n % len(DEMO_SPECIALISTS)], actor="demo",
+                            business_date=today)
+    app.commit(batch)  # type: ignore[attr-defined]
+    click.echo(f"assigned the demo customers to {', '.join(DEMO_SPECIALISTS)} "
+               f"(every fifth left unassigned)")
 
 
 @cli.command()
