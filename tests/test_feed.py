@@ -519,7 +519,7 @@ def test_strict_with_more_than_one_job_is_refused_with_the_reason(make_app, tmp_
     feed.write_text(jsonl(customer()))
     app = make_app()
     process = _cli(app, "import", str(feed), "--strict", "--jobs", "2")
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
     assert process.returncode == 2
     assert "one transaction" in err and "--jobs 1" in err
     assert event_count(app) == 0

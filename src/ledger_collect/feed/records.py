@@ -141,6 +141,8 @@ def _text(raw: Mapping[str, Any], name: str) -> str | None:
     value = raw.get(name)
     if value is None:
         return None
+    if type(value) is str and value.isascii():  # the usual case, first
+        return value.strip() or None
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise RecordError(f"field '{name}' must be text, got {json.dumps(value, default=str)}")
     text = str(value).strip()
