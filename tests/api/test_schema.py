@@ -55,7 +55,10 @@ def test_every_personal_text_field_goes_through_the_guard() -> None:
                     f"personal_field()")
                 guarded.append(f"{type_.name}.{field.python_name}")
     assert sorted(guarded) == [
-        "Activity.closing_note", "Activity.description", "ContactPerson.email",
-        "ContactPerson.name", "ContactPerson.phone", "CustomerNote.text", "DisputeNote.text",
+        "Activity.closing_note", "Activity.description", "CollectionEmail.bcc",
+        "CollectionEmail.cc", "CollectionEmail.last_error", "CollectionEmail.to",
+        "ContactPerson.email", "ContactPerson.name", "ContactPerson.phone",
+        "CustomerContact.notes", "CustomerContact.summary", "CustomerNote.text",
+        "DisputeNote.text", "EmailFailure.address", "EmailFailure.error",
         "PersonalTrailField.value", "Promise.withdrawal_reason", "Resubmission.move_reason",
         "Resubmission.reason", "TimelineEntry.details", "TrailNote.text"]

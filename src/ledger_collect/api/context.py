@@ -16,7 +16,14 @@ import strawberry
 from strawberry.dataloader import DataLoader
 
 from ledger_collect.api.permissions import User
-from ledger_collect.projections import casework, correspondence, customers, disputes, timeline
+from ledger_collect.projections import (
+    casework,
+    correspondence,
+    customers,
+    disputes,
+    open_items,
+    timeline,
+)
 
 if TYPE_CHECKING:
     import asyncpg
@@ -46,6 +53,10 @@ class Loaders:
         UUID, list[correspondence.CustomerContactRecord]]
     #: Keyed by (customer, which part of the timeline): one query per distinct part asked for.
     timeline_by_customer: DataLoader[tuple[UUID, timeline.TimelineWindow], timeline.TimelinePage]
+    open_items_by_customer: DataLoader[UUID, list[open_items.OpenItem]]
+    credits_by_customer: DataLoader[UUID, list[open_items.Credit]]
+    #: Keyed by (customer, as-of date): one query per distinct date.
+    aging_by_customer: DataLoader[tuple[UUID, date], open_items.AgingGrid]
 
     @classmethod
     def for_request(cls, collections: Collections, pool: asyncpg.Pool | None) -> Loaders:
@@ -58,7 +69,19 @@ class Loaders:
         async def timelines(keys: Sequence[tuple[UUID, timeline.TimelineWindow]]) -> list[Any]:
             return await timeline.load_timelines(pool, keys)
 
+        async def agings(keys: Sequence[tuple[UUID, date]]) -> list[Any]:
+            dates: dict[date, list[UUID]] = {}
+            for customer_id, as_of in keys:
+                dates.setdefault(as_of, []).append(customer_id)
+            grids = {}
+            for as_of, customer_ids in dates.items():
+                found = await open_items.aging_by_customer(pool, as_of,
+                                                           list(dict.fromkeys(customer_ids)))
+                grids.update(((c, as_of), grid) for c, grid in found.items())
+            return [grids[key] for key in keys]
+
         return cls(timeline_by_customer=DataLoader(load_fn=timelines),
+                   aging_by_customer=DataLoader(load_fn=agings),
                    **{name: batched(read) for name, read in (
             ("customers_by_id", customers.customers_by_id),
             ("branches_by_customer", customers.branches_by_customer),
@@ -70,7 +93,9 @@ class Loaders:
             ("disputes_by_customer", disputes.disputes_by_customer),
             ("dispute_notes_by_dispute", disputes.dispute_notes_by_dispute),
             ("emails_by_customer", correspondence.emails_by_customer),
-            ("customer_contacts_by_customer", correspondence.customer_contacts_by_customer))})
+            ("customer_contacts_by_customer", correspondence.customer_contacts_by_customer),
+            ("open_items_by_customer", open_items.open_items_by_customer),
+            ("credits_by_customer", open_items.credits_by_customer))})
 
 
 @dataclass

@@ -29,6 +29,7 @@ from ledger_collect.api.disputes import DisputeMutations
 from ledger_collect.api.emails import EmailMutations
 from ledger_collect.api.errors import Conflict, MaskInternalErrors, NotFound, RuleBroken
 from ledger_collect.api.lists import ListQuery
+from ledger_collect.api.overview import OverviewQuery
 from ledger_collect.api.permissions import PERSONAL_TEXT, Personal
 from ledger_collect.api.promises import PromiseMutations
 from ledger_collect.api.receivables import ReceivableMutations
@@ -50,7 +51,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 
 @strawberry.type
-class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery):
+class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery):
     pass
 
 

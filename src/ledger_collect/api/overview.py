@@ -1,0 +1,245 @@
+"""`customerOverview(id)`: everything a specialist needs about one customer in one query —
+master data, head office and branches, credit limit and available credit, open items, credit
+memos and unapplied payments, the aging grid, promises, disputes, follow-ups, collection
+contacts, conversations, activities, emails, notes (`customer.notes`) and the timeline.
+
+Every part is read through the request's loaders (``Context.loaders``), never directly: each
+part costs one SQL query per request, whatever the number of items and whatever the number of
+overviews asked for (aliases), so the overview costs a fixed number of queries. Personal parts
+(names, addresses, phone numbers, notes, summaries, reasons) are served by the shared casework
+types and ``personal_field()``: a viewer who may not see this customer's personal data gets
+null with a FORBIDDEN error at the exact path, and the rest of the overview.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Annotated, Self
+from uuid import UUID
+
+import strawberry
+
+from ledger_collect.api.casework import (
+    Activity,
+    CollectionEmail,
+    CustomerContact,
+    Dispute,
+    Promise,
+    Resubmission,
+)
+from ledger_collect.api.contacts import ContactPerson
+from ledger_collect.api.context import Info
+from ledger_collect.api.customers import Customer, contact_person, customer_by_id
+from ledger_collect.api.pages import Connection
+from ledger_collect.api.permissions import Action, require
+from ledger_collect.api.timeline import (
+    After,
+    First,
+    Since,
+    TimelineEntry,
+    Types,
+    customer_timeline,
+)
+from ledger_collect.projections import open_items as model
+from ledger_collect.projections.customers import CustomerRecord
+from ledger_collect.projections.records import DEFAULT_PAGE
+
+ZERO = Decimal("0.00")
+
+
+@strawberry.type(description="An invoice of the customer that is still (partly) open.")
+class OpenItem:
+    id: UUID
+    document_number: str
+    currency: str
+    amount: Decimal
+    paid_amount: Decimal
+    credited_amount: Decimal
+    open_amount: Decimal
+    posting_date: date
+    due_date: date
+    days_overdue: int = strawberry.field(description="Days past due on the request's "
+                                                     "business date (0 when not yet due).")
+    dunning_level: int
+    last_dunned_on: date | None
+    promise_id: UUID | None = strawberry.field(description="The promise on the invoice, if "
+                                                           "any (see `promises`).")
+    promise_amount: Decimal | None
+    promise_date: date | None
+    promise_status: str | None
+    dispute_ids: list[UUID] = strawberry.field(description="Dispute cases over the invoice "
+                                                           "(see `disputes`).")
+    open_disputes: int
+    disputed_amount: Decimal
+
+    @classmethod
+    def of(cls, item: model.OpenItem, today: date) -> Self:
+        shown = set(cls.__annotations__) - {"days_overdue"}
+        return cls(**{name: value for name, value in vars(item).items() if name in shown},
+                   days_overdue=item.days_overdue(today))
+
+
+@strawberry.type(description="Money of the customer's not (yet) applied to an invoice: an "
+                             "unapplied payment or a credit memo on account.")
+class CreditOnAccount:
+    id: UUID
+    source_id: str = strawberry.field(description="The ERP's document id.")
+    amount: Decimal
+    currency: str
+    document_date: date
+
+    @classmethod
+    def of(cls, credit: model.Credit) -> Self:
+        return cls(id=credit.id, source_id=credit.source_id, amount=credit.amount,
+                   currency=credit.currency, document_date=credit.document_date)
+
+
+@strawberry.type(description="Open amount and number of open items in one aging bucket.")
+class AgingCell:
+    bucket: str = strawberry.field(description="The bucket's label: not due, 1-30, 31-60, ...")
+    amount: Decimal
+    items: int
+
+
+@strawberry.type(description="The customer's open items of one currency by days past due.")
+class AgingRow:
+    currency: str
+    cells: list[AgingCell]
+    total: Decimal
+
+
+@strawberry.type(description="Open items aged on a date.")
+class CustomerAging:
+    as_of: date
+    buckets: list[str] = strawberry.field(description="Bucket labels, in order.")
+    rows: list[AgingRow] = strawberry.field(description="One row per currency.")
+
+    @classmethod
+    def of(cls, grid: model.AgingGrid) -> Self:
+        return cls(as_of=grid.as_of, buckets=list(grid.labels), rows=[
+            AgingRow(currency=currency, total=grid.total(currency), cells=[
+                AgingCell(bucket=label, amount=amount, items=count)
+                for label, amount, count in zip(grid.labels, amounts, grid.items[currency],
+                                                strict=True)])
+            for currency, amounts in grid.amounts.items()])
+
+
+@strawberry.type(description="One customer at a glance: master data, credit, open items, "
+                             "aging, casework and history. Costs a fixed number of SQL "
+                             "queries whatever the number of items.")
+class CustomerOverview:
+    id: UUID
+    customer: Customer
+    credit_limit: Decimal = strawberry.field(description="In the customer's currency.")
+    currency: str = strawberry.field(description="The customer's currency.")
+
+    @classmethod
+    def of(cls, record: CustomerRecord) -> Self:
+        return cls(id=record.id, customer=Customer.of(record), credit_limit=record.credit_limit,
+                   currency=record.currency)
+
+    @property
+    def segment(self) -> str:  # decides who sees the personal parts
+        return self.customer.segment
+
+    async def _items(self, info: Info) -> list[model.OpenItem]:
+        return await info.context.loaders.open_items_by_customer.load(self.id)  # type: ignore[no-any-return]
+
+    async def _credits(self, info: Info, kind: str) -> list[CreditOnAccount]:
+        found = await info.context.loaders.credits_by_customer.load(self.id)
+        return [CreditOnAccount.of(c) for c in found if c.kind == kind]
+
+    @strawberry.field(description="The head office, when the customer is a branch.")
+    async def head_office(self, info: Info) -> Customer | None:
+        return await customer_by_id(info, self.customer.head_office_id)
+
+    @strawberry.field(description="The branches, when the customer is a head office.")
+    async def branches(self, info: Info) -> list[Customer]:
+        found = await info.context.loaders.branches_by_customer.load(self.id)
+        return [Customer.of(branch) for branch in found]
+
+    @strawberry.field(description="Open amount of the open items in the customer's currency.")
+    async def open_amount(self, info: Info) -> Decimal:
+        return sum((i.open_amount for i in await self._items(info)
+                    if i.currency == self.currency), ZERO)
+
+    @strawberry.field(description="Credit limit minus the open amount in the customer's "
+                                  "currency (negative when over the limit).")
+    async def available_credit(self, info: Info) -> Decimal:
+        return self.credit_limit - await self.open_amount(info)
+
+    @strawberry.field(description="Open invoices, earliest due first.")
+    async def open_items(self, info: Info) -> list[OpenItem]:
+        today = info.context.business_date
+        return [OpenItem.of(item, today) for item in await self._items(info)]
+
+    @strawberry.field(description="Credit memos on account, oldest first.")
+    async def credit_memos(self, info: Info) -> list[CreditOnAccount]:
+        return await self._credits(info, "credit_memo")
+
+    @strawberry.field(description="Payments not applied to any invoice, oldest first.")
+    async def unapplied_payments(self, info: Info) -> list[CreditOnAccount]:
+        return await self._credits(info, "unapplied_payment")
+
+    @strawberry.field(description="The open items by days past due (default buckets).")
+    async def aging(self, info: Info, as_of: Annotated[date | None, strawberry.argument(
+            description="Aged on this date; today when omitted.")] = None) -> CustomerAging:
+        grid = await info.context.loaders.aging_by_customer.load(
+            (self.id, as_of or info.context.business_date))
+        return CustomerAging.of(grid)
+
+    @strawberry.field(description="Promises to pay, newest first.")
+    async def promises(self, info: Info) -> list[Promise]:
+        found = await info.context.loaders.promises_by_customer.load(self.id)
+        return [Promise.of(p, self.segment) for p in found]
+
+    @strawberry.field(description="Dispute cases.")
+    async def disputes(self, info: Info) -> list[Dispute]:
+        found = await info.context.loaders.disputes_by_customer.load(self.id)
+        return [Dispute.of(d, self.segment) for d in found]
+
+    @strawberry.field(description="Follow-ups (resubmissions).")
+    async def resubmissions(self, info: Info) -> list[Resubmission]:
+        found = await info.context.loaders.resubmissions_by_customer.load(self.id)
+        return [Resubmission.of(r, self.segment) for r in found]
+
+    @strawberry.field(description="Activities (tasks) about the customer.")
+    async def activities(self, info: Info) -> list[Activity]:
+        found = await info.context.loaders.activities_by_customer.load(self.id)
+        return [Activity.of(a, self.segment) for a in found]
+
+    @strawberry.field(description="Collection emails (their latest attempts).")
+    async def emails(self, info: Info) -> list[CollectionEmail]:
+        found = await info.context.loaders.emails_by_customer.load(self.id)
+        return [CollectionEmail.of(e, self.segment) for e in found]
+
+    @strawberry.field(description="Conversations with the customer (customer contacts).")
+    async def conversations(self, info: Info) -> list[CustomerContact]:
+        found = await info.context.loaders.customer_contacts_by_customer.load(self.id)
+        return [CustomerContact.of(c, self.segment) for c in found]
+
+    @strawberry.field(description="The people to contact at the customer.")
+    async def contacts(self, info: Info) -> list[ContactPerson]:
+        people = await info.context.loaders.contact_persons_by_customer.load(self.id)
+        return [contact_person(p, self.segment) for p in people if p.removed_on is None]
+
+    @strawberry.field(description="What happened with the customer, newest first (the last "
+                                  "365 days unless `since` says otherwise).")
+    async def timeline(self, info: Info, types: Types = None, since: Since = None,
+                       first: First = DEFAULT_PAGE,
+                       after: After = None) -> Connection[TimelineEntry]:
+        return await customer_timeline(info, self.id, types=types, since=since, first=first,
+                                       after=after)
+
+
+@strawberry.type
+class OverviewQuery:
+    @strawberry.field(description="One customer at a glance (null when there is none): one "
+                                  "request, a fixed number of SQL queries.")
+    async def customer_overview(self, info: Info, id: UUID) -> CustomerOverview | None:
+        require(info.context.user, Action.READ)
+        found = await info.context.loaders.customers_by_id.load(id)
+        if found is None:
+            return None
+        return CustomerOverview.of(found)

@@ -1,0 +1,210 @@
+"""`customerOverview(id)` over HTTP: every part with concrete figures, personal parts only for
+those who may see them (null + FORBIDDEN at exact paths, also inside lists and the timeline),
+a fixed number of SQL queries whatever the number of items and of aliased overviews, and
+read-your-writes: a promise recorded through the API shows in the overview at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import asyncpg
+import pytest
+
+from api.helpers import TODAY, Api, Portfolio
+from ledger_collect.application import Collections
+from ledger_collect.projections.runner import catch_up
+
+PARTS = """
+  id currency creditLimit openAmount availableCredit
+  customer { number name segment specialist notes { text } }
+  headOffice { number } branches { number }
+  contacts { contactId name email phone }
+  openItems { documentNumber openAmount dueDate daysOverdue promiseStatus openDisputes }
+  creditMemos { sourceId amount } unappliedPayments { sourceId amount }
+  aging { buckets rows { currency total cells { bucket amount items } } }
+  promises { amount promisedDate status withdrawalReason customer { number } }
+  disputes { originalAmount reason status notes { text } }
+  resubmissions { followUpDate reason }
+  activities { description dueDate }
+  emails { template to }
+  conversations { channel summary personReached { name } }
+  timeline { nodes { type event details } }
+"""
+QUERY = f"query ($id: UUID!) {{ customerOverview(id: $id) {{ {PARTS} }} }}"
+ALIASED = ("query ($a: UUID!, $b: UUID!) {"
+           f" a: customerOverview(id: $a) {{ {PARTS} }}"
+           f" b: customerOverview(id: $b) {{ {PARTS} }} }}")
+
+
+def when(days_ago: int = 1, actor: str = "alice") -> dict[str, Any]:
+    return {"actor": actor, "business_date": TODAY - timedelta(days=days_ago)}
+
+
+def casework(app: Collections, customer: Any, invoice: Any, tag: str, person: str) -> None:
+    """One of each kind of casework on ``invoice`` of ``customer``."""
+    app.record_contact(customer, channel="phone", result="promised", contact_person_id=person,
+                       summary=f"{tag}: will pay", **when())
+    app.record_promise(invoice_id=invoice, amount=Decimal("100.00"),
+                       promised_date=TODAY + timedelta(days=7), **when())
+    app.open_dispute(customer, [invoice], amount=Decimal("50.00"), reason="price",
+                     processor="alice", note=f"{tag}: price too high", **when())
+    app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=3),
+                            reason=f"{tag}: call back", **when())
+    app.create_activity(customer, specialist="alice", due_date=TODAY + timedelta(days=2),
+                        description=f"{tag}: check the delivery", **when())
+    app.create_email(customer, to=[f"ap@{tag}.example"], template="reminder", **when())
+
+
+@pytest.fixture
+def busy(app: Collections, portfolio: Portfolio) -> Portfolio:
+    """C-2 (south) gets one of everything; C-1 (north) gets 20 more invoices, casework on
+    five of them, a credit memo and an unapplied payment on account."""
+    erp = when(30, "erp")
+    app.add_contact(portfolio.south, "p2", name="Sam South", email="sam@c2.example",
+                    phone=None, role=None, **erp)
+    casework(app, portfolio.south, portfolio.south_invoice, "south", "p2")
+    for n in range(20):
+        invoice = app.post_invoice(
+            customer_number="C-1", document_number=f"INV-C-1-{n:02}", amount=Decimal("100.00"),
+            currency="EUR", posting_date=TODAY - timedelta(days=200),
+            due_date=TODAY - timedelta(days=n * 10 - 5), source_id=f"inv-c1-{n}",
+            **when(200, "erp"))
+        if n < 5:
+            casework(app, portfolio.north, invoice, f"north{n}", "p1")
+    app.apply_credit_memo(source_id="cm-1", customer_number="C-1", invoice_number=None,
+                          amount=Decimal("75.00"), currency="EUR",
+                          document_date=TODAY - timedelta(days=3), **when(3, "erp"))
+    app.apply_payment(source_id="pay-1", customer_number="C-1", allocations=[],
+                      unapplied=Decimal("60.00"), currency="EUR",
+                      payment_date=TODAY - timedelta(days=2), **when(2, "erp"))
+    catch_up(app)
+    return portfolio
+
+
+def overview(api: Api, user: str, customer: Any) -> dict[str, Any]:
+    return api.data(QUERY, {"id": str(customer)}, user=user)["customerOverview"]
+
+
+def test_the_segments_specialist_sees_the_whole_customer(api: Api, busy: Portfolio) -> None:
+    found = overview(api, "alice", busy.north)
+    assert found["customer"] == {"number": "C-1", "name": "Customer C-1", "segment": "north",
+                                 "specialist": "alice",
+                                 "notes": [{"text": "prefers calls after 2 pm"}]}
+    assert (found["currency"], found["creditLimit"]) == ("EUR", "5000.00")
+    assert found["openAmount"] == "3000.00"  # 1000 + 20 x 100
+    assert found["availableCredit"] == "2000.00"
+    assert found["headOffice"] is None and found["branches"] == []
+    assert found["contacts"] == [{"contactId": "p1", "name": "Marie Curie",
+                                  "email": "marie@c1.example", "phone": "+33 1 23 45 67 89"}]
+    items = found["openItems"]
+    assert len(items) == 21
+    assert items[0] == {"documentNumber": "INV-C-1-19", "openAmount": "100.00",
+                        "dueDate": str(TODAY - timedelta(days=185)), "daysOverdue": 185,
+                        "promiseStatus": None, "openDisputes": 0}
+    assert items[-1]["documentNumber"] == "INV-C-1-00" and items[-1]["daysOverdue"] == 0
+    assert found["creditMemos"] == [{"sourceId": "cm-1", "amount": "75.00"}]
+    assert found["unappliedPayments"] == [{"sourceId": "pay-1", "amount": "60.00"}]
+    (row,) = found["aging"]["rows"]
+    assert found["aging"]["buckets"] == ["not due", "1-30", "31-60", "61-90", "91-120",
+                                         "over 120"]
+    assert row["total"] == "3000.00"
+    assert [(c["amount"], c["items"]) for c in row["cells"]] == [
+        ("100.00", 1), ("1300.00", 4), ("300.00", 3), ("300.00", 3), ("300.00", 3),
+        ("700.00", 7)]
+    assert len(found["promises"]) == 5 and len(found["disputes"]) == 5
+    assert {p["status"] for p in found["promises"]} == {"open"}
+    assert found["promises"][0]["customer"] == {"number": "C-1"}
+    assert min(d["notes"][0]["text"] for d in found["disputes"]) == "north0: price too high"
+    assert len(found["resubmissions"]) == len(found["activities"]) == 5
+    assert len(found["emails"]) == len(found["conversations"]) == 5
+    assert {c["personReached"]["name"] for c in found["conversations"]} == {"Marie Curie"}
+    assert {e["to"][0] for e in found["emails"]} == {f"ap@north{n}.example" for n in range(5)}
+    types = [n["type"] for n in found["timeline"]["nodes"]]
+    assert {"INVOICE", "PROMISE", "DISPUTE", "CONTACT", "NOTE", "EMAIL"} <= set(types)
+
+
+def test_unknown_customer_is_null(api: Api, busy: Portfolio) -> None:
+    data = api.data(QUERY, {"id": "00000000-0000-0000-0000-000000000007"}, user="alice")
+    assert data == {"customerOverview": None}
+
+
+def test_another_segments_specialist_gets_nulls_and_forbidden_at_exact_paths(
+        api: Api, busy: Portfolio) -> None:
+    response = api.post(QUERY, {"id": str(busy.south)}, user="alice")
+    body = response.json()
+    found = body["data"]["customerOverview"]
+    assert found["openAmount"] == "1000.00" and len(found["openItems"]) == 1
+    assert found["promises"][0]["amount"] == "100.00"
+    assert found["disputes"][0]["notes"] == [{"text": None}]
+    assert found["resubmissions"][0]["reason"] is None
+    assert found["activities"][0]["description"] is None
+    assert found["emails"][0]["to"] is None
+    assert found["conversations"][0] == {"channel": "phone", "summary": None,
+                                         "personReached": {"name": None}}
+    assert found["contacts"] == [{"contactId": "p2", "name": None, "email": None,
+                                  "phone": None}]
+    details = [n["details"] for n in found["timeline"]["nodes"]]
+    assert any(n["type"] == "CONTACT" for n in found["timeline"]["nodes"])
+    assert all(d is None for d in details)
+    denied = {tuple(e["path"]) for e in body["errors"]}
+    assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
+    expected = {
+        ("customerOverview", "disputes", 0, "notes", 0, "text"),
+        ("customerOverview", "resubmissions", 0, "reason"),
+        ("customerOverview", "activities", 0, "description"),
+        ("customerOverview", "emails", 0, "to"),
+        ("customerOverview", "conversations", 0, "summary"),
+        ("customerOverview", "conversations", 0, "personReached", "name"),
+        ("customerOverview", "contacts", 0, "name"),
+        ("customerOverview", "contacts", 0, "email"),
+        ("customerOverview", "contacts", 0, "phone"),
+        ("customerOverview", "promises", 0, "withdrawalReason"),
+    }
+    assert expected <= denied
+    assert all(p[:2] in {("customerOverview", k) for k in (
+        "disputes", "resubmissions", "activities", "emails", "conversations", "promises",
+        "contacts", "timeline")} for p in denied), denied
+    for secret in ("south: will pay", "south: price", "south: call back", "south: check",
+                   "ap@south", "Sam South", "sam@c2"):
+        assert secret not in response.text
+
+
+@pytest.fixture
+def queries() -> Iterator[list[str]]:
+    """The SQL statements the API's read pool runs while the test runs."""
+    ran: list[str] = []
+    pool_class = asyncpg.pool.Pool
+    originals = {name: getattr(pool_class, name) for name in ("fetch", "fetchrow", "fetchval")}
+
+    def counting(name: str) -> Any:
+        async def method(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
+            ran.append(query)
+            return await originals[name](self, query, *args, **kwargs)
+        return method
+
+    for name in originals:
+        setattr(pool_class, name, counting(name))
+    try:
+        yield ran
+    finally:
+        for name, method in originals.items():
+            setattr(pool_class, name, method)
+
+
+def test_the_overview_costs_a_fixed_number_of_queries(api: Api, busy: Portfolio,
+                                                      queries: list[str]) -> None:
+    overview(api, "audrey", busy.south)  # one of each part
+    few = list(queries)
+    queries.clear()
+    overview(api, "audrey", busy.north)  # 21 items, five of each casework record
+    many = list(queries)
+    queries.clear()
+    both = api.data(ALIASED, {"a": str(busy.north), "b": str(busy.south)}, user="audrey")
+    aliased = list(queries)
+    assert len(both["a"]["openItems"]) == 21 and len(both["b"]["openItems"]) == 1
+    # customer, branches, contacts, notes, open items, credits, aging, promises, disputes,
+    # dispute notes, resubmissions, activities, emails, conversations, timeline
+    assert len(few) == len(many) == len(aliased) == 15, (few, many, aliased)
