@@ -17,6 +17,7 @@ dropped and run again without it.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
@@ -106,13 +107,20 @@ class Importer:
         was rejected."""
         result = self._result = ImportResult()
         started = time.perf_counter()
-        if strict:
-            self._run_strict(list(items), result, progress)
-        else:
-            for chunk in _chunks(items, self.batch_size):
-                self._run_batch(chunk, result)
-                if progress:
-                    progress(len(chunk))
+        try:
+            if strict:
+                self._run_strict(list(items), result, progress)
+            else:
+                for chunk in _chunks(items, self.batch_size):
+                    self._run_batch(chunk, result)
+                    # What the batches keep (hundreds of thousands of aggregates in the cache)
+                    # is set aside from the garbage collector's scans, which otherwise grow
+                    # with it: measured 13 % of an import of 120,000 records, rising.
+                    gc.freeze()
+                    if progress:
+                        progress(len(chunk))
+        finally:
+            gc.unfreeze()
         result.rejected.sort(key=lambda bad: bad.line)
         result.seconds = time.perf_counter() - started
         return result
