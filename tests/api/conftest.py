@@ -20,7 +20,9 @@ from ledger_collect.projections.runner import catch_up
 
 @pytest.fixture
 def api_settings(settings: Settings) -> Settings:
-    return settings.with_changes(jwt_secret=SECRET)
+    # No projector follows in most API tests: mutations answer without waiting for read
+    # models (test_overview_api's read-your-writes test runs one and waits).
+    return settings.with_changes(jwt_secret=SECRET, read_wait_seconds=0.0)
 
 
 @pytest.fixture

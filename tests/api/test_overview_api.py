@@ -5,6 +5,7 @@ read-your-writes: a promise recorded through the API shows in the overview at on
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -12,9 +13,14 @@ from typing import Any
 
 import asyncpg
 import pytest
+from starlette.testclient import TestClient
 
 from api.helpers import TODAY, Api, Portfolio
+from ledger_collect.api.app import create_app
 from ledger_collect.application import Collections
+from ledger_collect.config import Settings
+from ledger_collect.database import Database
+from ledger_collect.projections.live import follow
 from ledger_collect.projections.runner import catch_up
 
 PARTS = """
@@ -208,3 +214,41 @@ def test_the_overview_costs_a_fixed_number_of_queries(api: Api, busy: Portfolio,
     # customer, branches, contacts, notes, open items, credits, aging, promises, disputes,
     # dispute notes, resubmissions, activities, emails, conversations, timeline
     assert len(few) == len(many) == len(aliased) == 15, (few, many, aliased)
+
+
+RECORD = """mutation ($invoice: UUID!, $date: Date!) {
+  recordPromise(input: {invoiceId: $invoice, amount: "400.00", promisedDate: $date}) {
+    __typename ... on PromiseRecorded { promiseId status }
+  }
+}"""
+
+
+@pytest.fixture
+def following(app: Collections, api_settings: Settings, database: Database,
+              portfolio: Portfolio) -> Iterator[Api]:
+    """The API with a projector following the log in a background thread."""
+    stop = threading.Event()
+    projector = threading.Thread(target=follow, args=(app, stop), daemon=True)
+    projector.start()
+    settings = api_settings.with_changes(read_wait_seconds=5.0)
+    try:
+        with TestClient(create_app(settings, database, today=lambda: TODAY),
+                        base_url="http://127.0.0.1") as client:
+            yield Api(client, settings)
+    finally:
+        stop.set()
+        projector.join(timeout=10)
+
+
+def test_a_promise_recorded_shows_in_the_overview_and_timeline_at_once(
+        following: Api, portfolio: Portfolio) -> None:
+    promised = (TODAY + timedelta(days=5)).isoformat()
+    recorded = following.data(RECORD, {"invoice": str(portfolio.north_invoice),
+                                       "date": promised}, user="alice")["recordPromise"]
+    assert recorded["__typename"] == "PromiseRecorded" and recorded["status"] == "open"
+    found = overview(following, "alice", portfolio.north)  # no sleep, no catch-up
+    assert [(p["amount"], p["promisedDate"], p["status"]) for p in found["promises"]] == [
+        ("400.00", promised, "open")]
+    assert found["openItems"][0]["promiseStatus"] == "open"
+    assert found["timeline"]["nodes"][0] == {"type": "PROMISE", "event": "issued",
+                                             "details": None}

@@ -11,7 +11,14 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Guard, on_customer, on_record, run_command, state_of
+from ledger_collect.api.runner import (
+    ACTIVITY_READS,
+    Guard,
+    on_customer,
+    on_record,
+    run_command,
+    state_of,
+)
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.activity import Activity
 
@@ -88,18 +95,18 @@ class ActivityMutations:
             info, on_customer(Action.CASEWORK, input.customer_id), commands.create_activity,
             input.customer_id, specialist=input.specialist or info.context.user.id,
             due_date=input.due_date, description=input.description,
-            answer=lambda saved: ActivityCreated.of(saved[saved.result]))
+            reads=ACTIVITY_READS, answer=lambda saved: ActivityCreated.of(saved[saved.result]))
 
     @strawberry.mutation(description="Move the task's due date.")
     async def reschedule_activity(self, info: Info,
                                   input: RescheduleActivityInput) -> RescheduleActivityResult:
         return await run_command(
             info, _task(input.activity_id), commands.reschedule_activity, input.activity_id,
-            input.due_date, answer=state_of(ActivityRescheduled, input.activity_id))
+            input.due_date, reads=ACTIVITY_READS, answer=state_of(ActivityRescheduled, input.activity_id))
 
     @strawberry.mutation(description="The task is done (or no longer needed).")
     async def close_activity(self, info: Info,
                              input: CloseActivityInput) -> CloseActivityResult:
         return await run_command(
             info, _task(input.activity_id), commands.close_activity, input.activity_id,
-            note=input.note, answer=state_of(ActivityClosed, input.activity_id))
+            note=input.note, reads=ACTIVITY_READS, answer=state_of(ActivityClosed, input.activity_id))

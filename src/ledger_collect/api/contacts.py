@@ -13,7 +13,7 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action, Personal, personal_field
-from ledger_collect.api.runner import on_customer, on_record, run_command
+from ledger_collect.api.runner import CONTACT_READS, on_customer, on_record, run_command
 from ledger_collect.commands import casework, receivables
 from ledger_collect.domain.contact import CHANNELS, RESULTS, CustomerContact
 
@@ -153,7 +153,7 @@ class ContactMutations:
             info, on_customer(Action.CASEWORK, input.customer_id), receivables.add_contact,
             input.customer_id, contact_id, name=input.name, email=input.email,
             phone=input.phone, role=input.role,
-            answer=lambda saved: ContactAdded(customer_id=input.customer_id,
+            reads=CONTACT_READS, answer=lambda saved: ContactAdded(customer_id=input.customer_id,
                                                  contact_id=contact_id))
 
     @strawberry.mutation(description="Correct a contact person's name, email, phone or role.")
@@ -163,7 +163,7 @@ class ContactMutations:
             info, on_customer(Action.CASEWORK, input.customer_id), receivables.change_contact,
             input.customer_id, input.contact_id, name=input.name, email=input.email,
             phone=input.phone, role=input.role,
-            answer=lambda saved: ContactChanged(customer_id=input.customer_id,
+            reads=CONTACT_READS, answer=lambda saved: ContactChanged(customer_id=input.customer_id,
                                                    contact_id=input.contact_id))
 
     @strawberry.mutation(description="Remove a contact person from the customer.")
@@ -172,7 +172,7 @@ class ContactMutations:
         return await run_command(
             info, on_customer(Action.CASEWORK, input.customer_id), receivables.remove_contact,
             input.customer_id, input.contact_id,
-            answer=lambda saved: ContactRemoved(customer_id=input.customer_id,
+            reads=CONTACT_READS, answer=lambda saved: ContactRemoved(customer_id=input.customer_id,
                                                    contact_id=input.contact_id))
 
     @strawberry.mutation(description="Make this person the one to contact first.")
@@ -181,7 +181,7 @@ class ContactMutations:
         return await run_command(
             info, on_customer(Action.CASEWORK, input.customer_id),
             receivables.set_default_contact, input.customer_id, input.contact_id,
-            answer=lambda saved: DefaultContactSet(customer_id=input.customer_id,
+            reads=CONTACT_READS, answer=lambda saved: DefaultContactSet(customer_id=input.customer_id,
                                                       contact_id=input.contact_id))
 
     @strawberry.mutation(description="Record a conversation with the customer; the caller is "
@@ -193,7 +193,7 @@ class ContactMutations:
             input.customer_id, channel=input.channel, result=input.result,
             contact_person_id=input.contact_person_id, summary=input.summary,
             notes=input.notes, contact_date=input.contact_date,
-            answer=lambda saved: ContactRecorded(contact_id=saved.result,
+            reads=CONTACT_READS, answer=lambda saved: ContactRecorded(contact_id=saved.result,
                                                              customer_id=input.customer_id))
 
     @strawberry.mutation(description="Link the promises, disputes and follow-ups that came "
@@ -205,5 +205,5 @@ class ContactMutations:
                             "customer contact"),
             casework.link_to_contact, input.contact_id, promise_ids=input.promise_ids,
             dispute_ids=input.dispute_ids, resubmission_ids=input.resubmission_ids,
-            answer=lambda saved: LinkedToContact(contact_id=input.contact_id,
+            reads=CONTACT_READS, answer=lambda saved: LinkedToContact(contact_id=input.contact_id,
                                                      new_links=saved.result))

@@ -29,7 +29,7 @@ from ledger_collect.api.permissions import (
     require,
     require_assignment,
 )
-from ledger_collect.api.runner import Guard, on_customer, run_command
+from ledger_collect.api.runner import CUSTOMER_READS, Guard, on_customer, run_command
 from ledger_collect.commands import Batch
 from ledger_collect.commands import receivables as commands
 from ledger_collect.domain import customer as domain
@@ -210,7 +210,7 @@ class CustomerMutations:
         return await run_command(
             info, _assignment(input.customer_id, specialist), commands.assign_customer,
             input.customer_id, specialist,
-            answer=lambda saved: CustomerAssigned(customer_id=input.customer_id,
+            reads=CUSTOMER_READS, answer=lambda saved: CustomerAssigned(customer_id=input.customer_id,
                                                      specialist=specialist))
 
     @strawberry.mutation(description="Take the customer off its specialist's list.")
@@ -219,7 +219,7 @@ class CustomerMutations:
         return await run_command(
             info, _assignment(input.customer_id, None), commands.unassign_customer,
             input.customer_id,
-            answer=lambda saved: CustomerUnassigned(customer_id=input.customer_id))
+            reads=CUSTOMER_READS, answer=lambda saved: CustomerUnassigned(customer_id=input.customer_id))
 
     @strawberry.mutation(description="Add a free-text note to the customer (personal data).")
     async def add_customer_note(self, info: Info,
@@ -228,5 +228,5 @@ class CustomerMutations:
         return await run_command(
             info, on_customer(Action.CASEWORK, input.customer_id), commands.add_customer_note,
             input.customer_id, note_id, input.text,
-            answer=lambda saved: CustomerNoteAdded(customer_id=input.customer_id,
+            reads=CUSTOMER_READS, answer=lambda saved: CustomerNoteAdded(customer_id=input.customer_id,
                                                       note_id=note_id))

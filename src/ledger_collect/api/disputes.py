@@ -11,7 +11,15 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Guard, Saved, on_customer, on_record, run_command, state_of
+from ledger_collect.api.runner import (
+    DISPUTE_READS,
+    Guard,
+    Saved,
+    on_customer,
+    on_record,
+    run_command,
+    state_of,
+)
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.dispute import REASONS, RESOLUTIONS, DisputeCase
 
@@ -154,21 +162,21 @@ class DisputeMutations:
             info, on_customer(Action.CASEWORK, input.customer_id), commands.open_dispute,
             input.customer_id, input.invoice_ids, amount=input.amount, reason=input.reason,
             processor=input.processor, note=input.note,
-            answer=lambda saved: DisputeOpened.of(saved[saved.result]))
+            reads=DISPUTE_READS, answer=lambda saved: DisputeOpened.of(saved[saved.result]))
 
     @strawberry.mutation(description="The processor starts working the case.")
     async def start_dispute_processing(
             self, info: Info, input: StartDisputeProcessingInput) -> StartDisputeProcessingResult:
         return await run_command(
             info, _case(input.dispute_id), commands.start_dispute_processing, input.dispute_id,
-            answer=state_of(DisputeProcessingStarted, input.dispute_id))
+            reads=DISPUTE_READS, answer=state_of(DisputeProcessingStarted, input.dispute_id))
 
     @strawberry.mutation(description="Hand the case to another processor.")
     async def change_dispute_processor(
             self, info: Info, input: ChangeDisputeProcessorInput) -> ChangeDisputeProcessorResult:
         return await run_command(
             info, _case(input.dispute_id), commands.change_dispute_processor, input.dispute_id,
-            input.processor, answer=state_of(DisputeProcessorChanged, input.dispute_id))
+            input.processor, reads=DISPUTE_READS, answer=state_of(DisputeProcessorChanged, input.dispute_id))
 
     @strawberry.mutation(description="Part of the disputed amount was credited, paid or "
                                      "written off.")
@@ -177,7 +185,7 @@ class DisputeMutations:
         return await run_command(
             info, _case(input.dispute_id), commands.record_dispute_progress, input.dispute_id,
             credited=input.credited, paid=input.paid, written_off=input.written_off,
-            answer=state_of(DisputeProgressRecorded, input.dispute_id))
+            reads=DISPUTE_READS, answer=state_of(DisputeProgressRecorded, input.dispute_id))
 
     @strawberry.mutation(description="Resolve an in-process case: accepted (credit memo), "
                                      "rejected, or written off.")
@@ -186,7 +194,7 @@ class DisputeMutations:
         return await run_command(
             info, _case(input.dispute_id), commands.resolve_dispute, input.dispute_id,
             input.resolution, credited=input.credited, paid=input.paid,
-            written_off=input.written_off, answer=state_of(DisputeResolved, input.dispute_id))
+            written_off=input.written_off, reads=DISPUTE_READS, answer=state_of(DisputeResolved, input.dispute_id))
 
     @strawberry.mutation(description="Add a note to the case (personal data).")
     async def add_dispute_note(self, info: Info,
@@ -195,10 +203,10 @@ class DisputeMutations:
             return DisputeNoteAdded.of(saved[input.dispute_id], note_id=saved.result)
 
         return await run_command(info, _case(input.dispute_id), commands.add_dispute_note,
-                                 input.dispute_id, input.text, answer=answer)
+                                 input.dispute_id, input.text, reads=DISPUTE_READS, answer=answer)
 
     @strawberry.mutation(description="Close a resolved case; it is read-only afterwards.")
     async def close_dispute(self, info: Info, input: CloseDisputeInput) -> CloseDisputeResult:
         return await run_command(
             info, _case(input.dispute_id), commands.close_dispute, input.dispute_id,
-            answer=state_of(DisputeClosed, input.dispute_id))
+            reads=DISPUTE_READS, answer=state_of(DisputeClosed, input.dispute_id))

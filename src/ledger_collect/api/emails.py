@@ -12,7 +12,14 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Guard, on_customer, on_record, run_command, state_of
+from ledger_collect.api.runner import (
+    EMAIL_READS,
+    Guard,
+    on_customer,
+    on_record,
+    run_command,
+    state_of,
+)
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.email import CollectionEmail
 
@@ -126,20 +133,20 @@ class EmailMutations:
             input.customer_id, to=input.to, cc=input.cc, bcc=input.bcc,
             template=input.template, attachments=input.attachments, zipped=input.zipped,
             contact_id=input.contact_id,
-            answer=lambda saved: EmailCreated.of(saved[saved.result]))
+            reads=EMAIL_READS, answer=lambda saved: EmailCreated.of(saved[saved.result]))
 
     @strawberry.mutation(description="The mailer delivered the email to every recipient.")
     async def mark_email_sent(self, info: Info, input: MarkEmailSentInput) -> MarkEmailSentResult:
         return await run_command(
             info, _email(Action.EMAIL_DELIVERY, input.email_id), commands.mark_email_sent,
-            input.email_id, answer=state_of(EmailMarkedSent, input.email_id))
+            input.email_id, reads=EMAIL_READS, answer=state_of(EmailMarkedSent, input.email_id))
 
     @strawberry.mutation(description="The mailer could not send the email at all.")
     async def mark_email_failed(self, info: Info,
                                 input: MarkEmailFailedInput) -> MarkEmailFailedResult:
         return await run_command(
             info, _email(Action.EMAIL_DELIVERY, input.email_id), commands.mark_email_failed,
-            input.email_id, input.error, answer=state_of(EmailMarkedFailed, input.email_id))
+            input.email_id, input.error, reads=EMAIL_READS, answer=state_of(EmailMarkedFailed, input.email_id))
 
     @strawberry.mutation(description="Some recipients refused the email.")
     async def mark_email_partly_sent(
@@ -148,7 +155,7 @@ class EmailMutations:
             info, _email(Action.EMAIL_DELIVERY, input.email_id),
             commands.mark_email_partly_sent, input.email_id,
             {failure.address: failure.error for failure in input.failures},
-            answer=state_of(EmailMarkedPartlySent, input.email_id))
+            reads=EMAIL_READS, answer=state_of(EmailMarkedPartlySent, input.email_id))
 
     @strawberry.mutation(description="Correct the recipients of a failed email and send it "
                                      "again.")
@@ -157,4 +164,4 @@ class EmailMutations:
         return await run_command(
             info, _email(Action.CASEWORK, input.email_id), commands.correct_and_resend_email,
             input.email_id, to=input.to, cc=input.cc, bcc=input.bcc,
-            answer=state_of(EmailCorrected, input.email_id))
+            reads=EMAIL_READS, answer=state_of(EmailCorrected, input.email_id))

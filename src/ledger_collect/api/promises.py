@@ -12,7 +12,7 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import on_record, run_command
+from ledger_collect.api.runner import PROMISE_READS, on_record, run_command
 from ledger_collect.commands import promises as commands
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
@@ -93,7 +93,7 @@ class PromiseMutations:
             promised_date=input.promised_date, instalments=instalments,
             currency=input.currency, contact_id=input.contact_id,
             tolerance_days=info.context.settings.promise_tolerance_days,
-            answer=lambda saved: PromiseRecorded.of(
+            reads=PROMISE_READS, answer=lambda saved: PromiseRecorded.of(
                 saved[saved.result], replaced_promise_id=saved[saved.result].replaces))
 
     @strawberry.mutation(description="Take back an open or in-process promise, saying why.")
@@ -102,4 +102,4 @@ class PromiseMutations:
         return await run_command(
             info, on_record(Action.CASEWORK, PromiseToPay, input.promise_id, "promise to pay"),
             commands.withdraw_promise, input.promise_id, reason=input.reason,
-            answer=lambda saved: PromiseWithdrawn.of(saved[input.promise_id]))
+            reads=PROMISE_READS, answer=lambda saved: PromiseWithdrawn.of(saved[input.promise_id]))

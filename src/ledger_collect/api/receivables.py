@@ -19,7 +19,7 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Saved, anywhere, run_command
+from ledger_collect.api.runner import ERP_READS, Saved, anywhere, run_command
 from ledger_collect.commands import receivables as commands
 from ledger_collect.domain.customer import RISK_CLASSES
 from ledger_collect.domain.invoice import Invoice
@@ -212,7 +212,7 @@ class ReceivableMutations:
             segment=input.segment, credit_limit=input.credit_limit, currency=input.currency,
             risk_class=input.risk_class, head_office_number=input.head_office_number,
             source_id=input.source_id, business_date=input.business_date,
-            answer=lambda saved: CustomerRegistered(customer_id=saved.result))
+            reads=ERP_READS, answer=lambda saved: CustomerRegistered(customer_id=saved.result))
 
     @strawberry.mutation(description="Post an ERP invoice (integration).")
     async def post_invoice(self, info: Info, input: PostInvoiceInput) -> PostInvoiceResult:
@@ -221,7 +221,7 @@ class ReceivableMutations:
             document_number=input.document_number, amount=input.amount,
             currency=input.currency, posting_date=input.posting_date, due_date=input.due_date,
             source_id=input.source_id, business_date=input.business_date,
-            answer=_fact(InvoicePosted, input.document_number))
+            reads=ERP_READS, answer=_fact(InvoicePosted, input.document_number))
 
     @strawberry.mutation(description="Apply a customer payment to invoices (integration).")
     async def apply_payment(self, info: Info, input: ApplyPaymentInput) -> ApplyPaymentResult:
@@ -231,7 +231,7 @@ class ReceivableMutations:
             allocations=[(a.invoice_number, a.amount) for a in input.allocations],
             unapplied=input.unapplied, currency=input.currency,
             payment_date=input.payment_date, business_date=input.business_date,
-            answer=lambda saved: PaymentApplied(parts_recorded=saved.result))
+            reads=ERP_READS, answer=lambda saved: PaymentApplied(parts_recorded=saved.result))
 
     @strawberry.mutation(description="Apply a credit memo to an invoice or to the customer's "
                                      "account (integration).")
@@ -242,7 +242,7 @@ class ReceivableMutations:
             customer_number=input.customer_number, invoice_number=input.invoice_number,
             amount=input.amount, currency=input.currency, document_date=input.document_date,
             business_date=input.business_date,
-            answer=lambda saved: CreditMemoApplied(recorded=saved.result))
+            reads=ERP_READS, answer=lambda saved: CreditMemoApplied(recorded=saved.result))
 
     @strawberry.mutation(description="Take a payment off an invoice again (integration).")
     async def reverse_payment(self, info: Info,
@@ -251,14 +251,14 @@ class ReceivableMutations:
             info, ERP, commands.reverse_payment, source_id=input.source_id,
             invoice_number=input.invoice_number, payment_source_id=input.payment_source_id,
             business_date=input.business_date,
-            answer=_fact(PaymentReversed, input.invoice_number))
+            reads=ERP_READS, answer=_fact(PaymentReversed, input.invoice_number))
 
     @strawberry.mutation(description="Close an invoice by clearing (integration).")
     async def clear_invoice(self, info: Info, input: ClearInvoiceInput) -> ClearInvoiceResult:
         return await run_command(
             info, ERP, commands.clear_invoice, source_id=input.source_id,
             invoice_number=input.invoice_number, business_date=input.business_date,
-            answer=_fact(InvoiceCleared, input.invoice_number))
+            reads=ERP_READS, answer=_fact(InvoiceCleared, input.invoice_number))
 
     @strawberry.mutation(description="Close an invoice as a loss (integration).")
     async def write_off_invoice(self, info: Info,
@@ -267,7 +267,7 @@ class ReceivableMutations:
             info, ERP, commands.write_off_invoice, source_id=input.source_id,
             invoice_number=input.invoice_number, reason=input.reason,
             business_date=input.business_date,
-            answer=_fact(InvoiceWrittenOff, input.invoice_number))
+            reads=ERP_READS, answer=_fact(InvoiceWrittenOff, input.invoice_number))
 
     @strawberry.mutation(description="A reminder letter went out: the invoice's dunning level "
                                      "rises by one (integration).")
@@ -276,5 +276,5 @@ class ReceivableMutations:
         return await run_command(
             info, ERP, commands.raise_dunning_level, input.invoice_id,
             business_date=input.business_date,
-            answer=lambda saved: DunningLevelRaised.of(saved[input.invoice_id],
+            reads=ERP_READS, answer=lambda saved: DunningLevelRaised.of(saved[input.invoice_id],
                                                        input.invoice_id in saved.changed))

@@ -11,7 +11,14 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import Guard, on_customer, on_record, run_command, state_of
+from ledger_collect.api.runner import (
+    FOLLOW_UP_READS,
+    Guard,
+    on_customer,
+    on_record,
+    run_command,
+    state_of,
+)
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.resubmission import Resubmission
 
@@ -91,7 +98,7 @@ class ResubmissionMutations:
             info, on_customer(Action.CASEWORK, input.customer_id), commands.create_resubmission,
             input.customer_id, follow_up_date=input.follow_up_date, reason=input.reason,
             invoice_ids=input.invoice_ids,
-            answer=lambda saved: ResubmissionCreated.of(saved[saved.result]))
+            reads=FOLLOW_UP_READS, answer=lambda saved: ResubmissionCreated.of(saved[saved.result]))
 
     @strawberry.mutation(description="Move the follow-up to another date, saying why.")
     async def move_resubmission(self, info: Info,
@@ -99,11 +106,11 @@ class ResubmissionMutations:
         return await run_command(
             info, _follow_up(input.resubmission_id), commands.move_resubmission,
             input.resubmission_id, input.follow_up_date, reason=input.reason,
-            answer=state_of(ResubmissionMoved, input.resubmission_id))
+            reads=FOLLOW_UP_READS, answer=state_of(ResubmissionMoved, input.resubmission_id))
 
     @strawberry.mutation(description="The follow-up was done.")
     async def complete_resubmission(
             self, info: Info, input: CompleteResubmissionInput) -> CompleteResubmissionResult:
         return await run_command(
             info, _follow_up(input.resubmission_id), commands.complete_resubmission,
-            input.resubmission_id, answer=state_of(ResubmissionCompleted, input.resubmission_id))
+            input.resubmission_id, reads=FOLLOW_UP_READS, answer=state_of(ResubmissionCompleted, input.resubmission_id))

@@ -11,9 +11,7 @@ its own write. Refusals of the domain come back as ``Problem`` union members; de
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -28,8 +26,20 @@ from ledger_collect.api.permissions import Action, User, require
 from ledger_collect.commands import Batch
 from ledger_collect.domain.base import DomainError
 from ledger_collect.domain.customer import Customer
+from ledger_collect.projections import live
 
 logger = logging.getLogger("ledger_collect.api")
+
+#: The read models a mutation's answer and the customer overview show, by kind of command: the
+#: mutation answers once they have caught up with its events (read-your-writes).
+PROMISE_READS = ("open_items", "casework", "timeline", "worklist")
+DISPUTE_READS = ("open_items", "disputes", "timeline", "worklist")
+FOLLOW_UP_READS = ("casework", "timeline", "worklist")
+ACTIVITY_READS = ("casework", "timeline")
+EMAIL_READS = ("correspondence", "timeline")
+CONTACT_READS = ("customers", "correspondence", "casework", "timeline", "worklist")
+CUSTOMER_READS = ("customers", "timeline", "worklist")
+ERP_READS = ("open_items", "customers", "casework", "disputes", "timeline", "worklist")
 
 R = TypeVar("R")
 P = TypeVar("P")
@@ -115,24 +125,14 @@ async def run_command(info: Info, guard: Guard, function: Callable[..., R], *arg
 
 async def wait_for_read_models(context: Context, position: int, names: Sequence[str]) -> bool:
     """Wait until each named read model has processed the notification log up to ``position``,
-    at most ``settings.read_wait_seconds``. True when they did; on time-out the answer goes out
-    anyway (a little behind) and the lag is logged. Positions are those the projection runner
-    stores in ``projection_positions``, in the same transaction as the rows."""
+    at most ``settings.read_wait_seconds`` (``projections.live.wait_for``: woken by the
+    projector's notifications). True when they did; on time-out the answer goes out anyway (a
+    little behind) and the lag is logged."""
     if context.pool is None:
         return False
-    deadline = time.monotonic() + context.settings.read_wait_seconds
-    pause = 0.002
-    wanted = sorted(set(names))
-    while True:  # a model with no row yet has reached nothing
-        reached = await context.pool.fetchval(
-            "SELECT CASE WHEN count(*) = $2 THEN min(position) ELSE 0 END"
-            " FROM projection_positions WHERE name = ANY($1)", wanted, len(wanted))
-        if reached >= position:
-            return True
-        if time.monotonic() >= deadline:
-            logger.warning("read models %s at %s, behind notification %s after %.1f s",
-                           ", ".join(wanted), reached, position,
-                           context.settings.read_wait_seconds)
-            return False
-        await asyncio.sleep(pause)
-        pause = min(pause * 2, 0.05)
+    try:
+        await live.wait_for(context.pool, names, position, context.settings.read_wait_seconds)
+    except live.ProjectionTimeoutError as error:
+        logger.warning("%s", error)
+        return False
+    return True
