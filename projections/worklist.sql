@@ -77,3 +77,39 @@ CREATE TABLE worklist_processed (
 );
 
 CREATE INDEX worklist_processed_day_idx ON worklist_processed (day, customer_id);
+
+-- Rankings already computed: one per day and set of strategy versions asked for, kept in step
+-- by the writer (every page rescores the customers it touched, in its own transaction) so that
+-- a page of a list of 100,000 customers is an index range scan. A cache: dropped with the
+-- model, built again by the first reader that needs it (under the model's lock, so that no
+-- page of events falls between its build and its upkeep). Keys are stored negated so that the
+-- ranking (score and overdue amount highest first, then oldest due date, then number) is one
+-- ascending index order, and a cursor is a row comparison on it.
+CREATE TABLE worklist_snapshots (
+    id integer GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    day date NOT NULL,
+    strategies text NOT NULL,                     -- StrategySet.key
+    built_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE (day, strategies)
+);
+
+CREATE TABLE worklist_scores (
+    snapshot integer NOT NULL,                    -- worklist_snapshots.id
+    customer_id uuid NOT NULL,
+    specialist text NOT NULL,                     -- '' for the unassigned (an equality keeps
+                                                  -- the index order usable for them too)
+    processed boolean NOT NULL,                   -- casework recorded on the snapshot's day
+    neg_score integer NOT NULL,
+    neg_overdue numeric(18, 2) NOT NULL,
+    oldest_due date NOT NULL,
+    number text NOT NULL,
+    strategy smallint NOT NULL,                   -- position in StrategySet.all
+    PRIMARY KEY (snapshot, customer_id)
+);
+
+CREATE INDEX worklist_scores_rank_idx
+    ON worklist_scores (snapshot, specialist, neg_score, neg_overdue, oldest_due, number)
+    INCLUDE (processed, customer_id, strategy);
+CREATE INDEX worklist_scores_processed_idx
+    ON worklist_scores (snapshot, specialist, neg_score, neg_overdue, oldest_due, number)
+    INCLUDE (customer_id, strategy) WHERE processed;

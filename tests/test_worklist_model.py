@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import random
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 import asyncpg
+import psycopg
 import pytest
 from psycopg import sql
 
 from ledger_collect.application import Collections
 from ledger_collect.database import Database
+from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.resubmission import Resubmission
@@ -27,11 +30,13 @@ from ledger_collect.projections import worklist_ranking as ranking
 from ledger_collect.projections.runner import build, catch_up
 from ledger_collect.projections.worklist import Worklist
 from ledger_collect.worklist_strategy import (
+    Strategy,
     StrategyError,
     StrategySet,
     active_strategies,
     parse_rules,
     publish,
+    strategy_set,
     strategy_version,
 )
 
@@ -72,16 +77,29 @@ class Book:
             source_id=f"inv-{document}", actor="erp", business_date=posted)
 
 
+@dataclass(frozen=True)
+class Read:
+    """A page of a list, and how many customers the whole list holds."""
+
+    entries: list[ranking.Entry]
+    has_next: bool
+    strategies: list[Strategy]
+    total: int
+
+
 def read(database: Database, *, as_of: date = TODAY, specialist: str | None = "alice",
          processed: str = "exclude", strategies: StrategySet | None = None, limit: int = 50,
-         after: str | None = None) -> ranking.Page:
-    async def go() -> ranking.Page:
+         after: str | None = None) -> Read:
+    async def go() -> Read:
         pool = await asyncpg.create_pool(database.url, min_size=1, max_size=1,
                                          server_settings={"search_path": database.schema})
         try:
             chosen = strategies or await active_strategies(pool)
-            return await ranking.worklist(pool, chosen, specialist=specialist, as_of=as_of,
+            page = await ranking.worklist(pool, chosen, specialist=specialist, as_of=as_of,
                                           processed=processed, limit=limit, after=after)
+            total = await ranking.count(pool, chosen, specialist=specialist, as_of=as_of,
+                                        processed=processed)
+            return Read(page.entries, page.has_next, page.strategies, total)
         finally:
             await pool.close()
     return asyncio.run(go())
@@ -242,8 +260,11 @@ def test_amount_to_collect_leaves_out_promised_disputed_dunned_and_later_items(
     assert listed(app, database, as_of=TODAY + timedelta(days=1))["A"].amounts.to_collect == (
         Decimal("2500.00"))
     # on the follow-up's date its invoice is to be collected again
-    on_date = listed(app, database, as_of=TODAY + timedelta(days=3))["A"].amounts
-    assert (on_date.followed_up_later, on_date.to_collect) == (0, Decimal("5700.00"))
+    assert entry.next_follow_up == TODAY + timedelta(days=3)
+    on_date = listed(app, database, as_of=TODAY + timedelta(days=3))["A"]
+    assert (on_date.amounts.followed_up_later, on_date.amounts.to_collect) == (
+        0, Decimal("5700.00"))
+    assert on_date.next_follow_up is None
     app.withdraw_promise(promise, reason="customer retracted", actor="alice",
                          business_date=TODAY)
     assert listed(app, database, processed="include")["A"].amounts.to_collect == (
@@ -362,7 +383,7 @@ def test_a_new_strategy_version_changes_ranks_and_the_old_one_stays_readable(
     assert [(e.number, e.score) for e in replay.entries] == [("BIG", 75), ("RISKY", 20)]
 
 
-def read_after_catch_up(app: Collections, database: Database, **kwargs: Any) -> ranking.Page:
+def read_after_catch_up(app: Collections, database: Database, **kwargs: Any) -> Read:
     catch_up(app, "worklist")
     return read(database, **kwargs)
 
@@ -415,12 +436,12 @@ def test_a_strategy_definition_is_checked_before_it_is_stored(definition: dict[s
 
 
 # -- the model against a rebuild and against the aggregates ----------------------------------
-def write_portfolio(app: Collections, customers: int, seed: int) -> None:
+def write_portfolio(app: Collections, customers: int, seed: int, prefix: str = "R") -> None:
     """Every kind of event the model reads, mixed at random."""
     rnd = random.Random(seed)
     book = Book(app)
     for c in range(customers):
-        number = f"R{c:03d}"
+        number = f"{prefix}{c:03d}"
         customer = book.customer(number, risk=rnd.choice("ABCDE"),
                                  segment=rnd.choice(("north", "south")),
                                  specialist=rnd.choice(("alice", "bob", None)))
@@ -557,3 +578,82 @@ def test_every_score_equals_its_explanation_and_the_python_reading(
             ranks = [(-e.score, -e.amounts.overdue, e.oldest_due, e.number)
                      for e in page.entries]
             assert ranks == sorted(ranks)
+
+
+def touch(app: Collections, numbers: list[str]) -> None:
+    """Casework, money and reassignment on customers already ranked."""
+    for n, number in enumerate(numbers):
+        customer = Customer.create_id(number)
+        kind = n % 5
+        if kind == 0:
+            app.record_contact(customer, channel="email", result="no_answer", actor="bob",
+                               business_date=TODAY)
+        elif kind == 1:
+            app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=1),
+                                    reason="later", actor="alice", business_date=ago(1))
+        elif kind == 2:
+            app.assign_customer(customer, "bob", actor="sue", business_date=TODAY)
+        elif kind == 3:
+            Book(app).invoice(number, "20000.00", due_ago=95)
+        else:
+            app.register_customer(number=number, name="Renamed", segment="south",
+                                  credit_limit=Decimal("1.00"), currency="EUR",
+                                  risk_class="E", source_id=f"md2-{number}", **ERP)
+
+
+def rankings(database: Database) -> list[tuple[Any, ...]]:
+    with database.connect() as conn:
+        return conn.execute(
+            "SELECT s.day, s.strategies, r.customer_id, r.specialist, r.processed, r.neg_score,"
+            " r.neg_overdue, r.oldest_due, r.number, r.strategy FROM worklist_scores r"
+            " JOIN worklist_snapshots s ON s.id = r.snapshot ORDER BY 1, 2, 3").fetchall()
+
+
+def test_rankings_kept_by_the_writer_equal_rankings_built_afresh(app: Collections,
+                                                                 database: Database) -> None:
+    write_portfolio(app, 30, seed=5)
+    catch_up(app, "worklist")
+    days = (TODAY, TODAY + timedelta(days=1), ago(20))
+    for day in days:
+        read(database, as_of=day)
+    with database.connect() as conn:
+        south = publish(conn, code="south", segment="south", definition=RISK_FIRST, actor="sue")
+    for day in days[:2]:
+        read(database, as_of=day)  # with the new strategy: new rankings
+    write_portfolio(app, 10, seed=6, prefix="S")
+    touch(app, [f"R{c:03d}" for c in range(30)])
+    catch_up(app, "worklist", page_size=17)
+    kept = rankings(database)
+    assert len({(row[0], row[1]) for row in kept}) == 5 and south.version == 1
+    with database.connect() as conn:
+        conn.execute("DELETE FROM worklist_scores")
+        conn.execute("DELETE FROM worklist_snapshots")
+        before_south = strategy_set(conn, '[["","default",1]]')
+    for day in days:
+        read(database, as_of=day, strategies=before_south)
+    for day in days[:2]:
+        read(database, as_of=day)
+    assert rankings(database) == kept
+
+
+def test_a_page_of_events_costs_a_handful_of_statements(app: Collections,
+                                                        database: Database) -> None:
+    """The writer folds a page in memory: its statement count does not grow with the page."""
+    write_portfolio(app, 25, seed=9)
+    catch_up(app, "worklist")
+    read(database)  # one ranking to keep up
+    touch(app, [f"R{c:03d}" for c in range(25)])
+    ran: list[str] = []
+    original = psycopg.Connection.execute
+
+    def counting(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        ran.append(str(query))
+        return original(self, query, *args, **kwargs)
+
+    psycopg.Connection.execute = counting  # type: ignore[method-assign]
+    try:
+        catch_up(app, "worklist", page_size=1000)
+    finally:
+        psycopg.Connection.execute = original  # type: ignore[method-assign]
+    mine = [q for q in ran if "worklist_" in q or "collection_strategies" in q]
+    assert 8 <= len(mine) <= 16, mine  # loads, upserts, marks, recompute, ranking upkeep

@@ -209,7 +209,16 @@ class StrategySet:
 
     @property
     def all(self) -> list[Strategy]:
-        return [self.default, *sorted(self.by_segment.values(), key=lambda s: s.segment or "")]
+        """Default first, then by segment: an entry's strategy is its position in this list."""
+        return [self.default, *(self.by_segment[s] for s in sorted(self.by_segment))]
+
+    @property
+    def key(self) -> str:
+        """Which versions rank which segments, as text: versions never change, so equal keys
+        rank alike (the worklist's cached rankings are filed under it)."""
+        return json.dumps([["", self.default.code, self.default.version]] + [
+            [segment, strategy.code, strategy.version]
+            for segment, strategy in sorted(self.by_segment.items())], separators=(",", ":"))
 
     def per_segment_sql(self, expression: Any) -> str:
         """``expression(strategy)`` for each customer's own strategy (a CASE on its segment)."""
@@ -415,6 +424,20 @@ def _fetch_one(conn: Any, code: str, version: int) -> Strategy:
     if row is None:
         raise UnknownStrategyError(f"there is no version {version} of strategy {code}")
     return from_row(dict(zip([c.name for c in cursor.description], row, strict=True)))
+
+
+def strategy_set(conn: Any, key: str,
+                 known: dict[tuple[str, int], Strategy] | None = None) -> StrategySet:
+    """The set a ``StrategySet.key`` names, read with psycopg (``known``: versions already
+    read, by (code, version); versions never change, so they can be kept)."""
+    known = {} if known is None else known
+    found: dict[str, Strategy] = {}
+    for segment, code, version in json.loads(key):
+        if (code, version) not in known:
+            known[(code, version)] = _fetch_one(conn, code, version)
+        found[segment] = known[(code, version)]
+    default = found.pop("")
+    return StrategySet(default, found)
 
 
 # -- async readers (asyncpg; the pool's search_path is the app's schema) -----------------------

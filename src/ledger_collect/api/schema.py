@@ -36,6 +36,7 @@ from ledger_collect.api.receivables import ReceivableMutations
 from ledger_collect.api.resubmissions import ResubmissionMutations
 from ledger_collect.api.timeline import TimelineQuery
 from ledger_collect.api.viewer import ViewerQuery
+from ledger_collect.api.worklist import WorklistQuery
 
 #: Deep enough for the customer overview (customer → open items → promise → instalments ...).
 MAX_DEPTH = 10
@@ -51,7 +52,8 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 
 @strawberry.type
-class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery):
+class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
+            WorklistQuery):
     pass
 
 

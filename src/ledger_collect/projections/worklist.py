@@ -12,7 +12,10 @@ Casework recorded on a customer on a business day — a contact, a promise made 
 dispute opened or annotated, a follow-up set, moved or completed, a note, an email — marks the
 customer "processed" on that day, with who did it.
 
-Readers are in ``worklist_queries`` (ranking, explanations, the amount to be collected).
+The day's rankings readers asked for (``worklist_scores``) are kept in step here too: the
+customers a page touched are rescored in every ranking kept, in the page's transaction.
+
+Readers are in ``worklist_ranking`` (ranking, explanations, the amount to be collected).
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import BROKEN, PARTIALLY_KEPT, PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection, load, upsert
+from ledger_collect.projections.worklist_ranking import rescore_sql
+from ledger_collect.worklist_strategy import Strategy, strategy_set
 
 ZERO = Decimal("0.00")
 #: Outcomes that count as a broken promise: the customer did not pay what they promised.
@@ -75,6 +80,9 @@ class Worklist(Projection):
         Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
         CustomerContact.Recorded, CollectionEmail.Created)
 
+    def __init__(self) -> None:
+        self.strategies: dict[tuple[str, int], Strategy] = {}  # versions never change
+
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         page = _Page(conn, events)
         for event in events:
@@ -84,6 +92,14 @@ class Worklist(Projection):
             if type(event) in _PROCESSING:
                 page.processed_by(_customer_of(event), event)
         page.write()
+        touched = sorted(page.affected | page.changed["customers"]
+                         | {customer for customer, _ in page.processed})
+        if touched:
+            for snapshot, day, key in conn.execute(
+                    "SELECT id, day, strategies FROM worklist_snapshots ORDER BY id").fetchall():
+                for statement in rescore_sql(strategy_set(conn, key, self.strategies), day,
+                                             snapshot, touched):
+                    conn.execute(statement)
 
 
 def _customer_of(event: Any) -> UUID:
