@@ -255,6 +255,20 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
             projector.join(timeout=10)
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+def api(host: str, port: int) -> None:
+    """The GraphQL API alone (production: run `projector` as its own process beside it)."""
+    from ledger_collect.api.app import serve as serve_api
+
+    settings = Settings.from_env()
+    with _database(settings, migrate=settings.database_url is None) as database:
+        if settings.database_url is not None:
+            _require_migrated(database)
+        serve_api(settings, host, port, database=database)
+
+
 @cli.group()
 def projections() -> None:
     """Read models: rebuild them from the event log, see where they stand."""

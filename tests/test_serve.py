@@ -1,0 +1,111 @@
+"""The README's first command, end to end in a real process: `ledger-collect serve` loads the
+demo portfolio, follows the read models and serves GraphQL; a newcomer's first session —
+find a customer, open the overview, record a promise, see it in the overview and the timeline
+at once — works over HTTP; SIGTERM stops it cleanly (exit 0)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+
+import httpx
+import pytest
+
+from ledger_collect.api.auth import issue_token
+from ledger_collect.feed.demo import SEGMENTS
+
+SECRET = "serve-test-secret-" + "x" * 32
+
+OVERVIEW = """query($id: UUID!) { customerOverview(id: $id) {
+  openItems { id openAmount currency }
+  promises { id amount status }
+  timeline(first: 5) { nodes { type event } } } }"""
+RECORD = """mutation($input: RecordPromiseInput!) { recordPromise(input: $input) {
+  __typename ... on PromiseRecorded { promiseId status } ... on Problem { message } } }"""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _start(settings, *args: str) -> tuple[subprocess.Popen, str]:
+    """Run `ledger-collect ARGS --port P` on the test database; return it once healthy."""
+    port = _free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url,
+           "LEDGER_SCHEMA": settings.schema, "LEDGER_MASTER_KEY": settings.master_key,
+           "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": SECRET}
+    server = subprocess.Popen([sys.executable, "-m", "ledger_collect.cli", *args, "--port",
+                               str(port)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while True:
+        if server.poll() is not None:
+            pytest.fail(f"the server exited: {server.communicate()}")
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            server.kill()
+            pytest.fail("the server did not come up")
+        time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_the_api_alone_serves_and_stops_on_sigterm(database, settings):
+    server, base = _start(settings, "api")
+    try:
+        answer = httpx.post(f"{base}/graphql", json={"query": "{ me { id } }"})
+        assert answer.status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+
+
+@pytest.mark.slow
+def test_serve_answers_a_newcomers_first_session_and_stops_on_sigterm(database, settings):
+    server, base = _start(settings, "serve", "--demo-customers", "30")
+    try:
+        token = issue_token(settings.with_changes(jwt_secret=SECRET), "alice", "specialist",
+                            [segment for segment, _, _ in SEGMENTS])
+        client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
+                              timeout=10)
+
+        def gql(query: str, **variables: object) -> dict:
+            answer = client.post("/graphql", json={"query": query, "variables": variables})
+            assert answer.status_code == 200, answer.text
+            body = answer.json()
+            assert "errors" not in body, body
+            return body["data"]
+
+        customers = gql("{ customers(first: 30) { nodes { id number } } }")["customers"]["nodes"]
+        assert len(customers) == 30
+        for customer in customers:
+            overview = gql(OVERVIEW, id=customer["id"])["customerOverview"]
+            item = next((i for i in overview["openItems"] if float(i["openAmount"]) >= 1), None)
+            if item is not None:
+                break
+        else:
+            pytest.fail("no demo customer has an open item")
+        promised = (date.today() + timedelta(days=7)).isoformat()
+        recorded = gql(RECORD, input={"invoiceId": item["id"], "amount": "1.00",
+                                      "promisedDate": promised})["recordPromise"]
+        assert recorded["__typename"] == "PromiseRecorded", recorded
+        seen = gql(OVERVIEW, id=customer["id"])["customerOverview"]  # no sleep: read-your-writes
+        assert recorded["promiseId"] in [p["id"] for p in seen["promises"]]
+        assert seen["timeline"]["nodes"][0] == {"type": "PROMISE", "event": "issued"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert "GraphQL API: http://127.0.0.1:" in out and "development token" in out
