@@ -23,7 +23,7 @@ from common import arguments, fresh_store, percentile
 
 from ledger_collect.projections import worklist_ranking as ranking
 from ledger_collect.projections.worklist import _RECOMPUTE, Worklist
-from ledger_collect.worklist_strategy import active_strategies
+from ledger_collect.worklist_strategy_store import active_strategies
 
 TODAY = date(2026, 11, 23)
 

@@ -18,7 +18,7 @@ from ledger_collect.application import Collections
 from ledger_collect.database import Database
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections.runner import catch_up
-from ledger_collect.worklist_strategy import publish
+from ledger_collect.worklist_strategy_store import publish
 
 WORKLIST = """
 query ($specialist: String, $unassigned: Boolean! = false, $date: Date,

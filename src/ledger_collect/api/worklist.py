@@ -20,11 +20,8 @@ from ledger_collect.api.context import Info
 from ledger_collect.api.pages import AFTER_DESCRIPTION, BadUserInput, Edge, PageInfo
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.projections import worklist_ranking as ranking
-from ledger_collect.worklist_strategy import (
-    Rule,
-    Strategy,
-    StrategyError,
-    StrategySet,
+from ledger_collect.worklist_strategy import Rule, Strategy, StrategyError, StrategySet
+from ledger_collect.worklist_strategy_store import (
     active_strategies,
     strategy_version,
     strategy_versions,

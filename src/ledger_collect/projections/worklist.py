@@ -36,7 +36,8 @@ from ledger_collect.domain.promise import BROKEN, PARTIALLY_KEPT, PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection, load, upsert
 from ledger_collect.projections.worklist_ranking import rescore_sql
-from ledger_collect.worklist_strategy import Strategy, strategy_set
+from ledger_collect.worklist_strategy import Strategy
+from ledger_collect.worklist_strategy_store import strategy_set
 
 ZERO = Decimal("0.00")
 #: Outcomes that count as a broken promise: the customer did not pay what they promised.
@@ -67,7 +68,10 @@ PROCESSING = (
 class Worklist(Projection):
     name = "worklist"
     tables = ("worklist_customers", "worklist_items", "worklist_disputes",
-              "worklist_follow_ups", "worklist_processed")
+              "worklist_follow_ups", "worklist_processed", "worklist_snapshots",
+              "worklist_scores")
+    #: The day's rankings readers asked for: a cache, not part of what a rebuild must equal.
+    caches = ("worklist_snapshots", "worklist_scores")
     handles = (
         Customer.Registered, Customer.MasterDataChanged, Customer.Assigned,
         Customer.Unassigned, Customer.NoteAdded,

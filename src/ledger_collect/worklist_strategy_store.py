@@ -1,0 +1,139 @@
+"""Collection strategy versions as stored in ``collection_strategies`` (migration 0004):
+published (a new version, made active for its segment), activated again (a roll-back), and read.
+
+A version is never changed once written: a change of rules is a new version, so a ranking can
+always be explained again with the rules it was made with. One version is active per segment,
+one default (segment NULL) for the segments without their own. Writers use psycopg (the caller's
+connection, on the app's schema); the API's readers use an asyncpg pool.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ledger_collect.worklist_strategy import (
+    Strategy,
+    StrategyError,
+    StrategySet,
+    UnknownStrategyError,
+    parse_rules,
+)
+
+_COLUMNS = ("code, version, segment, description, definition, active, created_by, "
+            "created_at")
+
+
+def from_row(row: Mapping[str, Any]) -> Strategy:
+    definition = row["definition"]
+    if isinstance(definition, str):  # asyncpg hands jsonb over as text
+        definition = json.loads(definition)
+    notice, recent, rules = parse_rules(definition)
+    return Strategy(code=row["code"], version=row["version"], segment=row["segment"],
+                    rules=rules, dunning_notice_days=notice, recent_days=recent,
+                    description=row["description"], active=row["active"],
+                    created_by=row["created_by"], created_at=row["created_at"])
+
+
+def _check_code(code: str) -> str:
+    code = (code or "").strip()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", code):
+        raise StrategyError(f"a strategy code is lower-case letters, digits, - and _ "
+                            f"(e.g. key-accounts), got {code!r}")
+    return code
+
+
+def publish(conn: Any, *, code: str, definition: Mapping[str, Any], segment: str | None = None,
+            description: str = "", actor: str, activate: bool = True) -> Strategy:
+    """Store a new version of strategy ``code`` (version 1 if it is new) and, by default, make
+    it the active one for its segment (``None``: the default strategy), retiring the version
+    it replaces. Earlier versions stay readable. ``conn``: a psycopg connection on the schema."""
+    code = _check_code(code)
+    segment = segment.strip() if segment is not None else None
+    if segment == "":
+        raise StrategyError("name the segment, or give none for the default strategy")
+    notice, recent, rules = parse_rules(definition)
+    stored = Strategy(code, 0, segment, rules, notice, recent).definition()
+    with conn.transaction():
+        conn.execute("LOCK TABLE collection_strategies IN SHARE ROW EXCLUSIVE MODE")
+        row = conn.execute("SELECT max(version), min(segment), bool_or(segment IS NULL)"
+                           " FROM collection_strategies WHERE code = %s", (code,)).fetchone()
+        latest, other_segment, was_default = row
+        if latest is not None and (other_segment != segment or bool(was_default) != (
+                segment is None)):
+            ranks = "the default" if was_default else f"segment {other_segment}"
+            raise StrategyError(f"strategy {code} ranks {ranks}; publish a strategy with "
+                                f"another code for {segment or 'the default'}")
+        if activate:
+            conn.execute("UPDATE collection_strategies SET active = false WHERE active AND"
+                         " (code = %s OR segment IS NOT DISTINCT FROM %s)", (code, segment))
+        conn.execute(
+            "INSERT INTO collection_strategies (code, version, segment, description,"
+            " definition, active, created_by) VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s)",
+            (code, (latest or 0) + 1, segment, description.strip(), json.dumps(stored),
+             activate, actor))
+        return _fetch_one(conn, code, (latest or 0) + 1)
+
+
+def activate(conn: Any, code: str, version: int) -> Strategy:
+    """Make an existing version the active one of its segment again (e.g. to roll back)."""
+    with conn.transaction():
+        conn.execute("LOCK TABLE collection_strategies IN SHARE ROW EXCLUSIVE MODE")
+        found = _fetch_one(conn, code, version)
+        conn.execute("UPDATE collection_strategies SET active = false WHERE active AND"
+                     " (code = %s OR segment IS NOT DISTINCT FROM %s)", (code, found.segment))
+        conn.execute("UPDATE collection_strategies SET active = true WHERE code = %s"
+                     " AND version = %s", (code, version))
+        return _fetch_one(conn, code, version)
+
+
+def _fetch_one(conn: Any, code: str, version: int) -> Strategy:
+    cursor = conn.execute(f"SELECT {_COLUMNS} FROM collection_strategies WHERE code = %s"
+                          " AND version = %s", (code, version))
+    row = cursor.fetchone()
+    if row is None:
+        raise UnknownStrategyError(f"there is no version {version} of strategy {code}")
+    return from_row(dict(zip([c.name for c in cursor.description], row, strict=True)))
+
+
+def strategy_set(conn: Any, key: str,
+                 known: dict[tuple[str, int], Strategy] | None = None) -> StrategySet:
+    """The set a ``StrategySet.key`` names, read with psycopg (``known``: versions already
+    read, by (code, version); versions never change, so they can be kept)."""
+    known = {} if known is None else known
+    found: dict[str, Strategy] = {}
+    for segment, code, version in json.loads(key):
+        if (code, version) not in known:
+            known[(code, version)] = _fetch_one(conn, code, version)
+        found[segment] = known[(code, version)]
+    default = found.pop("")
+    return StrategySet(default, found)
+
+
+# -- async readers (asyncpg; the pool's search_path is the app's schema) -----------------------
+async def active_strategies(pool: Any) -> StrategySet:
+    """The active strategy of each segment that has one, and the default."""
+    rows = await pool.fetch(f"SELECT {_COLUMNS} FROM collection_strategies WHERE active")
+    found = [from_row(row) for row in rows]
+    defaults = [s for s in found if s.segment is None]
+    if not defaults:
+        raise UnknownStrategyError("no default collection strategy is active; publish one")
+    return StrategySet(defaults[0], {s.segment: s for s in found if s.segment is not None})
+
+
+async def strategy_versions(pool: Any, code: str | None = None) -> list[Strategy]:
+    """Every stored version (of one code, or of all), by code then newest first."""
+    rows = await pool.fetch(
+        f"SELECT {_COLUMNS} FROM collection_strategies WHERE $1::text IS NULL OR code = $1"
+        " ORDER BY code, version DESC", code)
+    return [from_row(row) for row in rows]
+
+
+async def strategy_version(pool: Any, code: str, version: int) -> Strategy:
+    row = await pool.fetchrow(f"SELECT {_COLUMNS} FROM collection_strategies WHERE code = $1"
+                              " AND version = $2", code, version)
+    if row is None:
+        raise UnknownStrategyError(f"there is no version {version} of strategy {code}")
+    return from_row(row)
