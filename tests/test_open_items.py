@@ -16,14 +16,13 @@ import pytest
 from ledger_collect.application import Collections
 from ledger_collect.database import Database
 from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets
-from ledger_collect.projections.open_items import (
+from ledger_collect.projections.aging_report import (
     aging,
     aging_by_customer,
-    credits_by_customer,
     oldest_balances,
-    open_items_by_customer,
     top_balances,
 )
+from ledger_collect.projections.open_items import credits_by_customer, open_items_by_customer
 from ledger_collect.projections.runner import catch_up
 
 TODAY = date(2026, 11, 23)

@@ -47,8 +47,9 @@ from ledger_collect.database import Database
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import UnknownProjectionError, select
+from ledger_collect.projections.aging_report import top_balances
 from ledger_collect.projections.live import ProjectionTimeoutError, follow, wait_for
-from ledger_collect.projections.open_items import OpenItems, top_balances
+from ledger_collect.projections.open_items import OpenItems
 from ledger_collect.projections.runner import (
     EventLog,
     RebuildRunningError,

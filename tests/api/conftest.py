@@ -6,7 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
@@ -52,3 +54,24 @@ def api(api_settings: Settings, database: Database) -> Iterator[Api]:
     app = create_app(api_settings, database, today=lambda: TODAY)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Api(client, api_settings)
+
+
+POOL_RESET = "SELECT pg_advisory_unlock_all();"  # asyncpg's, on giving a connection back
+
+
+@pytest.fixture
+def sql_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Every statement the API's asyncpg connections run while the test goes on (what a
+    query costs: tests assert it stays fixed whatever the number of items)."""
+    seen: list[str] = []
+    for method in ("fetch", "fetchrow", "fetchval", "execute"):
+        original = getattr(asyncpg.connection.Connection, method)
+
+        def counting(self: Any, query: str, *args: Any, _original: Any = original,
+                     **kwargs: Any) -> Any:
+            if not query.startswith(POOL_RESET):
+                seen.append(query)
+            return _original(self, query, *args, **kwargs)
+
+        monkeypatch.setattr(asyncpg.connection.Connection, method, counting)
+    yield seen

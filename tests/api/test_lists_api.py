@@ -4,13 +4,11 @@ only to those who may see it — null with FORBIDDEN at its path for everyone el
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-import asyncpg
 import pytest
 
 from api.helpers import TODAY, Api, Portfolio
@@ -236,26 +234,6 @@ def test_auditors_see_everything_compliance_and_integration_nothing(
 
 
 # -- SQL queries per page -------------------------------------------------------------------------
-POOL_RESET = "SELECT pg_advisory_unlock_all();"  # asyncpg's, on giving a connection back
-
-
-@pytest.fixture
-def sql_queries(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """Every statement the API's asyncpg connections run while the test goes on."""
-    seen: list[str] = []
-    for method in ("fetch", "fetchrow", "fetchval", "execute"):
-        original = getattr(asyncpg.connection.Connection, method)
-
-        def counting(self: Any, query: str, *args: Any, _original: Any = original,
-                     **kwargs: Any) -> Any:
-            if not query.startswith(POOL_RESET):
-                seen.append(query)
-            return _original(self, query, *args, **kwargs)
-
-        monkeypatch.setattr(asyncpg.connection.Connection, method, counting)
-    yield seen
-
-
 def test_a_page_costs_two_queries_whatever_its_size(api: Api, casework: dict[str, Any],
                                                     sql_queries: list[str]) -> None:
     for first in (1, 8):

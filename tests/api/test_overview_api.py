@@ -1,6 +1,6 @@
 """`customerOverview(id)` over HTTP: every part with concrete figures, personal parts only for
 those who may see them (null + FORBIDDEN at exact paths, also inside lists and the timeline),
-a fixed number of SQL queries whatever the number of items and of aliased overviews, and
+a fixed number of SQL sql_queries whatever the number of items and of aliased overviews, and
 read-your-writes: a promise recorded through the API shows in the overview at once."""
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
@@ -178,38 +177,16 @@ def test_another_segments_specialist_gets_nulls_and_forbidden_at_exact_paths(
         assert secret not in response.text
 
 
-@pytest.fixture
-def queries() -> Iterator[list[str]]:
-    """The SQL statements the API's read pool runs while the test runs."""
-    ran: list[str] = []
-    pool_class = asyncpg.pool.Pool
-    originals = {name: getattr(pool_class, name) for name in ("fetch", "fetchrow", "fetchval")}
-
-    def counting(name: str) -> Any:
-        async def method(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-            ran.append(query)
-            return await originals[name](self, query, *args, **kwargs)
-        return method
-
-    for name in originals:
-        setattr(pool_class, name, counting(name))
-    try:
-        yield ran
-    finally:
-        for name, method in originals.items():
-            setattr(pool_class, name, method)
-
-
 def test_the_overview_costs_a_fixed_number_of_queries(api: Api, busy: Portfolio,
-                                                      queries: list[str]) -> None:
+                                                      sql_queries: list[str]) -> None:
     overview(api, "audrey", busy.south)  # one of each part
-    few = list(queries)
-    queries.clear()
+    few = list(sql_queries)
+    sql_queries.clear()
     overview(api, "audrey", busy.north)  # 21 items, five of each casework record
-    many = list(queries)
-    queries.clear()
+    many = list(sql_queries)
+    sql_queries.clear()
     both = api.data(ALIASED, {"a": str(busy.north), "b": str(busy.south)}, user="audrey")
-    aliased = list(queries)
+    aliased = list(sql_queries)
     assert len(both["a"]["openItems"]) == 21 and len(both["b"]["openItems"]) == 1
     # customer, branches, contacts, notes, open items, credits, aging, promises, disputes,
     # dispute notes, resubmissions, activities, emails, conversations, timeline

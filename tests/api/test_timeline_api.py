@@ -4,12 +4,10 @@ clear errors, and one SQL query for the timelines of several customers in one re
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import pytest
 
 from api.helpers import TODAY, Api, Portfolio
@@ -144,30 +142,8 @@ def test_unknown_customers_bad_cursors_and_empty_pages_are_clear_errors(
     assert "LETTER" in errors[0]["message"]
 
 
-@pytest.fixture
-def queries() -> Iterator[list[str]]:
-    """The SQL statements the API's read pool runs while the test runs."""
-    ran: list[str] = []
-    pool_class = asyncpg.pool.Pool
-    originals = {name: getattr(pool_class, name) for name in ("fetch", "fetchrow", "fetchval")}
-
-    def counting(name: str) -> Any:
-        async def method(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-            ran.append(query)
-            return await originals[name](self, query, *args, **kwargs)
-        return method
-
-    for name in originals:
-        setattr(pool_class, name, counting(name))
-    try:
-        yield ran
-    finally:
-        for name, method in originals.items():
-            setattr(pool_class, name, method)
-
-
 def test_timelines_of_several_customers_cost_one_query(api: Api, history: Portfolio,
-                                                       queries: list[str]) -> None:
+                                                       sql_queries: list[str]) -> None:
     both = """query ($a: UUID!, $b: UUID!) {
       a: timeline(customerId: $a) { nodes { description } }
       b: timeline(customerId: $b) { nodes { description } }
@@ -177,5 +153,5 @@ def test_timelines_of_several_customers_cost_one_query(api: Api, history: Portfo
     assert len(data["a"]["nodes"]) == 5 and len(data["c"]["nodes"]) == 1
     assert data["b"]["nodes"] == [
         {"description": "Invoice INV-C-2 posted: 1000.00 EUR, due 2026-11-13"}]
-    timeline_queries = [q for q in queries if "timeline" in q]
-    assert len(timeline_queries) == 2, queries  # one per distinct window: (a, b) and c
+    timeline_queries = [q for q in sql_queries if "timeline" in q]
+    assert len(timeline_queries) == 2, sql_queries  # one per distinct window: (a, b) and c

@@ -1,15 +1,13 @@
 """The worklist over HTTP: a specialist's morning list ranked and explained, other lists read-only,
 follow-ups and processed customers, the day as an argument, pages, strategy versions — and what
-a page costs in SQL queries."""
+a page costs in SQL sql_queries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-import asyncpg
 import pytest
 from test_worklist_model import RISK_FIRST, Book, ago
 
@@ -65,30 +63,8 @@ def three(app: Collections) -> Book:
     return book
 
 
-@pytest.fixture
-def queries(api: Api) -> Iterator[list[str]]:
-    """The SQL statements the API's read pool runs while the test runs."""
-    ran: list[str] = []
-    pool_class = asyncpg.pool.Pool
-    originals = {name: getattr(pool_class, name) for name in ("fetch", "fetchrow", "fetchval")}
-
-    def counting(name: str) -> Any:
-        async def method(self: Any, query: str, *args: Any, **kwargs: Any) -> Any:
-            ran.append(query)
-            return await originals[name](self, query, *args, **kwargs)
-        return method
-
-    for name in originals:
-        setattr(pool_class, name, counting(name))
-    try:
-        yield ran
-    finally:
-        for name, method in originals.items():
-            setattr(pool_class, name, method)
-
-
 def test_my_list_is_ranked_explained_and_costs_two_queries(
-        api: Api, app: Collections, three: Book, queries: list[str]) -> None:
+        api: Api, app: Collections, three: Book, sql_queries: list[str]) -> None:
     page = worklist(api, app)
     assert (page["specialist"], page["asOf"], page["totalCount"]) == ("alice", str(TODAY), 3)
     assert page["strategies"] == [{"code": "default", "version": 1, "active": True}]
@@ -115,15 +91,15 @@ def test_my_list_is_ranked_explained_and_costs_two_queries(
     assert (big["overdueAmount"], big["amountToCollect"], big["daysOverdue"],
             big["oldestDueDate"], big["strategyCode"], big["strategyVersion"]) == (
         "12000.00", "12000.00", 100, str(ago(100)), "default", 1)
-    queries.clear()
+    sql_queries.clear()
     for first in (1, 50):
         catch_up(app, "worklist")
         api.data("query ($first: Int!) { worklist(first: $first) { nodes { number score"
                  " explanation { points } } } }", {"first": first}, user="alice")
-    assert len(queries) == 4, queries  # per page: the active strategies, the page itself
-    queries.clear()
+    assert len(sql_queries) == 4, sql_queries  # per page: the active strategies, the page itself
+    sql_queries.clear()
     assert worklist(api, app, first=1)["totalCount"] == 3
-    assert len(queries) == 3, queries  # and the count, when asked for
+    assert len(sql_queries) == 3, sql_queries  # and the count, when asked for
 
 
 def test_other_specialists_and_unassigned_customers_are_listable(

@@ -17,6 +17,7 @@ from strawberry.dataloader import DataLoader
 
 from ledger_collect.api.permissions import User
 from ledger_collect.projections import (
+    aging_report,
     casework,
     correspondence,
     customers,
@@ -56,7 +57,7 @@ class Loaders:
     open_items_by_customer: DataLoader[UUID, list[open_items.OpenItem]]
     credits_by_customer: DataLoader[UUID, list[open_items.Credit]]
     #: Keyed by (customer, as-of date): one query per distinct date.
-    aging_by_customer: DataLoader[tuple[UUID, date], open_items.AgingGrid]
+    aging_by_customer: DataLoader[tuple[UUID, date], aging_report.AgingGrid]
 
     @classmethod
     def for_request(cls, collections: Collections, pool: asyncpg.Pool | None) -> Loaders:
@@ -75,7 +76,7 @@ class Loaders:
                 dates.setdefault(as_of, []).append(customer_id)
             grids = {}
             for as_of, customer_ids in dates.items():
-                found = await open_items.aging_by_customer(pool, as_of,
+                found = await aging_report.aging_by_customer(pool, as_of,
                                                            list(dict.fromkeys(customer_ids)))
                 grids.update(((c, as_of), grid) for c, grid in found.items())
             return [grids[key] for key in keys]

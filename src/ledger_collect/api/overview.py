@@ -42,6 +42,7 @@ from ledger_collect.api.timeline import (
     customer_timeline,
 )
 from ledger_collect.projections import open_items as model
+from ledger_collect.projections.aging_report import AgingGrid
 from ledger_collect.projections.customers import CustomerRecord
 from ledger_collect.projections.records import DEFAULT_PAGE
 
@@ -116,7 +117,7 @@ class CustomerAging:
     rows: list[AgingRow] = strawberry.field(description="One row per currency.")
 
     @classmethod
-    def of(cls, grid: model.AgingGrid) -> Self:
+    def of(cls, grid: AgingGrid) -> Self:
         return cls(as_of=grid.as_of, buckets=list(grid.labels), rows=[
             AgingRow(currency=currency, total=grid.total(currency), cells=[
                 AgingCell(bucket=label, amount=amount, items=count)

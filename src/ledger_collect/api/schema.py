@@ -33,6 +33,7 @@ from ledger_collect.api.overview import OverviewQuery
 from ledger_collect.api.permissions import PERSONAL_TEXT, Personal
 from ledger_collect.api.promises import PromiseMutations
 from ledger_collect.api.receivables import ReceivableMutations
+from ledger_collect.api.reports import ReportQuery
 from ledger_collect.api.resubmissions import ResubmissionMutations
 from ledger_collect.api.timeline import TimelineQuery
 from ledger_collect.api.viewer import ViewerQuery
@@ -53,7 +54,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
-            WorklistQuery):
+            WorklistQuery, ReportQuery):
     pass
 
 

@@ -27,8 +27,10 @@ from ledger_collect.projections.runner import (
     CHANNEL,
     PAGE_SIZE,
     EventLog,
+    ProjectionStatus,
     StaleProjectionError,
     catch_up,
+    describe,
     rebuild,
 )
 
@@ -162,6 +164,24 @@ async def positions(conn_or_pool: Any, names: Sequence[str]) -> dict[str, int]:
         list(names))
     found = {row["name"]: int(row["position"]) for row in rows}
     return {name: found.get(name, 0) for name in names}
+
+
+async def projection_states(pool: Any, events_table: str) -> list[ProjectionStatus]:
+    """Every model's status (``projections status``) read through asyncpg for the API, in one
+    snapshot: positions, the log's head and each model's lag in two queries."""
+    table = '"' + events_table.replace('"', '""') + '"'
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
+                                                        readonly=True):
+        stored = {row["name"]: (int(row["position"]), str(row["checksum"])) for row in
+                  await conn.fetch("SELECT name, position, checksum FROM projection_positions")}
+        models = select(None)
+        starts = [stored[cls.name][0] if cls.name in stored else 0 for cls in models]
+        rows = await conn.fetch(
+            f"SELECT (SELECT coalesce(max(notification_id), 0) FROM {table}) AS head,"
+            f" (SELECT count(*) FROM {table} WHERE notification_id > p.position) AS lag"
+            " FROM unnest($1::bigint[]) WITH ORDINALITY AS p(position, n) ORDER BY p.n", starts)
+    return [describe(cls, stored.get(cls.name), int(row["head"]), int(row["lag"]))
+            for cls, row in zip(models, rows, strict=True)]
 
 
 async def wait_for(conn_or_pool: Any, names: Sequence[str], notification_id: int | None,

@@ -1,17 +1,17 @@
 """Open items: every invoice's open amount, due date, dunning, promise and dispute state; the
-credits customers hold; aging and the supervisor's balance grids computed from them.
+credits customers hold. Aging and the supervisor's balance lists are read from it by
+``aging_report``.
 
 Writer. A page of events is folded in memory: the rows it touches are loaded with one query
 per table, the events applied in order, the rows written back with one upsert per table.
 
-Readers (asyncpg, for the API). Aging and days overdue are computed at query time from the
-stored due dates, for any as-of date: nothing stored goes stale overnight. Amounts are those
-open now; ``as_of`` sets the day the days past due are counted to.
+Readers (asyncpg, for the API): items and credits of many customers in one query each (the
+overview's loaders). Days overdue are computed for any as-of date from the stored due dates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -25,7 +25,6 @@ from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import Projection, load, upsert
-from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets, thresholds
 
 ZERO = Decimal("0.00")
 ACTIVE_DISPUTE = ("open", "in_process")
@@ -298,8 +297,8 @@ _DISPUTE_EVENTS = frozenset(
 
 
 # -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
-MAX_LIMIT = 500
-_OPEN = "status = 'open' AND open_amount > 0"
+#: Items still to be collected (the readers here and in aging_report).
+OPEN_CONDITION = "status = 'open' AND open_amount > 0"
 
 
 @dataclass(frozen=True)
@@ -347,112 +346,13 @@ class Credit:
     document_date: date
 
 
-@dataclass(frozen=True)
-class AgingGrid:
-    """Open amounts (and item counts) per currency, one entry per bucket."""
-
-    as_of: date
-    labels: tuple[str, ...]
-    amounts: dict[str, tuple[Decimal, ...]]
-    items: dict[str, tuple[int, ...]]
-
-    def total(self, currency: str) -> Decimal:
-        return sum(self.amounts.get(currency, ()), ZERO)
-
-
-@dataclass(frozen=True)
-class Balance:
-    """One customer's open balance in one currency (the supervisor's grids)."""
-
-    customer_id: UUID
-    currency: str
-    open_amount: Decimal
-    overdue_amount: Decimal
-    items: int
-    oldest_due_date: date
-    days_overdue: int
-
-
-def _grid(as_of: date, buckets: tuple[Bucket, ...], rows: Iterable[Any]) -> AgingGrid:
-    amounts: dict[str, list[Decimal]] = {}
-    items: dict[str, list[int]] = {}
-    for row in rows:
-        amounts.setdefault(row["currency"], [ZERO] * len(buckets))[row["bucket"]] = row["amount"]
-        items.setdefault(row["currency"], [0] * len(buckets))[row["bucket"]] = row["items"]
-    return AgingGrid(as_of, tuple(b.label for b in buckets),
-                     {c: tuple(a) for c, a in sorted(amounts.items())},
-                     {c: tuple(n) for c, n in sorted(items.items())})
-
-
-_AGING = (f"SELECT {{key}} currency, width_bucket($1::date - due_date, $2::int[]) AS bucket,"
-          f" sum(open_amount) AS amount, count(*) AS items FROM open_items WHERE {_OPEN}"
-          f" {{where}} GROUP BY {{key}} currency, bucket")
-
-
-async def aging(pool: Any, as_of: date, customer_id: UUID | None = None,
-                buckets: Iterable[Bucket | tuple[str, int | None, int | None]] = DEFAULT_BUCKETS,
-                ) -> AgingGrid:
-    """The aging grid of one customer, or of the whole portfolio (``customer_id`` None)."""
-    checked = check_buckets(buckets)
-    if customer_id is None:
-        rows = await pool.fetch(_AGING.format(key="", where=""), as_of, thresholds(checked))
-    else:
-        rows = await pool.fetch(_AGING.format(key="", where="AND customer_id = $3"), as_of,
-                                thresholds(checked), customer_id)
-    return _grid(as_of, checked, rows)
-
-
-async def aging_by_customer(
-        pool: Any, as_of: date, customer_ids: Sequence[UUID],
-        buckets: Iterable[Bucket | tuple[str, int | None, int | None]] = DEFAULT_BUCKETS,
-) -> dict[UUID, AgingGrid]:
-    """Aging grids of many customers in one query (every id asked for is in the answer)."""
-    checked = check_buckets(buckets)
-    rows = await pool.fetch(_AGING.format(key="customer_id,", where="AND customer_id = ANY($3)"),
-                            as_of, thresholds(checked), list(customer_ids))
-    by_customer: dict[UUID, list[Any]] = {customer_id: [] for customer_id in customer_ids}
-    for row in rows:
-        by_customer[row["customer_id"]].append(row)
-    return {c: _grid(as_of, checked, found) for c, found in by_customer.items()}
-
-
-_BALANCES = (
-    "SELECT customer_id, currency, sum(open_amount) AS open_amount,"
-    " coalesce(sum(open_amount) FILTER (WHERE due_date < $1), 0) AS overdue_amount,"
-    " count(*) AS items, min(due_date) AS oldest_due_date,"
-    " greatest($1::date - min(due_date), 0) AS days_overdue"
-    f" FROM open_items WHERE {_OPEN} AND ($3::text IS NULL OR currency = $3)"
-    " GROUP BY customer_id, currency ORDER BY {order}, customer_id, currency LIMIT $2")
-
-
-async def top_balances(pool: Any, as_of: date, limit: int = 20,
-                       currency: str | None = None) -> list[Balance]:
-    """Customers with the highest open balances (per currency), highest first."""
-    rows = await pool.fetch(_BALANCES.format(order="open_amount DESC"), as_of,
-                            _limit(limit), currency)
-    return [Balance(**dict(row)) for row in rows]
-
-
-async def oldest_balances(pool: Any, as_of: date, limit: int = 20,
-                          currency: str | None = None) -> list[Balance]:
-    """Customers whose oldest open item is the most overdue, oldest first (then largest)."""
-    rows = await pool.fetch(_BALANCES.format(order="oldest_due_date, open_amount DESC"), as_of,
-                            _limit(limit), currency)
-    return [Balance(**dict(row)) for row in rows]
-
-
-def _limit(limit: int) -> int:
-    if limit < 1:
-        raise ValueError(f"a list needs a limit of at least 1, got {limit}")
-    return min(limit, MAX_LIMIT)
-
-
 async def open_items_by_customer(pool: Any, customer_ids: Sequence[UUID], *,
                                  include_closed: bool = False) -> dict[UUID, list[OpenItem]]:
     """Each customer's items, earliest due first: one query for many customers (loaders)."""
     rows = await pool.fetch(
         f"SELECT {', '.join(_names(ITEM_COLUMNS))} FROM open_items"
-        f" WHERE customer_id = ANY($1::uuid[]) {'' if include_closed else 'AND ' + _OPEN}"
+        f" WHERE customer_id = ANY($1::uuid[])"
+        f" {'' if include_closed else 'AND ' + OPEN_CONDITION}"
         " ORDER BY customer_id, due_date, document_number", list(customer_ids))
     found: dict[UUID, list[OpenItem]] = {customer_id: [] for customer_id in customer_ids}
     for row in rows:

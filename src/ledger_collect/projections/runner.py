@@ -330,11 +330,16 @@ def status(app: Any, names: Sequence[str] | str | None = None) -> list[Projectio
         head = log.head(conn)
         for cls in select(names):
             row = log.read_position(conn, cls)
-            if row is None:
-                found.append(ProjectionStatus(cls.name, 0, head, log.count(conn, 0), "not built"))
-                continue
-            position, checksum = row
-            lag = log.count(conn, position)
-            state = ("stale" if checksum != cls.checksum() else "behind" if lag else "current")
-            found.append(ProjectionStatus(cls.name, position, head, lag, state))
+            found.append(describe(cls, row, head, log.count(conn, row[0] if row else 0)))
     return found
+
+
+def describe(cls: type[Projection], row: tuple[int, str] | None, head: int,
+             lag: int) -> ProjectionStatus:
+    """A model's status from its stored (position, checksum) row, if any, the log's head and
+    the number of events after its position."""
+    if row is None:
+        return ProjectionStatus(cls.name, 0, head, lag, "not built")
+    position, checksum = row
+    state = "stale" if checksum != cls.checksum() else "behind" if lag else "current"
+    return ProjectionStatus(cls.name, position, head, lag, state)

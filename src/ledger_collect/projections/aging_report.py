@@ -1,0 +1,143 @@
+"""Aging grids and the supervisor's balance lists, read from the open items model.
+
+Days past due are counted at query time (``as_of - due_date``) from the stored due dates, for
+any as-of date: nothing stored goes stale overnight. Amounts are those open now. One query
+per grid or list, whatever the number of items: the database sums, Python only lays out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets, thresholds
+from ledger_collect.projections.open_items import OPEN_CONDITION, ZERO
+
+#: The longest balance list one query returns.
+MAX_LIMIT = 500
+
+@dataclass(frozen=True)
+class AgingGrid:
+    """Open amounts (and item counts) per currency, one entry per bucket."""
+
+    as_of: date
+    labels: tuple[str, ...]
+    amounts: dict[str, tuple[Decimal, ...]]
+    items: dict[str, tuple[int, ...]]
+
+    def total(self, currency: str) -> Decimal:
+        return sum(self.amounts.get(currency, ()), ZERO)
+
+
+@dataclass(frozen=True)
+class Balance:
+    """One customer's open balance in one currency (the supervisor's grids)."""
+
+    customer_id: UUID
+    currency: str
+    open_amount: Decimal
+    overdue_amount: Decimal
+    items: int
+    oldest_due_date: date
+    days_overdue: int
+
+
+def _grid(as_of: date, buckets: tuple[Bucket, ...], rows: Iterable[Any]) -> AgingGrid:
+    amounts: dict[str, list[Decimal]] = {}
+    items: dict[str, list[int]] = {}
+    for row in rows:
+        amounts.setdefault(row["currency"], [ZERO] * len(buckets))[row["bucket"]] = row["amount"]
+        items.setdefault(row["currency"], [0] * len(buckets))[row["bucket"]] = row["items"]
+    return AgingGrid(as_of, tuple(b.label for b in buckets),
+                     {c: tuple(a) for c, a in sorted(amounts.items())},
+                     {c: tuple(n) for c, n in sorted(items.items())})
+
+
+_CONDITIONS = {
+    "customer_id": "customer_id = {}",
+    "currency": "currency = {}",
+    # customers of a segment, as the customers read model has them
+    "segment": "customer_id IN (SELECT id FROM customers WHERE segment = {})",
+}
+_AGING = (f"SELECT {{key}} currency, width_bucket($1::date - due_date, $2::int[]) AS bucket,"
+          f" sum(open_amount) AS amount, count(*) AS items FROM open_items WHERE {OPEN_CONDITION}"
+          f" {{where}} GROUP BY {{key}} currency, bucket")
+
+
+async def aging(pool: Any, as_of: date, customer_id: UUID | None = None,
+                buckets: Iterable[Bucket | tuple[str, int | None, int | None]] = DEFAULT_BUCKETS,
+                *, currency: str | None = None, segment: str | None = None) -> AgingGrid:
+    """The aging grid of one customer, or of the whole portfolio (``customer_id`` None),
+    of one currency and of customers of one segment when those are given."""
+    checked = check_buckets(buckets)
+    args: list[Any] = [as_of, thresholds(checked)]
+    where = _narrowed(args, customer_id=customer_id, currency=currency, segment=segment)
+    rows = await pool.fetch(_AGING.format(key="", where=where), *args)
+    return _grid(as_of, checked, rows)
+
+
+def _narrowed(args: list[Any], **wanted: Any) -> str:
+    """The ``AND ...`` conditions of the narrowings given (not None), their values appended to
+    ``args``: only those asked for, so that the planner sees real values and a portfolio-wide
+    report needs no other table than open_items."""
+    where = ""
+    for name, value in wanted.items():
+        if value is not None:
+            args.append(value)
+            where += " AND " + _CONDITIONS[name].format(f"${len(args)}")
+    return where
+
+
+async def aging_by_customer(
+        pool: Any, as_of: date, customer_ids: Sequence[UUID],
+        buckets: Iterable[Bucket | tuple[str, int | None, int | None]] = DEFAULT_BUCKETS,
+) -> dict[UUID, AgingGrid]:
+    """Aging grids of many customers in one query (every id asked for is in the answer)."""
+    checked = check_buckets(buckets)
+    rows = await pool.fetch(_AGING.format(key="customer_id,", where="AND customer_id = ANY($3)"),
+                            as_of, thresholds(checked), list(customer_ids))
+    by_customer: dict[UUID, list[Any]] = {customer_id: [] for customer_id in customer_ids}
+    for row in rows:
+        by_customer[row["customer_id"]].append(row)
+    return {c: _grid(as_of, checked, found) for c, found in by_customer.items()}
+
+
+_BALANCES = (
+    "SELECT customer_id, currency, sum(open_amount) AS open_amount,"
+    " coalesce(sum(open_amount) FILTER (WHERE due_date < $1), 0) AS overdue_amount,"
+    " count(*) AS items, min(due_date) AS oldest_due_date,"
+    " greatest($1::date - min(due_date), 0) AS days_overdue"
+    f" FROM open_items WHERE {OPEN_CONDITION} {{where}}"
+    " GROUP BY customer_id, currency ORDER BY {order}, customer_id, currency LIMIT $2")
+
+
+async def top_balances(pool: Any, as_of: date, limit: int = 20, currency: str | None = None,
+                       segment: str | None = None) -> list[Balance]:
+    """Customers with the highest open balances (per currency), highest first."""
+    return await _balances(pool, "open_amount DESC", as_of, limit, currency, segment)
+
+
+async def oldest_balances(pool: Any, as_of: date, limit: int = 20,
+                          currency: str | None = None, segment: str | None = None,
+                          ) -> list[Balance]:
+    """Customers whose oldest open item is the most overdue, oldest first (then largest)."""
+    return await _balances(pool, "oldest_due_date, open_amount DESC", as_of, limit, currency,
+                           segment)
+
+
+async def _balances(pool: Any, order: str, as_of: date, limit: int, currency: str | None,
+                    segment: str | None) -> list[Balance]:
+    args: list[Any] = [as_of, _limit(limit)]
+    where = _narrowed(args, currency=currency, segment=segment)
+    rows = await pool.fetch(_BALANCES.format(order=order, where=where), *args)
+    return [Balance(**dict(row)) for row in rows]
+
+
+def _limit(limit: int) -> int:
+    if limit < 1:
+        raise ValueError(f"a list needs a limit of at least 1, got {limit}")
+    return min(limit, MAX_LIMIT)
