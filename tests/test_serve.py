@@ -22,8 +22,8 @@ from ledger_collect.feed.demo import SEGMENTS
 SECRET = "serve-test-secret-" + "x" * 32
 
 OVERVIEW = """query($id: UUID!) { customerOverview(id: $id) {
-  openItems { id openAmount currency }
-  promises { id amount status }
+  openItems { nodes { id openAmount currency } }
+  promises { nodes { id amount status } }
   timeline(first: 5) { nodes { type event } } } }"""
 RECORD = """mutation($input: RecordPromiseInput!) { recordPromise(input: $input) {
   __typename ... on PromiseRecorded { promiseId status } ... on Problem { message } } }"""
@@ -92,7 +92,8 @@ def test_serve_answers_a_newcomers_first_session_and_stops_on_sigterm(database, 
         assert len(customers) == 30
         for customer in customers:
             overview = gql(OVERVIEW, id=customer["id"])["customerOverview"]
-            item = next((i for i in overview["openItems"] if float(i["openAmount"]) >= 1), None)
+            item = next((i for i in overview["openItems"]["nodes"]
+                         if float(i["openAmount"]) >= 1), None)
             if item is not None:
                 break
         else:
@@ -102,7 +103,7 @@ def test_serve_answers_a_newcomers_first_session_and_stops_on_sigterm(database, 
                                       "promisedDate": promised})["recordPromise"]
         assert recorded["__typename"] == "PromiseRecorded", recorded
         seen = gql(OVERVIEW, id=customer["id"])["customerOverview"]  # no sleep: read-your-writes
-        assert recorded["promiseId"] in [p["id"] for p in seen["promises"]]
+        assert recorded["promiseId"] in [p["id"] for p in seen["promises"]["nodes"]]
         assert seen["timeline"]["nodes"][0] == {"type": "PROMISE", "event": "issued"}
     finally:
         server.send_signal(signal.SIGTERM)

@@ -9,33 +9,40 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from starlette.testclient import TestClient
 
 from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.api.app import create_app
+from ledger_collect.api.pages import sliced
 from ledger_collect.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.projections.live import follow
+from ledger_collect.projections.records import MAX_PAGE
 from ledger_collect.projections.runner import catch_up
 
+PAGED = ("branches", "openItems", "creditMemos", "unappliedPayments", "promises", "disputes",
+         "resubmissions", "activities", "emails", "conversations", "timeline")
 PARTS = """
   id currency creditLimit openAmount availableCredit
   customer { number name segment specialist notes { text } }
-  headOffice { number } branches { number }
+  headOffice { number } branches { nodes { number } }
   contacts { contactId name email phone }
-  openItems { documentNumber openAmount dueDate daysOverdue promiseStatus openDisputes }
-  creditMemos { sourceId amount } unappliedPayments { sourceId amount }
+  openItems { nodes { documentNumber openAmount dueDate daysOverdue promiseStatus
+                      openDisputes } }
+  creditMemos { nodes { sourceId amount } } unappliedPayments { nodes { sourceId amount } }
   aging { buckets rows { currency total cells { bucket amount items } } }
-  promises { amount promisedDate status withdrawalReason customer { number } }
-  disputes { originalAmount reason status notes { text } }
-  resubmissions { followUpDate reason }
-  activities { description dueDate }
-  emails { template to }
-  conversations { channel summary personReached { name } }
+  promises { nodes { amount promisedDate status withdrawalReason customer { number } } }
+  disputes { nodes { originalAmount reason status notes { text } } }
+  resubmissions { nodes { followUpDate reason } }
+  activities { nodes { description dueDate } }
+  emails { nodes { template to } }
+  conversations { nodes { channel summary personReached { name } } }
   timeline { nodes { type event details } }
 """
 QUERY = f"query ($id: UUID!) {{ customerOverview(id: $id) {{ {PARTS} }} }}"
@@ -90,7 +97,13 @@ def busy(app: Collections, portfolio: Portfolio) -> Portfolio:
 
 
 def overview(api: Api, user: str, customer: Any) -> dict[str, Any]:
-    return api.data(QUERY, {"id": str(customer)}, user=user)["customerOverview"]
+    """The overview with its (first) pages as plain lists (except the timeline's)."""
+    return unpaged(api.data(QUERY, {"id": str(customer)}, user=user)["customerOverview"])
+
+
+def unpaged(found: dict[str, Any]) -> dict[str, Any]:
+    return {name: value["nodes"] if name in PAGED[:-1] else value
+            for name, value in found.items()}
 
 
 def test_the_segments_specialist_sees_the_whole_customer(api: Api, busy: Portfolio) -> None:
@@ -140,7 +153,7 @@ def test_another_segments_specialist_gets_nulls_and_forbidden_at_exact_paths(
         api: Api, busy: Portfolio) -> None:
     response = api.post(QUERY, {"id": str(busy.south)}, user="alice")
     body = response.json()
-    found = body["data"]["customerOverview"]
+    found = unpaged(body["data"]["customerOverview"])
     assert found["openAmount"] == "1000.00" and len(found["openItems"]) == 1
     assert found["promises"][0]["amount"] == "100.00"
     assert found["disputes"][0]["notes"] == [{"text": None}]
@@ -157,16 +170,16 @@ def test_another_segments_specialist_gets_nulls_and_forbidden_at_exact_paths(
     denied = {tuple(e["path"]) for e in body["errors"]}
     assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
     expected = {
-        ("customerOverview", "disputes", 0, "notes", 0, "text"),
-        ("customerOverview", "resubmissions", 0, "reason"),
-        ("customerOverview", "activities", 0, "description"),
-        ("customerOverview", "emails", 0, "to"),
-        ("customerOverview", "conversations", 0, "summary"),
-        ("customerOverview", "conversations", 0, "personReached", "name"),
+        ("customerOverview", "disputes", "nodes", 0, "notes", 0, "text"),
+        ("customerOverview", "resubmissions", "nodes", 0, "reason"),
+        ("customerOverview", "activities", "nodes", 0, "description"),
+        ("customerOverview", "emails", "nodes", 0, "to"),
+        ("customerOverview", "conversations", "nodes", 0, "summary"),
+        ("customerOverview", "conversations", "nodes", 0, "personReached", "name"),
         ("customerOverview", "contacts", 0, "name"),
         ("customerOverview", "contacts", 0, "email"),
         ("customerOverview", "contacts", 0, "phone"),
-        ("customerOverview", "promises", 0, "withdrawalReason"),
+        ("customerOverview", "promises", "nodes", 0, "withdrawalReason"),
     }
     assert expected <= denied
     assert all(p[:2] in {("customerOverview", k) for k in (
@@ -187,7 +200,8 @@ def test_the_overview_costs_a_fixed_number_of_queries(api: Api, busy: Portfolio,
     sql_queries.clear()
     both = api.data(ALIASED, {"a": str(busy.north), "b": str(busy.south)}, user="audrey")
     aliased = list(sql_queries)
-    assert len(both["a"]["openItems"]) == 21 and len(both["b"]["openItems"]) == 1
+    assert len(unpaged(both["a"])["openItems"]) == 21
+    assert len(unpaged(both["b"])["openItems"]) == 1
     # customer, branches, contacts, notes, open items, credits, aging, promises, disputes,
     # dispute notes, resubmissions, activities, emails, conversations, timeline
     assert len(few) == len(many) == len(aliased) == 15, (few, many, aliased)
@@ -229,3 +243,55 @@ def test_a_promise_recorded_shows_in_the_overview_and_timeline_at_once(
     assert found["openItems"][0]["promiseStatus"] == "open"
     assert found["timeline"]["nodes"][0] == {"type": "PROMISE", "event": "issued",
                                              "details": None}
+
+
+PAGE = """query ($id: UUID!, $first: Int!, $after: String) { customerOverview(id: $id) {
+  openItems(first: $first, after: $after) {
+    nodes { documentNumber } pageInfo { hasNextPage hasPreviousPage endCursor } }
+  promises(first: 2) { nodes { amount } pageInfo { hasNextPage endCursor } } } }"""
+
+
+def test_the_overviews_lists_are_pages(api: Api, app: Collections, busy: Portfolio) -> None:
+    def page(first: int, after: str | None = None) -> dict[str, Any]:
+        found = api.data(PAGE, {"id": str(busy.north), "first": first, "after": after})
+        return found["customerOverview"]  # type: ignore[no-any-return]
+
+    everything = [n["documentNumber"] for n in page(100)["openItems"]["nodes"]]
+    assert len(everything) == 21
+    seen, after = [], None
+    for expected_more in (True, True, True, True, False):  # 5 + 5 + 5 + 5 + 1
+        items = page(5, after)["openItems"]
+        seen += [n["documentNumber"] for n in items["nodes"]]
+        assert items["pageInfo"]["hasNextPage"] is expected_more
+        assert items["pageInfo"]["hasPreviousPage"] is (after is not None)
+        after = items["pageInfo"]["endCursor"]
+    assert seen == everything
+    # the last row of a page leaves the list (cleared): the next page starts where it stood
+    first = page(5)["openItems"]
+    app.clear_invoice(source_id="clr", invoice_number=everything[4], actor="erp",
+                      business_date=TODAY)
+    catch_up(app, "open_items")
+    after_cleared = page(5, first["pageInfo"]["endCursor"])["openItems"]["nodes"]
+    assert [n["documentNumber"] for n in after_cleared] == everything[5:10]
+    # cursors belong to their list
+    assert len(page(500)["openItems"]["nodes"]) == 20  # what is left: the cleared one is gone
+    promises = page(1)["promises"]
+    assert promises["pageInfo"]["hasNextPage"] is True and len(promises["nodes"]) == 2
+    for first_, cursor, message in (
+            (0, None, "ask for at least one row per page (first: 0)"),
+            (5, promises["pageInfo"]["endCursor"], ("belongs to the list promises, not to "
+                                                  "openItems")),
+            (5, "not-a-cursor", "'not-a-cursor' is not a cursor of this list")):
+        errors = api.errors(PAGE, {"id": str(busy.north), "first": first_, "after": cursor})
+        assert errors[0]["extensions"]["code"] == "BAD_USER_INPUT"
+        assert message in errors[0]["message"]
+
+
+def test_a_page_cut_from_a_loaded_list_holds_at_most_max_page_rows() -> None:
+    rows = [SimpleNamespace(id=uuid4()) for _ in range(MAX_PAGE + 50)]
+    first = sliced("things", rows, 10 * MAX_PAGE, None, lambda row: row.id)
+    assert first.nodes() == [row.id for row in rows[:MAX_PAGE]]
+    assert first.page_info.has_next_page
+    rest = sliced("things", rows, 10 * MAX_PAGE, first.page_info.end_cursor, lambda row: row.id)
+    assert rest.nodes() == [row.id for row in rows[MAX_PAGE:]]
+    assert not rest.page_info.has_next_page

@@ -3,7 +3,9 @@ master data, head office and branches, credit limit and available credit, open i
 memos and unapplied payments, the aging grid, promises, disputes, follow-ups, collection
 contacts, conversations, activities, emails, notes (`customer.notes`) and the timeline.
 
-Every part is read through the request's loaders (``Context.loaders``), never directly: each
+Its lists are pages (connections, ``first`` / ``after``) cut from what the loader read; the
+people to contact are a plain list (a handful per customer). Every part is read through the
+request's loaders (``Context.loaders``), never directly: each
 part costs one SQL query per request, whatever the number of items and whatever the number of
 overviews asked for (aliases), so the overview costs a fixed number of queries. Personal parts
 (names, addresses, phone numbers, notes, summaries, reasons) are served by the shared casework
@@ -31,11 +33,9 @@ from ledger_collect.api.casework import (
 from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info
 from ledger_collect.api.customers import Customer, contact_person, customer_by_id
-from ledger_collect.api.pages import Connection
+from ledger_collect.api.pages import After, Connection, First, sliced
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.api.timeline import (
-    After,
-    First,
     Since,
     TimelineEntry,
     Types,
@@ -147,18 +147,21 @@ class CustomerOverview:
     async def _items(self, info: Info) -> list[model.OpenItem]:
         return await info.context.loaders.open_items_by_customer.load(self.id)  # type: ignore[no-any-return]
 
-    async def _credits(self, info: Info, kind: str) -> list[CreditOnAccount]:
+    async def _credits(self, info: Info, kind: str, first: int,
+                       after: str | None) -> Connection[CreditOnAccount]:
         found = await info.context.loaders.credits_by_customer.load(self.id)
-        return [CreditOnAccount.of(c) for c in found if c.kind == kind]
+        return sliced(kind, [c for c in found if c.kind == kind], first, after,
+                      CreditOnAccount.of)
 
     @strawberry.field(description="The head office, when the customer is a branch.")
     async def head_office(self, info: Info) -> Customer | None:
         return await customer_by_id(info, self.customer.head_office_id)
 
     @strawberry.field(description="The branches, when the customer is a head office.")
-    async def branches(self, info: Info) -> list[Customer]:
+    async def branches(self, info: Info, first: First = DEFAULT_PAGE,
+                       after: After = None) -> Connection[Customer]:
         found = await info.context.loaders.branches_by_customer.load(self.id)
-        return [Customer.of(branch) for branch in found]
+        return sliced("branches", found, first, after, Customer.of)
 
     @strawberry.field(description="Open amount of the open items in the customer's currency.")
     async def open_amount(self, info: Info) -> Decimal:
@@ -171,17 +174,21 @@ class CustomerOverview:
         return self.credit_limit - await self.open_amount(info)
 
     @strawberry.field(description="Open invoices, earliest due first.")
-    async def open_items(self, info: Info) -> list[OpenItem]:
+    async def open_items(self, info: Info, first: First = DEFAULT_PAGE,
+                         after: After = None) -> Connection[OpenItem]:
         today = info.context.business_date
-        return [OpenItem.of(item, today) for item in await self._items(info)]
+        return sliced("openItems", await self._items(info), first, after,
+                      lambda item: OpenItem.of(item, today))
 
     @strawberry.field(description="Credit memos on account, oldest first.")
-    async def credit_memos(self, info: Info) -> list[CreditOnAccount]:
-        return await self._credits(info, "credit_memo")
+    async def credit_memos(self, info: Info, first: First = DEFAULT_PAGE,
+                           after: After = None) -> Connection[CreditOnAccount]:
+        return await self._credits(info, "credit_memo", first, after)
 
     @strawberry.field(description="Payments not applied to any invoice, oldest first.")
-    async def unapplied_payments(self, info: Info) -> list[CreditOnAccount]:
-        return await self._credits(info, "unapplied_payment")
+    async def unapplied_payments(self, info: Info, first: First = DEFAULT_PAGE,
+                                 after: After = None) -> Connection[CreditOnAccount]:
+        return await self._credits(info, "unapplied_payment", first, after)
 
     @strawberry.field(description="The open items by days past due (default buckets).")
     async def aging(self, info: Info, as_of: Annotated[date | None, strawberry.argument(
@@ -191,34 +198,42 @@ class CustomerOverview:
         return CustomerAging.of(grid)
 
     @strawberry.field(description="Promises to pay, newest first.")
-    async def promises(self, info: Info) -> list[Promise]:
+    async def promises(self, info: Info, first: First = DEFAULT_PAGE,
+                       after: After = None) -> Connection[Promise]:
         found = await info.context.loaders.promises_by_customer.load(self.id)
-        return [Promise.of(p, self.segment) for p in found]
+        return sliced("promises", found, first, after, lambda p: Promise.of(p, self.segment))
 
     @strawberry.field(description="Dispute cases.")
-    async def disputes(self, info: Info) -> list[Dispute]:
+    async def disputes(self, info: Info, first: First = DEFAULT_PAGE,
+                       after: After = None) -> Connection[Dispute]:
         found = await info.context.loaders.disputes_by_customer.load(self.id)
-        return [Dispute.of(d, self.segment) for d in found]
+        return sliced("disputes", found, first, after, lambda d: Dispute.of(d, self.segment))
 
     @strawberry.field(description="Follow-ups (resubmissions).")
-    async def resubmissions(self, info: Info) -> list[Resubmission]:
+    async def resubmissions(self, info: Info, first: First = DEFAULT_PAGE,
+                            after: After = None) -> Connection[Resubmission]:
         found = await info.context.loaders.resubmissions_by_customer.load(self.id)
-        return [Resubmission.of(r, self.segment) for r in found]
+        return sliced("resubmissions", found, first, after,
+                      lambda r: Resubmission.of(r, self.segment))
 
     @strawberry.field(description="Activities (tasks) about the customer.")
-    async def activities(self, info: Info) -> list[Activity]:
+    async def activities(self, info: Info, first: First = DEFAULT_PAGE,
+                         after: After = None) -> Connection[Activity]:
         found = await info.context.loaders.activities_by_customer.load(self.id)
-        return [Activity.of(a, self.segment) for a in found]
+        return sliced("activities", found, first, after, lambda a: Activity.of(a, self.segment))
 
     @strawberry.field(description="Collection emails (their latest attempts).")
-    async def emails(self, info: Info) -> list[CollectionEmail]:
+    async def emails(self, info: Info, first: First = DEFAULT_PAGE,
+                     after: After = None) -> Connection[CollectionEmail]:
         found = await info.context.loaders.emails_by_customer.load(self.id)
-        return [CollectionEmail.of(e, self.segment) for e in found]
+        return sliced("emails", found, first, after, lambda e: CollectionEmail.of(e, self.segment))
 
     @strawberry.field(description="Conversations with the customer (customer contacts).")
-    async def conversations(self, info: Info) -> list[CustomerContact]:
+    async def conversations(self, info: Info, first: First = DEFAULT_PAGE,
+                            after: After = None) -> Connection[CustomerContact]:
         found = await info.context.loaders.customer_contacts_by_customer.load(self.id)
-        return [CustomerContact.of(c, self.segment) for c in found]
+        return sliced("conversations", found, first, after,
+                      lambda c: CustomerContact.of(c, self.segment))
 
     @strawberry.field(description="The people to contact at the customer.")
     async def contacts(self, info: Info) -> list[ContactPerson]:

@@ -22,10 +22,10 @@ from graphql import GraphQLError
 
 from ledger_collect.api.context import Info
 from ledger_collect.api.pages import (
-    AFTER_DESCRIPTION,
-    FIRST_DESCRIPTION,
+    After,
     BadUserInput,
     Connection,
+    First,
     connection,
 )
 from ledger_collect.api.permissions import Action, Personal, personal_field, require
@@ -60,8 +60,6 @@ SINCE_DESCRIPTION = (f"Entries on or after this business date; {model.DEFAULT_DA
 Types = Annotated[list[TimelineEntryType] | None,
                   strawberry.argument(description=TYPES_DESCRIPTION)]
 Since = Annotated[date | None, strawberry.argument(description=SINCE_DESCRIPTION)]
-First = Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)]
-After = Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)]
 
 
 @strawberry.type(description="One thing that happened with a customer.")
