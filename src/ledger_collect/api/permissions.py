@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     ERP_FEED = "feed ERP facts"  # customers, invoices, payments, credit memos, clearings
     EMAIL_DELIVERY = "report email delivery"  # the mailer's sent / failed reports
     RETENTION = "manage retention"
+    STRATEGY = "publish collection strategies"
 
 
 class Scope(enum.Enum):
@@ -57,7 +58,7 @@ GRANTS: dict[Role, dict[Action, Scope]] = {
     Role.SPECIALIST: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
                       Action.ASSIGN: OWN},  # ASSIGN: only themselves, see require_assignment
     Role.SUPERVISOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
-                      Action.ASSIGN: OWN},
+                      Action.ASSIGN: OWN, Action.STRATEGY: OWN},
     Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL},
     Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL},
     Role.INTEGRATION: {Action.READ: ALL, Action.ERP_FEED: ALL, Action.EMAIL_DELIVERY: ALL},
@@ -91,6 +92,14 @@ def require(user: User, action: Action, segment: str | None = None) -> None:
         where = "" if segment is None or not user.may(action) else (
             f" for customers of segment {segment}")
         raise Forbidden(f"a user with role {user.role} may not {action}{where}")
+
+
+def require_everywhere(user: User, action: Action, what: str) -> None:
+    """Raise ``Forbidden`` unless the user may ``action`` for every segment (``what`` concerns
+    them all, like the default collection strategy)."""
+    if GRANTS[user.role].get(action) is not ALL:
+        raise Forbidden(f"a user with role {user.role} may not {action} for {what}: it "
+                        f"concerns every segment")
 
 
 def require_assignment(user: User, *, segment: str, current: str | None,

@@ -35,6 +35,7 @@ from ledger_collect.api.promises import PromiseMutations
 from ledger_collect.api.receivables import ReceivableMutations
 from ledger_collect.api.reports import ReportQuery
 from ledger_collect.api.resubmissions import ResubmissionMutations
+from ledger_collect.api.strategies import StrategyMutations
 from ledger_collect.api.timeline import TimelineQuery
 from ledger_collect.api.viewer import ViewerQuery
 from ledger_collect.api.worklist import WorklistQuery
@@ -60,7 +61,8 @@ class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, Ov
 
 @strawberry.type
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
-               DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations):
+               DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
+               StrategyMutations):
     pass
 
 
