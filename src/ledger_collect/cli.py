@@ -10,27 +10,22 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
 
 import click
-import psycopg
-from eventsourcing.persistence import PersistenceError
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.api.permissions import Role
+from ledger_collect.cli_store import open_application, open_database, require_migrated
 from ledger_collect.config import Settings
-from ledger_collect.database import Database, MigrationError, opened, read_migrations, redact
-from ledger_collect.domain.base import DomainError
+from ledger_collect.database import MigrationError, redact
 from ledger_collect.feed import DEFAULT_BATCH_SIZE, FeedFormatError, Importer, ImportResult
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import detect_format, open_feed, write_feed
 from ledger_collect.feed.portfolio import has_customers, portfolio
 from ledger_collect.feed.records import parse_record
-from ledger_collect.personal_data import MasterKeyError
 
 DEMO_CUSTOMERS = 200
 DEMO_SEED = 42
@@ -49,7 +44,7 @@ def cli() -> None:
 @cli.command()
 def migrate() -> None:
     """Apply the pending database migrations, in order."""
-    with _database(Settings.from_env(), migrate=False) as database:
+    with open_database(Settings.from_env(), migrate=False) as database:
         try:
             applied = database.migrate(on_applied=lambda m: click.echo(f"applied {m.name}"))
         except MigrationError as exc:
@@ -79,7 +74,7 @@ def import_feed(file: Path, strict: bool, batch_size: int, fmt: str | None, jobs
         raise click.ClickException(str(exc)) from None
     processes = _jobs(jobs, file, strict)
     settings = Settings.from_env()
-    with _application(settings) as app:
+    with open_application(settings) as app:
         if processes > 1:
             result = _import_in_processes(app, settings, file, fmt, batch_size, processes)
         else:
@@ -166,7 +161,7 @@ def demo(customers: int, seed: int) -> None:
     """Load a demo portfolio on first run, then print what the store holds."""
     settings = Settings.from_env()
     today = date.today()
-    with _application(settings, migrate=True) as app:
+    with open_application(settings, migrate=True) as app:
         where = (f"embedded PostgreSQL in {settings.data_dir}" if app.database.embedded
                  else redact(app.database.url))
         click.echo(f"database: {where} (schema {settings.schema})")
@@ -229,7 +224,7 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
         development = settings.development or settings.database_url is None
     settings = settings.with_changes(development=development)
     today = date.today()
-    with _application(settings) as app:
+    with open_application(settings) as app:
         if demo_customers:
             _load_demo(app, demo_customers, DEMO_SEED, today)
         with click.progressbar(length=1, label="read models", file=sys.stderr) as bar:
@@ -263,9 +258,9 @@ def api(host: str, port: int) -> None:
     from ledger_collect.api.app import serve as serve_api
 
     settings = Settings.from_env()
-    with _database(settings, migrate=settings.database_url is None) as database:
+    with open_database(settings, migrate=settings.database_url is None) as database:
         if settings.database_url is not None:
-            _require_migrated(database)
+            require_migrated(database)
         serve_api(settings, host, port, database=database)
 
 
@@ -285,7 +280,7 @@ def projections_rebuild(name: str | None) -> None:
         models = select(name)
     except UnknownProjectionError as exc:
         raise click.ClickException(str(exc)) from None
-    with _application(Settings.from_env()) as app:
+    with open_application(Settings.from_env()) as app:
         for model in models:
             with click.progressbar(length=1, label=f"rebuilding {model.name}",
                                    file=sys.stderr) as bar:
@@ -305,7 +300,7 @@ def projections_status() -> None:
     """Each read model's position in the event log, and how far behind it is."""
     from ledger_collect.projections.runner import status
 
-    with _application(Settings.from_env()) as app:
+    with open_application(Settings.from_env()) as app:
         rows = status(app)
     click.echo(f"{'read model':<16} {'position':>10} {'head':>10} {'lag':>8}  state")
     for row in rows:
@@ -318,7 +313,7 @@ def projector(names: tuple[str, ...]) -> None:
     """Keep read models (all, or NAMES) in step with the event log until stopped."""
     from ledger_collect.projections.live import follow
 
-    with _application(Settings.from_env()) as app:
+    with open_application(Settings.from_env()) as app:
         try:
             follow(app, threading.Event(), list(names) or None)
         except KeyboardInterrupt:
@@ -355,60 +350,6 @@ def _report(result: ImportResult, source: str) -> None:
 
 def _day(value: object) -> date:
     return value.date() if value is not None else date.today()  # type: ignore[attr-defined]
-
-
-# -- opening the store, with one-line errors -----------------------------------------------------
-@contextmanager
-def _database(settings: Settings, *, migrate: bool) -> Iterator[Database]:
-    where = redact(settings.database_url) if settings.database_url else "the embedded database"
-    try:
-        with opened(settings, migrate=migrate) as database:
-            yield database
-    except (psycopg.OperationalError, PersistenceError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise click.ClickException(f"cannot reach {where}: {reason}") from None
-    except MigrationError as exc:
-        raise click.ClickException(str(exc)) from None
-    except RuntimeError as exc:  # the embedded server could not start (EmbeddedPostgresError)
-        if type(exc).__name__ != "EmbeddedPostgresError":
-            raise
-        raise click.ClickException(str(exc)) from None
-
-
-@contextmanager
-def _application(settings: Settings, *, migrate: bool | None = None) -> Iterator[object]:
-    """The Collections application on an opened database. Migrations run by themselves on the
-    embedded database; a server named by URL must have been migrated (``ledger-collect
-    migrate``: in production that is a step of its own)."""
-    from ledger_collect.application import Collections
-
-    auto = settings.database_url is None if migrate is None else migrate
-    with _database(settings, migrate=auto) as database:
-        if not auto:
-            _require_migrated(database)
-        try:
-            app = Collections(database)
-        except MasterKeyError as exc:
-            raise click.ClickException(str(exc)) from None
-        try:
-            yield app
-        except (DomainError, MasterKeyError) as exc:  # e.g. another master key than the data's
-            raise click.ClickException(str(exc)) from None
-        finally:
-            app.close()
-
-
-def _require_migrated(database: Database) -> None:
-    with database.connect() as conn:
-        try:
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        except psycopg.errors.UndefinedTable:
-            done = set()
-    pending = [m.name for m in read_migrations() if m.version not in done]
-    if pending:
-        raise click.ClickException(
-            f"schema {database.schema} of {redact(database.url)} is missing migrations "
-            f"({', '.join(pending)}): run `ledger-collect migrate` first")
 
 
 def _terminate(signum: int, _frame: FrameType | None) -> None:

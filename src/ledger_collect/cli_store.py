@@ -1,0 +1,72 @@
+"""Opening the store for a ``ledger-collect`` command: the database (embedded or by URL) and the
+Collections application on it, every expected failure turned into one clear line
+(``click.ClickException``) instead of a traceback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import click
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
+from ledger_collect.config import Settings
+from ledger_collect.database import Database, MigrationError, opened, read_migrations, redact
+from ledger_collect.domain.base import DomainError
+from ledger_collect.personal_data import MasterKeyError
+
+
+@contextmanager
+def open_database(settings: Settings, *, migrate: bool) -> Iterator[Database]:
+    """The database (embedded unless a URL is set), migrated when ``migrate``."""
+    where = redact(settings.database_url) if settings.database_url else "the embedded database"
+    try:
+        with opened(settings, migrate=migrate) as database:
+            yield database
+    except (psycopg.OperationalError, PersistenceError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise click.ClickException(f"cannot reach {where}: {reason}") from None
+    except MigrationError as exc:
+        raise click.ClickException(str(exc)) from None
+    except RuntimeError as exc:  # the embedded server could not start (EmbeddedPostgresError)
+        if type(exc).__name__ != "EmbeddedPostgresError":
+            raise
+        raise click.ClickException(str(exc)) from None
+
+
+@contextmanager
+def open_application(settings: Settings, *, migrate: bool | None = None) -> Iterator[object]:
+    """The Collections application on an opened database. Migrations run by themselves on the
+    embedded database; a server named by URL must have been migrated (``ledger-collect
+    migrate``: in production that is a step of its own)."""
+    from ledger_collect.application import Collections
+
+    auto = settings.database_url is None if migrate is None else migrate
+    with open_database(settings, migrate=auto) as database:
+        if not auto:
+            require_migrated(database)
+        try:
+            app = Collections(database)
+        except MasterKeyError as exc:
+            raise click.ClickException(str(exc)) from None
+        try:
+            yield app
+        except (DomainError, MasterKeyError) as exc:  # e.g. another master key than the data's
+            raise click.ClickException(str(exc)) from None
+        finally:
+            app.close()
+
+
+def require_migrated(database: Database) -> None:
+    with database.connect() as conn:
+        try:
+            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        except psycopg.errors.UndefinedTable:
+            done = set()
+    pending = [m.name for m in read_migrations() if m.version not in done]
+    if pending:
+        raise click.ClickException(
+            f"schema {database.schema} of {redact(database.url)} is missing migrations "
+            f"({', '.join(pending)}): run `ledger-collect migrate` first")
