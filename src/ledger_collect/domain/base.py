@@ -15,9 +15,11 @@ import functools
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
+
+from ledger_collect.domain import fast_events
 
 #: Namespace for ids derived from source keys (ERP document ids): same key, same id, always.
 ID_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4c1e-9b7a-2d0c5e9a7b11")
@@ -56,10 +58,23 @@ class CurrencyMismatchError(DomainError):
     code = "CURRENCY_MISMATCH"
 
 
-class CollectionsAggregate(Aggregate):
-    """Base of every aggregate: events carry actor and business date."""
+class _FastCreation(type(Aggregate)):  # type: ignore[misc]
+    """``cls(...)`` through ``fast_events.create`` when it can, else the library's own."""
+
+    def __call__(cls, *args: Any, **kwargs: Any) -> Any:
+        made = None if args else fast_events.create(cls, kwargs)
+        return made if made is not None else super().__call__(*args, **kwargs)
+
+
+class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
+    """Base of every aggregate: events carry actor and business date. Events are triggered and
+    aggregates created through ``fast_events`` (the library's steps, worked out once per class)."""
 
     TOPIC = "ledger_collect.CollectionsAggregate"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        fast_events.install(cls)
 
     class Event(Aggregate.Event):
         TOPIC = "ledger_collect.CollectionsAggregate.Event"

@@ -1,0 +1,269 @@
+"""The fast event path (``domain.fast_events``) makes exactly what the library's path makes.
+
+Every ``@event`` method and every creation is shadowed by the library's own path on a copy of
+the aggregate: the event's class, its fields in order and their values (all but the clock's
+timestamp), the aggregate's state and version, and any error must be the same. A scenario that
+runs every command of the domain (the ERP import of a demo portfolio, then the casework) must
+meet every fast event class at least once. The library functions the fast path mirrors are
+pinned, so that an upgrade that changes them fails here.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import inspect
+from collections.abc import Iterator
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from eventsourcing import domain as library
+from eventsourcing.domain import Aggregate, BoundCommandMethodDecorator
+
+from ledger_collect.domain import fast_events
+from ledger_collect.domain.base import CollectionsAggregate
+from ledger_collect.domain.customer import Customer
+from ledger_collect.domain.invoice import Invoice
+from ledger_collect.feed import Importer
+from ledger_collect.feed.demo import demo_records
+from ledger_collect.feed.records import parse_record
+
+D = date(2026, 11, 23)
+ALICE = {"actor": "alice", "business_date": D}
+#: sha256 of the library functions fast_events mirrors (eventsourcing 9.5.6), first 16 digits.
+MIRRORED_SHA256 = "04cb0945aa9b2b30"
+
+
+def _aggregate_classes() -> list[type]:
+    import ledger_collect.application  # noqa: F401 - imports every aggregate module
+
+    found, todo = [], [CollectionsAggregate]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            found.append(sub)
+            todo.append(sub)
+    return found
+
+
+def _state(aggregate: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(aggregate).items()
+            if k not in ("_created_on", "_modified_on", "_pending_events")}
+
+
+def _same_event(fast: Any, library: Any) -> None:
+    assert type(fast) is type(library)
+    assert list(vars(fast)) == list(vars(library))  # same fields, same order
+    assert {k: v for k, v in vars(fast).items() if k != "timestamp"} == {
+        k: v for k, v in vars(library).items() if k != "timestamp"}
+    assert fast.timestamp.tzinfo == library.timestamp.tzinfo
+
+
+class Shadow:
+    """Runs the library's path beside every fast trigger and creation, and compares."""
+
+    def __init__(self) -> None:
+        self.met: set[type] = set()
+
+    def trigger(self, fast: Any) -> Any:
+        shadow = self
+
+        def compared(aggregate: Any, *args: Any, **kwargs: Any) -> None:
+            twin = copy.deepcopy(aggregate)
+            pending = len(aggregate.pending_events)
+            library_error = fast_error = None
+            try:
+                BoundCommandMethodDecorator(fast.event_decorator, twin)(*args, **kwargs)
+            except Exception as exc:  # noqa: BLE001 - compared below
+                library_error = exc
+            try:
+                fast(aggregate, *args, **kwargs)
+            except Exception as exc:  # noqa: BLE001
+                fast_error = exc
+            assert type(fast_error) is type(library_error), (fast_error, library_error)
+            assert _state(aggregate) == _state(twin)
+            assert len(aggregate.pending_events) == len(twin.pending_events)
+            if fast_error is not None:
+                assert len(aggregate.pending_events) == pending
+                raise fast_error
+            _same_event(aggregate.pending_events[-1], twin.pending_events[-1])
+            assert aggregate.modified_on == aggregate.pending_events[-1].timestamp
+            shadow.met.add(type(aggregate.pending_events[-1]))
+
+        return compared
+
+    def create(self, original: Any) -> Any:
+        shadow = self
+
+        def compared(cls: type, kwargs: dict[str, Any]) -> Any:
+            made = original(cls, dict(kwargs))
+            if made is None:
+                return None
+            names = library._create_id_param_names[cls]
+            derived = [cls.create_id(**{k: v for k, v in kwargs.items() if k in names})
+                       for _ in range(2)]
+            if derived[0] == derived[1]:  # not a random id: the fast path derived the same
+                assert made.id == derived[0]
+            original_create_id = cls.__dict__.get("create_id")
+            cls.create_id = staticmethod(lambda *_, **__: made.id)  # the twin takes it too
+            try:
+                twin = type(Aggregate).__call__(cls, **kwargs)  # the library's path
+            finally:
+                if original_create_id is None:
+                    del cls.create_id
+                else:
+                    cls.create_id = original_create_id
+            assert _state(made) == _state(twin)
+            [event], [twin_event] = made.pending_events, twin.pending_events
+            _same_event(event, twin_event)
+            assert made.created_on == made.modified_on == event.timestamp
+            shadow.met.add(type(event))
+            return made
+
+        return compared
+
+
+@pytest.fixture
+def shadow(monkeypatch: pytest.MonkeyPatch) -> Iterator[Shadow]:
+    watcher = Shadow()
+    for cls in _aggregate_classes():
+        for name, value in list(vars(cls).items()):
+            if hasattr(value, "event_decorator"):
+                monkeypatch.setattr(cls, name, watcher.trigger(value))
+    monkeypatch.setattr(fast_events, "create", watcher.create(fast_events.create))
+    yield watcher
+
+
+def _fast_event_classes() -> set[type]:
+    classes = set()
+    for cls in _aggregate_classes():
+        classes.update(library._created_event_classes[cls])
+        classes.update(library.decorated_func_callers[value.event_decorator]
+                       for value in vars(cls).values() if hasattr(value, "event_decorator"))
+    return classes
+
+
+def test_every_event_method_and_creation_of_the_domain_takes_the_fast_path() -> None:
+    for cls in _aggregate_classes():
+        assert fast_events.creator(cls) is not None, cls
+        for name, value in vars(cls).items():
+            assert type(value).__name__ != "CommandMethodDecorator" or name == "__init__", (
+                f"{cls.__name__}.{name} takes the library's slow path")
+
+
+def test_the_library_functions_the_fast_path_mirrors_are_pinned() -> None:
+    source = "".join(inspect.getsource(function) for function in fast_events.MIRRORED)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == MIRRORED_SHA256, (
+        "eventsourcing changed a function domain.fast_events mirrors: review fast_events "
+        "against it, then update MIRRORED_SHA256")
+
+
+def test_every_command_makes_the_events_the_library_would(app, shadow: Shadow) -> None:
+    records = [parse_record(raw, line) for line, raw in
+               enumerate(demo_records(40, 3, D), start=1)]
+    result = Importer(app, today=D).run(records)
+    assert not result.rejected and result.applied == len(records)
+    _casework(app)
+    assert _fast_event_classes() - shadow.met == set()
+
+
+def test_unusual_calls_take_the_library_path_with_its_errors() -> None:
+    invoice = Invoice.post(customer_id=Customer.create_id("C1"), document_number="I-1",
+                           amount=Decimal("10.00"), currency="EUR", posting_date=D,
+                           due_date=D, source_id="s1", actor="erp", business_date=D)
+    invoice._payment_applied("p1", Decimal("1.00"), "erp", D)  # positional: library's path
+    invoice._payment_applied(source_id="p2", amount=Decimal("1.00"), actor="erp",
+                             business_date=D)
+    assert [type(e).__name__ for e in invoice.pending_events] == [
+        "Posted", "PaymentApplied", "PaymentApplied"]
+    assert invoice.version == 3 and invoice.payments == {"p1": Decimal("1.00"),
+                                                          "p2": Decimal("1.00")}
+    with pytest.raises(TypeError):
+        invoice._payment_applied(source_id="p3", amount=Decimal("1.00"), actor="erp")
+    with pytest.raises(TypeError):
+        Invoice(customer_id=None, document_number="I-2")  # missing keywords: library's error
+    with fast_events.library_path():
+        slow = Invoice.post(customer_id=Customer.create_id("C1"), document_number="I-3",
+                            amount=Decimal("10.00"), currency="EUR", posting_date=D,
+                            due_date=D, source_id="s3", actor="erp", business_date=D)
+    assert type(slow.pending_events[0]) is Invoice.Posted and slow.version == 1
+
+
+def _casework(app: Any) -> None:
+    """Every casework command, on a customer the import brought in."""
+    customer, (first, second) = _customer_with_two_open_invoices(app)
+    later = D + timedelta(days=10)
+    app.assign_customer(customer, "alice", **ALICE)
+    app.unassign_customer(customer, **ALICE)
+    app.register_customer(number=app.repository.get(customer).number, name="Renamed SA",
+                          segment="RETAIL", credit_limit=Decimal("1234.00"), currency=_currency(
+                              app, customer), risk_class="C", source_id="CUS-again", **ALICE)
+    app.add_contact(customer, "k9", name="Jeanne Martin", email="jeanne@acme.example",
+                    phone="+33 1 23 45 67 89", **ALICE)
+    app.change_contact(customer, "k9", name="Jeanne Martin-Roux", email="jmr@acme.example",
+                       **ALICE)
+    app.set_default_contact(customer, "k9", **ALICE)
+    app.add_contact(customer, "k10", name="Paul Roux", **ALICE)
+    app.remove_contact(customer, "k10", **ALICE)
+    app.add_customer_note(customer, "n1", "Prefers calls in the morning", **ALICE)
+    app.raise_dunning_level(first, actor="alice", business_date=D + timedelta(days=400))
+    promise = app.record_promise(invoice_id=first, amount=Decimal("1.00"),
+                                 promised_date=D + timedelta(days=5), **ALICE)
+    app.apply_payment(source_id="PAY-shadow", customer_number=app.repository.get(customer).number,
+                      allocations=[(app.repository.get(first).document_number, Decimal("0.50"))],
+                      unapplied=None, currency=_currency(app, customer), payment_date=D,
+                      actor="erp", business_date=D)
+    app.reverse_payment(source_id="REV-shadow",
+                        invoice_number=app.repository.get(first).document_number,
+                        payment_source_id="PAY-shadow", actor="erp", business_date=D)
+    app.withdraw_promise(promise, reason="customer changed their mind", **ALICE)
+    kept = app.record_promise(invoice_id=first, amount=Decimal("2.00"), promised_date=later,
+                              instalments=[(D + timedelta(days=3), Decimal("1.00")),
+                                           (later, Decimal("1.00"))], **ALICE)
+    app.value_promises([kept], as_of=later + timedelta(days=30), actor="valuation",
+                       business_date=later + timedelta(days=30))
+    dispute = app.open_dispute(customer, [second], amount=Decimal("5.00"), reason="price",
+                               processor="bob", note="says the price was 10 % lower", **ALICE)
+    app.start_dispute_processing(dispute, **ALICE)
+    app.change_dispute_processor(dispute, "carol", **ALICE)
+    app.record_dispute_progress(dispute, credited=Decimal("1.00"), **ALICE)
+    app.add_dispute_note(dispute, "credit note asked for", **ALICE)
+    app.resolve_dispute(dispute, "accepted", credited=Decimal("4.00"), **ALICE)
+    app.close_dispute(dispute, **ALICE)
+    follow_up = app.create_resubmission(customer, follow_up_date=later, reason="holiday",
+                                        **ALICE)
+    app.move_resubmission(follow_up, later + timedelta(days=1), reason="still away", **ALICE)
+    app.complete_resubmission(follow_up, **ALICE)
+    talk = app.record_contact(customer, channel="phone", result="reached",
+                              contact_person_id="k9", summary="will pay", **ALICE)
+    app.link_to_contact(talk, resubmission_ids=[follow_up], **ALICE)
+    email = app.create_email(customer, to=["a@acme.example", "b@acme.example"],
+                             template="reminder", **ALICE)
+    app.mark_email_partly_sent(email, {"b@acme.example": "mailbox full"}, **ALICE)
+    other = app.create_email(customer, to=["c@acme.example"], template="reminder", **ALICE)
+    app.mark_email_failed(other, "no such host", **ALICE)
+    app.correct_and_resend_email(other, to=["d@acme.example"], **ALICE)
+    app.mark_email_sent(other, **ALICE)
+    task = app.create_activity(customer, specialist="alice", due_date=later,
+                               description="send the statement", **ALICE)
+    app.reschedule_activity(task, later + timedelta(days=2), **ALICE)
+    app.close_activity(task, note="sent", **ALICE)
+    app.clear_invoice(source_id="CLR-shadow",
+                      invoice_number=app.repository.get(second).document_number,
+                      actor="erp", business_date=D)
+
+
+def _customer_with_two_open_invoices(app: Any) -> tuple[Any, list[Any]]:
+    from ledger_collect.feed.store import ids_by_topic, load_aggregates
+
+    open_items: dict[Any, list[Any]] = {}
+    for ids in ids_by_topic(app, ["ledger_collect.Invoice.Posted"]):
+        for invoice in load_aggregates(app, ids).values():
+            if invoice.is_open and invoice.open_amount > 10:
+                open_items.setdefault(invoice.customer_id, []).append(invoice.id)
+    return next((c, ids[:2]) for c, ids in open_items.items() if len(ids) >= 2)
+
+
+def _currency(app: Any, customer: Any) -> str:
+    return app.repository.get(customer).currency  # type: ignore[no-any-return]
