@@ -474,21 +474,3 @@ def test_killed_mid_catch_up_and_mid_follow_the_model_ends_identical_to_a_rebuil
             assert live[table] == rebuilt[table], table
     finally:
         drop_schema(database, other)
-
-
-# -- throughput ---------------------------------------------------------------------------------
-@pytest.mark.slow
-def test_rebuild_throughput(app: Collections, database: Database) -> None:
-    write_portfolio(app, 1200)  # batches of 50 customers (~900 events) per save
-    events = head(database)
-    assert events >= 20_000
-    started = time.perf_counter()
-    rebuild(app, "open_items")
-    seconds = time.perf_counter() - started
-    with database.connect() as conn:
-        handled = conn.execute("SELECT count(*) FROM collections_events WHERE topic = ANY(%s)",
-                               (list(OpenItems.topics()),)).fetchone()[0]
-    rate = events / seconds
-    print(f"\nrebuild open_items: {events} events in the log ({handled} read by the model) in "
-          f"{seconds:.2f} s = {rate:,.0f} events/s ({handled / seconds:,.0f} read events/s)")
-    assert rate >= 10_000

@@ -1,17 +1,15 @@
 """The worklist model against a full rebuild, against the aggregates it mirrors, and against
 itself: every score equal to its explanation, the day's rankings the writer keeps equal to
-rankings built afresh, a page of events in a handful of statements, rebuild throughput.
+rankings built afresh, a page of events in a handful of statements. (Rebuild throughput is
+measured by benchmarks/api_bench.py, not here.)
 
 Portfolios mix every kind of event the model reads, written through the real commands."""
 
 from __future__ import annotations
 
 import random
-import sys
-import time
 from datetime import timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -25,7 +23,7 @@ from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.resubmission import Resubmission
-from ledger_collect.projections.runner import build, catch_up, rebuild
+from ledger_collect.projections.runner import build, catch_up
 from ledger_collect.projections.worklist import Worklist
 from ledger_collect.worklist_strategy_store import publish, strategy_set
 
@@ -252,19 +250,3 @@ def test_a_page_of_events_costs_a_handful_of_statements(app: Collections,
         psycopg.Connection.execute = original  # type: ignore[method-assign]
     mine = [q for q in ran if "worklist_" in q or "collection_strategies" in q]
     assert 8 <= len(mine) <= 16, mine  # loads, upserts, marks, recompute, ranking upkeep
-
-
-def test_rebuild_throughput(app: Collections, database: Database) -> None:
-    """The open items tests' portfolio (batched saves, ~900 events per 50 customers)."""
-    sys.path.insert(0, str(Path(__file__).parent))
-    from test_projections import write_portfolio as batched_portfolio
-
-    batched_portfolio(app, 1200)
-    with database.connect() as conn:
-        events = conn.execute("SELECT max(notification_id) FROM collections_events").fetchone()[0]
-    assert events >= 20_000
-    started = time.perf_counter()
-    rebuild(app, "worklist")
-    rate = events / (time.perf_counter() - started)
-    print(f"\nrebuild worklist: {events} events at {rate:,.0f} events/s")
-    assert rate >= 10_000
