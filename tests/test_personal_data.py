@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import os
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -113,3 +115,71 @@ def test_master_key_is_generated_once_outside_the_database(tmp_path):
     assert load_master_key(None, key_file, create=True) == first
     with pytest.raises(MasterKeyError, match="32 bytes"):
         load_master_key(base64.b64encode(b"short").decode(), key_file, create=False)
+
+
+class _Transactions:
+    """Counts the key ring's transactions (each is a round trip or more to the real server)."""
+
+    def __init__(self, keyring) -> None:
+        self.count = 0
+        self._transaction = keyring._datastore.transaction
+        keyring._datastore = self
+
+    def transaction(self, **kwargs):
+        self.count += 1
+        return self._transaction(**kwargs)
+
+
+def test_keys_are_made_read_back_and_erasures_known_in_one_statement(app, database):
+    erased, known, new = (Customer.create_id(n) for n in ("C-erased", "C-known", "C-new"))
+    app.keyring.erase(erased, reason="test")
+    app.keyring.ensure_keys([known])
+    fresh = Collections(database)  # nothing cached: what does it find?
+    try:
+        ring = fresh.keyring
+        spy = _Transactions(ring)
+        ring.ensure_keys([erased, known, new, known])
+        assert spy.count == 1
+        assert ring.cipher_for(erased, create=True) is None  # erased: no new key
+        nonce = os.urandom(12)
+        sealed = app.keyring.cipher_for(known, create=False).encrypt(nonce, b"x", None)
+        assert ring.cipher_for(known, create=False).decrypt(nonce, sealed, None) == b"x"
+        ring.ensure_keys([erased, known, new])  # all cached now: nothing asked
+        assert spy.count == 1
+        sealed = ring.cipher_for(new, create=False).encrypt(nonce, b"y", None)
+        assert app.keyring.cipher_for(new, create=False).decrypt(nonce, sealed, None) == b"y"
+    finally:
+        fresh.close()
+    with database.connect() as conn:
+        rows = conn.execute("SELECT subject_id FROM subject_keys ORDER BY 1").fetchall()
+    assert sorted(r[0] for r in rows) == sorted([known, new])
+
+
+def test_a_key_another_process_inserts_meanwhile_is_the_one_used(app, database):
+    subject = Customer.create_id("C-race")
+    rival = Collections(database)
+    fresh = Collections(database)
+    try:
+        with database.connect(autocommit=False) as conn:  # the rival's key, not yet committed
+            rival_sealed = rival.keyring._seal_key(subject, os.urandom(32))
+            conn.execute("INSERT INTO subject_keys (subject_id, sealed_key) VALUES (%s, %s)",
+                         (subject, rival_sealed))
+            done = threading.Thread(target=fresh.keyring.ensure_keys, args=([subject],))
+            done.start()
+            deadline = time.monotonic() + 10
+            while not conn.execute(  # ours waits on the rival's row
+                    "SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()[0]:
+                assert time.monotonic() < deadline, "ensure_keys never met the rival's row"
+                time.sleep(0.01)
+            conn.commit()
+        done.join(timeout=10)
+        assert not done.is_alive()
+        spy = _Transactions(fresh.keyring)
+        ours = fresh.keyring.cipher_for(subject, create=False)
+        assert spy.count == 0  # ensure_keys read the rival's key back
+        theirs = rival.keyring._open_key(subject, rival_sealed)
+        nonce = os.urandom(12)
+        assert theirs.decrypt(nonce, ours.encrypt(nonce, b"z", None), None) == b"z"
+    finally:
+        rival.close()
+        fresh.close()

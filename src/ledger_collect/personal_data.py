@@ -67,6 +67,22 @@ class KeyRing:
         self._erased_table = sql.SQL("{}.erased_subjects").format(schema)
         self._cache: dict[UUID, AESGCM | None] = {}  # None: erased
         self._lock = threading.Lock()
+        # Keys offered for subjects (the erased ones get none), inserted where missing, and
+        # what is stored for each: the inserted rows come back by RETURNING (the statement's
+        # snapshot does not show them), the others by the join, erasures as a NULL key.
+        self._ensure_statement = sql.SQL(
+            "WITH offered (subject_id, sealed_key) AS ("
+            " SELECT * FROM unnest(%(ids)s::uuid[], %(keys)s::bytea[])),"
+            " erased AS (SELECT e.subject_id FROM {erased} e JOIN offered o USING (subject_id)),"
+            " inserted AS (INSERT INTO {keys} (subject_id, sealed_key)"
+            "  SELECT subject_id, sealed_key FROM offered"
+            "  WHERE subject_id NOT IN (SELECT subject_id FROM erased)"
+            "  ON CONFLICT DO NOTHING RETURNING subject_id, sealed_key)"
+            " SELECT subject_id, sealed_key FROM inserted"
+            " UNION ALL SELECT k.subject_id, k.sealed_key FROM {keys} k"
+            "  JOIN offered o USING (subject_id)"
+            " UNION ALL SELECT subject_id, NULL FROM erased"
+        ).format(keys=self._keys_table, erased=self._erased_table)
 
     def _seal_key(self, subject: UUID, key: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
@@ -109,23 +125,24 @@ class KeyRing:
             self._cache.update({s: None for s in erased})
 
     def ensure_keys(self, subjects: Iterable[UUID]) -> None:
-        """Make sure each subject has a key (creating missing ones in one statement)."""
-        subjects = list(dict.fromkeys(subjects))
-        self._load(subjects)
-        missing = [s for s in subjects if s not in self._cache]
-        if not missing:
+        """Make sure each subject has a key, in one statement: new keys for the subjects not
+        cached are offered, inserted where missing, and every subject's stored key (or its
+        erasure) read back. (Three round trips before: read, insert, read again.)"""
+        wanted = [s for s in dict.fromkeys(subjects) if s not in self._cache]
+        if not wanted:
             return
-        new = {s: AESGCM.generate_key(bit_length=256) for s in missing}
+        sealed = [self._seal_key(s, AESGCM.generate_key(bit_length=256)) for s in wanted]
         with self._datastore.transaction(commit=True) as curs:
-            curs.execute(
-                sql.SQL(
-                    "INSERT INTO {} (subject_id, sealed_key) "
-                    "SELECT * FROM unnest(%s::uuid[], %s::bytea[]) ON CONFLICT DO NOTHING"
-                ).format(self._keys_table),
-                (list(new), [self._seal_key(s, k) for s, k in new.items()]),
-            )
-        # Another process may have won the race for some subjects: read back what is stored.
-        self._load(missing)
+            curs.execute(self._ensure_statement, {"ids": wanted, "keys": sealed})
+            rows = curs.fetchall()
+        found: dict[UUID, AESGCM | None] = {
+            row["subject_id"]: None if row["sealed_key"] is None
+            else self._open_key(row["subject_id"], row["sealed_key"]) for row in rows}
+        with self._lock:
+            self._cache.update(found)
+        # A subject whose key another process inserted while this statement ran is not in its
+        # snapshot: read it now that it is committed.
+        self._load([s for s in wanted if s not in found])
 
     def cipher_for(self, subject: UUID, *, create: bool) -> AESGCM | None:
         """The subject's cipher, or None when the subject was erased (or has no key)."""
