@@ -484,11 +484,41 @@ def test_the_split_keeps_each_customer_group_whole_in_the_file_order(tmp_path):
         {"kind": "credit_memo", "source_id": "CM1", "customer": " X ",      # 9 spaces as read
          "amount": "5.00", "currency": "EUR", "date": "2026-10-10"},
     ))
-    mask, load = partition(feed, None, 2)
+    mask, groups = partition(feed, None, 2)
     assert mask[1] == mask[2] == mask[4] == mask[6]
     assert mask[3] == mask[5] == mask[7] == mask[9] != mask[1]
     assert mask[8] == 0
-    assert sorted(load) == [4, 5]
+    assert sorted(groups.load) == [4, 5] and groups.deferred == 0
+
+
+def test_a_record_joining_groups_of_two_parts_waits_with_its_group_for_a_last_pass(
+        make_app, tmp_path):
+    from ledger_collect.feed.parallel import DEFERRED, partition
+
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text(jsonl(
+        customer("A"),                                                      # 1 part one
+        customer("B"),                                                      # 2 part two
+        invoice("IA", customer="A"),                                        # 3
+        invoice("IB", customer="B"),                                        # 4
+        {**customer("B", head_office="A"), "source_id": "CUS-B-2"},         # 5 B joins A
+        payment("P1", "10.00", ("IB", "10.00"), customer="A"),              # 6 A pays IB
+        invoice("IA2", customer="A"),                                       # 7 A's group
+        customer("X"),                                                      # 8 elsewhere
+        payment("P2", "5.00", ("IB", "5.00"), customer="B"),                # 9 B's group
+    ))
+    mask, groups = partition(feed, None, 2)
+    assert mask[1] == mask[3] != mask[2] == mask[4]
+    assert [mask[line] for line in (5, 6, 7, 9)] == [DEFERRED] * 4 != [mask[8]] * 4
+    assert groups.deferred == 4 and sum(groups.load) == 5
+
+    one, two = make_app(), make_app()
+    out1, err1 = _cli(one, "import", str(feed), "--jobs", "1").communicate(timeout=120)
+    out2, err2 = _cli(two, "import", str(feed), "--jobs", "2").communicate(timeout=120)
+    assert "rejected: 0" in out1, err1
+    assert out2.splitlines()[0] == out1.splitlines()[0], err2  # A paid its branch's invoice
+    assert facts(two) == facts(one)
+    assert states(two) == states(one)
 
 
 def test_a_parallel_import_ends_as_one_process_does_and_reports_bad_lines_by_line(
