@@ -267,3 +267,14 @@ def _customer_with_two_open_invoices(app: Any) -> tuple[Any, list[Any]]:
 
 def _currency(app: Any, customer: Any) -> str:
     return app.repository.get(customer).currency  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("key", ["C000001", "INV00120642", "", " spaced ", "é€ß", "x" * 500])
+def test_derived_ids_are_the_uuid5_of_the_kind_and_key(key: str) -> None:
+    import uuid
+
+    from ledger_collect.domain.base import ID_NAMESPACE, derived_id
+
+    made, stock = derived_id("invoice", key), uuid.uuid5(ID_NAMESPACE, f"invoice:{key}")
+    assert type(made) is uuid.UUID and made == stock and hash(made) == hash(stock)
+    assert (made.version, made.variant, made.is_safe) == (5, uuid.RFC_4122, stock.is_safe)

@@ -31,7 +31,8 @@ from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.domain.base import ConflictError
 from ledger_collect.personal_data import KeyRing, SealingMapper, load_master_key
-from ledger_collect.store import FastJSONTranscoder, FastSave, application_recorder
+from ledger_collect.store import FastSave, application_recorder
+from ledger_collect.transcoder import FastJSONTranscoder
 
 R = TypeVar("R")
 
@@ -99,7 +100,10 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, FastSav
         """Save every changed aggregate of the batch in one transaction. Returns the last
         notification id written (what read models must reach to show this change), or None
         when the batch changed nothing."""
-        changed = batch.changed()
+        return self.commit_aggregates(batch.changed())
+
+    def commit_aggregates(self, changed: list[Aggregate]) -> int | None:
+        """``commit`` for aggregates already known to have pending events (the import)."""
         if not changed:
             return None
         subjects = _data_subjects(changed)

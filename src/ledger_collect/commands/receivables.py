@@ -145,9 +145,11 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     currency = currency_code(currency)
     batch.get(Customer, Customer.create_id(customer_number), "customer", customer_number)
     invoices = [(_invoice(batch, number), amount) for number, amount in allocations]
-    for invoice, amount in invoices:  # decide all before recording any
-        if not invoice.knows(source_id):
-            invoice._check_reduction(source_id, amount, currency, "payment")
+    if len(invoices) > 1 or unapplied:  # decide all before recording any (alone, an
+        # allocation decides as it records)
+        for invoice, amount in invoices:
+            if not invoice.knows(source_id):
+                invoice._check_reduction(source_id, amount, currency, "payment")
     if len({invoice.id for invoice, _ in invoices}) != len(invoices):
         raise ValidationError(f"payment {source_id} allocates to the same invoice twice")
     rest = None

@@ -12,6 +12,7 @@ key of the event's data subject (the customer), so that erasing that key erases 
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -28,10 +29,24 @@ ID_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4c1e-9b7a-2d0c5e9a7b11")
 ERASED = "[erased]"
 
 
+_NAMESPACE_SHA1 = hashlib.sha1(ID_NAMESPACE.bytes, usedforsecurity=False)
+#: RFC 4122 version 5 and variant bits, and the mask that clears where they go.
+_V5_BITS, _V5_MASK = (5 << 76) | (0x8000 << 48), ~((0xF000 << 64) | (0xC000 << 48))
+
+
 @functools.lru_cache(maxsize=1 << 17)
 def derived_id(kind: str, key: str) -> uuid.UUID:
-    """A deterministic aggregate id: ``kind`` keeps customer 42 and invoice 42 apart."""
-    return uuid.uuid5(ID_NAMESPACE, f"{kind}:{key}")
+    """A deterministic aggregate id: ``kind`` keeps customer 42 and invoice 42 apart. It is
+    ``uuid.uuid5(ID_NAMESPACE, f"{kind}:{key}")``, made the way ``uuid`` makes its own UUIDs
+    but without ``UUID.__init__``'s argument checks (a third of the cost; an import derives
+    an id per record)."""
+    digest = _NAMESPACE_SHA1.copy()
+    digest.update(f"{kind}:{key}".encode())
+    value = (int.from_bytes(digest.digest()[:16], "big") & _V5_MASK) | _V5_BITS
+    made = object.__new__(uuid.UUID)
+    object.__setattr__(made, "int", value)
+    object.__setattr__(made, "is_safe", uuid.SafeUUID.unknown)
+    return made
 
 
 class DomainError(Exception):

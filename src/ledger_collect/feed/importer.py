@@ -164,18 +164,22 @@ class Importer:
 
     def _commit(self, batches: list[ImportBatch]) -> int:
         """Save every aggregate the batches changed in one transaction; the events written."""
-        whole = Batch(self.app.repository)  # type: ignore[attr-defined]
-        for batch in batches:
-            whole.preload(batch.changed())
-        changed = whole.changed()
+        if len(batches) == 1:
+            changed = batches[0].changed()
+        else:  # strict: the batches share aggregates; each saved once
+            changed = list({a.id: a for b in batches for a in b.changed()}.values())
         events = sum(len(a.pending_events) for a in changed)
-        self.app.commit(whole)  # type: ignore[attr-defined]
+        self.app.commit_aggregates(changed)  # type: ignore[attr-defined]
+        # A batch took its aggregates out of the cache (or loaded or made them): put back at
+        # the young end. Strict batches share some: those are moved there.
+        cache = self._cache
         for batch in batches:
-            self._cache.update(batch.aggregates)
-            for aggregate_id in batch.aggregates:
-                self._cache.move_to_end(aggregate_id)
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            cache.update(batch.aggregates)
+            if len(batches) > 1:
+                for aggregate_id in batch.aggregates:
+                    cache.move_to_end(aggregate_id)
+        while len(cache) > self._cache_size:
+            cache.popitem(last=False)
         return events
 
     # -- deciding ----------------------------------------------------------------------------
@@ -218,7 +222,8 @@ class Importer:
                         outcomes[record.line] = APPLIED if batch.added() else PRESENT
                 if spoiled:
                     break
-                pool.update(batch.aggregates)
+                if start + self.batch_size < len(records):  # a later batch may need them
+                    pool.update(batch.aggregates)
                 if progress:
                     progress(len(chunk))
             if not spoiled:

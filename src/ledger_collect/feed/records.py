@@ -38,6 +38,14 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _CENT = Decimal("0.01")
+#: An amount written as the feeds write them (digits, point, two places): its Decimal needs no
+#: rounding and no check but the zero one.
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,20}\.[0-9]{2}").fullmatch
+#: Dates and currency codes read so far (a feed repeats a few hundred of each): reading one
+#: again is a dict lookup. Bounded, for a file of only distinct dates.
+_DATES: dict[str, date] = {}
+_CURRENCIES: dict[str, str] = {}
+_MEMO_LIMIT = 100_000
 
 
 class RecordError(DomainError):
@@ -170,6 +178,10 @@ def _amount(raw: Mapping[str, Any], name: str, *, zero_ok: bool = False) -> Deci
 
 
 def parse_amount(text: str | Decimal, name: str = "amount", *, zero_ok: bool = False) -> Decimal:
+    if type(text) is str and _PLAIN_AMOUNT(text):
+        amount = Decimal(text)
+        if amount or zero_ok:
+            return amount
     try:
         amount = text if isinstance(text, Decimal) else Decimal(text)
     except InvalidOperation:
@@ -185,6 +197,16 @@ def parse_amount(text: str | Decimal, name: str = "amount", *, zero_ok: bool = F
 
 def _date(raw: Mapping[str, Any], name: str) -> date:
     text = _required(raw, name)
+    known = _DATES.get(text)
+    if known is not None:
+        return known
+    if len(_DATES) > _MEMO_LIMIT:
+        _DATES.clear()
+    _DATES[text] = parsed = _parse_date(text, name)
+    return parsed
+
+
+def _parse_date(text: str, name: str) -> date:
     if not _ISO_DATE.match(text):
         raise RecordError(f"field '{name}' is not an ISO date (YYYY-MM-DD): {text!r}")
     try:
@@ -199,10 +221,17 @@ def _optional_date(raw: Mapping[str, Any], name: str) -> date | None:
 
 def _currency(raw: Mapping[str, Any]) -> str:
     text = _required(raw, "currency")
+    known = _CURRENCIES.get(text)
+    if known is not None:
+        return known
     try:
-        return currency_code(text)
+        code = currency_code(text)
     except DomainError as exc:
         raise RecordError(str(exc)) from None
+    if len(_CURRENCIES) > _MEMO_LIMIT:
+        _CURRENCIES.clear()
+    _CURRENCIES[text] = code
+    return code
 
 
 def _allocations(raw: Mapping[str, Any]) -> tuple[tuple[str, Decimal], ...]:

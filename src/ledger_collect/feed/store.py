@@ -101,13 +101,14 @@ class ImportBatch(Batch):
     """A Batch that knows which ids the store does not hold (so asking again costs nothing),
     counts the aggregates it still had to load one by one, and watches what one record does:
     ``watch()`` before a record, then ``added()`` is the number of events the record recorded
-    and ``left_partial()`` says whether it left events behind although it failed."""
+    and ``left_partial()`` says whether it left events behind although it failed. (What a
+    record touched is kept with its pending count, so ``added()`` looks nothing up.)"""
 
     def __init__(self, repository: Any) -> None:
         super().__init__(repository)
         self.absent: set[UUID] = set()
         self.single_loads = 0
-        self._touched: dict[UUID, int] = {}
+        self._touched: dict[UUID, list[Any]] = {}  # id -> [aggregate, its pending before]
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         known = self.aggregates.get(aggregate_id)
@@ -122,11 +123,15 @@ class ImportBatch(Batch):
         else:
             found = known if isinstance(known, cls) else None
         if found is not None and aggregate_id not in self._touched:
-            self._touched[aggregate_id] = len(found.pending_events)
+            self._touched[aggregate_id] = [found, len(found.pending_events)]
         return found
 
     def add(self, aggregate: A) -> A:
-        self._touched.setdefault(aggregate.id, 0)
+        touched = self._touched.get(aggregate.id)
+        if touched is None:
+            self._touched[aggregate.id] = [aggregate, 0]
+        else:
+            touched[0] = aggregate
         self.absent.discard(aggregate.id)
         return super().add(aggregate)
 
@@ -134,8 +139,7 @@ class ImportBatch(Batch):
         self._touched = {}
 
     def added(self) -> int:
-        return sum(len(self.aggregates[i].pending_events) - n for i, n in self._touched.items()
-                   if i in self.aggregates)
+        return sum(len(a.pending_events) - n for a, n in self._touched.values())
 
     def left_partial(self) -> bool:
         return self.added() > 0
