@@ -24,7 +24,7 @@ SECRETS = ("Jeanne Martin", "jeanne.martin@acme.example", "+33 1 45 67 89 00",
 
 def _customer_with_personal_data(app: Collections, number: str = "C-100") -> Customer:
     cid = app.register_customer(number=number, name="Acme SARL", segment="EU-1",
-                                credit_limit=Decimal("10000"), currency="EUR", risk_class="C",
+                                credit_limit=Decimal(10000), currency="EUR", risk_class="C",
                                 source_id=f"cust-{number}", actor="erp", business_date=D)
     app.add_contact(cid, "k1", name=SECRETS[0], email=SECRETS[1], phone=SECRETS[2],
                     role="accounts payable", actor="alice", business_date=D)

@@ -25,9 +25,13 @@ from eventsourcing.application import Application
 from eventsourcing.persistence import (
     DatetimeAsISO,
     DecimalAsStr,
+    EventStore,
     InfrastructureFactory,
     IntegrityError,
     JSONTranscoder,
+    Mapper,
+    Notification,
+    Recording,
     StoredEvent,
     TranscodingNotRegisteredError,
     UUIDAsHex,
@@ -45,12 +49,13 @@ from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.store import (
     FastApplicationRecorder,
-    FastJSONTranscoder,
+    FastEventStore,
     FastProcessRecorder,
     FastSave,
     application_recorder,
     binary_columns,
 )
+from ledger_collect.transcoder import FastJSONTranscoder
 
 D = date(2026, 11, 2)
 
@@ -413,11 +418,48 @@ def test_concurrent_imports_interleave_whole_batches(app: Collections) -> None:
 # Application.save of eventsourcing 9.5.x, which FastSave.save mirrors. If this changes, the
 # library's save changed: re-read it and bring FastSave.save in line, then update the digest.
 APPLICATION_SAVE_SHA256 = "4e9747d14b8fd046"
+# EventStore.put and Mapper.to_stored_event, which FastEventStore.put and
+# SealingMapper.to_stored_event mirror (the same: re-read, bring in line, update).
+EVENT_STORE_PUT_SHA256 = "7cbbe45730a0d3b9"
+MAPPER_TO_STORED_SHA256 = "ff9e72e538d73a3a"
 
 
-def test_fast_save_mirrors_the_library_save_it_replaces() -> None:
-    source = inspect.getsource(Application.save)
-    assert hashlib.sha256(source.encode()).hexdigest()[:16] == APPLICATION_SAVE_SHA256
+@pytest.mark.parametrize(("function", "digest"), [
+    (Application.save, APPLICATION_SAVE_SHA256),
+    (EventStore.put, EVENT_STORE_PUT_SHA256),
+    (Mapper.to_stored_event, MAPPER_TO_STORED_SHA256)])
+def test_fast_save_mirrors_the_library_save_it_replaces(function: Any, digest: str) -> None:
+    source = inspect.getsource(function)
+    assert hashlib.sha256(source.encode()).hexdigest()[:16] == digest
+
+
+def test_events_are_stored_and_recorded_as_the_library_stores_them(database: Database) -> None:
+    app = Collections(database)
+    try:
+        customer = _customer("M1")
+        customer.add_contact("k1", name="Jeanne Martin", email="j@acme.example", phone=None,
+                             role=None, actor="alice", business_date=D)
+        events = list(customer.pending_events)
+        stock = Mapper(transcoder=app.mapper.transcoder)
+        plain = events[0]
+        assert app.mapper.to_stored_event(plain) == stock.to_stored_event(plain)
+        assert type(app.events) is FastEventStore
+        recordings = app.events.put(customer.collect_events())
+        library = EventStore(mapper=app.mapper, recorder=app.recorder)
+        again = _customer("M2").collect_events()
+        expected = library.put(again)
+        assert {type(r) for r in recordings} == {type(r) for r in expected} == {Recording}
+        assert {type(r.notification) for r in recordings + expected} == {Notification}
+        assert [(r.notification.id, r.notification.topic, r.domain_event) for r in recordings] \
+            == [(1, "ledger_collect.Customer.Registered", events[0]),
+                (2, "ledger_collect.Customer.ContactAdded", events[1])]
+        assert [vars(r.notification).keys() for r in recordings[:1]] == [
+            vars(r.notification).keys() for r in expected]
+        sealed = recordings[1].notification.state
+        assert b"Jeanne" not in sealed
+        assert app.mapper.to_domain_event(recordings[1].notification) == events[1]
+    finally:
+        app.close()
 
 
 def test_fast_save_records_what_the_library_save_records(database: Database) -> None:

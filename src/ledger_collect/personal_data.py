@@ -22,9 +22,11 @@ import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from eventsourcing.persistence import Mapper, StoredEvent
+from eventsourcing.utils import get_topic
 from psycopg import sql
 
 from ledger_collect.domain.base import ERASED
+from ledger_collect.store import frozen
 
 SEALED_PREFIX = "sealed:v1:"
 NONCE_BYTES = 12
@@ -185,15 +187,43 @@ class SealingMapper(Mapper[UUID]):
 
     The subject is the event's ``customer_id`` attribute when it has one, else the aggregate
     itself (a Customer's own events).
+
+    ``to_stored_event`` does the library's steps (``Mapper.to_stored_event``, pinned by a test)
+    with what it learns once per event class (topic, class version, personal fields), and
+    builds the frozen ``StoredEvent`` without its per-field ``__setattr__``: every event of an
+    import passes here.
     """
 
     keyring: KeyRing
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._classes: dict[type, tuple[str, tuple[str, ...], int]] = {}
+
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        personal = getattr(type(domain_event), "PERSONAL", ())
-        if not personal:
-            return super().to_stored_event(domain_event)
+        kind = type(domain_event)
+        known = self._classes.get(kind)
+        if known is None:
+            known = self._classes[kind] = (get_topic(kind), getattr(kind, "PERSONAL", ()),
+                                           getattr(kind, "class_version", 1))
+        topic, personal, class_version = known
         state = dict(vars(domain_event))
+        if personal:
+            self._seal(state, personal)
+        originator_id = state.pop("originator_id")
+        originator_version = state.pop("originator_version")
+        if class_version > 1:
+            state["class_version"] = class_version
+        stored_state = self.transcoder.encode(state)
+        if self.compressor:
+            stored_state = self.compressor.compress(stored_state)
+        if self.cipher:
+            stored_state = self.cipher.encrypt(stored_state)
+        return frozen(StoredEvent, {"originator_id": originator_id,
+                                    "originator_version": originator_version,
+                                    "topic": topic, "state": stored_state})
+
+    def _seal(self, state: dict[str, Any], personal: tuple[str, ...]) -> None:
         subject = state.get("customer_id") or state["originator_id"]
         cipher = self.keyring.cipher_for(subject, create=True)
         for field in personal:
@@ -206,10 +236,6 @@ class SealingMapper(Mapper[UUID]):
             nonce = os.urandom(NONCE_BYTES)
             sealed = cipher.encrypt(nonce, orjson.dumps(value), _aad(subject, field))
             state[field] = SEALED_PREFIX + base64.b64encode(nonce + sealed).decode()
-        # Encode from the sealed copy; the library's own path builds the StoredEvent.
-        shadow = object.__new__(type(domain_event))
-        object.__setattr__(shadow, "__dict__", state)
-        return super().to_stored_event(shadow)
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
         domain_event = super().to_domain_event(stored_event)
