@@ -12,11 +12,11 @@ from __future__ import annotations
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
     ParserCache,
     QueryDepthLimiter,
-    ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
@@ -37,6 +37,7 @@ from ledger_collect.api.reports import ReportQuery
 from ledger_collect.api.resubmissions import ResubmissionMutations
 from ledger_collect.api.strategies import StrategyMutations
 from ledger_collect.api.timeline import TimelineQuery
+from ledger_collect.api.validation import QueryValidationCache, ValidatedQueries, fixed_rules
 from ledger_collect.api.viewer import ViewerQuery
 from ledger_collect.api.worklist import WorklistQuery
 
@@ -76,6 +77,9 @@ class Schema(strawberry.Schema):
 def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
                 max_tokens: int = MAX_TOKENS) -> Schema:
     """The schema with its limits (tests tighten them to reach them with small queries)."""
+    limits = fixed_rules(QueryDepthLimiter(max_depth=max_depth),
+                         MaxAliasesLimiter(max_alias_count=max_aliases))
+    validated = ValidatedQueries(CACHE_SIZE)
     return Schema(
         query=Query,
         mutation=Mutation,
@@ -83,10 +87,9 @@ def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
         config=StrawberryConfig(scalar_map={Personal: PERSONAL_TEXT}),
         extensions=[  # factories: extensions keep per-operation state
             lambda: ParserCache(maxsize=CACHE_SIZE),
-            lambda: ValidationCache(maxsize=CACHE_SIZE),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
-            lambda: QueryDepthLimiter(max_depth=max_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=max_aliases),
+            lambda: AddValidationRules(limits),
+            lambda: QueryValidationCache(validated),
             MaskInternalErrors,
         ],
     )
