@@ -1,0 +1,274 @@
+"""Driving the API over HTTP: concurrent clients and their latencies, live projection lag, and
+what the processes use meanwhile (CPU, the API's memory).
+
+``drive`` runs in a process of its own (the API benchmark starts it with a spawn pool), so the
+clients' Python work does not share a GIL with the server nor with the benchmark's own work.
+Every client is an ``httpx.AsyncClient`` with one keep-alive connection. Two modes:
+
+* closed: each client sends its next request when the last one answered — the most the
+  server does with that many clients (throughput), and the latencies at that saturation;
+* paced: requests are due at a fixed rate (request i at start + i / rate) and go out on the
+  first free client; a latency runs from when the request was due, so a server that falls
+  behind shows it in the latencies instead of quietly being sent fewer requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import resource
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any, Self
+from uuid import UUID
+
+import httpx
+import orjson
+
+from ledger_collect.domain.base import DomainError
+
+OVERVIEW = """query Overview($id: UUID!) { customerOverview(id: $id) {
+  id currency creditLimit openAmount availableCredit
+  customer { number name segment specialist riskClass headOfficeId }
+  headOffice { number name } branches { nodes { id number name } }
+  openItems { nodes { id documentNumber currency amount openAmount dueDate daysOverdue
+                      dunningLevel promiseStatus promiseAmount promiseDate openDisputes
+                      disputedAmount } pageInfo { hasNextPage endCursor } }
+  creditMemos { nodes { sourceId amount currency documentDate } }
+  unappliedPayments { nodes { sourceId amount currency documentDate } }
+  aging { asOf buckets rows { currency total cells { bucket amount items } } }
+  promises { nodes { id documentNumber amount promisedDate status level } }
+  disputes { nodes { id reason status stillDisputed openedOn } }
+  resubmissions { nodes { id followUpDate status reason } }
+  contacts { contactId role isDefault name email phone }
+  conversations { nodes { id channel result contactDate specialist summary } }
+  timeline(first: 20) { nodes { occurred type event actor description amount currency details }
+                        pageInfo { hasNextPage endCursor } } } }"""
+
+WORKLIST = """query Worklist { worklist(first: 50) {
+  specialist asOf pageInfo { hasNextPage endCursor }
+  nodes { rank customerId number name segment currency riskClass score strategyCode
+          overdueAmount amountToCollect openAmount oldestDueDate daysOverdue brokenPromises
+          highestDunningLevel openDisputes processedToday nextFollowUp } } }"""
+
+_BALANCE = ("customerId customer { number name } currency openAmount overdueAmount items"
+            " oldestDueDate daysOverdue")
+AGING = f"""query Aging($segment: String) {{ agingReport(segment: $segment, top: 20) {{
+  asOf buckets rows {{ currency total cells {{ bucket amount items }} }}
+  topBalances {{ {_BALANCE} }} oldestBalances {{ {_BALANCE} }} }} }}"""
+
+POLL = """query Poll($id: UUID!) { timeline(customerId: $id, types: [CONTACT, PROMISE], first: 5) {
+  nodes { objectId } } }"""
+
+
+@dataclass
+class Workload:
+    """One query, and the (token, variables) pairs a request picks from at random."""
+
+    name: str
+    query: str
+    choices: list[tuple[str, dict[str, Any]]]
+
+
+@dataclass
+class Result:
+    name: str
+    mode: str  # closed or paced
+    rate: float | None  # the paced rate asked for
+    seconds: float
+    latencies: list[float] = field(default_factory=list)  # seconds, sorted, successes only
+    errors: int = 0
+    first_error: str = ""
+    unsent: int = 0  # paced requests still due when the phase ran twice its time: given up
+    driver_cpu: float = 0.0  # the driver's CPU seconds over the phase
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+
+# -- the driver process -----------------------------------------------------------------------
+def drive(url: str, workload: Workload, clients: int, seconds: float,
+          rate: float | None = None, seed: int = 1) -> Result:
+    """Run one phase (closed when ``rate`` is None, else paced) and return what it measured."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    result = asyncio.run(_phase(url, workload, clients, seconds, rate, random.Random(seed)))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    result.driver_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result.latencies.sort()
+    return result
+
+
+async def _phase(url: str, workload: Workload, clients: int, seconds: float,
+                 rate: float | None, rng: random.Random) -> Result:
+    result = Result(workload.name, "closed" if rate is None else "paced", rate, seconds)
+    body = workload.query
+
+    async def one(client: httpx.AsyncClient, due: float) -> None:
+        token, variables = rng.choice(workload.choices)
+        response = await client.post("/graphql", content=orjson.dumps(
+            {"query": body, "variables": variables}), headers={"authorization": f"Bearer {token}"})
+        ended = time.perf_counter()
+        problem = (f"HTTP {response.status_code}" if response.status_code != 200 else "")
+        answer = orjson.loads(response.content) if response.content else {}
+        if problem or answer.get("errors") or not answer.get("data"):
+            result.errors += 1
+            result.first_error = result.first_error or (
+                f"{problem} {str(answer.get('errors') or response.text)[:300]}")
+        else:
+            result.latencies.append(ended - due)
+
+    started = time.perf_counter() + 0.05
+    deadline = started + seconds
+    due_times = itertools.count() if rate is not None else None
+
+    async def client() -> None:
+        async with httpx.AsyncClient(  # plain HTTP: no TLS context (~30 ms CPU each) to build
+                base_url=url, timeout=60.0, headers={"content-type": "application/json"},
+                verify=False, limits=httpx.Limits(max_connections=1,
+                                                  max_keepalive_connections=1)) as http:
+            while True:
+                if due_times is None:
+                    due = time.perf_counter()
+                else:
+                    due = started + next(due_times) / rate  # type: ignore[operator]
+                if due >= deadline:
+                    return
+                if due > time.perf_counter():
+                    await asyncio.sleep(due - time.perf_counter())
+                if time.perf_counter() > deadline + seconds:  # hopelessly behind
+                    result.unsent += 1
+                    continue
+                await one(http, due)
+
+    await asyncio.gather(*(client() for _ in range(clients)))
+    result.seconds = max(time.perf_counter(), deadline) - started
+    return result
+
+
+def first_request(url: str, workload: Workload) -> float:
+    """The latency of one request on its own (e.g. the day's first worklist, which ranks)."""
+    token, variables = workload.choices[0]
+    started = time.perf_counter()
+    response = httpx.post(f"{url}/graphql", json={"query": workload.query, "variables": variables},
+                          headers={"authorization": f"Bearer {token}"}, timeout=300)
+    response.raise_for_status()
+    return time.perf_counter() - started
+
+
+# -- live projection lag ----------------------------------------------------------------------
+@dataclass
+class Lag:
+    lags: list[float] = field(default_factory=list)  # commit -> visible, seconds, sorted
+    polls: list[float] = field(default_factory=list)  # one poll's round trip, seconds
+    refused: int = 0
+    first_refusal: str = ""
+    late: int = 0  # never visible within the bound
+
+
+def live_lag(app: Any, url: str, token: str, customers: list[UUID],
+             invoices: list[tuple[UUID, UUID]], rate: float, count: int,
+             bound: float = 5.0, seed: int = 2) -> Lag:
+    """Commands at ``rate`` per second (conversations and promises in turn, run by this
+    process on the store, as the API's mutations run them); after each commit, poll the
+    customer's timeline through GraphQL until the new entry shows. A lag ends when the answer
+    that shows it arrives, so it includes one poll's round trip (``polls``)."""
+    rng, lag, today = random.Random(seed), Lag(), date.today()
+    with httpx.Client(base_url=url, timeout=30.0,
+                      headers={"authorization": f"Bearer {token}"}) as http:
+        started = time.perf_counter()
+        for i in range(count):
+            pause = started + i / rate - time.perf_counter()
+            if pause > 0:
+                time.sleep(pause)
+            try:
+                if i % 2:
+                    invoice, customer = rng.choice(invoices)
+                    made = app.record_promise(invoice_id=invoice, amount=Decimal("1.00"),
+                                              promised_date=today + timedelta(days=7),
+                                              actor="bench", business_date=today)
+                else:
+                    customer = rng.choice(customers)
+                    made = app.record_contact(customer, channel="phone", result="no_answer",
+                                              actor="bench", business_date=today)
+            except DomainError as refusal:
+                lag.refused += 1
+                lag.first_refusal = lag.first_refusal or str(refusal)
+                continue
+            committed = time.perf_counter()
+            while True:
+                sent = time.perf_counter()
+                response = http.post("/graphql", json={"query": POLL,
+                                                       "variables": {"id": str(customer)}})
+                seen = time.perf_counter()
+                lag.polls.append(seen - sent)
+                nodes = response.json()["data"]["timeline"]["nodes"]
+                if any(node["objectId"] == str(made) for node in nodes):
+                    lag.lags.append(seen - committed)
+                    break
+                if seen - committed > bound:
+                    lag.late += 1
+                    break
+    lag.lags.sort()
+    lag.polls.sort()
+    return lag
+
+
+# -- watching the processes -------------------------------------------------------------------
+def _machine_ticks() -> tuple[int, int]:
+    with open("/proc/stat") as stat:
+        values = [int(v) for v in stat.readline().split()[1:]]
+    idle = values[3] + values[4]
+    return sum(values) - idle, sum(values)
+
+
+def _process_ticks(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM (peak) of a process, in bytes."""
+    found: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in ("VmRSS", "VmHWM"):
+                found[name] = int(value.split()[0]) * 1024
+    return found
+
+
+class Watch:
+    """While a phase runs: the peak RSS of the API process, its CPU and the machine's (in
+    cores), and the load average, sampled every 100 ms."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid, self.peak_rss = pid, 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> Self:
+        self._began = (time.monotonic(), _process_ticks(self.pid), _machine_ticks())
+        self._thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak_rss = max(self.peak_rss, memory(self.pid).get("VmRSS", 0))
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        wall, api, (busy, total) = self._began
+        hz = os.sysconf("SC_CLK_TCK")
+        self.seconds = time.monotonic() - wall
+        self.api_cores = (_process_ticks(self.pid) - api) / hz / self.seconds
+        now_busy, now_total = _machine_ticks()
+        self.machine_cores = (now_busy - busy) / max(1, now_total - total) * (os.cpu_count() or 1)
+        self.load = os.getloadavg()[0]
