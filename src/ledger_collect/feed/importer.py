@@ -238,7 +238,7 @@ class Importer:
         needed = dict.fromkeys(i for record in records for i in needed_ids(record))
         aggregates, take, missing = batch.aggregates, self._cache.pop, []
         for i in needed:  # from this run's earlier batches, else the cache, else the store
-            found = pool.get(i) or take(i, None)
+            found = (pool.get(i) if pool else None) or take(i, None)
             if found is not None:
                 aggregates[i] = found
             elif i not in absent:

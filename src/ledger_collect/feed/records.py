@@ -117,11 +117,8 @@ class PaymentRecord(Record):
     currency: str
     date: date
     allocations: tuple[tuple[str, Decimal], ...]
-
-    @property
-    def unapplied(self) -> Decimal:
-        """What stays on the customer's account: the amount less its allocations."""
-        return self.amount - sum((a for _, a in self.allocations), Decimal("0.00"))
+    #: What stays on the customer's account: the amount less its allocations.
+    unapplied: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +160,10 @@ def _text(raw: Mapping[str, Any], name: str) -> str | None:
 
 
 def _required(raw: Mapping[str, Any], name: str) -> str:
-    text = _text(raw, name)
+    value = raw.get(name)
+    if type(value) is str and value.isascii() and (text := value.strip()):  # usual, first
+        return text
+    text = _text(raw, name)  # type: ignore[assignment]
     if text is None:
         raise RecordError(f"missing field '{name}'")
     return text
@@ -315,15 +315,15 @@ def _credit_memo(raw: Mapping[str, Any], kind: str, line: int, source_id: str) -
 
 
 def _payment(raw: Mapping[str, Any], kind: str, line: int, source_id: str) -> Record:
-    record = PaymentRecord(
-        kind, line, source_id, customer=_required(raw, "customer"),
-        amount=_amount(raw, "amount"), currency=_currency(raw),
-        date=_date(raw, "date"), allocations=_allocations(raw))
-    if record.unapplied < 0:
-        allocated = record.amount - record.unapplied
+    customer, amount = _required(raw, "customer"), _amount(raw, "amount")
+    currency, day, allocations = _currency(raw), _date(raw, "date"), _allocations(raw)
+    allocated = sum((a for _, a in allocations), Decimal("0.00"))
+    if allocated > amount:
         raise RecordError(f"the allocations ({allocated}) exceed the payment amount "
-                          f"({record.amount})")
-    return record
+                          f"({amount})")
+    return PaymentRecord(kind, line, source_id, customer=customer, amount=amount,
+                         currency=currency, date=day, allocations=allocations,
+                         unapplied=amount - allocated)
 
 
 def _reversal(raw: Mapping[str, Any], kind: str, line: int, source_id: str) -> Record:
