@@ -30,7 +30,7 @@ CREATE TABLE open_items (
 
 CREATE INDEX open_items_customer_idx ON open_items (customer_id, due_date);
 CREATE INDEX open_items_open_due_idx ON open_items (due_date) INCLUDE (customer_id, currency, open_amount)
-    WHERE status = 'open';
+    WHERE status = 'open' AND open_amount > 0;  -- OPEN_CONDITION: paid, uncleared items stay out
 
 -- A dispute's still-disputed amount is spread over its invoices in the order they were named,
 -- each taking at most what it had open when the case was opened (invoice_amounts).
