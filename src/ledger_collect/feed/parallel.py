@@ -30,16 +30,20 @@ died stop after their current batch.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import queue
 import time
 import traceback
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from ledger_collect.config import Settings
 from ledger_collect.feed.files import open_feed
@@ -53,6 +57,7 @@ MAX_AUTO_JOBS = 4
 DEFERRED = 255
 #: Lines split between two raises of the watermark (each raise takes a lock).
 WATERMARK_STEP = 2048
+_EXACT_JSON = json.JSONDecoder(parse_float=Decimal)  # as ``files`` reads what orjson refuses
 
 
 class ParallelImportError(RuntimeError):
@@ -166,17 +171,41 @@ class Split:
         return one
 
 
+def _fields(path: Path, fmt: str | None) -> Iterator[tuple[int, Mapping[str, Any] | None]]:
+    """Each record's first line and its fields as read (None: it cannot be read), numbered as
+    ``FeedReader`` numbers them. JSON Lines are read with orjson alone: floats matter to no key
+    (a key field holding one makes a bad line), so ``FeedReader``'s search for them is spared;
+    what orjson refuses is read the exact way."""
+    reader, stream = open_feed(path, fmt)
+    with stream:
+        if reader.format != "jsonl":
+            for line, raw in reader.mappings():
+                yield line, None if isinstance(raw, BadLine) else raw
+            return
+        for line, text in enumerate(stream, start=1):
+            if line == 1 and text.startswith(b"\xef\xbb\xbf"):
+                text = text[3:]
+            if not text.strip():
+                continue
+            try:
+                raw = orjson.loads(text)
+            except orjson.JSONDecodeError:
+                try:
+                    raw = _EXACT_JSON.decode(text.decode("utf-8", "surrogateescape"))
+                except (ValueError, RecursionError):
+                    raw = None
+            yield line, raw if isinstance(raw, dict) else None
+
+
 def split(path: Path, fmt: str | None, parts: int, mask: Any, watermark: Any) -> Split:
     """Write each line's part into ``mask`` (indexed by the line it starts on), raising
     ``watermark`` (the lines decided so far) as it goes."""
     groups = Split(parts)
-    reader, stream = open_feed(path, fmt)
     decided = 0
-    with stream:
-        for line, raw in reader.mappings():
-            mask[line] = groups.part([] if isinstance(raw, BadLine) else record_keys(raw))
-            if line - decided >= WATERMARK_STEP:
-                decided = watermark.value = line
+    for line, raw in _fields(path, fmt):
+        mask[line] = groups.part(record_keys(raw) if raw is not None else [])
+        if line - decided >= WATERMARK_STEP:
+            decided = watermark.value = line
     watermark.value = len(mask)
     return groups
 
