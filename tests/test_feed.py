@@ -468,7 +468,7 @@ def test_two_imports_of_one_file_at_once_apply_each_record_once(make_app, tmp_pa
 
 # -- in parallel: --jobs N -------------------------------------------------------------------------
 def test_the_split_keeps_each_customer_group_whole_in_the_file_order(tmp_path):
-    from ledger_collect.feed.parallel import partition
+    from ledger_collect.feed.split import partition
 
     feed = tmp_path / "feed.jsonl"
     feed.write_text("\ufeff" + jsonl(                                      # a BOM first
@@ -494,7 +494,7 @@ def test_the_split_keeps_each_customer_group_whole_in_the_file_order(tmp_path):
 
 def test_a_record_joining_groups_of_two_parts_waits_with_its_group_for_a_last_pass(
         make_app, tmp_path):
-    from ledger_collect.feed.parallel import DEFERRED, partition
+    from ledger_collect.feed.split import DEFERRED, partition
 
     feed = tmp_path / "feed.jsonl"
     feed.write_text(jsonl(
