@@ -127,7 +127,7 @@ def binary_columns(
         originator_id = event.originator_id
         if type(originator_id) is not UUID:
             originator_id = UUID(str(originator_id))
-        ids.append(_UUID_ELEMENT(16, originator_id.bytes))
+        ids.append(_UUID_ELEMENT(16, originator_id.int.to_bytes(16, "big")))  # UUID.bytes
         versions.append(_INT8_ELEMENT(8, event.originator_version))
         topics.append(_topic_element(event.topic))
         state = event.state

@@ -108,7 +108,9 @@ class ImportBatch(Batch):
         super().__init__(repository)
         self.absent: set[UUID] = set()
         self.single_loads = 0
-        self._touched: dict[UUID, list[Any]] = {}  # id -> [aggregate, its pending before]
+        # What the record touched, by object (an int key: a UUID hashes in Python): each
+        # aggregate with its pending events before.
+        self._touched: dict[int, list[Any]] = {}
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         known = self.aggregates.get(aggregate_id)
@@ -122,16 +124,15 @@ class ImportBatch(Batch):
                 return None
         else:
             found = known if isinstance(known, cls) else None
-        if found is not None and aggregate_id not in self._touched:
-            self._touched[aggregate_id] = [found, len(found.pending_events)]
+        if found is not None and id(found) not in self._touched:
+            self._touched[id(found)] = [found, len(found.pending_events)]
         return found
 
     def add(self, aggregate: A) -> A:
-        touched = self._touched.get(aggregate.id)
-        if touched is None:
-            self._touched[aggregate.id] = [aggregate, 0]
-        else:
-            touched[0] = aggregate
+        replaced = self.aggregates.get(aggregate.id)
+        if replaced is not None and replaced is not aggregate:  # its events are not saved
+            self._touched.pop(id(replaced), None)
+        self._touched.setdefault(id(aggregate), [aggregate, 0])
         self.absent.discard(aggregate.id)
         return super().add(aggregate)
 
