@@ -8,14 +8,14 @@ Why by customer group: records that touch a common aggregate must run in one pro
 file's order (see ``split``: the groups, and how they are dealt out).
 
 The split streams: the parent writes each line's part into an array the workers share, and
-raises a watermark as it goes (in a thread of its own, at a low priority). The workers start at
-once, read the file themselves, wait for the watermark where they are ahead of it, and parse
-only their own lines, keeping the file's line numbers; each runs the ordinary ``Importer`` (a
-batch per transaction, its own store connection). So the import starts as soon as the workers
-are up, not after a pass over the whole file. A record that would join groups already given to
-different parts cannot go to either without waiting for the other: it, and every later record
-of the joined group, is deferred to a last pass that one worker runs, in the file's order, once
-every worker has committed its part. One summary merges theirs.
+raises a watermark as it goes (in a thread of its own, kept a little ahead of them). The
+workers start at once, read the file themselves, wait for the watermark where they are ahead of
+it, and parse only their own lines, keeping the file's line numbers; each runs the ordinary
+``Importer`` (a batch per transaction, its own store connection). So the import starts as soon
+as the workers are up, not after a pass over the whole file. A record that would join groups
+already given to different parts cannot go to either without waiting for the other: it, and
+every later record of the joined group, is deferred to a last pass that one worker runs, in the
+file's order, once every worker has committed its part. One summary merges theirs.
 
 After a crash or SIGKILL, running the import again ends as one clean run, as with one process:
 each batch is a transaction and records already present change nothing. Workers whose parent
@@ -24,7 +24,6 @@ died stop after their current batch.
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import queue
@@ -45,6 +44,10 @@ from ledger_collect.feed.split import DEFERRED, Split, line_count, split
 #: ``--jobs auto`` uses one process below this file size (starting workers costs ~1 s).
 PARALLEL_MIN_BYTES = 4_000_000
 MAX_AUTO_JOBS = 4
+#: Lines the split may run ahead of the slowest worker (~1 s of their work), and the lines a
+#: worker reads between two reports of how far it is.
+AHEAD = 20_000
+POSITION_STEP = 1024
 
 
 class ParallelImportError(RuntimeError):
@@ -72,12 +75,16 @@ class _Job:
     parent: int
 
 
-def _owned(mask: Any, watermark: Any, part: int) -> Callable[[int], bool]:
-    """Is the line ours? Waits for the split where it is not that far yet."""
-    decided = 0
+def _owned(mask: Any, watermark: Any, part: int,
+           positions: Any = None) -> Callable[[int], bool]:
+    """Is the line ours? Waits for the split where it is not that far yet, and tells it (in
+    ``positions``, by part) how far this reader is."""
+    decided = told = 0
 
     def owned(line: int) -> bool:
-        nonlocal decided
+        nonlocal decided, told
+        if positions is not None and line - told >= POSITION_STEP:
+            positions[part] = told = line
         while line > decided:
             decided = watermark.value
             if line > decided:
@@ -87,7 +94,8 @@ def _owned(mask: Any, watermark: Any, part: int) -> Callable[[int], bool]:
     return owned
 
 
-def _work(job: _Job, mask: Any, watermark: Any, tasks: Any, messages: Any) -> None:
+def _work(job: _Job, mask: Any, watermark: Any, positions: Any, tasks: Any,
+          messages: Any) -> None:
     """One worker: its own store connection, its part of the file (then, if asked, the
     deferred lines), the ordinary Importer."""
     try:
@@ -102,8 +110,9 @@ def _work(job: _Job, mask: Any, watermark: Any, tasks: Any, messages: Any) -> No
                 messages.put(("progress", job.index, done))
 
             def run(part: int) -> ImportResult:
+                told = positions if part == job.index else None
                 reader, stream = open_feed(job.path, job.fmt,
-                                           only=_owned(mask, watermark, part))
+                                           only=_owned(mask, watermark, part, told))
                 with stream:
                     return Importer(app, batch_size=job.batch_size, actor=job.actor,
                                     today=job.today).run(reader, progress=progress)
@@ -124,20 +133,24 @@ def _work(job: _Job, mask: Any, watermark: Any, tasks: Any, messages: Any) -> No
 
 
 class _Splitter(threading.Thread):
-    """The split, in a thread of the parent at a low priority (nice 10, Linux): it needs a
-    fifth of a core to stay ahead of two workers, and takes it mostly while they wait on the
-    database, instead of a whole core from them while it runs ahead (the first seconds)."""
+    """The split, in a thread of the parent, kept at most ``AHEAD`` lines before the slowest
+    worker: it needs a fifth of a core to stay ahead of two workers, and would otherwise take
+    a whole one from them in the first seconds, when they start."""
 
-    def __init__(self, path: Path, fmt: str | None, parts: int, mask: Any,
-                 watermark: Any) -> None:
+    def __init__(self, path: Path, fmt: str | None, parts: int, mask: Any, watermark: Any,
+                 positions: Any) -> None:
         super().__init__(name="ledger-import-split", daemon=True)
-        self._arguments = (path, fmt, parts, mask, watermark)
+        self._arguments = (path, fmt, parts, mask, watermark, self._pace)
+        self._positions = positions
         self._groups: Split | None = None
         self._error: BaseException | None = None
+        self.stopped = threading.Event()  # the import ended (or failed): no more waiting
+
+    def _pace(self, decided: int) -> None:
+        while decided - min(self._positions) > AHEAD and not self.stopped.wait(0.005):
+            pass
 
     def run(self) -> None:
-        with contextlib.suppress(AttributeError, OSError):  # where threads have no own nice
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
         try:
             self._groups = split(*self._arguments)
         except BaseException as exc:  # noqa: BLE001 - raised in the parent's loop
@@ -158,33 +171,37 @@ def run_parallel(settings: Settings, database_url: str, path: Path, jobs: int, *
                  progress: Callable[[int], None] | None = None,
                  on_partitioned: Callable[[int], None] | None = None) -> ImportResult:
     """Import ``path`` with ``jobs`` worker processes on the store at ``database_url`` (the
-    parent's, already migrated). ``on_partitioned`` gets the number of records once the file
-    is split (the workers are at work by then); ``progress`` the records done, as the workers
-    report batches (after ``on_partitioned``)."""
+    parent's, already migrated). ``on_partitioned`` gets the number of records: at once the
+    file's lines, then the records once the file is split (the split keeps just ahead of the
+    workers: it ends when they near the end); ``progress`` the records done, as the workers
+    report batches."""
     started = time.perf_counter()
     context = multiprocessing.get_context("spawn")  # no forked pool threads or connections
     messages = context.Queue()
     tasks = [context.Queue() for _ in range(jobs)]
-    mask = context.RawArray("B", line_count(path) + 1)  # indexed by line number
+    lines = line_count(path)
+    mask = context.RawArray("B", lines + 1)  # indexed by line number
     watermark = context.Value("q", 0)
+    positions = context.RawArray("q", jobs)  # how far each worker reads
     worker_settings = settings.with_changes(database_url=database_url)
     processes = [
         context.Process(
             target=_work, name=f"ledger-import-{i + 1}", daemon=True,
             args=(_Job(i, worker_settings, path, fmt, batch_size, actor,
-                       today or date.today(), os.getpid()), mask, watermark, tasks[i],
-                  messages))
+                       today or date.today(), os.getpid()), mask, watermark, positions,
+                  tasks[i], messages))
         for i in range(jobs)
     ]
     for process in processes:
         process.start()
-    splitter = _Splitter(path, fmt, jobs, mask, watermark)  # the workers read behind it
+    splitter = _Splitter(path, fmt, jobs, mask, watermark, positions)  # workers read behind
     splitter.start()
     results: dict[int, ImportResult] = {}
     deferred: ImportResult | None = None
     groups: Split | None = None
-    held = 0  # records done before the split was known
     pending = jobs
+    if on_partitioned:
+        on_partitioned(lines - 1)  # a record a line, for now (blank lines and a header not)
     try:
         while groups is None or len(results) + (deferred is not None) < pending:
             if groups is None and not splitter.is_alive():
@@ -192,8 +209,6 @@ def run_parallel(settings: Settings, database_url: str, path: Path, jobs: int, *
                 pending += 1 if groups.deferred else 0
                 if on_partitioned:
                     on_partitioned(sum(groups.load) + groups.deferred)
-                if progress and held:
-                    progress(held)
             try:
                 kind, index, payload = messages.get(timeout=0.05 if groups is None else 1.0)
             except queue.Empty:
@@ -205,10 +220,7 @@ def run_parallel(settings: Settings, database_url: str, path: Path, jobs: int, *
                         f"(exit code {dead[0].exitcode})") from None
                 continue
             if kind == "progress" and progress:
-                if groups is None:
-                    held += payload
-                else:
-                    progress(payload)
+                progress(payload)
             elif kind == "done":
                 results[index] = payload
                 if len(results) == jobs:  # the deferred lines, by one worker; the others stop
@@ -220,6 +232,7 @@ def run_parallel(settings: Settings, database_url: str, path: Path, jobs: int, *
             elif kind == "error":
                 raise ParallelImportError(f"import worker {index + 1} failed: {payload}")
     finally:
+        splitter.stopped.set()
         finished = len(results) + (deferred is not None) >= pending and groups is not None
         for process in processes:
             if process.is_alive() and process.exitcode is None and not finished:

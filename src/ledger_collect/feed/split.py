@@ -19,7 +19,7 @@ as it goes, so that the workers can read behind it while it runs.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -163,15 +163,19 @@ def _fields(path: Path, fmt: str | None) -> Iterator[tuple[int, Mapping[str, Any
             yield line, raw if isinstance(raw, dict) else None
 
 
-def split(path: Path, fmt: str | None, parts: int, mask: Any, watermark: Any) -> Split:
+def split(path: Path, fmt: str | None, parts: int, mask: Any, watermark: Any,
+          pace: Callable[[int], None] | None = None) -> Split:
     """Write each line's part into ``mask`` (indexed by the line it starts on), raising
-    ``watermark`` (the lines decided so far) as it goes."""
+    ``watermark`` (the lines decided so far) as it goes; ``pace`` is called with the watermark
+    after each raise (and may wait for the readers)."""
     groups = Split(parts)
     decided = 0
     for line, raw in _fields(path, fmt):
         mask[line] = groups.part(record_keys(raw) if raw is not None else [])
         if line - decided >= WATERMARK_STEP:
             decided = watermark.value = line
+            if pace:
+                pace(decided)
     watermark.value = len(mask)
     return groups
 
