@@ -28,7 +28,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import date
-from itertools import islice
+from itertools import islice, pairwise
 from pathlib import Path
 from typing import Any
 
@@ -84,15 +84,17 @@ class Run:
         return self.result.events / self.seconds
 
     def tenths(self) -> list[float]:
-        """Events/s over each tenth of the events written."""
+        """Events/s over each tenth of the events written: the moment each tenth was reached
+        is interpolated between the two samples around it (the samples' own boundaries would
+        make the last "tenth" whatever is left after nine, often a sliver of the end)."""
         total = self.samples[-1][1]
-        rates, last_t, last_n = [], 0.0, 0
-        for t, n in self.samples:
-            if n - last_n >= total / 10 or (t, n) == self.samples[-1]:
-                if t > last_t and n > last_n:
-                    rates.append((n - last_n) / (t - last_t))
-                last_t, last_n = t, n
-        return rates
+        points = [(0.0, 0), *self.samples]
+        reached = []
+        for k in range(1, 11):
+            goal = total * k / 10
+            (t0, n0), (t1, n1) = next((a, b) for a, b in pairwise(points) if b[1] >= goal)
+            reached.append(t1 if n1 == n0 else t0 + (t1 - t0) * (goal - n0) / (n1 - n0))
+        return [total / 10 / (b - a) for a, b in pairwise([0.0, *reached]) if b > a]
 
 
 def import_file(app: Collections, path: Path, batch_size: int,
