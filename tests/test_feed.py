@@ -322,6 +322,42 @@ def test_strict_refuses_a_file_whose_only_fault_is_a_malformed_line(app):
     assert event_count(app) == 0
 
 
+# -- a batch is saved while the next is decided --------------------------------------------------
+def test_a_batch_whose_save_meets_another_writer_runs_again_with_the_batch_after_it(app, make_app):
+    """The next batch was decided on the aggregates as the failed one left them: both are
+    dropped and run again on what the store holds, and nothing is lost or counted twice."""
+    feed = demo_feed(60)
+    rival = Collections(app.database)
+    save, met = app.commit_events, []
+
+    def commit_events(events):
+        if not met:  # another writer adds to a customer this batch changes, just before it
+            first: dict = {}
+            for e in events:
+                first.setdefault(e.originator_id, e)
+            known = next((e for e in first.values() if isinstance(e, Customer.Event)
+                          and e.originator_version > 1), None)  # saved by an earlier batch
+            if known is not None:
+                rival.add_customer_note(known.originator_id, "n-rival", "Pays on Fridays",
+                                        actor="alice", business_date=AS_OF)
+                met.append(known.originator_id)
+        return save(events)
+
+    app.commit_events = commit_events
+    try:
+        result = run(app, feed, batch_size=40)
+    finally:
+        rival.close()
+    assert met, "no batch changed a customer known before it"
+    assert not result.rejected and result.applied == result.read
+    assert result.events == event_count(app) - 1  # all but the rival's note, once each
+    clean = make_app()
+    run(clean, feed)
+    clean.add_customer_note(met[0], "n-rival", "Pays on Fridays", actor="alice",
+                            business_date=AS_OF)
+    assert states(app) == states(clean)
+
+
 # -- a refused record leaves nothing behind -------------------------------------------------------
 def test_a_failing_record_that_left_events_behind_is_dropped_with_its_batch_rerun(app):
     """A command that records before it fails (here a stand-in for a future buggy one, on the

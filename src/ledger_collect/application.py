@@ -103,17 +103,29 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, FastSav
         return self.commit_aggregates(batch.changed())
 
     def commit_aggregates(self, changed: list[Aggregate]) -> int | None:
-        """``commit`` for aggregates already known to have pending events (the import)."""
-        if not changed:
+        """``commit`` for aggregates already known to have pending events."""
+        try:
+            return self._saved(changed, [e for a in changed for e in a.pending_events])
+        except ConflictError:
+            for aggregate in changed:  # the events were not stored: forget them
+                aggregate.collect_events()
+            raise
+
+    def commit_events(self, events: list[Any]) -> int | None:
+        """Save events already taken from their aggregates, in one transaction, as ``commit``
+        saves theirs (the import saves a batch's events while it decides the next batch on
+        the same aggregates, in another thread)."""
+        return self._saved(events, events)
+
+    def _saved(self, objects: list[Any], events: list[Any]) -> int | None:
+        if not events:
             return None
-        subjects = _data_subjects(changed)
+        subjects = _data_subjects(events)
         if subjects:
             self.keyring.ensure_keys(subjects)
         try:
-            recordings = self.save(*changed)
+            recordings = self.save(*objects)
         except IntegrityError as exc:
-            for aggregate in changed:  # the events were not stored: forget them
-                aggregate.collect_events()
             raise ConflictError(
                 "someone else changed this record at the same moment; nothing was saved — "
                 "reload it and try again"
@@ -121,11 +133,7 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, FastSav
         return recordings[-1].notification.id if recordings else None
 
 
-def _data_subjects(aggregates: list[Aggregate]) -> set[UUID]:
+def _data_subjects(events: list[Any]) -> set[UUID]:
     """Subjects whose personal data is about to be sealed: their keys are made in one go."""
-    subjects: set[UUID] = set()
-    for aggregate in aggregates:
-        for pending in aggregate.pending_events:
-            if getattr(type(pending), "PERSONAL", ()):
-                subjects.add(getattr(pending, "customer_id", None) or pending.originator_id)
-    return subjects
+    return {getattr(event, "customer_id", None) or event.originator_id for event in events
+            if getattr(type(event), "PERSONAL", ())}

@@ -33,7 +33,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.domain import Aggregate
+from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import (
     EventStore,
     InterfaceError,
@@ -285,6 +285,8 @@ class _CollectedEvents(ProcessingEvent[UUID]):
             if isinstance(obj, Aggregate):
                 events.extend(obj.collect_events())
                 self.aggregates[obj.id] = obj
+            elif isinstance(obj, DomainEvent):  # one the library's Protocol check accepts
+                events.append(obj)
             elif obj is not None:
                 super().collect_events(obj)
         self.saved_kwargs.update(kwargs)

@@ -3,7 +3,8 @@
 Throughput: the library serialises writers with a table lock, so events per second grow with
 the number of aggregates saved per transaction, not with threads. Each batch of records runs
 on one ``ImportBatch`` whose aggregates were loaded in one query (``store.load_aggregates``),
-and is saved with one ``Collections.commit``.
+and its events are saved in one transaction (``Collections.commit_events``), in a thread, while
+the next batch is decided: the save mostly waits for the database.
 
 Idempotence: aggregate ids derive from ERP keys (customer number, document number, source id)
 and every fact carries its source document id, so a record already in the store changes
@@ -21,31 +22,18 @@ import gc
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from functools import lru_cache
 from itertools import islice
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger_collect.commands import Batch, receivables
-from ledger_collect.domain.base import ConflictError, DomainError, NotFoundError
-from ledger_collect.domain.credit import CustomerCredit
-from ledger_collect.domain.customer import Customer
-from ledger_collect.domain.invoice import Invoice
-from ledger_collect.feed.records import (
-    BadLine,
-    ClearingRecord,
-    ContactRecord,
-    CreditMemoRecord,
-    CustomerRecord,
-    InvoiceRecord,
-    PaymentRecord,
-    PaymentReversalRecord,
-    Record,
-    WriteOffRecord,
-)
+from ledger_collect.commands import Batch
+from ledger_collect.domain.base import ConflictError, DomainError
+from ledger_collect.feed.commands import apply_record, needed_ids
+from ledger_collect.feed.records import BadLine, Record
 from ledger_collect.feed.store import ImportBatch, load_aggregates
 
 DEFAULT_BATCH_SIZE = 500
@@ -55,10 +43,6 @@ DEFAULT_BATCH_SIZE = 500
 DEFAULT_CACHE_SIZE = 250_000
 ACTOR = "erp"
 APPLIED, PRESENT = "applied", "already present"
-
-
-class InvoiceOfAnotherCustomerError(DomainError):
-    code = "INVOICE_OF_ANOTHER_CUSTOMER"
 
 
 @dataclass
@@ -92,10 +76,11 @@ class Importer:
         self.today = today or date.today()
         self.attempts = attempts
         # Aggregates as saved by earlier batches: a payment usually meets an invoice posted a
-        # few batches before. Only saved state goes in; a batch takes its aggregates out while
-        # it works on them, so a dropped batch cannot leave half-applied state behind. If
-        # another writer changed one meanwhile, the save fails on its version, the cache is
-        # emptied and the batch runs again on fresh state.
+        # few batches before. Only saved state goes in, or state being saved by the one batch
+        # in flight (see ``_run_pipelined``); a batch takes its aggregates out while it works on
+        # them, so a dropped batch cannot leave half-applied state behind. If another writer
+        # changed one meanwhile, the save fails on its version, the cache is emptied and the
+        # batch runs again on fresh state.
         self._cache: OrderedDict[UUID, Aggregate] = OrderedDict()
         self._cache_size = cache_size
         self._result = ImportResult()
@@ -111,14 +96,7 @@ class Importer:
             if strict:
                 self._run_strict(list(items), result, progress)
             else:
-                for chunk in _chunks(items, self.batch_size):
-                    self._run_batch(chunk, result)
-                    # What the batches keep (hundreds of thousands of aggregates in the cache)
-                    # is set aside from the garbage collector's scans, which otherwise grow
-                    # with it: measured 13 % of an import of 120,000 records, rising.
-                    gc.freeze()
-                    if progress:
-                        progress(len(chunk))
+                self._run_pipelined(items, result, progress)
         finally:
             gc.unfreeze()
         result.rejected.sort(key=lambda bad: bad.line)
@@ -126,9 +104,51 @@ class Importer:
         return result
 
     # -- one transaction per batch ---------------------------------------------------------
-    def _run_batch(self, chunk: list[Record | BadLine], result: ImportResult) -> None:
-        result.read += len(chunk)
-        records = _sort_out(chunk, result)
+    def _run_pipelined(self, items: Iterable[Record | BadLine], result: ImportResult,
+                       progress: Callable[[int], None] | None) -> None:
+        """Batch after batch, each saved in a thread while the next one is decided: a save
+        spends most of its time waiting for the database (the table lock, the commit's write
+        to disk), time the next batch's Python work can use. The next batch starts from the
+        aggregates as the batch in flight left them; if that save fails (another writer got
+        there first), both batches are dropped, the cache emptied and both run again, one at a
+        time. Batches still commit in the file's order, one transaction each."""
+        flight: _Flight | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="ledger-import-save") as saver:
+            for chunk in _chunks(items, self.batch_size):
+                result.read += len(chunk)
+                records = _sort_out(chunk, result)
+                decided = self._apply(records)
+                if flight is not None and not flight.landed(result):
+                    self._cache.clear()
+                    self._run_records(flight.records, result)
+                    self._run_records(records, result)
+                    flight = None
+                else:
+                    flight = self._take_off(records, *decided, saver)
+                # What the batches keep (hundreds of thousands of aggregates in the cache) is
+                # set aside from the garbage collector's scans, which otherwise grow with it:
+                # measured 13 % of an import of 120,000 records, rising.
+                gc.freeze()
+                if progress:
+                    progress(len(chunk))
+            if flight is not None and not flight.landed(result):
+                self._cache.clear()
+                self._run_records(flight.records, result)
+
+    def _take_off(self, records: list[Record], batches: list[ImportBatch],
+                  outcomes: dict[int, str], rejected: list[BadLine],
+                  saver: ThreadPoolExecutor) -> _Flight:
+        """Take the batch's events from its aggregates, put the aggregates back in the cache
+        for the next batch, and save the events in the saver's thread."""
+        events = [e for a in self._changed(batches) for e in a.collect_events()]
+        self._keep(batches)
+        flight = _Flight(records, batches, outcomes, rejected, len(events))
+        flight.saving = saver.submit(self.app.commit_events, events)  # type: ignore[attr-defined]
+        return flight
+
+    def _run_records(self, records: list[Record], result: ImportResult) -> None:
+        """Decide and save the records, here and now (again, if another writer got there
+        first)."""
         for attempt in range(1, self.attempts + 1):
             batches, outcomes, rejected = self._apply(records)
             try:
@@ -164,14 +184,22 @@ class Importer:
 
     def _commit(self, batches: list[ImportBatch]) -> int:
         """Save every aggregate the batches changed in one transaction; the events written."""
-        if len(batches) == 1:
-            changed = batches[0].changed()
-        else:  # strict: the batches share aggregates; each saved once
-            changed = list({a.id: a for b in batches for a in b.changed()}.values())
+        changed = self._changed(batches)
         events = sum(len(a.pending_events) for a in changed)
         self.app.commit_aggregates(changed)  # type: ignore[attr-defined]
-        # A batch took its aggregates out of the cache (or loaded or made them): put back at
-        # the young end. Strict batches share some: those are moved there.
+        self._keep(batches)
+        return events
+
+    @staticmethod
+    def _changed(batches: list[ImportBatch]) -> list[Aggregate]:
+        if len(batches) == 1:
+            return batches[0].changed()
+        # strict: the batches share aggregates; each saved once
+        return list({a.id: a for b in batches for a in b.changed()}.values())
+
+    def _keep(self, batches: list[ImportBatch]) -> None:
+        """A batch took its aggregates out of the cache (or loaded or made them): put back at
+        the young end. Strict batches share some: those are moved there."""
         cache = self._cache
         for batch in batches:
             cache.update(batch.aggregates)
@@ -180,7 +208,6 @@ class Importer:
                     cache.move_to_end(aggregate_id)
         while len(cache) > self._cache_size:
             cache.popitem(last=False)
-        return events
 
     # -- deciding ----------------------------------------------------------------------------
     @staticmethod
@@ -249,6 +276,30 @@ class Importer:
         return batch
 
 
+@dataclass
+class _Flight:
+    """A batch decided, its events being saved."""
+
+    records: list[Record]
+    batches: list[ImportBatch]
+    outcomes: dict[int, str]
+    rejected: list[BadLine]
+    events: int
+    saving: Future[int | None] | None = None
+
+    def landed(self, result: ImportResult) -> bool:
+        """Wait for the save; count the batch in the result. False if another writer got
+        there first (nothing was saved)."""
+        assert self.saving is not None
+        try:
+            self.saving.result()
+        except ConflictError:
+            return False
+        result.events += self.events
+        _tally(result, self.batches, self.outcomes, self.rejected)
+        return True
+
+
 def _chunks(items: Iterable[Record | BadLine], size: int) -> Iterator[list[Record | BadLine]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -266,102 +317,3 @@ def _tally(result: ImportResult, batches: list[ImportBatch], outcomes: dict[int,
     result.applied += sum(1 for outcome in outcomes.values() if outcome == APPLIED)
     result.already_present += sum(1 for outcome in outcomes.values() if outcome == PRESENT)
     result.single_loads += sum(batch.single_loads for batch in batches)
-
-
-# -- one record ----------------------------------------------------------------------------------
-_customer_id = lru_cache(maxsize=1 << 16)(Customer.create_id)
-_invoice_id = lru_cache(maxsize=1 << 16)(Invoice.create_id)
-
-
-def needed_ids(record: Record) -> list[UUID]:
-    """Every aggregate the record's command will look up (loaded in bulk beforehand)."""
-    customer, invoice = _customer_id, _invoice_id
-    if isinstance(record, CustomerRecord):
-        return [customer(record.number)] + ([customer(record.head_office)]
-                                            if record.head_office else [])
-    if isinstance(record, ContactRecord):
-        return [customer(record.customer)]
-    if isinstance(record, InvoiceRecord):
-        return [customer(record.customer), invoice(record.document_number)]
-    if isinstance(record, CreditMemoRecord):
-        return [customer(record.customer), invoice(record.invoice) if record.invoice
-                else CustomerCredit.create_id(record.source_id)]
-    if isinstance(record, PaymentRecord):
-        ids = [customer(record.customer)] + [invoice(n) for n, _ in record.allocations]
-        return ids + ([CustomerCredit.create_id(record.source_id)] if record.unapplied else [])
-    assert isinstance(record, (PaymentReversalRecord, ClearingRecord, WriteOffRecord))
-    return [invoice(record.invoice)]
-
-
-def apply_record(batch: Batch, record: Record, *, actor: str, today: date) -> None:
-    """Run the command that the record stands for on the batch (a DomainError refuses it)."""
-    if isinstance(record, CustomerRecord):
-        receivables.register_customer(
-            batch, number=record.number, name=record.name, segment=record.segment,
-            credit_limit=record.credit_limit, currency=record.currency,
-            risk_class=record.risk_class, head_office_number=record.head_office,
-            source_id=record.source_id, actor=actor, business_date=record.date or today)
-    elif isinstance(record, ContactRecord):
-        _add_contact(batch, record, actor=actor, today=today)
-    elif isinstance(record, InvoiceRecord):
-        receivables.post_invoice(
-            batch, customer_number=record.customer, document_number=record.document_number,
-            amount=record.amount, currency=record.currency, posting_date=record.posting_date,
-            due_date=record.due_date, source_id=record.source_id, actor=actor,
-            business_date=record.posting_date)
-    elif isinstance(record, CreditMemoRecord):
-        _check_payer(batch, record.customer, [record.invoice] if record.invoice else [])
-        receivables.apply_credit_memo(
-            batch, source_id=record.source_id, customer_number=record.customer,
-            invoice_number=record.invoice, amount=record.amount, currency=record.currency,
-            document_date=record.date, actor=actor, business_date=record.date)
-    elif isinstance(record, PaymentRecord):
-        _check_payer(batch, record.customer, [n for n, _ in record.allocations])
-        receivables.apply_payment(
-            batch, source_id=record.source_id, customer_number=record.customer,
-            allocations=list(record.allocations), unapplied=record.unapplied or None,
-            currency=record.currency, payment_date=record.date, actor=actor,
-            business_date=record.date)
-    elif isinstance(record, PaymentReversalRecord):
-        receivables.reverse_payment(
-            batch, source_id=record.source_id, invoice_number=record.invoice,
-            payment_source_id=record.payment, actor=actor, business_date=record.date)
-    elif isinstance(record, ClearingRecord):
-        receivables.clear_invoice(batch, source_id=record.source_id,
-                                  invoice_number=record.invoice, actor=actor,
-                                  business_date=record.date)
-    elif isinstance(record, WriteOffRecord):
-        receivables.write_off_invoice(batch, source_id=record.source_id,
-                                      invoice_number=record.invoice, reason=record.reason,
-                                      actor=actor, business_date=record.date)
-    else:  # pragma: no cover - parse_record makes only the kinds above
-        raise TypeError(f"no command for {type(record).__name__}")
-
-
-def _add_contact(batch: Batch, record: ContactRecord, *, actor: str, today: date) -> None:
-    """Add the collection contact unless the customer has (or had) one with that id: contacts
-    are then kept by the specialists, and an old feed run again must not undo their edits —
-    neither bring back a removed contact."""
-    customer = batch.get(Customer, Customer.create_id(record.customer), "customer",
-                         record.customer)
-    if record.contact_id in customer.contacts or record.contact_id in customer.removed_contact_ids:
-        return
-    receivables.add_contact(batch, customer.id, record.contact_id, name=record.name,
-                            email=record.email, phone=record.phone, role=record.role,
-                            actor=actor, business_date=record.date or today)
-
-
-def _check_payer(batch: Batch, customer_number: str, invoice_numbers: list[str]) -> None:
-    """A customer pays (or is credited for) its own invoices, or those of its branches."""
-    payer = Customer.create_id(customer_number)
-    for number in invoice_numbers:
-        invoice = batch.find(Invoice, Invoice.create_id(number))
-        if invoice is None:
-            raise NotFoundError(f"invoice {number} does not exist")
-        if invoice.customer_id == payer:
-            continue
-        owner = batch.find(Customer, invoice.customer_id)
-        if owner is None or owner.head_office_id != payer:
-            raise InvoiceOfAnotherCustomerError(
-                f"invoice {number} belongs to customer {owner.number if owner else '?'}, "
-                f"which is neither customer {customer_number} nor one of its branches")
