@@ -183,3 +183,26 @@ def test_a_key_another_process_inserts_meanwhile_is_the_one_used(app, database):
     finally:
         rival.close()
         fresh.close()
+
+
+def test_events_of_many_customers_are_unsealed_with_one_key_query(app, database):
+    numbers = ("C-201", "C-202", "C-203")
+    for number in numbers:
+        _customer_with_personal_data(app, number)
+    app.keyring.erase(Customer.create_id("C-203"), reason="test")
+    stored = list(app.recorder.select_events(Customer.create_id("C-201")))
+    for number in numbers[1:]:
+        stored += app.recorder.select_events(Customer.create_id(number))
+    fresh = Collections(database)  # no key cached
+    try:
+        spy = _Transactions(fresh.keyring)
+        events = fresh.mapper.to_domain_events(stored)
+        assert spy.count == 1
+        added = [e for e in events if type(e) is Customer.ContactAdded]
+        assert [(e.originator_id, e.name) for e in added] == [
+            (Customer.create_id("C-201"), SECRETS[0]), (Customer.create_id("C-202"), SECRETS[0]),
+            (Customer.create_id("C-203"), ERASED)]
+        notes = [e.text for e in events if type(e) is Customer.NoteAdded]
+        assert notes == [SECRETS[3], SECRETS[3], ERASED]
+    finally:
+        fresh.close()

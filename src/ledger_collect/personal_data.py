@@ -13,7 +13,7 @@ from __future__ import annotations
 import base64
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -100,8 +100,9 @@ class KeyRing:
             ) from exc
         return AESGCM(key)
 
-    def _load(self, subjects: Iterable[UUID]) -> None:
-        wanted = [s for s in subjects if s not in self._cache]
+    def load(self, subjects: Iterable[UUID]) -> None:
+        """Fetch the stored keys (or erasures) of the subjects not cached, in one query."""
+        wanted = [s for s in dict.fromkeys(subjects) if s not in self._cache]
         if not wanted:
             return
         with self._datastore.transaction(commit=False) as curs:
@@ -149,7 +150,7 @@ class KeyRing:
             self._cache.update(found)
         # A subject whose key another process inserted while this statement ran is not in its
         # snapshot: read it now that it is committed.
-        self._load([s for s in wanted if s not in found])
+        self.load([s for s in wanted if s not in found])
 
     def cipher_for(self, subject: UUID, *, create: bool) -> AESGCM | None:
         """The subject's cipher, or None when the subject was erased (or has no key)."""
@@ -157,7 +158,7 @@ class KeyRing:
             if create:
                 self.ensure_keys([subject])
             else:
-                self._load([subject])
+                self.load([subject])
         return self._cache.get(subject)
 
     def erase(self, subject: UUID, reason: str) -> bool:
@@ -243,12 +244,27 @@ class SealingMapper(Mapper[UUID]):
             state[field] = SEALED_PREFIX + base64.b64encode(nonce + sealed).decode()
 
     def to_domain_event(self, stored_event: StoredEvent) -> Any:
-        domain_event = super().to_domain_event(stored_event)
-        personal = getattr(type(domain_event), "PERSONAL", ())
-        if not personal:
-            return domain_event
-        state = domain_event.__dict__
-        subject = state.get("customer_id") or state["originator_id"]
+        return self.to_domain_events([stored_event])[0]
+
+    def to_domain_events(self, stored_events: Sequence[StoredEvent]) -> list[Any]:
+        """Many events at once: the data keys of every subject they need are fetched in one
+        query (a rebuild meets each customer's key once: one query per customer made key
+        lookups three quarters of a customers-model rebuild)."""
+        decode = super().to_domain_event
+        events = [decode(stored) for stored in stored_events]
+        sealed: list[tuple[Any, tuple[str, ...], UUID]] = []
+        for event in events:
+            personal = getattr(type(event), "PERSONAL", ())
+            if personal:
+                state = event.__dict__
+                sealed.append((state, personal, state.get("customer_id") or state["originator_id"]))
+        if sealed:
+            self.keyring.load(subject for _, _, subject in sealed)
+            for state, personal, subject in sealed:
+                self._unseal(state, personal, subject)
+        return events
+
+    def _unseal(self, state: dict[str, Any], personal: tuple[str, ...], subject: UUID) -> None:
         cipher: AESGCM | None = None
         looked_up = False
         for field in personal:
@@ -268,7 +284,3 @@ class SealingMapper(Mapper[UUID]):
                 state[field] = ERASED
                 continue
             state[field] = orjson.loads(plain)
-        return domain_event
-
-
-

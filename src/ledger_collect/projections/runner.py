@@ -110,9 +110,9 @@ class EventLog:
         return int(row[0]) if row else 0
 
     def decode(self, stored: Sequence[StoredEvent]) -> list[Any]:
-        """Domain events, personal data unsealed (the mapper's job)."""
-        to_domain_event = self.mapper.to_domain_event
-        return [to_domain_event(event) for event in stored]
+        """Domain events, personal data unsealed (the mapper's job: the page's data keys in
+        one query)."""
+        return list(self.mapper.to_domain_events(stored))
 
     def apply_page(self, conn: psycopg.Connection[Any], projection: Projection, after: int,
                    limit: int) -> tuple[int, int]:
