@@ -24,7 +24,7 @@ ALICE = {"actor": "alice", "business_date": D}
 
 def given_customer(app: Collections, number: str = "C1"):
     customer_id = app.register_customer(
-        number=number, name=f"Customer {number}", segment="EU-1", credit_limit=Decimal("5000"),
+        number=number, name=f"Customer {number}", segment="EU-1", credit_limit=Decimal(5000),
         currency="EUR", risk_class="B", source_id=f"cust-{number}", **ERP)
     app.add_contact(customer_id, "k1", name="Jeanne Martin", email="jeanne@acme.example",
                     phone="+33 1 23 45 67 89", **ALICE)

@@ -31,7 +31,7 @@ ALICE = {"actor": "alice", "business_date": D}
 
 def given_customer(app: Collections, number: str = "C1"):
     return app.register_customer(number=number, name=f"Customer {number}", segment="EU-1",
-                                 credit_limit=Decimal("5000"), currency="EUR", risk_class="B",
+                                 credit_limit=Decimal(5000), currency="EUR", risk_class="B",
                                  source_id=f"cust-{number}", **ERP)
 
 

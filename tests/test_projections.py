@@ -20,6 +20,7 @@ from typing import Any
 
 import asyncpg
 import pytest
+from eventsourcing.persistence import MapperDeserialisationError
 from psycopg import sql
 
 from ledger_collect.application import Collections
@@ -275,6 +276,25 @@ def test_rebuild_swaps_a_complete_model_in_and_readers_never_see_half(app: Colle
         assert conn.execute("SELECT 'open_items'::regclass::oid").fetchone()[0] != old_table
         assert conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = %s",
                             (scratch_schema(database.schema, "open_items"),)).fetchone()[0] == 0
+
+
+def test_a_rebuild_that_meets_an_unreadable_event_fails_and_keeps_the_live_model(
+        app: Collections, database: Database) -> None:
+    write_portfolio(app, 30)
+    catch_up(app, "open_items")
+    complete = rows(database)
+    with database.connect() as conn:  # an invoice's last event, well into the log, damaged
+        broken = conn.execute(
+            "SELECT max(notification_id) FROM collections_events WHERE topic = %s",
+            ("ledger_collect.Invoice.Posted",)).fetchone()[0]
+        conn.execute("UPDATE collections_events SET state = %s WHERE notification_id = %s",
+                     (b"{not json", broken))
+    pages: list[int] = []
+    with pytest.raises(MapperDeserialisationError, match="Failed to deserialise"):
+        rebuild(app, "open_items", page_size=40, progress=lambda done, _: pages.append(done))
+    assert pages[-1] > 0  # the pages before it were read ahead and applied
+    assert rows(database) == complete
+    assert {t.name for t in threading.enumerate()} & {"projection-prefetch"} == set()
 
 
 def test_async_readers_keep_working_across_a_rebuild(app: Collections,

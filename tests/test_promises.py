@@ -41,7 +41,7 @@ INV = Invoice.create_id("INV-7")
 # -- given -----------------------------------------------------------------------------------
 @pytest.fixture
 def invoice_id(app: Collections) -> UUID:
-    app.register_customer(number="C1", name="Acme", segment="S1", credit_limit=Decimal("5000"),
+    app.register_customer(number="C1", name="Acme", segment="S1", credit_limit=Decimal(5000),
                           currency="EUR", risk_class="B", source_id="cust-C1", actor="erp",
                           business_date=date(2026, 9, 1))
     return app.post_invoice(customer_number="C1", document_number="INV-7",
@@ -159,12 +159,12 @@ def test_instalments_must_add_up_to_the_promised_amount_exactly(app, invoice_id)
 
 def test_instalment_dates_run_in_order_and_end_on_the_promised_date(app, invoice_id):
     with pytest.raises(InstalmentDateError, match="instalment 2 .* must fall after"):
-        promise(app, instalments=[(PROMISED, Decimal("50")), (PROMISED, Decimal("50"))])
+        promise(app, instalments=[(PROMISED, Decimal(50)), (PROMISED, Decimal(50))])
     with pytest.raises(InstalmentDateError, match="must be the same day"):
-        promise(app, instalments=[(date(2026, 11, 5), Decimal("50")),
-                                  (date(2026, 11, 9), Decimal("50"))])
+        promise(app, instalments=[(date(2026, 11, 5), Decimal(50)),
+                                  (date(2026, 11, 9), Decimal(50))])
     with pytest.raises(InstalmentDateError, match="instalment 1 falls on 2026-11-01"):
-        promise(app, instalments=[(date(2026, 11, 1), Decimal("50")), (PROMISED, Decimal("50"))])
+        promise(app, instalments=[(date(2026, 11, 1), Decimal(50)), (PROMISED, Decimal(50))])
 
 
 def test_grace_days_come_from_the_settings(database, settings, invoice_id):
@@ -214,9 +214,9 @@ def test_two_specialists_promising_at_once_one_wins_the_other_stores_nothing(dat
     alice, bob = Collections(database), Collections(database)
     try:
         alice_batch, bob_batch = alice.batch(), bob.batch()  # both read the same invoice version
-        won = record_promise(alice_batch, invoice_id=INV, amount=Decimal("100"),
+        won = record_promise(alice_batch, invoice_id=INV, amount=Decimal(100),
                              promised_date=PROMISED, actor="alice", business_date=MADE)
-        lost = record_promise(bob_batch, invoice_id=INV, amount=Decimal("70"),
+        lost = record_promise(bob_batch, invoice_id=INV, amount=Decimal(70),
                               promised_date=date(2026, 11, 20), actor="bob",
                               business_date=MADE)
         alice.commit(alice_batch)

@@ -22,7 +22,7 @@ ERP = {"actor": "erp", "business_date": D}
 
 
 def given_customer(app: Collections, number: str = "C1", **extra) -> Customer:
-    fields = dict(number=number, name="Acme", segment="EU-1", credit_limit=Decimal("5000"),
+    fields = dict(number=number, name="Acme", segment="EU-1", credit_limit=Decimal(5000),
                   currency="EUR", risk_class="B", source_id=f"cust-{number}")
     fields.update(extra)
     return app.repository.get(app.register_customer(**fields, **ERP))
@@ -56,7 +56,7 @@ def test_registering_the_same_customer_twice_records_once(app):
 
 def test_changed_master_data_is_recorded_as_a_change(app):
     given_customer(app)
-    given_customer(app, source_id="cust-C1-v2", credit_limit=Decimal("7500"), risk_class="D")
+    given_customer(app, source_id="cust-C1-v2", credit_limit=Decimal(7500), risk_class="D")
     customer = app.repository.get(Customer.create_id("C1"))
     assert (customer.credit_limit, customer.risk_class) == (Decimal("7500.00"), "D")
     assert topics(app, customer.id) == ["Registered", "MasterDataChanged"]

@@ -422,12 +422,15 @@ APPLICATION_SAVE_SHA256 = "4e9747d14b8fd046"
 # SealingMapper.to_stored_event mirror (the same: re-read, bring in line, update).
 EVENT_STORE_PUT_SHA256 = "7cbbe45730a0d3b9"
 MAPPER_TO_STORED_SHA256 = "ff9e72e538d73a3a"
+# Mapper.to_domain_event, which SealingMapper.to_domain_events mirrors (the same).
+MAPPER_TO_DOMAIN_SHA256 = "6ec02f2a3b6e233a"
 
 
 @pytest.mark.parametrize(("function", "digest"), [
     (Application.save, APPLICATION_SAVE_SHA256),
     (EventStore.put, EVENT_STORE_PUT_SHA256),
-    (Mapper.to_stored_event, MAPPER_TO_STORED_SHA256)])
+    (Mapper.to_stored_event, MAPPER_TO_STORED_SHA256),
+    (Mapper.to_domain_event, MAPPER_TO_DOMAIN_SHA256)])
 def test_fast_save_mirrors_the_library_save_it_replaces(function: Any, digest: str) -> None:
     source = inspect.getsource(function)
     assert hashlib.sha256(source.encode()).hexdigest()[:16] == digest
@@ -458,6 +461,11 @@ def test_events_are_stored_and_recorded_as_the_library_stores_them(database: Dat
         sealed = recordings[1].notification.state
         assert b"Jeanne" not in sealed
         assert app.mapper.to_domain_event(recordings[1].notification) == events[1]
+        stored = [r.notification for r in recordings]
+        decoded = app.mapper.to_domain_events(stored)  # the bulk path: the library's result
+        assert decoded == events
+        assert [vars(e) for e in decoded] == [vars(e) for e in events]
+        assert [type(e) for e in decoded] == [type(e) for e in events]
     finally:
         app.close()
 

@@ -132,20 +132,44 @@ class FastJSONTranscoder(JSONTranscoder):
         kind = type(obj)
         if kind is dict:
             if len(obj) == 2 and "_type_" in obj and "_data_" in obj:
-                name = obj["_type_"]
-                try:
-                    decode = self._untaggers[name]
-                except (KeyError, TypeError):
-                    msg = (
-                        f"Data serialized with name '{name}' is not deserializable. "
-                        "Please register a custom transcoding for this type."
-                    )
-                    raise TranscodingNotRegisteredError(msg) from None
-                data = obj["_data_"]
-                return decode(self._untagged(data) if type(data) in (dict, list) else data)
-            untagged = self._untagged
-            return {k: untagged(v) if type(v) in (dict, list) else v for k, v in obj.items()}
+                return self._untag(obj)
+            return self._untagged_dict(obj)
         if kind is list:
             untagged = self._untagged
             return [untagged(v) if type(v) in (dict, list) else v for v in obj]
         return obj
+
+    def _untag(self, obj: dict[str, Any]) -> Any:
+        name = obj["_type_"]
+        try:
+            decode = self._untaggers[name]
+        except (KeyError, TypeError):
+            msg = (
+                f"Data serialized with name '{name}' is not deserializable. "
+                "Please register a custom transcoding for this type."
+            )
+            raise TranscodingNotRegisteredError(msg) from None
+        data = obj["_data_"]
+        return decode(self._untagged(data) if type(data) in (dict, list) else data)
+
+    def _untagged_dict(self, obj: dict[Any, Any]) -> dict[Any, Any]:
+        """An event's state: mostly plain values and tagged leaves (a UUID, a Decimal, a
+        date), decoded here without a call of ``_untagged`` each."""
+        untaggers, untagged = self._untaggers, self._untagged
+        out = {}
+        for k, v in obj.items():
+            kind = type(v)
+            if kind is dict:
+                if len(v) == 2 and "_type_" in v and "_data_" in v:
+                    data = v["_data_"]
+                    decode = untaggers.get(v["_type_"]) if type(v["_type_"]) is str else None
+                    if decode is not None and type(data) is str:
+                        v = decode(data)
+                    else:
+                        v = self._untag(v)
+                else:
+                    v = self._untagged_dict(v)
+            elif kind is list:
+                v = untagged(v)
+            out[k] = v
+        return out

@@ -13,7 +13,9 @@ import hashlib
 import importlib
 from collections.abc import Iterable, Sequence
 from functools import cache
+from operator import attrgetter
 from typing import Any, ClassVar
+from uuid import UUID
 
 import psycopg
 from eventsourcing.utils import get_topic
@@ -21,6 +23,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from ledger_collect.resources import sql_folder
+
+_UUID_INT = attrgetter("int")
 
 #: Modules holding one Projection subclass each; a new read model adds its stem here.
 MODULES: tuple[str, ...] = (
@@ -145,6 +149,12 @@ def upsert(conn: psycopg.Connection[Any], table: str, columns: Sequence[tuple[st
             sql.SQL("{0} = EXCLUDED.{0}").format(sql.Identifier(name))
             for name in names if name != key))
     conn.execute(query, params)
+
+
+def in_order(ids: Iterable[UUID]) -> list[UUID]:
+    """Ids in the fixed order rows are written in: by their integer, which is how UUIDs compare
+    (``sorted`` on UUIDs makes a Python call per comparison: 10 % of a worklist rebuild)."""
+    return sorted(ids, key=_UUID_INT)
 
 
 def load(conn: psycopg.Connection[Any], table: str, columns: Sequence[str], ids: Iterable[Any],

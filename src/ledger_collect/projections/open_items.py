@@ -24,7 +24,7 @@ from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
-from ledger_collect.projections import Projection, load, upsert
+from ledger_collect.projections import Projection, in_order, load, upsert
 
 ZERO = Decimal("0.00")
 ACTIVE_DISPUTE = ("open", "in_process")
@@ -121,9 +121,10 @@ class _Page:
 
     def write(self) -> None:
         upsert(self.conn, "open_items", ITEM_COLUMNS,
-               [_values(self.items[i], ITEM_COLUMNS) for i in sorted(self.changed_items)])
+               [_values(self.items[i], ITEM_COLUMNS) for i in in_order(self.changed_items)])
         upsert(self.conn, "open_item_disputes", DISPUTE_COLUMNS,
-               [_values(self.disputes[d], DISPUTE_COLUMNS) for d in sorted(self.changed_disputes)])
+               [_values(self.disputes[d], DISPUTE_COLUMNS)
+                for d in in_order(self.changed_disputes)])
         upsert(self.conn, "customer_credits", CREDIT_COLUMNS, self.credits)
 
 

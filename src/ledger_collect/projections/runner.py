@@ -15,7 +15,8 @@ model reached the command's notification id" whatever the command's last event w
 Rebuild. The model is built from zero in a scratch schema while readers keep the live tables,
 then, holding the model's lock, the tail is applied, the live tables are dropped and the new
 ones moved in (``ALTER … SET SCHEMA``) with the position, in one transaction: readers see the
-old model or the new one, never half of one.
+old model or the new one, never half of one. While it builds, the next page is read and
+decoded in a thread (``prefetch``) as the current one is applied.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from ledger_collect.projections import Projection, select
+from ledger_collect.projections.prefetch import Page, Prefetch
 
 PAGE_SIZE = 1000
 SWAP_WAIT = "60s"
@@ -114,21 +116,28 @@ class EventLog:
         one query)."""
         return list(self.mapper.to_domain_events(stored))
 
+    def read_page(self, conn: psycopg.Connection[Any], topics: Sequence[str], after: int,
+                  limit: int) -> Page:
+        """The next page of events of these topics after ``after``, decoded, and the position
+        a model reaches by applying it."""
+        rows = conn.execute(self._page_sql, (after, list(topics), limit)).fetchall()
+        head = int(rows[0][0] or 0) if rows else 0
+        stored = [StoredEvent(originator_id=r[2], originator_version=r[3], topic=r[4],
+                              state=bytes(r[5])) for r in rows if r[1] is not None]
+        if not stored:
+            return Page([], max(head, after), full=False)
+        last = int(rows[-1][1])
+        full = len(stored) == limit
+        return Page(self.decode(stored), last if full else max(head, last, after), full)
+
     def apply_page(self, conn: psycopg.Connection[Any], projection: Projection, after: int,
                    limit: int) -> tuple[int, int]:
         """Apply the next page after ``after`` (inside the caller's transaction). Returns the
         number of events applied and the position reached."""
-        rows = conn.execute(self._page_sql, (after, list(projection.topics()), limit)).fetchall()
-        head = int(rows[0][0] or 0) if rows else 0
-        stored = [StoredEvent(originator_id=r[2], originator_version=r[3], topic=r[4],
-                              state=bytes(r[5])) for r in rows if r[1] is not None]
-        if stored:
-            projection.apply(conn, self.decode(stored))
-            last = int(rows[-1][1])
-            if len(stored) == limit:
-                return len(stored), last
-            return len(stored), max(head, last, after)
-        return 0, max(head, after)
+        page = self.read_page(conn, projection.topics(), after, limit)
+        if page.events:
+            projection.apply(conn, page.events)
+        return len(page.events), page.position
 
     # -- positions -------------------------------------------------------------------------
     def read_position(self, conn: psycopg.Connection[Any],
@@ -224,14 +233,16 @@ def _build(conn: psycopg.Connection[Any], log: EventLog, cls: type[Projection],
     position = done = 0
     if progress is not None:
         progress(0, total)
-    while True:
-        with conn.transaction():
-            applied, position = log.apply_page(conn, projection, position, page_size)
-        done += applied
-        if progress is not None:
-            progress(done, max(total, done))
-        if applied < page_size:
-            return position, done, total
+    with Prefetch(log, cls.topics(), page_size) as pages:
+        for page in pages:
+            with conn.transaction():
+                if page.events:
+                    projection.apply(conn, page.events)
+            position = page.position
+            done += len(page.events)
+            if progress is not None:
+                progress(done, max(total, done))
+    return position, done, total
 
 
 def rebuild(app: Any, names: Sequence[str] | str | None = None, *, page_size: int = PAGE_SIZE,

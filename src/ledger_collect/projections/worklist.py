@@ -34,7 +34,7 @@ from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import BROKEN, PARTIALLY_KEPT, PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
-from ledger_collect.projections import Projection, load, upsert
+from ledger_collect.projections import Projection, in_order, load, upsert
 from ledger_collect.projections.worklist_ranking import rescore_sql
 from ledger_collect.worklist_strategy import Strategy
 from ledger_collect.worklist_strategy_store import strategy_set
@@ -96,7 +96,7 @@ class Worklist(Projection):
             if type(event) in _PROCESSING:
                 page.processed_by(_customer_of(event), event)
         page.write()
-        touched = sorted(page.affected | page.changed["customers"]
+        touched = in_order(page.affected | page.changed["customers"]
                          | {customer for customer, _ in page.processed})
         if touched:
             for snapshot, day, key in conn.execute(
@@ -169,18 +169,20 @@ class _Page:
     def write(self) -> None:
         changed = self.changed
         upsert(self.conn, "worklist_customers", CUSTOMER_COLUMNS,
-               [_values(self.customers[i], CUSTOMER_COLUMNS) for i in sorted(changed["customers"])])
+               [_values(self.customers[i], CUSTOMER_COLUMNS)
+                for i in in_order(changed["customers"])])
         upsert(self.conn, "worklist_items", ITEM_COLUMNS,
                [_values(self.items[i], ITEM_COLUMNS)
-                for i in sorted(changed["items"] - self.closed_items)])
+                for i in in_order(changed["items"] - self.closed_items)])
         if self.closed_items:
             self.conn.execute("DELETE FROM worklist_items WHERE id = ANY(%s)",
-                              (sorted(self.closed_items),))
+                              (in_order(self.closed_items),))
         upsert(self.conn, "worklist_disputes", DISPUTE_COLUMNS,
-               [_values(self.disputes[i], DISPUTE_COLUMNS) for i in sorted(changed["disputes"])])
+               [_values(self.disputes[i], DISPUTE_COLUMNS)
+                for i in in_order(changed["disputes"])])
         upsert(self.conn, "worklist_follow_ups", FOLLOW_UP_COLUMNS,
                [_values(self.follow_ups[i], FOLLOW_UP_COLUMNS)
-                for i in sorted(changed["follow_ups"])])
+                for i in in_order(changed["follow_ups"])])
         if self.processed:
             keys = sorted(self.processed)
             self.conn.execute(_MARK_PROCESSED, (
@@ -189,7 +191,7 @@ class _Page:
                  for k in keys],
                 [self.processed[k][1] for k in keys]))
         if self.affected:
-            self.conn.execute(_RECOMPUTE, {"ids": sorted(self.affected)})
+            self.conn.execute(_RECOMPUTE, {"ids": in_order(self.affected)})
 
 
 def _names(columns: Sequence[tuple[str, str]]) -> list[str]:
