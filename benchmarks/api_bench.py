@@ -28,7 +28,8 @@ What it does, in order:
 5. Live projection lag: a steady stream of commands (a conversation, a promise, in turn) run by
    this process on the store; after each commit the customer's timeline is polled through
    GraphQL until the entry shows: commit -> visible (including one poll's round trip), p50/p99.
-6. The API process's memory: peak RSS per phase (sampled) and VmHWM at the end.
+6. The API's memory: peak RSS per phase (sampled) and VmHWM at the end (with ``--api-workers
+   N``, ``ledger-collect api --workers N``: its processes summed, as its CPU is).
 
 Each phase line gives the API's CPU time per request (the least load-dependent figure: with one
 API process, 1 / that is the most it can serve) and how busy the machine was: the driver and
@@ -39,6 +40,7 @@ p99 <= 100 ms; API memory < 400 MB.
 
     python benchmarks/api_bench.py [--customers 100000] [--keep] [--quick]
     python benchmarks/api_bench.py --reuse SCHEMA [--rebuild [NAMES]] [--seconds 20]
+                                   [--api-workers 2]
                                    [--only overview,worklist,aging,lag]
 """
 
@@ -98,6 +100,8 @@ def arguments() -> argparse.Namespace:
                         help="smoke run: 2,000 customers, 4 s phases, 40 commands")
     parser.add_argument("--jobs", type=int, default=2, help="importing processes")
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--api-workers", type=int, default=1,
+                        help="processes of `ledger-collect api --workers N`")
     parser.add_argument("--seconds", type=float, default=20.0, help="per measured phase")
     parser.add_argument("--overview-rate", type=float, default=300.0)
     parser.add_argument("--worklist-rate", type=float, default=100.0)
@@ -121,8 +125,10 @@ def _free_port() -> int:
 
 
 @contextmanager
-def servers(database: Database, secret: str, logs: Path) -> Iterator[tuple[str, int]]:
-    """``ledger-collect projector`` and ``ledger-collect api`` on the schema; (URL, API pid)."""
+def servers(database: Database, secret: str, logs: Path,
+            workers: int = 1) -> Iterator[tuple[str, int]]:
+    """``ledger-collect projector`` and ``ledger-collect api [--workers N]`` on the schema;
+    (URL, API pid: with workers, their supervisor)."""
     settings = database.settings
     env = {**os.environ, "LEDGER_DATABASE_URL": database.url, "LEDGER_SCHEMA": settings.schema,
            "LEDGER_MASTER_KEY": str(settings.master_key), "LEDGER_JWT_SECRET": secret,
@@ -130,7 +136,8 @@ def servers(database: Database, secret: str, logs: Path) -> Iterator[tuple[str, 
     port = _free_port()
     started: list[tuple[str, subprocess.Popen[bytes]]] = []
     try:
-        for name, extra in (("projector", []), ("api", ["--port", str(port)])):
+        for name, extra in (("projector", []),
+                            ("api", ["--port", str(port), "--workers", str(workers)])):
             out = (logs / f"{name}.log").open("wb")
             started.append((name, subprocess.Popen(
                 [sys.executable, "-m", "ledger_collect.cli", name, *extra], env=env,
@@ -328,7 +335,7 @@ def serve_and_measure(args: argparse.Namespace, app: Collections, database: Data
     found, sup, sample = workloads(database, secret)
     results: dict[tuple[str, str], Result] = {}
     lag: Lag | None = None
-    with servers(database, secret, logs) as (url, pid), \
+    with servers(database, secret, logs, args.api_workers) as (url, pid), \
             ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
         if not _has_query(url, sup, "agingReport"):
             print("aging: the server has no agingReport query; not measured")
@@ -342,7 +349,8 @@ def serve_and_measure(args: argparse.Namespace, app: Collections, database: Data
 def main() -> None:
     args = arguments()
     started = time.perf_counter()
-    with bench_store(keep=args.keep or bool(args.reuse), reuse=args.reuse) as database, \
+    with bench_store(keep=args.keep or bool(args.reuse), reuse=args.reuse,
+                     rebuilding=bool(args.rebuild)) as database, \
             tempfile.TemporaryDirectory(prefix="ledger-api-bench-logs-") as logs:
         app = Collections(database)
         try:

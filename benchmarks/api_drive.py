@@ -227,20 +227,45 @@ def _machine_ticks() -> tuple[int, int]:
     return sum(values) - idle, sum(values)
 
 
+def _tree(pid: int) -> list[int]:
+    """The process and its children: ``ledger-collect api --workers N`` serves from children."""
+    found = [pid]
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
+                        found.append(int(entry))
+            except (OSError, IndexError, ValueError):  # ended meanwhile
+                continue
+    return found
+
+
 def _process_ticks(pid: int) -> int:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])  # utime + stime
+    """CPU ticks (user + system) of the process and its living children."""
+    ticks = 0
+    for member in _tree(pid):
+        try:
+            with open(f"/proc/{member}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime + stime
+    return ticks
 
 
 def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (peak) of a process, in bytes."""
-    found: dict[str, int] = {}
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            name, _, value = line.partition(":")
-            if name in ("VmRSS", "VmHWM"):
-                found[name] = int(value.split()[0]) * 1024
+    """VmRSS and VmHWM (peak) of the process and its children, summed, in bytes."""
+    found: dict[str, int] = {"VmRSS": 0, "VmHWM": 0}
+    for member in _tree(pid):
+        try:
+            with open(f"/proc/{member}/status") as status:
+                for line in status:
+                    name, _, value = line.partition(":")
+                    if name in found:
+                        found[name] += int(value.split()[0]) * 1024
+        except OSError:
+            continue
     return found
 
 

@@ -63,8 +63,10 @@ def _key_file(settings: Settings, schema: str) -> Path:
 
 
 @contextmanager
-def bench_store(*, keep: bool, reuse: str | None) -> Iterator[Database]:
-    """A fresh schema (dropped at the end unless ``keep``), or the kept schema ``reuse``."""
+def bench_store(*, keep: bool, reuse: str | None,
+                rebuilding: bool = False) -> Iterator[Database]:
+    """A fresh schema (dropped at the end unless ``keep``), or the kept schema ``reuse`` (whose
+    read models must exist unless they are about to be rebuilt)."""
     base = Settings.from_env()
     if reuse is None:
         with fresh_store("bench_api", keep=keep) as database:
@@ -85,9 +87,14 @@ def bench_store(*, keep: bool, reuse: str | None) -> Iterator[Database]:
         key = path.read_text().strip()
     with opened(base.with_changes(schema=reuse, master_key=key), migrate=False) as database:
         with database.connect() as conn:
-            found = conn.execute("SELECT to_regclass('customers')").fetchone()
-        if not found or found[0] is None:
-            raise SystemExit(f"schema {reuse} holds no loaded portfolio (no customers table)")
+            events, models = conn.execute(
+                "SELECT to_regclass('collections_events'), to_regclass('customers')").fetchone()
+            loaded = events is not None and conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM collections_events)").fetchone()[0]
+        if not loaded:
+            raise SystemExit(f"schema {reuse} holds no loaded portfolio (no events)")
+        if models is None and not rebuilding:  # the load stopped before its rebuild
+            raise SystemExit(f"schema {reuse} has no read models: add --rebuild")
         print(f"store: {redact(database.url)}, reusing schema {reuse}")
         yield database
 

@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from datetime import date, timedelta
 
 import httpx
@@ -18,6 +19,7 @@ import pytest
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.feed.demo import SEGMENTS
+from ledger_collect.projections.runner import catch_up
 
 SECRET = "serve-test-secret-" + "x" * 32
 
@@ -70,6 +72,50 @@ def test_the_api_alone_serves_and_stops_on_sigterm(database, settings):
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
+
+
+def _workers(pid: int) -> set[int]:
+    """The processes ``pid`` spawned with multiprocessing (uvicorn's workers)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    parent = int(stat.read().rpartition(")")[2].split()[1])
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    spawned = b"spawn_main" in cmdline.read()
+            except OSError:  # ended meanwhile
+                continue
+            if parent == pid and spawned:
+                found.add(int(entry))
+    return found
+
+
+@pytest.mark.slow
+def test_the_api_serves_from_several_workers_and_stops_them_on_sigterm(app, settings):
+    catch_up(app)  # the read models the overview reads
+    server, base = _start(settings, "api", "--workers", "2")
+    try:
+        workers = _workers(server.pid)
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline:  # the second may still start
+            time.sleep(0.2)
+            workers = _workers(server.pid)
+        assert len(workers) == 2
+        token = issue_token(settings.with_changes(jwt_secret=SECRET), "alice", "specialist",
+                            [segment for segment, _, _ in SEGMENTS])
+        query = f'{{ me {{ id }} customerOverview(id: "{uuid.uuid4()}") {{ id }} }}'
+        answers = [httpx.post(f"{base}/graphql", json={"query": query},  # the database too
+                              headers={"Authorization": f"Bearer {token}"}) for _ in range(20)]
+        assert {a.status_code for a in answers} == {200}
+        assert [a.json()["data"] for a in answers] == [
+            {"me": {"id": "alice"}, "customerOverview": None}] * 20
+        assert httpx.post(f"{base}/graphql", json={"query": "{ me { id } }"}).status_code == 401
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
 
 
 @pytest.mark.slow

@@ -253,7 +253,9 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
-def api(host: str, port: int) -> None:
+@click.option("--workers", type=click.IntRange(1, 64), default=1, show_default=True,
+              help="Processes serving the port (about one per core).")
+def api(host: str, port: int, workers: int) -> None:
     """The GraphQL API alone (production: run `projector` as its own process beside it)."""
     from ledger_collect.api.app import serve as serve_api
 
@@ -261,7 +263,7 @@ def api(host: str, port: int) -> None:
     with open_database(settings, migrate=settings.database_url is None) as database:
         if settings.database_url is not None:
             require_migrated(database)
-        serve_api(settings, host, port, database=database)
+        serve_api(settings, host, port, database=database, workers=workers)
 
 
 @cli.group()

@@ -8,7 +8,9 @@ one (the embedded server, or the configured URL), migrates it and closes it on s
 from __future__ import annotations
 
 import asyncio
+import base64
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,6 +32,7 @@ from ledger_collect.api.schema import schema as default_schema
 from ledger_collect.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
+from ledger_collect.personal_data import load_master_key
 
 logger = logging.getLogger("ledger_collect.api")
 
@@ -106,13 +109,23 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
-          database: Database | None = None, log_level: str = "info") -> None:
+          database: Database | None = None, log_level: str = "info", workers: int = 1) -> None:
     """Serve the API with uvicorn until SIGINT or SIGTERM, then return.
 
     uvicorn shuts down gracefully on SIGTERM and then raises the signal again for the previous
     handler; with Python's default one the process would die there, before the caller could
     stop an embedded PostgreSQL. Our handler turns it into a normal return instead.
+
+    ``workers`` > 1 (``database`` required: the caller keeps it open): that many processes
+    share the port, each with its own pools (``worker_app``); GraphQL execution is Python work,
+    one core per process. This process only supervises them (uvicorn's ``Multiprocess``, which
+    stops them on SIGTERM or SIGINT and returns).
     """
+    if workers > 1:
+        if database is None:
+            raise ValueError("serving with several workers needs an open database")
+        _serve_workers(settings, host, port, database, workers, log_level)
+        return
     app = create_app(settings, database)
     server = uvicorn.Server(uvicorn.Config(
         app, host=host, port=port, lifespan="on", log_level=log_level,
@@ -124,6 +137,28 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
         logger.info("stopped on SIGTERM")
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def worker_app() -> Starlette:
+    """The app of one worker process (``serve(workers=N)``): its settings from the
+    environment the supervisor prepared, its database by URL, its own pools."""
+    return create_app(Settings.from_env())
+
+
+def _serve_workers(settings: Settings, host: str, port: int, database: Database, workers: int,
+                   log_level: str) -> None:
+    # The workers are spawned: they get what they need through the environment. The database
+    # by URL (the embedded server this process started, too: they must not start another);
+    # the master key and the token secret as this process has them (an embedded data folder's
+    # key files are made here, on first run, not by several workers at once).
+    master_key = load_master_key(settings.master_key, settings.key_file,
+                                 create=database.embedded)
+    os.environ.update({"LEDGER_DATABASE_URL": database.url, "LEDGER_SCHEMA": settings.schema,
+                       "LEDGER_MASTER_KEY": base64.b64encode(master_key).decode(),
+                       "LEDGER_JWT_SECRET": token_secret(settings).decode()})
+    uvicorn.run("ledger_collect.api.app:worker_app", factory=True, host=host, port=port,
+                workers=workers, lifespan="on", log_level=log_level,
+                access_log=settings.development, server_header=False)
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:
