@@ -28,6 +28,7 @@ from ledger_collect.api.customers import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes import DisputeMutations
 from ledger_collect.api.emails import EmailMutations
 from ledger_collect.api.errors import Conflict, MaskInternalErrors, NotFound, RuleBroken
+from ledger_collect.api.execution import FastExecutionContext
 from ledger_collect.api.lists import ListQuery
 from ledger_collect.api.overview import OverviewQuery
 from ledger_collect.api.permissions import PERSONAL_TEXT, Personal
@@ -85,6 +86,7 @@ def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
         mutation=Mutation,
         types=[NotFound, RuleBroken, Conflict],
         config=StrawberryConfig(scalar_map={Personal: PERSONAL_TEXT}),
+        execution_context_class=FastExecutionContext,
         extensions=[  # factories: extensions keep per-operation state
             lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),

@@ -122,13 +122,19 @@ class WorklistEntry:
     next_follow_up: date | None = strawberry.field(
         description="The first open follow-up after the day: some invoices are to be "
                     "followed up later (a customer-level one keeps the customer off the list).")
-    explanation: list[ScoreLine] = strawberry.field(
-        description="Every rule of the strategy, in order, with the points it gave.")
+
+    @strawberry.field(description="Every rule of the strategy, in order, with the points it "
+                                  "gave.")
+    def explanation(self) -> list[ScoreLine]:
+        # Worked out only when asked for: a list page shows scores, not their explanation.
+        entry: ranking.Entry = self._entry  # type: ignore[attr-defined]
+        return [ScoreLine(rule=line.rule, points=line.points, detail=line.detail)
+                for line in entry.explanation()]
 
     @classmethod
     def of(cls, entry: ranking.Entry) -> WorklistEntry:
         facts, amounts, strategy = entry.facts, entry.amounts, entry.strategy
-        return cls(
+        node = cls(
             rank=entry.rank, customer_id=entry.customer_id, number=entry.number,
             name=entry.name, segment=entry.segment, currency=entry.currency,
             risk_class=entry.risk_class, specialist=entry.specialist, score=entry.score,
@@ -141,9 +147,9 @@ class WorklistEntry:
             broken_promises=facts.broken_promises(entry.as_of, strategy.recent_days),
             highest_dunning_level=facts.dunning_level, open_disputes=facts.open_disputes,
             disputed_amount=facts.disputed_amount, processed_today=entry.processed,
-            processed_by=list(entry.processed_by), next_follow_up=entry.next_follow_up,
-            explanation=[ScoreLine(rule=line.rule, points=line.points, detail=line.detail)
-                         for line in entry.explanation()])
+            processed_by=list(entry.processed_by), next_follow_up=entry.next_follow_up)
+        node._entry = entry  # type: ignore[attr-defined]  # not a GraphQL field: see explanation
+        return node
 
 
 @strawberry.type(description="A page of a worklist.")

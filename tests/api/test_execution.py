@@ -1,0 +1,112 @@
+"""FastExecutionContext answers exactly what graphql-core's own execution answers: the same
+data, in the same order, and the same errors at the same paths, whatever mix of plain fields,
+resolvers, aliases, fragments, enums, lists and nulls a query asks for."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import strawberry
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from ledger_collect.api.execution import FastExecutionContext
+from ledger_collect.api.schema import schema as api_schema
+
+
+@strawberry.enum
+class Status(enum.Enum):
+    OPEN = "open"
+    KEPT = "kept"
+
+
+@strawberry.type
+class Item:
+    number: str
+    amount: Decimal
+    status: Status
+    tags: list[str]
+    note: str | None
+    due: int  # non-null: some items break it below
+
+    @strawberry.field
+    def doubled(self) -> Decimal:
+        return self.amount * 2
+
+    @strawberry.field
+    async def later(self, suffix: str = "!") -> str:
+        await asyncio.sleep(0)
+        return self.number + suffix
+
+
+def _items(broken: bool) -> list[Item]:
+    return [Item(number=f"N{i}", amount=Decimal(f"{i}.50"), status=Status.KEPT if i % 2
+                 else Status.OPEN, tags=["a", f"t{i}"], note=None if i % 3 else "n",
+                 due=None if broken and i == 2 else i)  # type: ignore[arg-type]
+            for i in range(1, 5)]
+
+
+@strawberry.type
+class Query:
+    @strawberry.field
+    def items(self) -> list[Item]:
+        return _items(broken=False)
+
+    @strawberry.field
+    def broken(self) -> list[Item]:
+        return _items(broken=True)
+
+    @strawberry.field
+    def maybe(self) -> Item | None:
+        return _items(broken=True)[1]
+
+
+QUERIES = [
+    "{ items { number amount status tags note due } }",
+    "{ items { due first: number doubled tags __typename again: amount note } }",
+    '{ items { ...parts later(suffix: "?") status } } fragment parts on Item { note number }',
+    "{ items { later number } broken { number due } }",  # a non-null field returns null
+    "{ maybe { number due } items { number } }",
+    "{ items { number ... on Item { amount status } } }",
+]
+
+
+def _run(context_class: type, query: str) -> dict[str, Any]:
+    schema = strawberry.Schema(query=Query, execution_context_class=context_class)
+    result = asyncio.run(schema.execute(query))
+    return {"data": result.data,
+            "errors": [(e.message, e.path) for e in result.errors or []]}
+
+
+# When a non-null error nulls the whole answer, graphql-core leaves the other fields' coroutines
+# unawaited (the stock execution as much as ours): asyncio.run then warns about them.
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+def test_fast_execution_answers_what_graphql_core_answers() -> None:
+    for query in QUERIES:
+        fast = _run(FastExecutionContext, query)
+        stock = _run(StrawberryGraphQLCoreExecutionContext, query)
+        assert fast == stock, query
+        assert list(map(list, _keys(fast["data"]))) == list(map(list, _keys(stock["data"])))
+
+
+def test_a_null_in_a_non_null_plain_field_is_the_usual_error() -> None:
+    answer = _run(FastExecutionContext, "{ broken { number due } }")
+    assert answer["data"] is None
+    assert answer["errors"] == [
+        ("Cannot return null for non-nullable field Item.due.", ["broken", 1, "due"])]
+
+
+def test_the_api_schema_executes_with_it() -> None:
+    assert api_schema.execution_context_class is FastExecutionContext
+
+
+def _keys(value: Any) -> list[Any]:
+    """Every object's keys, in order, depth first (dict equality ignores order)."""
+    if isinstance(value, dict):
+        return [list(value), *[k for v in value.values() for k in _keys(v)]]
+    if isinstance(value, list):
+        return [k for v in value for k in _keys(v)]
+    return []
