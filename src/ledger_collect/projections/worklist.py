@@ -222,7 +222,8 @@ WITH target AS (SELECT unnest(%(ids)s::uuid[]) AS id),
 days AS (
     SELECT i.customer_id, i.due_date, sum(i.open_amount) AS amount
     FROM worklist_items i JOIN worklist_customers c ON c.id = i.customer_id
-    WHERE i.customer_id = ANY(%(ids)s::uuid[]) AND i.currency = c.currency
+    WHERE i.customer_id = ANY(%(ids)s::uuid[]) AND c.id = ANY(%(ids)s::uuid[])
+      AND i.currency = c.currency
       AND i.open_amount > 0
     GROUP BY i.customer_id, i.due_date),
 dues AS (
@@ -240,7 +241,8 @@ disputes AS (
     SELECT d.customer_id, count(*) AS n,
            sum(d.amount) FILTER (WHERE d.currency = c.currency) AS amount
     FROM worklist_disputes d JOIN worklist_customers c ON c.id = d.customer_id
-    WHERE d.customer_id = ANY(%(ids)s::uuid[]) AND d.active GROUP BY d.customer_id),
+    WHERE d.customer_id = ANY(%(ids)s::uuid[]) AND c.id = ANY(%(ids)s::uuid[]) AND d.active
+    GROUP BY d.customer_id),
 follow AS (
     SELECT customer_id, array_agg(follow_up_date ORDER BY follow_up_date) AS dates
     FROM worklist_follow_ups
@@ -257,7 +259,7 @@ LEFT JOIN dues ON dues.customer_id = t.id
 LEFT JOIN levels ON levels.customer_id = t.id
 LEFT JOIN disputes ON disputes.customer_id = t.id
 LEFT JOIN follow ON follow.customer_id = t.id
-WHERE c.id = t.id
+WHERE c.id = t.id AND c.id = ANY(%(ids)s::uuid[])
 """
 
 
