@@ -219,14 +219,14 @@ ON CONFLICT (customer_id, day) DO UPDATE SET
 #: The figures the ranking reads, from the model's own rows, for the customers in %(ids)s.
 _RECOMPUTE = """
 WITH target AS (SELECT unnest(%(ids)s::uuid[]) AS id),
-days AS (
+days AS MATERIALIZED (
     SELECT i.customer_id, i.due_date, sum(i.open_amount) AS amount
     FROM worklist_items i JOIN worklist_customers c ON c.id = i.customer_id
     WHERE i.customer_id = ANY(%(ids)s::uuid[]) AND c.id = ANY(%(ids)s::uuid[])
       AND i.currency = c.currency
       AND i.open_amount > 0
     GROUP BY i.customer_id, i.due_date),
-dues AS (
+dues AS MATERIALIZED (
     SELECT customer_id, array_agg(due_date ORDER BY due_date) AS due_dates,
            array_agg(running ORDER BY due_date) AS open_by_due, min(due_date) AS oldest_due,
            sum(amount) AS open_amount
@@ -234,16 +234,16 @@ dues AS (
                  sum(amount) OVER (PARTITION BY customer_id ORDER BY due_date) AS running
           FROM days) AS d
     GROUP BY customer_id),
-levels AS (
+levels AS MATERIALIZED (
     SELECT customer_id, max(dunning_level) AS level FROM worklist_items
     WHERE customer_id = ANY(%(ids)s::uuid[]) AND open_amount > 0 GROUP BY customer_id),
-disputes AS (
+disputes AS MATERIALIZED (
     SELECT d.customer_id, count(*) AS n,
            sum(d.amount) FILTER (WHERE d.currency = c.currency) AS amount
     FROM worklist_disputes d JOIN worklist_customers c ON c.id = d.customer_id
     WHERE d.customer_id = ANY(%(ids)s::uuid[]) AND c.id = ANY(%(ids)s::uuid[]) AND d.active
     GROUP BY d.customer_id),
-follow AS (
+follow AS MATERIALIZED (
     SELECT customer_id, array_agg(follow_up_date ORDER BY follow_up_date) AS dates
     FROM worklist_follow_ups
     WHERE customer_id = ANY(%(ids)s::uuid[]) AND open AND cardinality(invoice_ids) = 0
