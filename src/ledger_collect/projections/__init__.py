@@ -62,8 +62,15 @@ class Projection:
         """Of the definition the tables are built from: a change calls for a rebuild."""
         return _definition(cls.name)[1]
 
+    #: True while the runner builds the model from zero in a scratch schema: per-page work
+    #: that only readers need may wait for ``built``, which runs once, after the last page.
+    building: bool = False
+
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         raise NotImplementedError
+
+    def built(self, conn: psycopg.Connection[Any]) -> None:
+        """A build has applied every page (the tail and the swap come next, page by page)."""
 
 
 @cache

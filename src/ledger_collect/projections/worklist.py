@@ -6,7 +6,8 @@ Writer. The model keeps its own rows per customer, open invoice, dispute case an
 folded in memory over the rows it touches (one load per table), written back with one upsert
 per table, and then the per-customer figures the ranking reads (open amounts by due date,
 highest dunning level, open disputes, follow-ups) are recomputed in one statement for the
-customers the page touched.
+customers the page touched (``worklist_figures``; while the model is built from zero, once for
+every customer after the last page).
 
 Casework recorded on a customer on a business day — a contact, a promise made or withdrawn, a
 dispute opened or annotated, a follow-up set, moved or completed, a note, an email — marks the
@@ -35,6 +36,7 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import BROKEN, PARTIALLY_KEPT, PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection, in_order, load, upsert
+from ledger_collect.projections.worklist_figures import recompute
 from ledger_collect.projections.worklist_ranking import rescore_sql
 from ledger_collect.worklist_strategy import Strategy
 from ledger_collect.worklist_strategy_store import strategy_set
@@ -95,7 +97,7 @@ class Worklist(Projection):
                 fold(page, event)
             if type(event) in _PROCESSING:
                 page.processed_by(_customer_of(event), event)
-        page.write()
+        page.write(figures=not self.building)
         touched = in_order(page.affected | page.changed["customers"]
                          | {customer for customer, _ in page.processed})
         if touched:
@@ -104,6 +106,14 @@ class Worklist(Projection):
                 for statement in rescore_sql(strategy_set(conn, key, self.strategies), day,
                                              snapshot, touched):
                     conn.execute(statement)
+
+
+    def built(self, conn: psycopg.Connection[Any]) -> None:
+        """Every customer's figures, once, instead of after each page of a build (a customer's
+        invoices, payments and casework are spread over the whole log)."""
+        ids = [row[0] for row in conn.execute("SELECT id FROM worklist_customers ORDER BY id")]
+        for start in range(0, len(ids), 5000):
+            recompute(conn, ids[start:start + 5000])
 
 
 def _customer_of(event: Any) -> UUID:
@@ -166,7 +176,7 @@ class _Page:
         actors.add(event.actor)
         self.processed[(customer_id, event.business_date)] = (actors, count + 1)
 
-    def write(self) -> None:
+    def write(self, *, figures: bool = True) -> None:
         changed = self.changed
         upsert(self.conn, "worklist_customers", CUSTOMER_COLUMNS,
                [_values(self.customers[i], CUSTOMER_COLUMNS)
@@ -190,8 +200,8 @@ class _Page:
                 ["{" + ",".join(_quoted(a) for a in sorted(self.processed[k][0])) + "}"
                  for k in keys],
                 [self.processed[k][1] for k in keys]))
-        if self.affected:
-            self.conn.execute(_RECOMPUTE, {"ids": in_order(self.affected)})
+        if self.affected and figures:
+            recompute(self.conn, in_order(self.affected))
 
 
 def _names(columns: Sequence[tuple[str, str]]) -> list[str]:
@@ -217,52 +227,6 @@ ON CONFLICT (customer_id, day) DO UPDATE SET
 """
 
 #: The figures the ranking reads, from the model's own rows, for the customers in %(ids)s.
-_RECOMPUTE = """
-WITH target AS (SELECT unnest(%(ids)s::uuid[]) AS id),
-days AS MATERIALIZED (
-    SELECT i.customer_id, i.due_date, sum(i.open_amount) AS amount
-    FROM worklist_items i JOIN worklist_customers c ON c.id = i.customer_id
-    WHERE i.customer_id = ANY(%(ids)s::uuid[]) AND c.id = ANY(%(ids)s::uuid[])
-      AND i.currency = c.currency
-      AND i.open_amount > 0
-    GROUP BY i.customer_id, i.due_date),
-dues AS MATERIALIZED (
-    SELECT customer_id, array_agg(due_date ORDER BY due_date) AS due_dates,
-           array_agg(running ORDER BY due_date) AS open_by_due, min(due_date) AS oldest_due,
-           sum(amount) AS open_amount
-    FROM (SELECT customer_id, due_date, amount,
-                 sum(amount) OVER (PARTITION BY customer_id ORDER BY due_date) AS running
-          FROM days) AS d
-    GROUP BY customer_id),
-levels AS MATERIALIZED (
-    SELECT customer_id, max(dunning_level) AS level FROM worklist_items
-    WHERE customer_id = ANY(%(ids)s::uuid[]) AND open_amount > 0 GROUP BY customer_id),
-disputes AS MATERIALIZED (
-    SELECT d.customer_id, count(*) AS n,
-           sum(d.amount) FILTER (WHERE d.currency = c.currency) AS amount
-    FROM worklist_disputes d JOIN worklist_customers c ON c.id = d.customer_id
-    WHERE d.customer_id = ANY(%(ids)s::uuid[]) AND c.id = ANY(%(ids)s::uuid[]) AND d.active
-    GROUP BY d.customer_id),
-follow AS MATERIALIZED (
-    SELECT customer_id, array_agg(follow_up_date ORDER BY follow_up_date) AS dates
-    FROM worklist_follow_ups
-    WHERE customer_id = ANY(%(ids)s::uuid[]) AND open AND cardinality(invoice_ids) = 0
-    GROUP BY customer_id)
-UPDATE worklist_customers c SET
-    due_dates = coalesce(dues.due_dates, '{}'), open_by_due = coalesce(dues.open_by_due, '{}'),
-    oldest_due = dues.oldest_due, open_amount = coalesce(dues.open_amount, 0),
-    dunning_level = coalesce(levels.level, 0), open_disputes = coalesce(disputes.n, 0),
-    disputed_amount = coalesce(disputes.amount, 0), follow_ups = coalesce(follow.dates, '{}'),
-    resubmitted_until = follow.dates[cardinality(follow.dates)]
-FROM target t
-LEFT JOIN dues ON dues.customer_id = t.id
-LEFT JOIN levels ON levels.customer_id = t.id
-LEFT JOIN disputes ON disputes.customer_id = t.id
-LEFT JOIN follow ON follow.customer_id = t.id
-WHERE c.id = t.id AND c.id = ANY(%(ids)s::uuid[])
-"""
-
-
 # -- the fold: one function per event ------------------------------------------------------
 def _registered(page: _Page, e: Any) -> None:
     page.customers[e.originator_id] = {
