@@ -51,7 +51,7 @@ def two_invoices(app):
 
 
 def open_dispute(app, customer_id, invoice_ids, amount="300.00", **extra):
-    fields = dict(reason="quality", processor="bob")
+    fields = {"reason": "quality", "processor": "bob"}
     fields.update(extra)
     return app.open_dispute(customer_id, invoice_ids, amount=Decimal(amount), **fields, **ALICE)
 

@@ -22,8 +22,8 @@ ERP = {"actor": "erp", "business_date": D}
 
 
 def given_customer(app: Collections, number: str = "C1", **extra) -> Customer:
-    fields = dict(number=number, name="Acme", segment="EU-1", credit_limit=Decimal(5000),
-                  currency="EUR", risk_class="B", source_id=f"cust-{number}")
+    fields = {"number": number, "name": "Acme", "segment": "EU-1", "credit_limit": Decimal(5000),
+                  "currency": "EUR", "risk_class": "B", "source_id": f"cust-{number}"}
     fields.update(extra)
     return app.repository.get(app.register_customer(**fields, **ERP))
 

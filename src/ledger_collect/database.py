@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 import psycopg
 from psycopg import sql
@@ -82,7 +83,7 @@ class Database:
             self._embedded.stop()
             self._embedded = None
 
-    def __enter__(self) -> Database:
+    def __enter__(self) -> Self:
         return self.open()
 
     def __exit__(self, *exc: object) -> None:

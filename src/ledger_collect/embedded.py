@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Self
 from urllib.parse import quote
 
 PG_MAJOR = 18  # pinned: a cluster made by 18 cannot be run by 16 (PGSERVER_POSTGRES_VERSION)
@@ -205,7 +206,7 @@ class EmbeddedPostgres:
             except (errors.DuplicateDatabase, errors.UniqueViolation):
                 pass
 
-    def __enter__(self) -> EmbeddedPostgres:
+    def __enter__(self) -> Self:
         self.start()
         return self
 
@@ -256,7 +257,8 @@ class EmbeddedPostgres:
         if _getpw() is None:
             cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin"]
             try:
-                err = subprocess.run([*cmd, PG_USER], capture_output=True, text=True).stderr
+                err = subprocess.run([*cmd, PG_USER], capture_output=True, text=True,
+                                     check=False).stderr
             except OSError as exc:
                 err = str(exc)
         if (pw := _getpw()) is None:
@@ -304,7 +306,8 @@ class EmbeddedPostgres:
         who = {"user": self._ids[0], "group": self._ids[1], "extra_groups": []} if self._ids else {}
         try:
             return subprocess.run([str(self._bin / tool), *args], cwd="/", env=env, text=True,
-                                  capture_output=True, timeout=timeout, **who)  # fmt: skip
+                                  capture_output=True, timeout=timeout, check=False,
+                                  **who)  # fmt: skip
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise EmbeddedPostgresError(f"{tool} failed: {exc}\n{self._log_tail()}") from exc
 

@@ -22,6 +22,7 @@ final: later payments or reversals do not touch them.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -309,7 +310,7 @@ def _check_instalments(instalments: list[tuple[date, Decimal]] | None, amount: D
         return []
     plan = [{"due_date": due, "amount": positive(part, f"instalment {n}")}
             for n, (due, part) in enumerate(instalments, start=1)]
-    for n, (earlier, later) in enumerate(zip(plan, plan[1:]), start=2):
+    for n, (earlier, later) in enumerate(itertools.pairwise(plan), start=2):
         if later["due_date"] <= earlier["due_date"]:
             raise InstalmentDateError(f"instalment {n} ({later['due_date']}) must fall after "
                                       f"instalment {n - 1} ({earlier['due_date']})")

@@ -94,11 +94,6 @@ class EventLog:
             # A page may wait for a rebuild's swap, and the swap for readers to finish their
             # statements; not forever, though: then the page fails and is retried.
             conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(SWAP_WAIT)))
-            # Writers pass a page's ids as arrays: a plan made for "some array" (psycopg
-            # prepares a statement run five times) can be far off for the page at hand, and
-            # a model being rebuilt has no statistics yet. Seen: a worklist rebuild at 100,000
-            # customers fell to ~1,600 events/s once its recompute ran on a generic plan.
-            conn.execute("SET plan_cache_mode = force_custom_plan")
             yield conn
 
     def head(self, conn: psycopg.Connection[Any]) -> int:
