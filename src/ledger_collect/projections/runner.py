@@ -114,7 +114,7 @@ class EventLog:
     def decode(self, stored: Sequence[StoredEvent]) -> list[Any]:
         """Domain events, personal data unsealed (the mapper's job: the page's data keys in
         one query)."""
-        return list(self.mapper.to_domain_events(stored))
+        return self.mapper.to_domain_events(stored)
 
     def read_page(self, conn: psycopg.Connection[Any], topics: Sequence[str], after: int,
                   limit: int) -> Page:

@@ -226,7 +226,7 @@ ON CONFLICT (customer_id, day) DO UPDATE SET
     events = p.events + EXCLUDED.events
 """
 
-#: The figures the ranking reads, from the model's own rows, for the customers in %(ids)s.
+
 # -- the fold: one function per event ------------------------------------------------------
 def _registered(page: _Page, e: Any) -> None:
     page.customers[e.originator_id] = {
