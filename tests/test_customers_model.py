@@ -29,7 +29,7 @@ from ledger_collect.projections.customers import (
     notes_by_customer,
     search_customers,
 )
-from ledger_collect.projections.records import MAX_PAGE, CursorError, ListArgumentError
+from ledger_collect.projections.records import MAX_PAGE, CursorError, ListArgumentError, search_key
 from ledger_collect.projections.runner import catch_up, rebuild
 
 
@@ -218,3 +218,11 @@ def test_an_erased_customer_reads_erased_after_a_rebuild(app: Collections,
         "[erased]", "[erased]", "[erased]")
     assert (people[keep][0].name, notes[keep][0].text) == ("Jean Martin", "call after 5")
     assert run_async(database, customers_by_id, [customer])[customer].name == "Erasable Ltd"
+
+
+def test_search_keys_fold_case_accents_and_compatibility_forms() -> None:
+    assert search_key("Société Générale – Lyon") == "societe generale – lyon"
+    assert search_key("STRAẞE ﬁne Ærø") == "strasse fine ærø"  # casefold, NFKD; Æ, ø stay
+    assert search_key("e\u0301te\u0301") == "ete"  # combining marks typed as such
+    assert search_key("日本語") == "日本語"
+    assert search_key(None) == search_key("") == ""

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import jwt
 import pytest
 
+from ledger_collect.api import auth
 from ledger_collect.api.auth import (
     AuthenticationError,
     TokenSecretError,
@@ -55,3 +57,22 @@ def test_tokens_name_a_known_role_and_a_user(tmp_path: Path) -> None:
         issue_token(settings, " ", "admin")
     with pytest.raises(AuthenticationError, match="authentication required"):
         authenticate(None, b"s" * 32)
+
+
+def test_a_token_checked_once_is_still_refused_once_it_expires(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The signature and claims are checked on first sight only: expiry must still be read on
+    # every request, at the second the token says.
+    settings = Settings(jwt_secret="s" * 32, data_dir=tmp_path)
+    secret = token_secret(settings)
+    token = issue_token(settings, "alice", "specialist", ["north"], ttl=600)
+    expires = jwt.decode(token, options={"verify_signature": False})["exp"]
+    assert authenticate(f"Bearer {token}", secret).id == "alice"
+    monkeypatch.setattr(auth, "_clock", lambda: expires - 0.5)
+    assert authenticate(f"Bearer {token}", secret).id == "alice"
+    monkeypatch.setattr(auth, "_clock", lambda: float(expires))
+    with pytest.raises(AuthenticationError, match="has expired"):
+        authenticate(f"Bearer {token}", secret)
+    # A token signed with another secret is refused, whatever was cached for this one.
+    with pytest.raises(AuthenticationError, match="Signature verification failed"):
+        authenticate(f"Bearer {token}", b"t" * 32)

@@ -63,6 +63,27 @@ class Query:
     def maybe(self) -> Item | None:
         return _items(broken=True)[1]
 
+    @strawberry.field
+    def gaps(self) -> list[Item | None]:
+        return [None, *_items(broken=False), None]
+
+    @strawberry.field
+    def holes(self) -> list[Item]:  # a null where the items may not be
+        return [*_items(broken=False)[:2], None]  # type: ignore[list-item]
+
+    @strawberry.field
+    def odd(self) -> list[Item]:
+        # Values that are not their scalar's own answers: an int for a String, a bool for an
+        # Int (serialized 7 -> "7", True -> 1), and an Int beyond 32 bits (an error).
+        items = _items(broken=False)
+        items[0].number, items[1].due = 7, True  # type: ignore[assignment]
+        items[2].due = 2**40
+        return items
+
+    @strawberry.field
+    def streamed(self) -> list[Item]:
+        return (item for item in _items(broken=False))  # type: ignore[return-value]
+
 
 QUERIES = [
     "{ items { number amount status tags note due } }",
@@ -71,6 +92,11 @@ QUERIES = [
     "{ items { later number } broken { number due } }",  # a non-null field returns null
     "{ maybe { number due } items { number } }",
     "{ items { number ... on Item { amount status } } }",
+    "{ gaps { number amount tags } }",
+    "{ holes { number } items { number } }",
+    "{ odd { number due } }",
+    "{ odd { number } }",
+    "{ streamed { number status } }",
 ]
 
 
@@ -97,6 +123,25 @@ def test_a_null_in_a_non_null_plain_field_is_the_usual_error() -> None:
     assert answer["data"] is None
     assert answer["errors"] == [
         ("Cannot return null for non-nullable field Item.due.", ["broken", 1, "due"])]
+
+
+class _Counting(FastExecutionContext):
+    objects = 0  # objects whose fields were executed one object at a time
+
+    def execute_fields(self, *args: Any, **kwargs: Any) -> Any:
+        _Counting.objects += 1
+        return super().execute_fields(*args, **kwargs)
+
+
+def test_a_list_of_objects_with_plain_fields_is_completed_in_one_loop() -> None:
+    _Counting.objects = 0
+    answer = _run(_Counting, "{ gaps { number amount status tags note due } }")
+    assert answer["data"]["gaps"][1] == {"number": "N1", "amount": "1.50", "status": "KEPT",
+                                         "tags": ["a", "t1"], "note": None, "due": 1}
+    assert _Counting.objects == 1  # the query's root only: no item went field by field
+    _Counting.objects = 0
+    _run(_Counting, "{ gaps { number doubled } }")  # a resolver: every item its own way
+    assert _Counting.objects == 1 + 4
 
 
 def test_the_api_schema_executes_with_it() -> None:

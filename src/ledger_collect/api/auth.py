@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from pathlib import Path
 
 import jwt
@@ -74,7 +76,22 @@ def issue_token(settings: Settings, user: str, role: Role | str, segments: list[
 
 
 def read_token(token: str, secret: bytes) -> User:
-    """The user a token speaks for; ``AuthenticationError`` when it is not valid."""
+    """The user a token speaks for; ``AuthenticationError`` when it is not valid.
+
+    A token's signature and claims are checked once (a client sends the same token with every
+    request; checking costs more than a small query): after that, only its expiry."""
+    user, expires = _checked(token, secret)
+    if expires <= _clock():
+        raise AuthenticationError("the bearer token has expired; get a new one")
+    return user
+
+
+_clock = time.time  # what expiry is measured against (tests move it)
+
+
+@lru_cache(maxsize=4096)
+def _checked(token: str, secret: bytes) -> tuple[User, float]:
+    """A valid token's user and expiry (``exp``); raises for an invalid one (never cached)."""
     try:
         claims = jwt.decode(token, secret, algorithms=[ALGORITHM], issuer=ISSUER,
                             options={"require": ["sub", "exp", "iat", "iss"]})
@@ -90,7 +107,8 @@ def read_token(token: str, secret: bytes) -> User:
     segments = claims.get("segments", [])
     if not isinstance(segments, list) or not all(isinstance(s, str) for s in segments):
         raise AuthenticationError("the bearer token's segments must be a list of names")
-    return User(id=str(claims["sub"]), role=role, segments=frozenset(segments))
+    user = User(id=str(claims["sub"]), role=role, segments=frozenset(segments))
+    return user, float(claims["exp"])
 
 
 def authenticate(authorization: str | None, secret: bytes) -> User:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import orjson
 from cross_web import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -116,6 +117,12 @@ class GraphQLView(GraphQL[Context, None]):
             code = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(status, "BAD_REQUEST")
             headers = {"Allow": "GET, POST"} if status == 405 else None
             return error_response(status, error.reason, media_type, code, headers=headers)
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)  # its errors are json's (JSONDecodeError): same 400s
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)  # UTF-8, as the media type says; a third of json's time
 
     async def get_context(self, request: Request, response: Any) -> Context:  # type: ignore[override]
         state = request.app.state
