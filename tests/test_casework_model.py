@@ -19,6 +19,7 @@ from model_helpers import (
     write_casework,
 )
 
+from ledger_collect.api.context import OVERVIEW_PARTS
 from ledger_collect.application import Collections
 from ledger_collect.database import Database
 from ledger_collect.projections.casework import (
@@ -39,7 +40,12 @@ from ledger_collect.projections.disputes import (
     disputes_by_customer,
     list_disputes,
 )
-from ledger_collect.projections.records import CursorError, ListArgumentError
+from ledger_collect.projections.records import (
+    CursorError,
+    ListArgumentError,
+    fetch_part,
+    fetch_parts,
+)
 from ledger_collect.projections.runner import catch_up
 
 MODELS = ("customers", "casework", "disputes", "correspondence")
@@ -270,3 +276,34 @@ def test_dates_are_dates(database: Database, lists: dict[str, Any]) -> None:
     [withdrawn] = run_async(database, list_promises, ListFilter(statuses=["withdrawn"])).items
     assert isinstance(withdrawn.promised_date, date) and withdrawn.ended_on == TODAY
     assert withdrawn.withdrawal_reason == "mistake"
+
+
+def test_an_overviews_parts_read_in_one_statement_equal_each_reader_alone(
+        app: Collections, database: Database) -> None:
+    write_casework(app, 12, seed=5)
+    catch_up(app, (*MODELS, "open_items"), page_size=50)
+    ids = customer_ids(database)
+    with database.connect() as conn:  # make some of them branches: head offices are a part
+        conn.execute("UPDATE customers SET head_office_id = %s WHERE id = ANY(%s)",
+                     (ids[0], ids[1:4]))
+
+    async def both(pool: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+        alone = {name: await fetch_part(pool, part, ids) for name, part in OVERVIEW_PARTS.items()}
+        together = await fetch_parts(pool, OVERVIEW_PARTS, ids)
+        async with pool.acquire() as conn:
+            await conn.reload_schema_state()  # asyncpg forgets its type codecs (as after a
+            again = await fetch_parts(conn, OVERVIEW_PARTS, ids)  # swap): still decoded
+        return alone, together, again
+
+    alone, together, again = run_async(database, both)
+    for name in OVERVIEW_PARTS:
+        assert together[name] == again[name], name
+        if name == "head_offices":  # keyed by the head offices' own ids
+            assert {k: v for k, v in together[name].items() if v} == {ids[0]: alone[
+                "customers_by_id"][ids[0]]}
+        else:
+            assert together[name] == alone[name], name
+    assert sum(map(len, together["promises_by_customer"].values())) > 10
+    assert any(p.instalments for found in together["promises_by_customer"].values()
+               for p in found)  # date[] and numeric[] columns inside the records
+    assert len(together["branches_by_customer"][ids[0]]) == 3

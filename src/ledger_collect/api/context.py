@@ -7,7 +7,7 @@ requests would serve one user's data to another and never see new events.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any, TypeAlias
 from uuid import UUID
@@ -25,6 +25,7 @@ from ledger_collect.projections import (
     open_items,
     timeline,
 )
+from ledger_collect.projections.records import Part, fetch_parts
 
 if TYPE_CHECKING:
     import asyncpg
@@ -58,6 +59,20 @@ class Loaders:
     credits_by_customer: DataLoader[UUID, list[open_items.Credit]]
     #: Keyed by (customer, as-of date): one query per distinct date.
     aging_by_customer: DataLoader[tuple[UUID, date], aging_report.AgingGrid]
+    #: Keyed by (customer, names of ``OVERVIEW_PARTS``): those parts of every overview asked
+    #: for read in one statement, and primed into the loaders above (so the overview's fields
+    #: find them there).
+    overview_parts: DataLoader[tuple[UUID, frozenset[str]], None] = field(init=False)
+
+    def _prime(self, found: dict[str, dict[UUID, list[Any]]]) -> None:
+        for name, by_key in found.items():
+            if name == "customers_by_id":
+                self.customers_by_id.prime_many(customers.only(by_key))
+            elif name == "head_offices":  # rows of other customers: prime those found only
+                self.customers_by_id.prime_many({key: records[0] for key, records
+                                                 in by_key.items() if records})
+            else:
+                getattr(self, name).prime_many(by_key)
 
     @classmethod
     def for_request(cls, collections: Collections, pool: asyncpg.Pool | None) -> Loaders:
@@ -81,7 +96,14 @@ class Loaders:
                 grids.update(((c, as_of), grid) for c, grid in found.items())
             return [grids[key] for key in keys]
 
-        return cls(timeline_by_customer=DataLoader(load_fn=timelines),
+        async def overviews(keys: Sequence[tuple[UUID, frozenset[str]]]) -> list[None]:
+            names = sorted(set().union(*(parts for _, parts in keys)))
+            found = await fetch_parts(pool, {name: OVERVIEW_PARTS[name] for name in names},
+                                      list(dict.fromkeys(customer_id for customer_id, _ in keys)))
+            loaders._prime(found)  # customers first: a head office never hides one
+            return [None] * len(keys)
+
+        loaders = cls(timeline_by_customer=DataLoader(load_fn=timelines),
                    aging_by_customer=DataLoader(load_fn=agings),
                    **{name: batched(read) for name, read in (
             ("customers_by_id", customers.customers_by_id),
@@ -97,6 +119,28 @@ class Loaders:
             ("customer_contacts_by_customer", correspondence.customer_contacts_by_customer),
             ("open_items_by_customer", open_items.open_items_by_customer),
             ("credits_by_customer", open_items.credits_by_customer))})
+        loaders.overview_parts = DataLoader(load_fn=overviews)
+        return loaders
+
+
+#: What ``customerOverview`` may read in one statement, by the loader each part fills
+#: (``head_offices``: the customers' head offices, into ``customers_by_id``). Sorted by name,
+#: ``customers_by_id`` comes before ``head_offices``.
+OVERVIEW_PARTS: dict[str, Part[Any]] = {
+    "customers_by_id": customers.CUSTOMERS,
+    "head_offices": customers.HEAD_OFFICES,
+    "branches_by_customer": customers.BRANCHES,
+    "contact_persons_by_customer": customers.CONTACT_PERSONS,
+    "notes_by_customer": customers.NOTES,
+    "promises_by_customer": casework.PROMISES,
+    "resubmissions_by_customer": casework.RESUBMISSIONS,
+    "activities_by_customer": casework.ACTIVITIES,
+    "disputes_by_customer": disputes.DISPUTES,
+    "emails_by_customer": correspondence.EMAILS,
+    "customer_contacts_by_customer": correspondence.CONVERSATIONS,
+    "open_items_by_customer": open_items.OPEN_ITEMS,
+    "credits_by_customer": open_items.CREDITS,
+}
 
 
 @dataclass

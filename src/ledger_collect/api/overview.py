@@ -5,9 +5,12 @@ contacts, conversations, activities, emails, notes (`customer.notes`) and the ti
 
 Its lists are pages (connections, ``first`` / ``after``) cut from what the loader read; the
 people to contact are a plain list (a handful per customer). Every part is read through the
-request's loaders (``Context.loaders``), never directly: each
-part costs one SQL query per request, whatever the number of items and whatever the number of
-overviews asked for (aliases), so the overview costs a fixed number of queries. Personal parts
+request's loaders (``Context.loaders``), never directly. The parts a query asks for are read
+first, all in one statement (``Loaders.overview_parts``: the customer, head office, branches,
+contacts, notes, open items, credits and casework lists), which fills the loaders the fields
+then read from; the aging grid, the timeline and dispute notes (which take arguments or hang
+below a list) cost a query each. Whatever the number of items and of overviews asked for
+(aliases), the overview costs a fixed number of queries. Personal parts
 (names, addresses, phone numbers, notes, summaries, reasons) are served by the shared casework
 types and ``personal_field()``: a viewer who may not see this customer's personal data gets
 null with a FORBIDDEN error at the exact path, and the rest of the overview.
@@ -15,12 +18,14 @@ null with a FORBIDDEN error at the exact path, and the rest of the overview.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from ledger_collect.api.casework import (
     Activity,
@@ -255,7 +260,34 @@ class OverviewQuery:
                                   "request, a fixed number of SQL queries.")
     async def customer_overview(self, info: Info, id: UUID) -> CustomerOverview | None:
         require(info.context.user, Action.READ)
-        found = await info.context.loaders.customers_by_id.load(id)
+        loaders = info.context.loaders
+        asked = frozenset({"customers_by_id"}).union(*(
+            _PARTS.get(name, ()) for name in _names_below(info.selected_fields)))
+        await loaders.overview_parts.load((id, asked))
+        found = await loaders.customers_by_id.load(id)
         if found is None:
             return None
         return CustomerOverview.of(found)
+
+
+#: The parts of ``Loaders.overview_parts`` that serve each field (of the overview, or below it:
+#: ``customer { notes contacts }``).
+_PARTS: dict[str, tuple[str, ...]] = {
+    "headOffice": ("head_offices",), "branches": ("branches_by_customer",),
+    "openAmount": ("open_items_by_customer",), "availableCredit": ("open_items_by_customer",),
+    "openItems": ("open_items_by_customer",), "creditMemos": ("credits_by_customer",),
+    "unappliedPayments": ("credits_by_customer",), "promises": ("promises_by_customer",),
+    "disputes": ("disputes_by_customer",), "resubmissions": ("resubmissions_by_customer",),
+    "activities": ("activities_by_customer",), "emails": ("emails_by_customer",),
+    "conversations": ("customer_contacts_by_customer",),
+    "contacts": ("contact_persons_by_customer",), "notes": ("notes_by_customer",),
+}
+
+
+def _names_below(selections: list[Any]) -> Iterator[str]:
+    """The names of the fields selected below these (through fragments), at any depth."""
+    for selection in selections:
+        name = getattr(selection, "name", None)
+        if isinstance(selection, SelectedField) and name is not None:
+            yield name
+        yield from _names_below(selection.selections or [])

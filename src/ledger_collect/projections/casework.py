@@ -32,8 +32,9 @@ from ledger_collect.projections.records import (
     Page,
     Rows,
     Where,
-    fetch_grouped,
     fetch_page,
+    fetch_part,
+    grouped_part,
     names,
     orders,
 )
@@ -298,25 +299,30 @@ def _activity(row: Any) -> ActivityRecord:
     return ActivityRecord(**dict(row))
 
 
+#: Each customer's promises, latest promised date first.
+PROMISES = grouped_part("promises", _PROMISE_FIELDS, _promise,
+                        order="promised_date DESC, id DESC")
+#: Each customer's follow-ups, latest follow-up date first.
+RESUBMISSIONS = grouped_part("resubmissions", _RESUBMISSION_FIELDS, _resubmission,
+                             order="follow_up_date DESC, id DESC")
+#: Each customer's activities, latest due date first.
+ACTIVITIES = grouped_part("activities", _ACTIVITY_FIELDS, _activity,
+                          order="due_date DESC, id DESC")
+
+
 async def promises_by_customer(pool: Any,
                                customer_ids: Sequence[UUID]) -> dict[UUID, list[PromiseRecord]]:
-    """Each customer's promises, latest promised date first."""
-    return await fetch_grouped(pool, "promises", _PROMISE_FIELDS, customer_ids, _promise,
-                               order="promised_date DESC, id DESC")
+    return await fetch_part(pool, PROMISES, customer_ids)
 
 
 async def resubmissions_by_customer(
         pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ResubmissionRecord]]:
-    """Each customer's follow-ups, latest follow-up date first."""
-    return await fetch_grouped(pool, "resubmissions", _RESUBMISSION_FIELDS, customer_ids,
-                               _resubmission, order="follow_up_date DESC, id DESC")
+    return await fetch_part(pool, RESUBMISSIONS, customer_ids)
 
 
 async def activities_by_customer(
         pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ActivityRecord]]:
-    """Each customer's activities, latest due date first."""
-    return await fetch_grouped(pool, "activities", _ACTIVITY_FIELDS, customer_ids, _activity,
-                               order="due_date DESC, id DESC")
+    return await fetch_part(pool, ACTIVITIES, customer_ids)
 
 
 async def list_promises(pool: Any, given: ListFilter = NO_FILTER, *,

@@ -23,7 +23,7 @@ import psycopg
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.projections import Projection
-from ledger_collect.projections.records import Rows, fetch_grouped, names
+from ledger_collect.projections.records import Rows, fetch_part, grouped_part, names
 
 EMAIL_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("template", "text"), ("status", "text"),
@@ -174,17 +174,20 @@ _EMAIL_FIELDS = names(EMAIL_COLUMNS)
 _CONTACT_FIELDS = names(CONTACT_COLUMNS)
 
 
+#: Each customer's collection emails, newest first.
+EMAILS = grouped_part("collection_emails", _EMAIL_FIELDS, lambda row: _email(row, json.loads),
+                      order="created_on DESC, id DESC")
+#: Each customer's conversations, latest first.
+CONVERSATIONS = grouped_part("customer_contacts", _CONTACT_FIELDS,
+                             lambda row: CustomerContactRecord(**dict(row)),
+                             order="contact_date DESC, recorded_on DESC, id DESC")
+
+
 async def emails_by_customer(pool: Any,
                              customer_ids: Sequence[UUID]) -> dict[UUID, list[EmailRecord]]:
-    """Each customer's collection emails, newest first."""
-    return await fetch_grouped(pool, "collection_emails", _EMAIL_FIELDS, customer_ids,
-                               lambda row: _email(row, json.loads),
-                               order="created_on DESC, id DESC")
+    return await fetch_part(pool, EMAILS, customer_ids)
 
 
 async def customer_contacts_by_customer(
         pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[CustomerContactRecord]]:
-    """Each customer's conversations, latest first."""
-    return await fetch_grouped(pool, "customer_contacts", _CONTACT_FIELDS, customer_ids,
-                               lambda row: CustomerContactRecord(**dict(row)),
-                               order="contact_date DESC, recorded_on DESC, id DESC")
+    return await fetch_part(pool, CONVERSATIONS, customer_ids)

@@ -27,11 +27,12 @@ from ledger_collect.projections import Projection, upsert
 from ledger_collect.projections.records import (
     Order,
     Page,
+    Part,
     Rows,
     Where,
-    fetch_grouped,
     fetch_page,
-    grouped,
+    fetch_part,
+    grouped_part,
     names,
     prefix_range,
     search_key,
@@ -225,40 +226,54 @@ def _customer(row: Any) -> CustomerRecord:
     return CustomerRecord(**dict(row))
 
 
+#: The customers of the ids (as lists of one).
+CUSTOMERS = grouped_part("customers", _CUSTOMER_FIELDS, _customer, order="id", key="id")
+#: The head offices of the customers of the ids (keyed by their own ids).
+HEAD_OFFICES = Part(f"SELECT {', '.join(_CUSTOMER_FIELDS)} FROM customers WHERE id IN"
+                    " (SELECT head_office_id FROM customers WHERE id = ANY($1))",
+                    tuple(_CUSTOMER_FIELDS), _customer, key="id")
+#: The branches of each head office, by number.
+BRANCHES = grouped_part("customers", _CUSTOMER_FIELDS, _customer, order="number",
+                        key="head_office_id")
+#: Each customer's collection contacts in the order they were added, the default one
+#: flagged; removed ones too (``removed_on`` set): past conversations name them.
+CONTACT_PERSONS = Part(
+    "SELECT p.customer_id, p.contact_id, p.name, p.email, p.phone, p.role, p.removed_on,"
+    " coalesce(c.default_contact_id = p.contact_id, false) AS is_default"
+    " FROM contact_persons p LEFT JOIN customers c ON c.id = p.customer_id"
+    " WHERE p.customer_id = ANY($1) ORDER BY p.customer_id, p.ordinal",
+    ("customer_id", "contact_id", "name", "email", "phone", "role", "removed_on",
+     "is_default"), lambda row: ContactPersonRecord(**dict(row)))
+#: Each customer's notes, oldest first.
+NOTES = grouped_part("customer_notes", _NOTE_FIELDS, lambda row: NoteRecord(**dict(row)),
+                     order="ordinal")
+
+
 async def customers_by_id(pool: Any,
                           customer_ids: Sequence[UUID]) -> dict[UUID, CustomerRecord | None]:
     """Each customer asked for (None for an unknown id): one query."""
-    rows = await pool.fetch(f"SELECT {', '.join(_CUSTOMER_FIELDS)} FROM customers"
-                            " WHERE id = ANY($1)", list(customer_ids))
-    found: dict[UUID, CustomerRecord | None] = dict.fromkeys(customer_ids)
-    found.update((row["id"], _customer(row)) for row in rows)
-    return found
+    return only(await fetch_part(pool, CUSTOMERS, customer_ids))
+
+
+def only(found: dict[UUID, list[CustomerRecord]]) -> dict[UUID, CustomerRecord | None]:
+    """Customers read as lists of one (or none): the record or None, by id."""
+    return {customer_id: records[0] if records else None
+            for customer_id, records in found.items()}
 
 
 async def branches_by_customer(pool: Any,
                                customer_ids: Sequence[UUID]) -> dict[UUID, list[CustomerRecord]]:
-    """The branches of each head office, by number."""
-    return await fetch_grouped(pool, "customers", _CUSTOMER_FIELDS, customer_ids, _customer,
-                               order="number", key="head_office_id")
+    return await fetch_part(pool, BRANCHES, customer_ids)
 
 
 async def contact_persons_by_customer(
         pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ContactPersonRecord]]:
-    """Each customer's collection contacts in the order they were added, the default one
-    flagged; removed ones too (``removed_on`` set): past conversations name them."""
-    rows = await pool.fetch(
-        "SELECT p.customer_id, p.contact_id, p.name, p.email, p.phone, p.role, p.removed_on,"
-        " coalesce(c.default_contact_id = p.contact_id, false) AS is_default"
-        " FROM contact_persons p LEFT JOIN customers c ON c.id = p.customer_id"
-        " WHERE p.customer_id = ANY($1) ORDER BY p.customer_id, p.ordinal", list(customer_ids))
-    return grouped(rows, customer_ids, lambda row: ContactPersonRecord(**dict(row)))
+    return await fetch_part(pool, CONTACT_PERSONS, customer_ids)
 
 
 async def notes_by_customer(pool: Any,
                             customer_ids: Sequence[UUID]) -> dict[UUID, list[NoteRecord]]:
-    """Each customer's notes, oldest first."""
-    return await fetch_grouped(pool, "customer_notes", _NOTE_FIELDS, customer_ids,
-                               lambda row: NoteRecord(**dict(row)), order="ordinal")
+    return await fetch_part(pool, NOTES, customer_ids)
 
 
 async def search_customers(pool: Any, *, search: str | None = None, segment: str | None = None,

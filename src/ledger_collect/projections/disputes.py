@@ -27,8 +27,9 @@ from ledger_collect.projections.records import (
     Page,
     Rows,
     Where,
-    fetch_grouped,
     fetch_page,
+    fetch_part,
+    grouped_part,
     names,
     orders,
     touch,
@@ -167,19 +168,22 @@ def _dispute(row: Any) -> DisputeRecord:
     return DisputeRecord(**dict(row))
 
 
+#: Each customer's cases, latest opened first.
+DISPUTES = grouped_part("disputes", _FIELDS, _dispute, order="opened_on DESC, id DESC")
+#: Each case's notes in the order they were written (the opening note first).
+DISPUTE_NOTES = grouped_part("dispute_notes", _NOTE_FIELDS,
+                             lambda row: DisputeNoteRecord(**dict(row)), order="ordinal",
+                             key="dispute_id")
+
+
 async def disputes_by_customer(pool: Any,
                                customer_ids: Sequence[UUID]) -> dict[UUID, list[DisputeRecord]]:
-    """Each customer's cases, latest opened first."""
-    return await fetch_grouped(pool, "disputes", _FIELDS, customer_ids, _dispute,
-                               order="opened_on DESC, id DESC")
+    return await fetch_part(pool, DISPUTES, customer_ids)
 
 
 async def dispute_notes_by_dispute(
         pool: Any, dispute_ids: Sequence[UUID]) -> dict[UUID, list[DisputeNoteRecord]]:
-    """Each case's notes in the order they were written (the opening note first)."""
-    return await fetch_grouped(
-        pool, "dispute_notes", _NOTE_FIELDS, dispute_ids,
-        lambda row: DisputeNoteRecord(**dict(row)), order="ordinal", key="dispute_id")
+    return await fetch_part(pool, DISPUTE_NOTES, dispute_ids)
 
 
 async def list_disputes(pool: Any, given: ListFilter = NO_FILTER, *,

@@ -25,6 +25,7 @@ from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import Projection, in_order, load, upsert
+from ledger_collect.projections.records import Part, fetch_part
 
 ZERO = Decimal("0.00")
 ACTIVE_DISPUTE = ("open", "in_process")
@@ -347,28 +348,26 @@ class Credit:
     document_date: date
 
 
+def _items(condition: str) -> Part[OpenItem]:
+    return Part(f"SELECT {', '.join(_names(ITEM_COLUMNS))} FROM open_items"
+                f" WHERE customer_id = ANY($1::uuid[]){condition}"
+                " ORDER BY customer_id, due_date, document_number",
+                tuple(_names(ITEM_COLUMNS)), lambda row: OpenItem(**dict(row)))
+
+
+#: Each customer's open items, earliest due first (``ALL_ITEMS``: the cleared ones too).
+OPEN_ITEMS, ALL_ITEMS = _items(f" AND {OPEN_CONDITION}"), _items("")
+#: Unapplied payments and credit memos on account, oldest first.
+CREDITS = Part(f"SELECT {', '.join(_names(CREDIT_COLUMNS))} FROM customer_credits"
+               " WHERE customer_id = ANY($1::uuid[]) ORDER BY customer_id, document_date,"
+               " source_id", tuple(_names(CREDIT_COLUMNS)), lambda row: Credit(**dict(row)))
+
+
 async def open_items_by_customer(pool: Any, customer_ids: Sequence[UUID], *,
                                  include_closed: bool = False) -> dict[UUID, list[OpenItem]]:
-    """Each customer's items, earliest due first: one query for many customers (loaders)."""
-    rows = await pool.fetch(
-        f"SELECT {', '.join(_names(ITEM_COLUMNS))} FROM open_items"
-        f" WHERE customer_id = ANY($1::uuid[])"
-        f" {'' if include_closed else 'AND ' + OPEN_CONDITION}"
-        " ORDER BY customer_id, due_date, document_number", list(customer_ids))
-    found: dict[UUID, list[OpenItem]] = {customer_id: [] for customer_id in customer_ids}
-    for row in rows:
-        found[row["customer_id"]].append(OpenItem(**dict(row)))
-    return found
+    return await fetch_part(pool, ALL_ITEMS if include_closed else OPEN_ITEMS, customer_ids)
 
 
 async def credits_by_customer(pool: Any,
                               customer_ids: Sequence[UUID]) -> dict[UUID, list[Credit]]:
-    """Unapplied payments and credit memos on account, oldest first, for many customers."""
-    rows = await pool.fetch(
-        f"SELECT {', '.join(_names(CREDIT_COLUMNS))} FROM customer_credits"
-        " WHERE customer_id = ANY($1::uuid[]) ORDER BY customer_id, document_date, source_id",
-        list(customer_ids))
-    found: dict[UUID, list[Credit]] = {customer_id: [] for customer_id in customer_ids}
-    for row in rows:
-        found[row["customer_id"]].append(Credit(**dict(row)))
-    return found
+    return await fetch_part(pool, CREDITS, customer_ids)

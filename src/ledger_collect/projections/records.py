@@ -240,10 +240,56 @@ def grouped(rows: Iterable[Any], keys: Sequence[Any], make: Callable[[Any], T],
     return found
 
 
-async def fetch_grouped(pool: Any, table: str, columns: Sequence[str], keys: Sequence[Any],
-                        make: Callable[[Any], T], *, order: str,
-                        key: str = "customer_id") -> dict[Any, list[T]]:
-    """A batched reader: the rows of many keys (one query), in ``order`` within each key."""
-    rows = await pool.fetch(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY($1)"
-                            f" ORDER BY {key}, {order}", list(keys))
-    return grouped(rows, keys, make, key)
+@dataclass(frozen=True)
+class Part(Generic[T]):
+    """What a batched reader reads: the rows of many keys (``$1``, an array) in a fixed order
+    within each key, and how a row becomes a record. Read alone (``fetch_part``) or with other
+    parts in one statement (``fetch_parts``: an overview's dozen lists in one round trip)."""
+
+    query: str  # selects ``columns``, in that order
+    columns: tuple[str, ...]
+    make: Callable[[Any], T]
+    key: str = "customer_id"
+
+
+def grouped_part(table: str, columns: Sequence[str], make: Callable[[Any], T], *,
+                 order: str, key: str = "customer_id") -> Part[T]:
+    """The rows of ``table`` whose ``key`` is one of ``$1``, in ``order`` within each key."""
+    return Part(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY($1)"
+                f" ORDER BY {key}, {order}", tuple(columns), make, key)
+
+
+async def fetch_part(pool: Any, part: Part[T], keys: Sequence[Any]) -> dict[Any, list[T]]:
+    """A batched reader: the records of many keys in one query (every key in the answer)."""
+    rows = await pool.fetch(part.query, list(keys))
+    return grouped(rows, keys, part.make, part.key)
+
+
+#: Columns of every array type in the read models, null, in front of ``fetch_parts``' arrays:
+#: asyncpg decodes the rows inside them (anonymous records) only with codecs it already has,
+#: and it makes the codecs of array types when it prepares a statement returning them
+#: ("no decoder for composite type element ... of type OID 1182" otherwise, for date[]). In
+#: the statement itself, they are there again whenever asyncpg drops its type cache.
+_ARRAY_TYPES = ", ".join(f"NULL::{t} AS _{t[:-2]}" for t in (
+    "date[]", "numeric[]", "text[]", "uuid[]", "integer[]", "boolean[]"))
+
+
+async def fetch_parts(pool: Any, parts: dict[str, Part[Any]],
+                      keys: Sequence[Any]) -> dict[str, dict[Any, list[Any]]]:
+    """Several parts for the same keys in one statement, each an array of rows (decoded by
+    asyncpg, in the part's order) in a column named after it (``parts``' keys: identifiers).
+    Every key asked for is in each part's answer; rows of other keys too (a part may read
+    rows that the keys point to, such as their head offices)."""
+    if not parts:
+        return {}
+    arrays = ", ".join(f"ARRAY(SELECT x FROM ({part.query}) AS x) AS {name}"
+                       for name, part in parts.items())
+    found = await pool.fetchrow(f"SELECT {_ARRAY_TYPES}, {arrays}", list(keys))
+    answer: dict[str, dict[Any, list[Any]]] = {}
+    for name, part in parts.items():
+        by_key: dict[Any, list[Any]] = {k: [] for k in keys}
+        for values in found[name]:
+            row = dict(zip(part.columns, values, strict=True))
+            by_key.setdefault(row[part.key], []).append(part.make(row))
+        answer[name] = by_key
+    return answer
