@@ -100,7 +100,7 @@ class Loaders:
             names = sorted(set().union(*(parts for _, parts in keys)))
             found = await fetch_parts(pool, {name: OVERVIEW_PARTS[name] for name in names},
                                       list(dict.fromkeys(customer_id for customer_id, _ in keys)))
-            loaders._prime(found)  # customers first: a head office never hides one
+            loaders._prime(found)
             return [None] * len(keys)
 
         loaders = cls(timeline_by_customer=DataLoader(load_fn=timelines),
@@ -124,8 +124,8 @@ class Loaders:
 
 
 #: What ``customerOverview`` may read in one statement, by the loader each part fills
-#: (``head_offices``: the customers' head offices, into ``customers_by_id``). Sorted by name,
-#: ``customers_by_id`` comes before ``head_offices``.
+#: (``head_offices``: the customers' head offices, into ``customers_by_id``, only those found,
+#: so it never marks an asked-for customer as unknown, whatever the order of priming).
 OVERVIEW_PARTS: dict[str, Part[Any]] = {
     "customers_by_id": customers.CUSTOMERS,
     "head_offices": customers.HEAD_OFFICES,
