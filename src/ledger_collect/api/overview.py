@@ -287,7 +287,6 @@ _PARTS: dict[str, tuple[str, ...]] = {
 def _names_below(selections: list[Any]) -> Iterator[str]:
     """The names of the fields selected below these (through fragments), at any depth."""
     for selection in selections:
-        name = getattr(selection, "name", None)
-        if isinstance(selection, SelectedField) and name is not None:
-            yield name
+        if isinstance(selection, SelectedField):
+            yield selection.name
         yield from _names_below(selection.selections or [])

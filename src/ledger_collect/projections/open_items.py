@@ -25,7 +25,7 @@ from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import Projection, in_order, load, upsert
-from ledger_collect.projections.records import Part, fetch_part
+from ledger_collect.projections.records import Part, fetch_part, names
 
 ZERO = Decimal("0.00")
 ACTIVE_DISPUTE = ("open", "in_process")
@@ -75,7 +75,7 @@ class _Page:
 
     def __init__(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         self.conn = conn
-        self.disputes = load(conn, "open_item_disputes", _names(DISPUTE_COLUMNS), {
+        self.disputes = load(conn, "open_item_disputes", names(DISPUTE_COLUMNS), {
             e.originator_id for e in events
             if type(e) in _DISPUTE_EVENTS and type(e) is not DisputeCase.Opened})
         invoice_ids = {e.originator_id for e in events if type(e) in _INVOICE_EVENTS}
@@ -85,7 +85,7 @@ class _Page:
                 invoice_ids.update(e.invoice_ids)
         for dispute in self.disputes.values():
             invoice_ids.update(dispute["invoice_ids"])
-        self.items = load(conn, "open_items", _names(ITEM_COLUMNS), invoice_ids)
+        self.items = load(conn, "open_items", names(ITEM_COLUMNS), invoice_ids)
         self.credits: list[tuple[Any, ...]] = []
         self.changed_items: set[UUID] = set()
         self.changed_disputes: set[UUID] = set()
@@ -109,7 +109,7 @@ class _Page:
         affected.update(i for i in self.changed_items if self.items[i]["dispute_ids"])
         affected &= self.items.keys()
         missing = {d for i in affected for d in self.items[i]["dispute_ids"]} - self.disputes.keys()
-        self.disputes.update(load(self.conn, "open_item_disputes", _names(DISPUTE_COLUMNS),
+        self.disputes.update(load(self.conn, "open_item_disputes", names(DISPUTE_COLUMNS),
                                   missing))
         for invoice_id in affected:
             row = self.items[invoice_id]
@@ -128,9 +128,6 @@ class _Page:
                 for d in in_order(self.changed_disputes)])
         upsert(self.conn, "customer_credits", CREDIT_COLUMNS, self.credits)
 
-
-def _names(columns: Sequence[tuple[str, str]]) -> list[str]:
-    return [name for name, _ in columns]
 
 
 def _values(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> tuple[Any, ...]:
@@ -349,18 +346,18 @@ class Credit:
 
 
 def _items(condition: str) -> Part[OpenItem]:
-    return Part(f"SELECT {', '.join(_names(ITEM_COLUMNS))} FROM open_items"
+    return Part(f"SELECT {', '.join(names(ITEM_COLUMNS))} FROM open_items"
                 f" WHERE customer_id = ANY($1::uuid[]){condition}"
                 " ORDER BY customer_id, due_date, document_number",
-                tuple(_names(ITEM_COLUMNS)), lambda row: OpenItem(**dict(row)))
+                tuple(names(ITEM_COLUMNS)), lambda row: OpenItem(**dict(row)))
 
 
 #: Each customer's open items, earliest due first (``ALL_ITEMS``: the cleared ones too).
 OPEN_ITEMS, ALL_ITEMS = _items(f" AND {OPEN_CONDITION}"), _items("")
 #: Unapplied payments and credit memos on account, oldest first.
-CREDITS = Part(f"SELECT {', '.join(_names(CREDIT_COLUMNS))} FROM customer_credits"
+CREDITS = Part(f"SELECT {', '.join(names(CREDIT_COLUMNS))} FROM customer_credits"
                " WHERE customer_id = ANY($1::uuid[]) ORDER BY customer_id, document_date,"
-               " source_id", tuple(_names(CREDIT_COLUMNS)), lambda row: Credit(**dict(row)))
+               " source_id", tuple(names(CREDIT_COLUMNS)), lambda row: Credit(**dict(row)))
 
 
 async def open_items_by_customer(pool: Any, customer_ids: Sequence[UUID], *,

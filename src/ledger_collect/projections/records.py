@@ -233,10 +233,11 @@ def orders(**kinds: type) -> dict[str, Order]:
 
 def grouped(rows: Iterable[Any], keys: Sequence[Any], make: Callable[[Any], T],
             key: str = "customer_id") -> dict[Any, list[T]]:
-    """Rows of a batched reader by key, every key asked for present (empty when none)."""
+    """Rows of a batched reader by key, every key asked for present (empty when none), and
+    the keys of rows not asked for (a part may read rows the keys point to: head offices)."""
     found: dict[Any, list[T]] = {k: [] for k in keys}
     for row in rows:
-        found[row[key]].append(make(row))
+        found.setdefault(row[key], []).append(make(row))
     return found
 
 
@@ -278,18 +279,12 @@ async def fetch_parts(pool: Any, parts: dict[str, Part[Any]],
                       keys: Sequence[Any]) -> dict[str, dict[Any, list[Any]]]:
     """Several parts for the same keys in one statement, each an array of rows (decoded by
     asyncpg, in the part's order) in a column named after it (``parts``' keys: identifiers).
-    Every key asked for is in each part's answer; rows of other keys too (a part may read
-    rows that the keys point to, such as their head offices)."""
+    Each part's answer is ``grouped``'s."""
     if not parts:
         return {}
     arrays = ", ".join(f"ARRAY(SELECT x FROM ({part.query}) AS x) AS {name}"
                        for name, part in parts.items())
     found = await pool.fetchrow(f"SELECT {_ARRAY_TYPES}, {arrays}", list(keys))
-    answer: dict[str, dict[Any, list[Any]]] = {}
-    for name, part in parts.items():
-        by_key: dict[Any, list[Any]] = {k: [] for k in keys}
-        for values in found[name]:
-            row = dict(zip(part.columns, values, strict=True))
-            by_key.setdefault(row[part.key], []).append(part.make(row))
-        answer[name] = by_key
-    return answer
+    return {name: grouped((dict(zip(part.columns, values, strict=True))
+                           for values in found[name]), keys, part.make, part.key)
+            for name, part in parts.items()}

@@ -36,6 +36,7 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import BROKEN, PARTIALLY_KEPT, PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection, in_order, load, upsert
+from ledger_collect.projections.records import names
 from ledger_collect.projections.worklist_figures import recompute
 from ledger_collect.projections.worklist_ranking import rescore_sql
 from ledger_collect.worklist_strategy import Strategy
@@ -125,17 +126,17 @@ class _Page:
 
     def __init__(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         self.conn = conn
-        self.customers = load(conn, "worklist_customers", _names(CUSTOMER_COLUMNS), {
+        self.customers = load(conn, "worklist_customers", names(CUSTOMER_COLUMNS), {
             _customer_of(e) for e in events if type(e) in _CUSTOMER_EVENTS
             and type(e) is not Customer.Registered})
-        self.items = load(conn, "worklist_items", _names(ITEM_COLUMNS), {
+        self.items = load(conn, "worklist_items", names(ITEM_COLUMNS), {
             e.originator_id if type(e) in _INVOICE_EVENTS else e.invoice_id
             for e in events if type(e) in _INVOICE_EVENTS or type(e) in _PROMISE_EVENTS
             if type(e) is not Invoice.Posted})
-        self.disputes = load(conn, "worklist_disputes", _names(DISPUTE_COLUMNS), {
+        self.disputes = load(conn, "worklist_disputes", names(DISPUTE_COLUMNS), {
             e.originator_id for e in events
             if type(e) in _DISPUTE_EVENTS and type(e) is not DisputeCase.Opened})
-        self.follow_ups = load(conn, "worklist_follow_ups", _names(FOLLOW_UP_COLUMNS), {
+        self.follow_ups = load(conn, "worklist_follow_ups", names(FOLLOW_UP_COLUMNS), {
             e.originator_id for e in events
             if type(e) in _FOLLOW_UP_EVENTS and type(e) is not Resubmission.Created})
         self.changed: dict[str, set[UUID]] = {
@@ -202,10 +203,6 @@ class _Page:
                 [self.processed[k][1] for k in keys]))
         if self.affected and figures:
             recompute(self.conn, in_order(self.affected))
-
-
-def _names(columns: Sequence[tuple[str, str]]) -> list[str]:
-    return [name for name, _ in columns]
 
 
 def _values(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> tuple[Any, ...]:
