@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import logging
 import os
 import signal
@@ -37,6 +38,10 @@ from ledger_collect.personal_data import load_master_key
 logger = logging.getLogger("ledger_collect.api")
 
 HEALTH_TIMEOUT = 2.0  # seconds: a health check that hangs is a failed one
+#: Allocations between two passes of the garbage collector over its youngest objects (Python's
+#: default is 700). A request allocates thousands, so at 700 the collector passed several times
+#: over the rows of every request in flight: 0.7 ms of an overview's CPU, 0.1 ms at 10,000.
+GC_YOUNGEST = 10_000
 
 
 def create_app(settings: Settings, database: Database | None = None, *,
@@ -44,7 +49,12 @@ def create_app(settings: Settings, database: Database | None = None, *,
                schema: strawberry.Schema = default_schema) -> Starlette:
     """The ASGI app. ``database``: an open, migrated database the caller keeps (tests, the
     all-in-one ``serve`` command); None: opened, migrated and closed by the app itself.
-    ``today`` gives the business date of each request's commands."""
+    ``today`` gives the business date of each request's commands.
+
+    Once started, the cyclic garbage collector is told what a server needs (see ``GC_YOUNGEST``),
+    and every object then alive (modules, the schema, the pools: some 100,000) is frozen out
+    of its sight: they live as long as the app, and each of its full passes went over them all
+    again (~100 ms every hundred or so overviews)."""
     view = GraphQLView(schema, secret=token_secret(settings), development=settings.development,
                        today=today)
 
@@ -63,9 +73,15 @@ def create_app(settings: Settings, database: Database | None = None, *,
                 app.state.settings = settings
                 app.state.collections = collections
                 app.state.pool = pool
+                thresholds = gc.get_threshold()
+                gc.collect()
+                gc.freeze()  # what lives as long as the app: see above
+                gc.set_threshold(GC_YOUNGEST, *thresholds[1:])
                 try:
                     yield
                 finally:
+                    gc.set_threshold(*thresholds)  # as found (tests start many apps in turn)
+                    gc.unfreeze()
                     await pool.close()
             finally:
                 await run_in_threadpool(collections.close)

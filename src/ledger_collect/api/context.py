@@ -74,6 +74,15 @@ class Loaders:
             else:
                 getattr(self, name).prime_many(by_key)
 
+    def release(self) -> None:
+        """Drop what the loaders hold once the request is answered. They and their load
+        functions refer to each other (a reference cycle), so without this every row a request
+        read would wait for the cyclic garbage collector, whose passes over them cost more
+        than a quarter of an overview's CPU."""
+        for loader in vars(self).values():
+            loader.clear_all()
+            loader.batch = None  # its futures hold the last batch's rows too
+
     @classmethod
     def for_request(cls, collections: Collections, pool: asyncpg.Pool | None) -> Loaders:
         def batched(read: Callable[[Any, Sequence[UUID]], Awaitable[dict[UUID, Any]]]) -> Any:

@@ -123,6 +123,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[tuple[GraphQLObjectType, int],
                           tuple[Any, list[tuple[str, Callable[[Any], Any], Complete]] | None]] = {}
 
+    def build_response(self, data: dict[str, Any] | None) -> Any:
+        """graphql-core's response; then this request's memos (collected subfields, plans)
+        are dropped. The context is in a reference cycle with itself (its helpers hold bound
+        methods of it), so whatever it still held would wait for the cyclic garbage
+        collector: hundreds of objects a request, more than the objects of the answer."""
+        response = super().build_response(data)
+        self._relevant_sub_fields.clear()
+        self._plans.clear()
+        return response
+
     def execute_fields(self, parent_type: GraphQLObjectType, source_value: Any,
                        path: Path | None, grouped_field_set: Any,
                        position_context: Any) -> Any:
