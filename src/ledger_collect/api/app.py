@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import gc
 import logging
 import os
 import signal
@@ -31,6 +30,7 @@ from ledger_collect.api.auth import token_secret
 from ledger_collect.api.http import GraphQLView
 from ledger_collect.api.schema import schema as default_schema
 from ledger_collect.application import Collections
+from ledger_collect.collector import tuned_collector
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.personal_data import load_master_key
@@ -38,10 +38,6 @@ from ledger_collect.personal_data import load_master_key
 logger = logging.getLogger("ledger_collect.api")
 
 HEALTH_TIMEOUT = 2.0  # seconds: a health check that hangs is a failed one
-#: Allocations between two passes of the garbage collector over its youngest objects (Python's
-#: default is 700). A request allocates thousands, so at 700 the collector passed several times
-#: over the rows of every request in flight: 0.7 ms of an overview's CPU, 0.1 ms at 10,000.
-GC_YOUNGEST = 10_000
 
 
 def create_app(settings: Settings, database: Database | None = None, *,
@@ -50,11 +46,7 @@ def create_app(settings: Settings, database: Database | None = None, *,
     """The ASGI app. ``database``: an open, migrated database the caller keeps (tests, the
     all-in-one ``serve`` command); None: opened, migrated and closed by the app itself.
     ``today`` gives the business date of each request's commands.
-
-    Once started, the cyclic garbage collector is told what a server needs (see ``GC_YOUNGEST``),
-    and every object then alive (modules, the schema, the pools: some 100,000) is frozen out
-    of its sight: they live as long as the app, and each of its full passes went over them all
-    again (~100 ms every hundred or so overviews)."""
+    Serves with the garbage collector set for a server (``collector``)."""
     view = GraphQLView(schema, secret=token_secret(settings), development=settings.development,
                        today=today)
 
@@ -73,15 +65,10 @@ def create_app(settings: Settings, database: Database | None = None, *,
                 app.state.settings = settings
                 app.state.collections = collections
                 app.state.pool = pool
-                thresholds = gc.get_threshold()
-                gc.collect()
-                gc.freeze()  # what lives as long as the app: see above
-                gc.set_threshold(GC_YOUNGEST, *thresholds[1:])
                 try:
-                    yield
+                    with tuned_collector():
+                        yield
                 finally:
-                    gc.set_threshold(*thresholds)  # as found (tests start many apps in turn)
-                    gc.unfreeze()
                     await pool.close()
             finally:
                 await run_in_threadpool(collections.close)

@@ -30,6 +30,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from ledger_collect.collector import tuned_collector
 from ledger_collect.commands import Batch
 from ledger_collect.domain.base import ConflictError, DomainError
 from ledger_collect.feed.commands import apply_record, needed_ids
@@ -85,6 +86,7 @@ class Importer:
         self._cache_size = cache_size
         self._result = ImportResult()
 
+    @tuned_collector()  # which also unfreezes what the batches froze (below), on leaving
     def run(self, items: Iterable[Record | BadLine], *, strict: bool = False,
             progress: Callable[[int], None] | None = None) -> ImportResult:
         """Apply every record; ``progress`` is called with the number of items done after
@@ -92,13 +94,10 @@ class Importer:
         was rejected."""
         result = self._result = ImportResult()
         started = time.perf_counter()
-        try:
-            if strict:
-                self._run_strict(list(items), result, progress)
-            else:
-                self._run_pipelined(items, result, progress)
-        finally:
-            gc.unfreeze()
+        if strict:
+            self._run_strict(list(items), result, progress)
+        else:
+            self._run_pipelined(items, result, progress)
         result.rejected.sort(key=lambda bad: bad.line)
         result.seconds = time.perf_counter() - started
         return result

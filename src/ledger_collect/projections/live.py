@@ -22,6 +22,7 @@ from typing import Any
 
 import asyncpg
 
+from ledger_collect.collector import tuned_collector
 from ledger_collect.projections import Projection, select
 from ledger_collect.projections.runner import (
     CHANNEL,
@@ -44,6 +45,7 @@ class ProjectionTimeoutError(TimeoutError):
     behind): the write is stored, only its display is late."""
 
 
+@tuned_collector()
 def follow(app: Any, stop: threading.Event, names: Sequence[str] | str | None = None, *,
            page_size: int = PAGE_SIZE, rebuild_stale: bool = True,
            on_page: Callable[[dict[str, int]], None] | None = None) -> None:

@@ -31,6 +31,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
+from ledger_collect.collector import tuned_collector
 from ledger_collect.projections import Projection, select
 from ledger_collect.projections.prefetch import Page, Prefetch
 
@@ -175,6 +176,7 @@ class EventLog:
 
 
 # -- catch-up -------------------------------------------------------------------------------
+@tuned_collector()
 def catch_up(app: Any, names: Sequence[str] | str | None = None, *, page_size: int = PAGE_SIZE,
              progress: Progress | None = None) -> dict[str, int]:
     """Bring the named models (all by default) to the head of the log, one transaction per
@@ -213,6 +215,7 @@ def scratch_schema(schema: str, name: str) -> str:
     return f"rebuild_{hashlib.sha256(candidate.encode()).hexdigest()[:40]}"
 
 
+@tuned_collector()
 def build(app: Any, name: str, schema: str, *, page_size: int = PAGE_SIZE,
           progress: Progress | None = None) -> int:
     """Build the model from zero into ``schema`` (dropped first if it exists), up to the
@@ -251,6 +254,7 @@ def _build(conn: psycopg.Connection[Any], log: EventLog, cls: type[Projection],
     return position, done, total
 
 
+@tuned_collector()
 def rebuild(app: Any, names: Sequence[str] | str | None = None, *, page_size: int = PAGE_SIZE,
             progress: Progress | None = None) -> dict[str, int]:
     """Rebuild the named models (all by default) from zero and swap each in atomically when
