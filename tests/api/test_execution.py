@@ -11,6 +11,9 @@ from typing import Any
 
 import pytest
 import strawberry
+from graphql.execution import executor
+from graphql.execution.collect_fields import collect_subfields
+from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from ledger_collect.api.execution import FastExecutionContext
@@ -100,9 +103,16 @@ QUERIES = [
 ]
 
 
-def _run(context_class: type, query: str) -> dict[str, Any]:
-    schema = strawberry.Schema(query=Query, execution_context_class=context_class)
-    result = asyncio.run(schema.execute(query))
+def _schema(context_class: type) -> strawberry.Schema:
+    # Parsed documents cached, as the API's: a query sent again brings the same nodes.
+    return strawberry.Schema(query=Query, execution_context_class=context_class,
+                             extensions=[lambda: ParserCache(maxsize=64)])
+
+
+def _run(context_class: type, query: str, variables: dict[str, Any] | None = None,
+         schema: strawberry.Schema | None = None) -> dict[str, Any]:
+    schema = schema or _schema(context_class)
+    result = asyncio.run(schema.execute(query, variable_values=variables))
     return {"data": result.data,
             "errors": [(e.message, e.path) for e in result.errors or []]}
 
@@ -116,6 +126,46 @@ def test_fast_execution_answers_what_graphql_core_answers() -> None:
         stock = _run(StrawberryGraphQLCoreExecutionContext, query)
         assert fast == stock, query
         assert list(map(list, _keys(fast["data"]))) == list(map(list, _keys(stock["data"])))
+
+
+DIRECTED = """query ($x: Boolean!) { items { number note @include(if: $x)
+  ... on Item @skip(if: $x) { amount } ...more } } fragment more on Item { due @include(if: $x) }"""
+
+
+@pytest.mark.filterwarnings("ignore:coroutine .* was never awaited:RuntimeWarning")
+def test_answers_stay_graphql_cores_when_a_query_comes_again() -> None:
+    """Subfields and plans are kept across requests for documents without directives; a
+    document with directives is collected anew each time, as its variables decide."""
+    fast, stock = _schema(FastExecutionContext), _schema(StrawberryGraphQLCoreExecutionContext)
+    asked = [(query, None) for query in QUERIES] + [
+        (DIRECTED, {"x": True}), (DIRECTED, {"x": False})]
+    for _ in range(3):
+        for query, variables in asked:
+            assert _run(FastExecutionContext, query, variables, fast) == _run(
+                StrawberryGraphQLCoreExecutionContext, query, variables, stock), query
+    shown = _run(FastExecutionContext, DIRECTED, {"x": True}, fast)["data"]["items"][0]
+    assert list(shown) == ["number", "note", "due"]
+    shown = _run(FastExecutionContext, DIRECTED, {"x": False}, fast)["data"]["items"][0]
+    assert list(shown) == ["number", "amount"]
+
+
+def test_a_query_sent_again_is_not_collected_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    collected: list[str] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        collected.append(args[4].name)  # the runtime type
+        return collect_subfields(*args, **kwargs)
+
+    monkeypatch.setattr(executor, "collect_subfields", counting)
+    schema = _schema(FastExecutionContext)
+    query = "{ items { number ...parts } } fragment parts on Item { note }"
+    _run(FastExecutionContext, query, schema=schema)
+    assert collected == ["Item"]
+    _run(FastExecutionContext, query, schema=schema)
+    assert collected == ["Item"]  # kept from the first time
+    _run(FastExecutionContext, DIRECTED, {"x": True}, schema)
+    _run(FastExecutionContext, DIRECTED, {"x": True}, schema)
+    assert collected == ["Item"] * 3  # directives: collected each time
 
 
 def test_a_null_in_a_non_null_plain_field_is_the_usual_error() -> None:

@@ -41,6 +41,8 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 #: How a plain field's value becomes its answer; raises ``_Refused`` when graphql-core should.
 Complete = Callable[[Any], Any]
+#: A selection's plain fields: (response name, reader, completion); None when it has none.
+Plan = list[tuple[str, Callable[[Any], Any], Complete]] | None
 
 
 class _Refused(Exception):
@@ -120,8 +122,23 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # Per object type and selection (graphql-core hands the same selection object to
         # every item of a list): the plain fields, or None when none is. The selection is
         # kept alive with its plan, so its id cannot be reused during the request.
-        self._plans: dict[tuple[GraphQLObjectType, int],
-                          tuple[Any, list[tuple[str, Callable[[Any], Any], Complete]] | None]] = {}
+        self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, Plan]] = {}
+        # A document without directives selects the same fields whatever its variables: its
+        # subfields and plans are kept across requests (see ``_ACROSS``).
+        self._static = _is_static(self.operation, self.fragments)
+        roots = (self.schema.query_type, self.schema.mutation_type)
+        self._roots = {root for root in roots if root is not None}
+
+    def collect_subfields(self, return_type: GraphQLObjectType,
+                          field_details_list: Any) -> Any:
+        """graphql-core's, kept across requests for a document without directives: keyed by
+        the type and the field nodes (the same objects request after request, parsed
+        documents being cached), so the selections handed on are the same objects too."""
+        if not self._static:
+            return super().collect_subfields(return_type, field_details_list)
+        nodes = [details.node for details in field_details_list]
+        return _ACROSS.get((return_type, *nodes), lambda: super(
+            FastExecutionContext, self).collect_subfields(return_type, field_details_list))
 
     def build_response(self, data: dict[str, Any] | None) -> Any:
         """graphql-core's response; then this request's memos (collected subfields, plans)
@@ -203,19 +220,24 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return None
         return rows
 
-    def _plan(self, parent_type: GraphQLObjectType,
-              grouped_field_set: Any) -> list[tuple[str, Callable[[Any], Any], Complete]] | None:
+    def _plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> Plan:
+        if self._static and parent_type not in self._roots:  # the selection is kept: above
+            return _ACROSS.get((parent_type, grouped_field_set),  # type: ignore[no-any-return]
+                               lambda: self._make_plan(parent_type, grouped_field_set))
         key = (parent_type, id(grouped_field_set))
         found = self._plans.get(key)
-        if found is not None:
-            return found[1]
+        if found is None:
+            found = self._plans[key] = (grouped_field_set,
+                                        self._make_plan(parent_type, grouped_field_set))
+        return found[1]
+
+    def _make_plan(self, parent_type: GraphQLObjectType, grouped_field_set: Any) -> Plan:
         middleware = self.middleware_manager
         plain = None
         if middleware is None or not middleware.middlewares:
             plain = _plain_fields(self.schema, parent_type, tuple(
                 (response_name, details[0].node.name.value, bool(details[0].node.arguments))
                 for response_name, details in grouped_field_set.items()))
-        self._plans[key] = (grouped_field_set, plain)
         return plain
 
 
@@ -243,3 +265,46 @@ def _in_order(order: list[str], read: dict[str, Any], rest: dict[str, Any]) -> d
     """The answers in the selection's order (a field the ordinary way left out stays out)."""
     return {name: read[name] if name in read else rest[name] for name in order
             if name in read or name in rest}
+
+
+class _ByIdentity:
+    """A bounded memo keyed by objects' identities (and hashable values: types), holding
+    the objects themselves so that their ids cannot be reused while their entry lives."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._found: dict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = {}
+
+    def get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+        ids = tuple(map(id, key))
+        found = self._found.get(ids)
+        if found is None or any(a is not b for a, b in zip(found[0], key, strict=True)):
+            if len(self._found) >= self._size:
+                self._found.clear()  # a client sending ever new documents: start over
+            found = self._found[ids] = (key, make())
+        return found[1]
+
+
+#: Subfields and plans of directive-free documents, across requests.
+_ACROSS = _ByIdentity(8192)
+#: Whether an operation (with its document's fragments) is free of directives.
+_STATIC = _ByIdentity(1024)
+
+
+def _is_static(operation: Any, fragments: dict[str, Any]) -> bool:
+    """No directive anywhere in the operation's selections or its fragments', and no
+    fragment variables: which fields are collected then depends on the document alone."""
+    definitions = tuple(details.definition for details in fragments.values())
+    return _STATIC.get((operation, *definitions), lambda: not any(
+        _has_directives(node.selection_set) for node in (operation, *definitions)) and not any(
+        details.variable_signatures for details in fragments.values()))
+
+
+def _has_directives(selection_set: Any) -> bool:
+    for selection in selection_set.selections:
+        if selection.directives:
+            return True
+        inner = getattr(selection, "selection_set", None)  # fields and inline fragments
+        if inner is not None and _has_directives(inner):
+            return True
+    return False
