@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from uuid import UUID
 
 import strawberry
@@ -165,3 +165,23 @@ class Context:
 
 
 Info: TypeAlias = strawberry.Info[Context, None]
+
+K = TypeVar("K")
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def loaded(loader: DataLoader[K, T], key: K, make: Callable[[T], R]) -> R | Awaitable[R]:
+    """``make`` of what the loader has for ``key``: at once when the loader holds it already
+    (``customerOverview`` primes its lists), else once loaded. A resolver answering at once
+    spares graphql-core a task and the event loop its rounds: a fifth of an overview's CPU
+    went to the dozen that every overview awaited."""
+    future = loader.cache_map.get(key)
+    if future is not None and future.done() and not future.cancelled() \
+            and future.exception() is None:
+        return make(future.result())
+
+    async def later() -> R:
+        return make(await loader.load(key))
+
+    return later()

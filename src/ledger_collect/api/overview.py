@@ -36,8 +36,8 @@ from ledger_collect.api.casework import (
     Resubmission,
 )
 from ledger_collect.api.contacts import ContactPerson
-from ledger_collect.api.context import Info
-from ledger_collect.api.customers import Customer, contact_person, customer_by_id
+from ledger_collect.api.context import Info, loaded
+from ledger_collect.api.customers import Customer, contact_person
 from ledger_collect.api.pages import After, Connection, First, sliced
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.api.timeline import (
@@ -149,51 +149,55 @@ class CustomerOverview:
     def segment(self) -> str:  # decides who sees the personal parts
         return self.customer.segment
 
-    async def _items(self, info: Info) -> list[model.OpenItem]:
-        return await info.context.loaders.open_items_by_customer.load(self.id)  # type: ignore[no-any-return]
+    # The fields below answer at once from the lists the overview primed (``loaded``), and
+    # await their loader only when asked for outside ``customerOverview``'s reading.
+    def _open_amount(self, items: list[model.OpenItem]) -> Decimal:
+        return sum((i.open_amount for i in items if i.currency == self.currency), ZERO)
 
-    async def _credits(self, info: Info, kind: str, first: int,
-                       after: str | None) -> Connection[CreditOnAccount]:
-        found = await info.context.loaders.credits_by_customer.load(self.id)
-        return sliced(kind, [c for c in found if c.kind == kind], first, after,
-                      CreditOnAccount.of)
+    def _credits(self, info: Info, kind: str, first: int,
+                 after: str | None) -> Connection[CreditOnAccount]:
+        return loaded(info.context.loaders.credits_by_customer, self.id, lambda found: sliced(
+            kind, [c for c in found if c.kind == kind], first, after, CreditOnAccount.of))
 
     @strawberry.field(description="The head office, when the customer is a branch.")
-    async def head_office(self, info: Info) -> Customer | None:
-        return await customer_by_id(info, self.customer.head_office_id)
+    def head_office(self, info: Info) -> Customer | None:
+        if self.customer.head_office_id is None:
+            return None
+        return loaded(info.context.loaders.customers_by_id, self.customer.head_office_id,
+                      lambda found: None if found is None else Customer.of(found))
 
     @strawberry.field(description="The branches, when the customer is a head office.")
-    async def branches(self, info: Info, first: First = DEFAULT_PAGE,
-                       after: After = None) -> Connection[Customer]:
-        found = await info.context.loaders.branches_by_customer.load(self.id)
-        return sliced("branches", found, first, after, Customer.of)
+    def branches(self, info: Info, first: First = DEFAULT_PAGE,
+                 after: After = None) -> Connection[Customer]:
+        return loaded(info.context.loaders.branches_by_customer, self.id,
+                      lambda found: sliced("branches", found, first, after, Customer.of))
 
     @strawberry.field(description="Open amount of the open items in the customer's currency.")
-    async def open_amount(self, info: Info) -> Decimal:
-        return sum((i.open_amount for i in await self._items(info)
-                    if i.currency == self.currency), ZERO)
+    def open_amount(self, info: Info) -> Decimal:
+        return loaded(info.context.loaders.open_items_by_customer, self.id, self._open_amount)
 
     @strawberry.field(description="Credit limit minus the open amount in the customer's "
                                   "currency (negative when over the limit).")
-    async def available_credit(self, info: Info) -> Decimal:
-        return self.credit_limit - await self.open_amount(info)
+    def available_credit(self, info: Info) -> Decimal:
+        return loaded(info.context.loaders.open_items_by_customer, self.id,
+                      lambda items: self.credit_limit - self._open_amount(items))
 
     @strawberry.field(description="Open invoices, earliest due first.")
-    async def open_items(self, info: Info, first: First = DEFAULT_PAGE,
-                         after: After = None) -> Connection[OpenItem]:
+    def open_items(self, info: Info, first: First = DEFAULT_PAGE,
+                   after: After = None) -> Connection[OpenItem]:
         today = info.context.business_date
-        return sliced("openItems", await self._items(info), first, after,
-                      lambda item: OpenItem.of(item, today))
+        return loaded(info.context.loaders.open_items_by_customer, self.id, lambda items: sliced(
+            "openItems", items, first, after, lambda item: OpenItem.of(item, today)))
 
     @strawberry.field(description="Credit memos on account, oldest first.")
-    async def credit_memos(self, info: Info, first: First = DEFAULT_PAGE,
-                           after: After = None) -> Connection[CreditOnAccount]:
-        return await self._credits(info, "credit_memo", first, after)
+    def credit_memos(self, info: Info, first: First = DEFAULT_PAGE,
+                     after: After = None) -> Connection[CreditOnAccount]:
+        return self._credits(info, "credit_memo", first, after)
 
     @strawberry.field(description="Payments not applied to any invoice, oldest first.")
-    async def unapplied_payments(self, info: Info, first: First = DEFAULT_PAGE,
-                                 after: After = None) -> Connection[CreditOnAccount]:
-        return await self._credits(info, "unapplied_payment", first, after)
+    def unapplied_payments(self, info: Info, first: First = DEFAULT_PAGE,
+                           after: After = None) -> Connection[CreditOnAccount]:
+        return self._credits(info, "unapplied_payment", first, after)
 
     @strawberry.field(description="The open items by days past due (default buckets).")
     async def aging(self, info: Info, as_of: Annotated[date | None, strawberry.argument(
@@ -203,47 +207,45 @@ class CustomerOverview:
         return CustomerAging.of(grid)
 
     @strawberry.field(description="Promises to pay, newest first.")
-    async def promises(self, info: Info, first: First = DEFAULT_PAGE,
-                       after: After = None) -> Connection[Promise]:
-        found = await info.context.loaders.promises_by_customer.load(self.id)
-        return sliced("promises", found, first, after, lambda p: Promise.of(p, self.segment))
+    def promises(self, info: Info, first: First = DEFAULT_PAGE,
+                 after: After = None) -> Connection[Promise]:
+        return loaded(info.context.loaders.promises_by_customer, self.id, lambda found: sliced(
+            "promises", found, first, after, lambda p: Promise.of(p, self.segment)))
 
     @strawberry.field(description="Dispute cases.")
-    async def disputes(self, info: Info, first: First = DEFAULT_PAGE,
-                       after: After = None) -> Connection[Dispute]:
-        found = await info.context.loaders.disputes_by_customer.load(self.id)
-        return sliced("disputes", found, first, after, lambda d: Dispute.of(d, self.segment))
+    def disputes(self, info: Info, first: First = DEFAULT_PAGE,
+                 after: After = None) -> Connection[Dispute]:
+        return loaded(info.context.loaders.disputes_by_customer, self.id, lambda found: sliced(
+            "disputes", found, first, after, lambda d: Dispute.of(d, self.segment)))
 
     @strawberry.field(description="Follow-ups (resubmissions).")
-    async def resubmissions(self, info: Info, first: First = DEFAULT_PAGE,
-                            after: After = None) -> Connection[Resubmission]:
-        found = await info.context.loaders.resubmissions_by_customer.load(self.id)
-        return sliced("resubmissions", found, first, after,
-                      lambda r: Resubmission.of(r, self.segment))
+    def resubmissions(self, info: Info, first: First = DEFAULT_PAGE,
+                      after: After = None) -> Connection[Resubmission]:
+        return loaded(info.context.loaders.resubmissions_by_customer, self.id, lambda found: sliced(
+            "resubmissions", found, first, after, lambda r: Resubmission.of(r, self.segment)))
 
     @strawberry.field(description="Activities (tasks) about the customer.")
-    async def activities(self, info: Info, first: First = DEFAULT_PAGE,
-                         after: After = None) -> Connection[Activity]:
-        found = await info.context.loaders.activities_by_customer.load(self.id)
-        return sliced("activities", found, first, after, lambda a: Activity.of(a, self.segment))
+    def activities(self, info: Info, first: First = DEFAULT_PAGE,
+                   after: After = None) -> Connection[Activity]:
+        return loaded(info.context.loaders.activities_by_customer, self.id, lambda found: sliced(
+            "activities", found, first, after, lambda a: Activity.of(a, self.segment)))
 
     @strawberry.field(description="Collection emails (their latest attempts).")
-    async def emails(self, info: Info, first: First = DEFAULT_PAGE,
-                     after: After = None) -> Connection[CollectionEmail]:
-        found = await info.context.loaders.emails_by_customer.load(self.id)
-        return sliced("emails", found, first, after, lambda e: CollectionEmail.of(e, self.segment))
+    def emails(self, info: Info, first: First = DEFAULT_PAGE,
+               after: After = None) -> Connection[CollectionEmail]:
+        return loaded(info.context.loaders.emails_by_customer, self.id, lambda found: sliced(
+            "emails", found, first, after, lambda e: CollectionEmail.of(e, self.segment)))
 
     @strawberry.field(description="Conversations with the customer (customer contacts).")
-    async def conversations(self, info: Info, first: First = DEFAULT_PAGE,
-                            after: After = None) -> Connection[CustomerContact]:
-        found = await info.context.loaders.customer_contacts_by_customer.load(self.id)
-        return sliced("conversations", found, first, after,
-                      lambda c: CustomerContact.of(c, self.segment))
+    def conversations(self, info: Info, first: First = DEFAULT_PAGE,
+                      after: After = None) -> Connection[CustomerContact]:
+        return loaded(info.context.loaders.customer_contacts_by_customer, self.id, lambda found: sliced(
+            "conversations", found, first, after, lambda c: CustomerContact.of(c, self.segment)))
 
     @strawberry.field(description="The people to contact at the customer.")
-    async def contacts(self, info: Info) -> list[ContactPerson]:
-        people = await info.context.loaders.contact_persons_by_customer.load(self.id)
-        return [contact_person(p, self.segment) for p in people if p.removed_on is None]
+    def contacts(self, info: Info) -> list[ContactPerson]:
+        return loaded(info.context.loaders.contact_persons_by_customer, self.id, lambda people: [
+            contact_person(p, self.segment) for p in people if p.removed_on is None])
 
     @strawberry.field(description="What happened with the customer, newest first (the last "
                                   "365 days unless `since` says otherwise).")
