@@ -30,7 +30,8 @@ CREATE TABLE worklist_customers (
 -- A specialist's (or the unassigned) customers with something overdue on a day.
 CREATE INDEX worklist_customers_specialist_idx ON worklist_customers (specialist, oldest_due);
 
--- One row per invoice still open: what decides whether it is to be collected on a day.
+-- One row per invoice not cleared nor written off: what decides whether it is to be collected
+-- on a day.
 CREATE TABLE worklist_items (
     id uuid PRIMARY KEY,
     customer_id uuid NOT NULL,
@@ -43,7 +44,11 @@ CREATE TABLE worklist_items (
     promise_id uuid                               -- its unconfirmed promise to pay, if any
 );
 
-CREATE INDEX worklist_items_customer_idx ON worklist_items (customer_id, due_date);
+-- Fully paid items stay until cleared (a reversed payment reopens them), but every reader
+-- asks for open ones: six of seven rows at 100,000 customers are paid, so the index holds the
+-- open ones only (a worklist page reads a third of the blocks it read).
+CREATE INDEX worklist_items_customer_idx ON worklist_items (customer_id, due_date)
+    WHERE open_amount > 0;
 
 CREATE TABLE worklist_disputes (
     id uuid PRIMARY KEY,
