@@ -22,7 +22,12 @@ from ledger_collect.database import Database
 from ledger_collect.projections import worklist_ranking as ranking
 from ledger_collect.projections.runner import catch_up
 from ledger_collect.worklist_strategy import Strategy, StrategyError, StrategySet, parse_rules
-from ledger_collect.worklist_strategy_store import active_strategies, publish, strategy_version
+from ledger_collect.worklist_strategy_store import (
+    activate,
+    active_strategies,
+    publish,
+    strategy_version,
+)
 
 TODAY = date(2026, 11, 23)
 ERP = {"actor": "erp", "business_date": TODAY - timedelta(days=400)}
@@ -417,3 +422,28 @@ def test_a_strategy_definition_is_checked_before_it_is_stored(definition: dict[s
                                                               message: str) -> None:
     with pytest.raises(StrategyError, match=message):
         parse_rules(definition)
+
+
+def test_a_stored_strategy_is_parsed_once_and_its_activation_read_each_time(
+        database: Database) -> None:
+    with database.connect() as conn:
+        publish(conn, code="default", definition=RISK_FIRST, actor="root")
+
+    async def go() -> tuple[Any, ...]:
+        pool = await asyncpg.create_pool(database.url, min_size=1, max_size=1,
+                                         server_settings={"search_path": database.schema})
+        try:
+            first, again = await active_strategies(pool), await active_strategies(pool)
+            with database.connect() as conn:
+                activate(conn, "default", 1)  # rolled back: version 2 no longer active
+            return first, again, await active_strategies(pool), await strategy_version(
+                pool, "default", 2)
+        finally:
+            await pool.close()
+
+    first, again, rolled_back, second = asyncio.run(go())
+    assert first.default is again.default  # the same row: the same Strategy, parsed once
+    assert (first.default.version, first.default.active) == (2, True)
+    assert (rolled_back.default.version, rolled_back.default.active) == (1, True)
+    assert len(rolled_back.default.rules) == 8
+    assert (second.version, second.active, second.dunning_notice_days) == (2, False, 7)

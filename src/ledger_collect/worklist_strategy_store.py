@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from ledger_collect.worklist_strategy import (
@@ -29,7 +30,22 @@ _COLUMNS = ("code, version, segment, description, definition, active, created_by
 def from_row(row: Mapping[str, Any]) -> Strategy:
     definition = row["definition"]
     if isinstance(definition, str):  # asyncpg hands jsonb over as text
-        definition = json.loads(definition)
+        # The API reads the active strategies for every worklist page: the same row, made
+        # into the same (frozen) Strategy once, not parsed again each time.
+        return _from_text(*(row[name] for name in _NAMES))
+    return _strategy(row, definition)
+
+
+_NAMES = tuple(name.strip() for name in _COLUMNS.split(","))
+
+
+@lru_cache(maxsize=256)
+def _from_text(*values: Any) -> Strategy:
+    row = dict(zip(_NAMES, values, strict=True))
+    return _strategy(row, json.loads(row["definition"]))
+
+
+def _strategy(row: Mapping[str, Any], definition: Any) -> Strategy:
     notice, recent, rules = parse_rules(definition)
     return Strategy(code=row["code"], version=row["version"], segment=row["segment"],
                     rules=rules, dunning_notice_days=notice, recent_days=recent,

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from functools import lru_cache
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -111,6 +112,8 @@ def _plain_reader(field_def: Any) -> Callable[[Any], Any] | None:
     if definition is None or definition.base_resolver is not None:
         return None
     default_resolver, name = definition.default_resolver, definition.python_name
+    if default_resolver is getattr:  # strawberry's default: read in C, no Python call a field
+        return attrgetter(name)
     return lambda source: default_resolver(source, name)
 
 
