@@ -191,6 +191,27 @@ def test_pages_follow_the_ranking_and_bad_arguments_are_refused(
         assert error["extensions"]["code"] == "BAD_USER_INPUT" and message in error["message"]
 
 
+EDGES = """query ($after: String) { worklist(first: 5, after: $after) {
+  edges { cursor node { number } } pageInfo { startCursor endCursor } } }"""
+
+
+def test_every_edges_cursor_continues_after_its_entry(api: Api, app: Collections) -> None:
+    book = Book(app)
+    for n in range(5):
+        book.customer(f"E{n}")
+        book.invoice(f"E{n}", f"{1000 + n}.00", due_ago=10)
+    catch_up(app, "worklist")
+    page = api.data(EDGES, {}, user="alice")["worklist"]
+    edges = page["edges"]
+    assert [e["node"]["number"] for e in edges] == ["E4", "E3", "E2", "E1", "E0"]
+    assert (page["pageInfo"]["startCursor"], page["pageInfo"]["endCursor"]) == (
+        edges[0]["cursor"], edges[-1]["cursor"])
+    for n, edge in enumerate(edges):
+        rest = api.data(EDGES, {"after": edge["cursor"]}, user="alice")["worklist"]["edges"]
+        assert [e["node"]["number"] for e in rest] == [
+            e["node"]["number"] for e in edges[n + 1:]]
+
+
 STRATEGIES = """query ($code: String) { collectionStrategies(code: $code) {
   code version segment active createdBy dunningNoticeDays
   rules { name kind points atLeast moreThan riskClasses withinDays } } }"""
