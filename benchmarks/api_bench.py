@@ -11,8 +11,9 @@ What it does, in order:
 2. Rebuilds every read model from zero, as ``ledger-collect projections rebuild`` does, one
    after the other: events/s per model (the events of the model's topics it went through) and
    for all of them. With ``--reuse``, ``--rebuild [NAMES]`` rebuilds (some) again, timed.
-3. Starts ``ledger-collect projector`` and ``ledger-collect api`` (uvicorn, production mode, on a
-   free port) as processes of their own on the schema (LEDGER_DATABASE_URL, LEDGER_SCHEMA,
+3. Starts ``ledger-collect projector`` and ``ledger-collect api --workers N`` (uvicorn,
+   production mode, on a free port; N = the machine's cores unless ``--api-workers`` says
+   otherwise) as processes of their own on the schema (LEDGER_DATABASE_URL, LEDGER_SCHEMA,
    LEDGER_MASTER_KEY and a fresh LEDGER_JWT_SECRET in their environment).
 4. From a driver process (``api_drive``), 32 HTTP clients per query: closed (each client sends
    again when answered: throughput, latencies at saturation), then paced at the target rate
@@ -28,11 +29,11 @@ What it does, in order:
 5. Live projection lag: a steady stream of commands (a conversation, a promise, in turn) run by
    this process on the store; after each commit the customer's timeline is polled through
    GraphQL until the entry shows: commit -> visible (including one poll's round trip), p50/p99.
-6. The API's memory: peak RSS per phase (sampled) and VmHWM at the end (with ``--api-workers
-   N``, ``ledger-collect api --workers N``: its processes summed, as its CPU is).
+6. The API's memory: peak RSS per phase (sampled) and VmHWM at the end: its processes (the
+   supervisor and its workers) summed, as its CPU is.
 
-Each phase line gives the API's CPU time per request (the least load-dependent figure: with one
-API process, 1 / that is the most it can serve) and how busy the machine was: the driver and
+Each phase line gives the API's CPU time per request (the least load-dependent figure: one
+API process serves at most 1 / that) and how busy the machine was: the driver and
 PostgreSQL share the 2 cores with the server, and anything else running skews every figure, so
 the run starts by saying whether the machine is quiet. Targets (issue 3, section 5): overview
 p99 <= 50 ms at >= 300 req/s; worklist page p99 <= 30 ms; rebuild >= 10,000 events/s; live lag
@@ -40,7 +41,7 @@ p99 <= 100 ms; API memory < 400 MB.
 
     python benchmarks/api_bench.py [--customers 100000] [--keep] [--quick]
     python benchmarks/api_bench.py --reuse SCHEMA [--rebuild [NAMES]] [--seconds 20]
-                                   [--api-workers 2]
+                                   [--api-workers 1]
                                    [--only overview,worklist,aging,lag]
 """
 
@@ -101,8 +102,9 @@ def arguments() -> argparse.Namespace:
                         help="smoke run: 2,000 customers, 4 s phases, 40 commands")
     parser.add_argument("--jobs", type=int, default=2, help="importing processes")
     parser.add_argument("--clients", type=int, default=32)
-    parser.add_argument("--api-workers", type=int, default=1,
-                        help="processes of `ledger-collect api --workers N`")
+    parser.add_argument("--api-workers", type=int, default=os.cpu_count() or 1,
+                        help="processes of `ledger-collect api --workers N`: one per core by "
+                             "default, as a production server runs")
     parser.add_argument("--seconds", type=float, default=20.0, help="per measured phase")
     parser.add_argument("--overview-rate", type=float, default=300.0)
     parser.add_argument("--worklist-rate", type=float, default=100.0)

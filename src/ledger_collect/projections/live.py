@@ -64,7 +64,7 @@ def follow(app: Any, stop: threading.Event, names: Sequence[str] | str | None = 
             if not rebuild_stale:
                 raise
             log.warning("read model %s changed definition: rebuilding it", cls.name)
-            positions.update(rebuild(app, cls.name, page_size=page_size))
+            positions.update(rebuild(app, cls.name))  # in rebuild-sized pages
     events = EventLog(app)
     projections = [(cls, cls()) for cls in classes]
     handled = {topic for cls in classes for topic in cls.topics()}

