@@ -51,6 +51,7 @@ import argparse
 import multiprocessing
 import os
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -351,7 +352,14 @@ def serve_and_measure(args: argparse.Namespace, app: Collections, database: Data
         return results, lag, memory(pid).get("VmHWM", 0)
 
 
+def _terminated(signum: int, frame: object) -> None:
+    """SIGTERM: unwind as on Ctrl-C, so that the driver's process pool, the servers and the
+    embedded PostgreSQL are stopped (killed outright, the driver process drove on alone)."""
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _terminated)
     args = arguments()
     started = time.perf_counter()
     with bench_store(keep=args.keep or bool(args.reuse), reuse=args.reuse,
