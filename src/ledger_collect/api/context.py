@@ -174,8 +174,7 @@ R = TypeVar("R")
 def loaded(loader: DataLoader[K, T], key: K, make: Callable[[T], R]) -> R | Awaitable[R]:
     """``make`` of what the loader has for ``key``: at once when the loader holds it already
     (``customerOverview`` primes its lists), else once loaded. A resolver answering at once
-    spares graphql-core a task and the event loop its rounds: a fifth of an overview's CPU
-    went to the dozen that every overview awaited."""
+    spares graphql-core a task and the event loop its rounds (an overview's: 67 -> 43)."""
     future = loader.cache_map.get(key)
     if future is not None and future.done() and not future.cancelled() \
             and future.exception() is None:
