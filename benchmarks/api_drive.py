@@ -112,13 +112,24 @@ class Connection:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def post(self, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
+        reused = self._streams is not None
         if self._streams is None:
             self._streams = await asyncio.open_connection(self.host, self.port)
         reader, writer = self._streams
         head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
         writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{head}"
                      f"Content-Length: {len(body)}\r\n\r\n".encode("latin-1") + body)
-        status_line, *lines = (await reader.readuntil(b"\r\n\r\n"))[:-4].split(b"\r\n")
+        try:
+            answered = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError) as error:
+            await self.close()
+            if reused and not getattr(error, "partial", b""):
+                # The server had closed the idle connection (uvicorn does after 5 s without a
+                # request: a slow phase's clients wait longer than that) before it read this
+                # request: send it again on a new one, as HTTP clients do.
+                return await self.post(path, body, headers)
+            raise
+        status_line, *lines = answered[:-4].split(b"\r\n")
         try:
             status = int(status_line.split(b" ", 2)[1])
         except (IndexError, ValueError):

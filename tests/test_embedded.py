@@ -104,6 +104,9 @@ def test_start_query_stop(base: Path) -> None:
         assert (enc, ctype) == ("UTF8", "C.UTF-8")
         assert conn.execute("SELECT upper('müller')").fetchone()[0] == "MÜLLER"
         assert conn.execute("SHOW listen_addresses").fetchone()[0] == ""
+        # planner costs for a local disk, and room to sort the portfolio's balances
+        assert conn.execute("SHOW random_page_cost").fetchone()[0] == "1.1"
+        assert conn.execute("SHOW work_mem").fetchone()[0] == "16MB"
     pm = _postmaster_pid(data)
     pg.stop()
     _wait_gone(pm)

@@ -287,6 +287,7 @@ def _rebuild(log: EventLog, cls: type[Projection], page_size: int,
     projection = cls()
     with log.connect(scratch) as conn:
         position, done, total = _build(conn, log, cls, projection, scratch, page_size, progress)
+        _vacuum(conn, scratch)
         with conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(log.schema, cls.name),))
             while True:  # the tail written since, under the lock: the follower waits
@@ -300,6 +301,17 @@ def _rebuild(log: EventLog, cls: type[Projection], page_size: int,
     if progress is not None:
         progress(done, max(total, done))
     return position
+
+
+def _vacuum(conn: psycopg.Connection[Any], schema: str) -> None:
+    """VACUUM (ANALYZE) the freshly built tables before they go live. Without it the planner
+    has no statistics for them, and no visibility map, until autovacuum comes by: it then
+    prices every index-only scan as if each row needed a visit to the table, and reads the
+    portfolio's aging from a sequential scan of every invoice (measured on 1.06M open
+    items: see the README's aging figures)."""
+    for name, kind in _relations(conn, schema):
+        if kind == "TABLE":
+            conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(schema, name)))
 
 
 _KINDS = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
