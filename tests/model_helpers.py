@@ -151,10 +151,10 @@ def _cases(batch: Any, rnd: random.Random, cid: Any, invoices: list[Any],
 
 # -- reading ------------------------------------------------------------------------------------
 def rows(database: Database, name: str, schema: str | None = None) -> dict[str, list[Any]]:
-    """Every row of every table of read model ``name``, ordered by id."""
+    """Every row of every table of read model ``name``, ordered by its key (the first columns)."""
     (cls,) = select(name)
     with database.connect() as conn:
-        return {table: conn.execute(sql.SQL("SELECT * FROM {} ORDER BY id").format(
+        return {table: conn.execute(sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(
             sql.Identifier(schema or database.schema, table))).fetchall()
             for table in cls.tables}
 

@@ -189,6 +189,38 @@ def test_top_and_oldest_balances(app: Collections) -> None:
         read(app, top_balances, TODAY, 0)
 
 
+def balances(app: Collections, customer_id: UUID) -> list[tuple[Any, ...]]:
+    """The writer's balance rows of one customer, after catching up."""
+    catch_up(app, "open_items")
+    with app.database.connect() as conn:
+        return conn.execute("SELECT currency, open_amount, items, oldest_due_date FROM"
+                            " customer_balances WHERE customer_id = %s ORDER BY currency",
+                            (customer_id,)).fetchall()
+
+
+def test_balances_follow_each_change_of_the_items(app: Collections) -> None:
+    """The per-customer balances the lists rank by, caught up after each fact: paid down, paid
+    off (the row goes), paid back by a reversal, a second currency."""
+    c = customer(app, "F")
+    invoice(app, "F", "F-1", "1200.00", days(-40))
+    invoice(app, "F", "F-2", "300.00", days(-5))
+    assert balances(app, c) == [("EUR", D("1500.00"), 2, days(-40))]
+    pay(app, "F", "pay-F-1", "F-1", "1199.99")
+    assert balances(app, c) == [("EUR", D("300.01"), 2, days(-40))]
+    pay(app, "F", "pay-F-1b", "F-1", "0.01")
+    assert balances(app, c) == [("EUR", D("300.00"), 1, days(-5))]
+    app.clear_invoice(source_id="clr-F-2", invoice_number="F-2", **WHO)
+    assert balances(app, c) == []
+    app.reverse_payment(source_id="rev-F-1", invoice_number="F-1", payment_source_id="pay-F-1",
+                        **WHO)
+    invoice(app, "F", "F-3", "50.00", days(3), currency="USD")
+    assert balances(app, c) == [("EUR", D("1199.99"), 1, days(-40)),
+                                ("USD", D("50.00"), 1, days(3))]
+    (top,) = read(app, top_balances, TODAY, 5, "EUR")
+    assert (top.customer_id, top.open_amount, top.overdue_amount, top.days_overdue) == (
+        c, D("1199.99"), D("1199.99"), 40)
+
+
 # -- promise, dispute and dunning state per item ---------------------------------------------------
 def test_promise_state_follows_the_promise(app: Collections) -> None:
     c = customer(app, "PR")

@@ -166,7 +166,7 @@ def only_unread_events(app: Collections, number: str) -> int:
 def rows(database: Database, schema: str | None = None) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every open-items table, ordered: what two models must share."""
     with database.connect() as conn:
-        return {table: conn.execute(sql.SQL("SELECT * FROM {} ORDER BY id").format(
+        return {table: conn.execute(sql.SQL("SELECT * FROM {} ORDER BY 1, 2").format(
             sql.Identifier(schema or database.schema, table))).fetchall()
             for table in OpenItems.tables}
 

@@ -1,14 +1,13 @@
 """The socket the API's workers accept on: connections accepted from it answer without
-Nagle's algorithm (TCP_NODELAY), as a single uvicorn process's do; uvicorn's own socket for
-workers gives connections that wait for the client's delayed acknowledgement."""
+Nagle's algorithm (TCP_NODELAY), as a single uvicorn process's do; a socket made without naming
+TCP (uvicorn's own for workers before 0.55) gives connections that wait for the client's
+delayed acknowledgement."""
 
 from __future__ import annotations
 
 import asyncio
 import errno
 import socket
-
-import uvicorn
 
 from ledger_collect.api.app import listening_socket
 
@@ -36,8 +35,12 @@ def test_connections_accepted_by_the_workers_socket_send_without_delay() -> None
         assert asyncio.run(_nodelay_of_accepted(listening)) == 1
 
 
-def test_uvicorns_own_workers_socket_is_why() -> None:
-    with uvicorn.Config("x:app", host="127.0.0.1", port=0).bind_socket() as theirs:
+def test_a_socket_not_made_for_tcp_is_why() -> None:
+    """What uvicorn's ``Config.bind_socket`` made before 0.55 (no protocol named): asyncio
+    leaves Nagle's algorithm on for the connections accepted from it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as theirs:
+        theirs.bind(("127.0.0.1", 0))
+        assert theirs.proto == 0
         assert asyncio.run(_nodelay_of_accepted(theirs)) == 0
 
 

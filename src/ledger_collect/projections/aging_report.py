@@ -106,13 +106,16 @@ async def aging_by_customer(
     return {c: _grid(as_of, checked, found) for c, found in by_customer.items()}
 
 
+#: The lists rank the balances the writer keeps (``customer_balances``: one index read); only
+#: the rows listed sum their overdue part, which depends on the as-of date. (Inside the
+#: subquery, OPEN_CONDITION's bare names are open_items' own: the innermost table wins.)
 _BALANCES = (
-    "SELECT customer_id, currency, sum(open_amount) AS open_amount,"
-    " coalesce(sum(open_amount) FILTER (WHERE due_date < $1), 0) AS overdue_amount,"
-    " count(*) AS items, min(due_date) AS oldest_due_date,"
-    " greatest($1::date - min(due_date), 0) AS days_overdue"
-    f" FROM open_items WHERE {OPEN_CONDITION} {{where}}"
-    " GROUP BY customer_id, currency ORDER BY {order}, customer_id, currency LIMIT $2")
+    "SELECT customer_id, currency, open_amount, coalesce((SELECT sum(o.open_amount)"
+    " FROM open_items o WHERE o.customer_id = b.customer_id AND o.currency = b.currency"
+    f" AND o.due_date < $1 AND {OPEN_CONDITION}), 0) AS overdue_amount,"
+    " items, oldest_due_date, greatest($1::date - oldest_due_date, 0) AS days_overdue"
+    " FROM customer_balances b WHERE true {where}"
+    " ORDER BY {order}, customer_id, currency LIMIT $2")
 
 
 async def top_balances(pool: Any, as_of: date, limit: int = 20, currency: str | None = None,

@@ -51,7 +51,7 @@ CREDIT_COLUMNS = (
 
 class OpenItems(Projection):
     name = "open_items"
-    tables = ("open_items", "open_item_disputes", "customer_credits")
+    tables = ("open_items", "open_item_disputes", "customer_credits", "customer_balances")
     handles = (
         Invoice.Posted, Invoice.PaymentApplied, Invoice.CreditMemoApplied,
         Invoice.PaymentReversed, Invoice.Cleared, Invoice.WrittenOff,
@@ -67,7 +67,10 @@ class OpenItems(Projection):
         for event in events:
             _FOLD[type(event)](page, event)
         page.settle_disputes()
-        page.write()
+        page.write(balances=not self.building)
+
+    def built(self, conn: psycopg.Connection[Any]) -> None:
+        conn.execute(_ALL_BALANCES)  # once, rather than per page of the build
 
 
 class _Page:
@@ -120,9 +123,12 @@ class _Page:
             row["disputed_amount"] = min(share, row["open_amount"])
             self.changed_items.add(invoice_id)
 
-    def write(self) -> None:
+    def write(self, *, balances: bool) -> None:
         upsert(self.conn, "open_items", ITEM_COLUMNS,
                [_values(self.items[i], ITEM_COLUMNS) for i in in_order(self.changed_items)])
+        if balances and self.changed_items:
+            customers = {self.items[i]["customer_id"] for i in self.changed_items}
+            self.conn.execute(_BALANCES_OF, {"ids": in_order(customers)})
         upsert(self.conn, "open_item_disputes", DISPUTE_COLUMNS,
                [_values(self.disputes[d], DISPUTE_COLUMNS)
                 for d in in_order(self.changed_disputes)])
@@ -298,6 +304,24 @@ _DISPUTE_EVENTS = frozenset(
 # -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
 #: Items still to be collected (the readers here and in aging_report).
 OPEN_CONDITION = "status = 'open' AND open_amount > 0"
+
+_SUMMED = ("SELECT customer_id, currency, sum(open_amount), count(*), min(due_date)"
+           f" FROM open_items WHERE {OPEN_CONDITION}")
+#: Every customer's balances, from scratch (a build's last step).
+_ALL_BALANCES = f"INSERT INTO customer_balances {_SUMMED} GROUP BY customer_id, currency"
+#: The balances of the customers given (%s: their ids) summed again: rows updated, added, and
+#: deleted where nothing is open any more. The DELETE and the upsert see the same snapshot and
+#: touch different keys.
+_BALANCES_OF = (
+    f"WITH fresh (customer_id, currency, open_amount, items, oldest_due_date) AS ({_SUMMED}"
+    " AND customer_id = ANY(%(ids)s) GROUP BY customer_id, currency),"
+    " gone AS (DELETE FROM customer_balances b WHERE b.customer_id = ANY(%(ids)s) AND NOT EXISTS"
+    " (SELECT 1 FROM fresh f WHERE f.customer_id = b.customer_id AND f.currency = b.currency))"
+    " INSERT INTO customer_balances AS b SELECT * FROM fresh"
+    " ON CONFLICT (customer_id, currency) DO UPDATE SET open_amount = EXCLUDED.open_amount,"
+    " items = EXCLUDED.items, oldest_due_date = EXCLUDED.oldest_due_date"
+    " WHERE (b.open_amount, b.items, b.oldest_due_date)"
+    " IS DISTINCT FROM (EXCLUDED.open_amount, EXCLUDED.items, EXCLUDED.oldest_due_date)")
 
 
 @dataclass(frozen=True)
