@@ -91,6 +91,35 @@ def _workers(pid: int) -> set[int]:
     return found
 
 
+ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
+
+
+def _sockets_of(pids: set[int], port: int, state: str) -> dict[int, set[str]]:
+    """The TCP sockets on local ``port`` in ``state`` that each process holds, by inode (from
+    /proc: the sockets among its descriptors, matched to /proc/net/tcp)."""
+    found = set()
+    with open("/proc/net/tcp") as table:
+        for line in table.readlines()[1:]:
+            fields = line.split()
+            if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+                found.add(fields[9])
+    held = {}
+    for pid in pids:
+        links = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+        held[pid] = {link[8:-1] for link in links if link.startswith("socket:[")} & found
+    return held
+
+
+def _hold_connections(port: int, count: int) -> list[socket.socket]:
+    """``count`` clients that connect together, each asking once and keeping its connection."""
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    for client in clients:
+        client.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+    for client in clients:
+        assert client.recv(4096).startswith(b"HTTP/1.1 200")
+    return clients
+
+
 @pytest.mark.slow
 def test_the_api_serves_from_several_workers_and_stops_them_on_sigterm(app, settings):
     catch_up(app)  # the read models the overview reads
@@ -111,6 +140,20 @@ def test_the_api_serves_from_several_workers_and_stops_them_on_sigterm(app, sett
         assert [a.json()["data"] for a in answers] == [
             {"me": {"id": "alice"}, "customerOverview": None}] * 20
         assert httpx.post(f"{base}/graphql", json={"query": "{ me { id } }"}).status_code == 401
+        # each worker listens on a socket of its own (uvicorn's would share one), and clients
+        # that connect together are spread over them: 32 at once, dealt by address hash, each
+        # worker holds at least 4 but for a chance of about 3 in a million
+        port = int(base.rpartition(":")[2])
+        listening = _sockets_of(workers, port, LISTEN)
+        assert all(len(own) == 1 for own in listening.values()), listening
+        assert len(set.union(*listening.values())) == 2
+        clients = _hold_connections(port, 32)
+        try:
+            held = [len(own) for own in _sockets_of(workers, port, ESTABLISHED).values()]
+            assert sum(held) == 32 and min(held) >= 4, held
+        finally:
+            for client in clients:
+                client.close()
     finally:
         server.send_signal(signal.SIGTERM)
         _, err = server.communicate(timeout=30)

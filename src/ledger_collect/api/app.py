@@ -12,7 +12,6 @@ import base64
 import logging
 import os
 import signal
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import date
@@ -30,6 +29,7 @@ from uvicorn.supervisors import Multiprocess
 
 from ledger_collect.api.auth import token_secret
 from ledger_collect.api.http import GraphQLView
+from ledger_collect.api.listening import shared_port
 from ledger_collect.api.schema import schema as default_schema
 from ledger_collect.application import Collections
 from ledger_collect.collector import tuned_collector
@@ -165,27 +165,12 @@ def _serve_workers(settings: Settings, host: str, port: int, database: Database,
                             port=port, workers=workers, lifespan="on", log_level=log_level,
                             access_log=settings.development, server_header=False)
     try:
-        listening = listening_socket(host, port)
+        listening = shared_port(host, port)
     except OSError as error:
         raise SystemExit(f"cannot listen on {host}:{port}: {error.strerror}") from None
     with listening:
         logger.info("serving on http://%s:%d with %d workers", host, port, workers)
-        Multiprocess(config, sockets=[listening]).run()  # uvicorn.run's, with our socket
-
-
-def listening_socket(host: str, port: int) -> socket.socket:
-    """The socket the workers accept on. uvicorn's own (``Config.bind_socket``) was made,
-    before uvicorn 0.55 (we accept 0.54), without naming TCP as its protocol, so asyncio did
-    not turn Nagle's algorithm off on the connections accepted from it (it checks
-    ``sock.proto``): a response's headers and body, written apart, then waited for the
-    client's delayed acknowledgement, 40 ms a request (measured: a lone request's round trip
-    48 ms with two workers, 6 ms with one)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    listening = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    listening.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listening.bind((host, port))
-    listening.set_inheritable(True)  # the workers are spawned: they inherit it
-    return listening
+        Multiprocess(config, sockets=[listening]).run()  # uvicorn.run's, with our sockets
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

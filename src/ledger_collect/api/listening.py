@@ -1,0 +1,61 @@
+"""The sockets ``ledger-collect api --workers N`` accepts on: one of its own per worker, all on
+the port, so that the kernel spreads new connections over the workers.
+
+Why not uvicorn's. Its workers share the supervisor's one socket. A worker woken by waiting
+connections accepts all of them at once (asyncio accepts up to the backlog per wake-up), so
+clients that connect together and keep their connections — a proxy's pool, the benchmark's 32
+clients — land on one worker: measured, all 32 on one of two workers, which served alone while
+the other idled. With ``SO_REUSEPORT`` each worker listens on a socket of its own and the kernel
+deals each new connection to one of them by its address hash.
+
+And uvicorn's socket was made, before uvicorn 0.55 (we accept 0.54), without naming TCP as
+its protocol, so asyncio did not turn Nagle's algorithm off on the connections accepted from
+it (it checks ``sock.proto``): a response's headers and body, written apart, then waited for
+the client's delayed acknowledgement, 40 ms a request (measured: a lone request's round trip
+48 ms with two workers, 6 ms with one). Ours name TCP.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+
+def listening_socket(host: str, port: int, *, reuse_port: bool = False,
+                     kind: type[socket.socket] = socket.socket) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (not yet listening), inheritable."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    made = kind(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        made.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            made.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        made.bind((host, port))
+    except OSError:
+        made.close()
+        raise
+    made.set_inheritable(True)
+    return made
+
+
+def worker_socket(host: str, port: int) -> socket.socket:
+    """A worker's own socket on the port the supervisor holds."""
+    return listening_socket(host, port, reuse_port=True)
+
+
+class SharedPort(socket.socket):
+    """The port as the supervisor holds it: bound with ``SO_REUSEPORT``, so that a port in use
+    is refused before any worker starts, and never listening, so that the kernel deals it no
+    connection (only listening sockets share a port's connections). uvicorn hands its sockets
+    to the workers it spawns by pickling them: this one then comes out as the worker's own
+    socket on the same port (``worker_socket``), a new one each time a worker is (re)started."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        host, port = self.getsockname()[:2]
+        return worker_socket, (host, port)
+
+
+def shared_port(host: str, port: int) -> SharedPort:
+    made = listening_socket(host, port, reuse_port=True, kind=SharedPort)
+    assert isinstance(made, SharedPort)
+    return made
