@@ -17,8 +17,8 @@ from ledger_collect.application import Collections
 from ledger_collect.database import Database
 from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets
 from ledger_collect.projections.aging_report import (
+    aged,
     aging,
-    aging_by_customer,
     oldest_balances,
     top_balances,
 )
@@ -85,6 +85,12 @@ def test_aging_buckets_at_their_edges(app: Collections) -> None:
     tomorrow = read(app, aging, days(1), c)  # one day later everything moves on by a day
     assert tomorrow.amounts["EUR"] == (D("50.00"), D("300.00"), D("700.00"), D("1100.00"),
                                        D("0.00"), D("1500.00"))
+    # the overview ages the items it read in Python: the same grids, on any day and buckets
+    (items,) = read(app, open_items_by_customer, [c], include_closed=True).values()
+    assert aged(items, TODAY) == grid and aged(items, days(1)) == tomorrow
+    odd = [("due", None, 0), ("a week", 1, 7), ("later", 8, None)]
+    for day in (days(-11), days(-10), TODAY, days(8), days(9)):
+        assert aged(items, day, odd) == read(app, aging, day, c, buckets=odd), day
 
 
 def test_payments_and_credit_memos_reduce_the_aged_amount_and_closed_items_leave(
@@ -116,6 +122,9 @@ def test_payments_and_credit_memos_reduce_the_aged_amount_and_closed_items_leave
         ("W", "written_off", D("0.00"), TODAY), ("A", "open", D("900.00"), None),
         ("B", "cleared", D("0.00"), TODAY), ("P", "open", D("0.00"), None)]
     assert every[1].days_overdue(TODAY) == 45 and every[3].days_overdue(days(-10)) == 0
+    # aged in Python, written off, cleared and paid items stay out as they do in the database
+    assert aged(every, TODAY) == read(app, aging, TODAY, c)
+    assert aged(every, TODAY).items == {"EUR": (0, 0, 1, 0, 0, 0)}
 
 
 def test_custom_buckets_are_used_and_bad_ones_refused(app: Collections) -> None:
@@ -146,7 +155,7 @@ def test_custom_buckets_are_used_and_bad_ones_refused(app: Collections) -> None:
     assert check_buckets(DEFAULT_BUCKETS)[5] == Bucket("over 120", 121, None)
 
 
-def test_portfolio_aging_and_many_customers_in_one_query(app: Collections) -> None:
+def test_portfolio_aging_and_each_customers_grid(app: Collections) -> None:
     one, two, idle = customer(app, "P1"), customer(app, "P2"), customer(app, "P3")
     invoice(app, "P1", "P1-A", "100.00", days(-3))
     invoice(app, "P1", "P1-B", "40.00", days(-95), currency="USD")
@@ -156,11 +165,13 @@ def test_portfolio_aging_and_many_customers_in_one_query(app: Collections) -> No
     assert portfolio.amounts == {
         "EUR": (D("75.00"), D("350.00"), D("0.00"), D("0.00"), D("0.00"), D("0.00")),
         "USD": (D("0.00"), D("0.00"), D("0.00"), D("0.00"), D("40.00"), D("0.00"))}
-    grids = read(app, aging_by_customer, TODAY, [one, two, idle])
+    items = read(app, open_items_by_customer, [one, two, idle])
+    grids = {c: aged(found, TODAY) for c, found in items.items()}
     assert grids[one].amounts["EUR"][1] == D("100.00") and grids[one].total("USD") == D("40.00")
     assert grids[two].amounts == {"EUR": (D("75.00"), D("250.00"), D("0.00"), D("0.00"),
                                           D("0.00"), D("0.00"))}
     assert grids[idle].amounts == {} and grids[idle].total("EUR") == D("0.00")
+    assert all(grids[c] == read(app, aging, TODAY, c) for c in (one, two, idle))
 
 
 # -- the supervisor's grids -------------------------------------------------------------------

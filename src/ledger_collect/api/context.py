@@ -17,7 +17,6 @@ from strawberry.dataloader import DataLoader
 
 from ledger_collect.api.permissions import User
 from ledger_collect.projections import (
-    aging_report,
     casework,
     correspondence,
     customers,
@@ -57,8 +56,6 @@ class Loaders:
     timeline_by_customer: DataLoader[tuple[UUID, timeline.TimelineWindow], timeline.TimelinePage]
     open_items_by_customer: DataLoader[UUID, list[open_items.OpenItem]]
     credits_by_customer: DataLoader[UUID, list[open_items.Credit]]
-    #: Keyed by (customer, as-of date): one query per distinct date.
-    aging_by_customer: DataLoader[tuple[UUID, date], aging_report.AgingGrid]
     #: Keyed by (customer, names of ``OVERVIEW_PARTS``): those parts of every overview asked
     #: for read in one statement, and primed into the loaders above (so the overview's fields
     #: find them there).
@@ -94,17 +91,6 @@ class Loaders:
         async def timelines(keys: Sequence[tuple[UUID, timeline.TimelineWindow]]) -> list[Any]:
             return await timeline.load_timelines(pool, keys)
 
-        async def agings(keys: Sequence[tuple[UUID, date]]) -> list[Any]:
-            dates: dict[date, list[UUID]] = {}
-            for customer_id, as_of in keys:
-                dates.setdefault(as_of, []).append(customer_id)
-            grids = {}
-            for as_of, customer_ids in dates.items():
-                found = await aging_report.aging_by_customer(pool, as_of,
-                                                           list(dict.fromkeys(customer_ids)))
-                grids.update(((c, as_of), grid) for c, grid in found.items())
-            return [grids[key] for key in keys]
-
         async def overviews(keys: Sequence[tuple[UUID, frozenset[str]]]) -> list[None]:
             names = sorted(set().union(*(parts for _, parts in keys)))
             found = await fetch_parts(pool, {name: OVERVIEW_PARTS[name] for name in names},
@@ -113,7 +99,6 @@ class Loaders:
             return [None] * len(keys)
 
         loaders = cls(timeline_by_customer=DataLoader(load_fn=timelines),
-                   aging_by_customer=DataLoader(load_fn=agings),
                    **{name: batched(read) for name, read in (
             ("customers_by_id", customers.customers_by_id),
             ("branches_by_customer", customers.branches_by_customer),

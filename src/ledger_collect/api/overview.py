@@ -8,8 +8,8 @@ people to contact are a plain list (a handful per customer). Every part is read 
 request's loaders (``Context.loaders``), never directly. The parts a query asks for are read
 first, all in one statement (``Loaders.overview_parts``: the customer, head office, branches,
 contacts, notes, open items, credits and casework lists), which fills the loaders the fields
-then read from; the aging grid, the timeline and dispute notes (which take arguments or hang
-below a list) cost a query each. Whatever the number of items and of overviews asked for
+then read from; the aging grid is worked out from the open items read there; the timeline and
+dispute notes (which take arguments or hang below a list) cost a query each. Whatever the number of items and of overviews asked for
 (aliases), the overview costs a fixed number of queries. Personal parts
 (names, addresses, phone numbers, notes, summaries, reasons) are served by the shared casework
 types and ``personal_field()``: a viewer who may not see this customer's personal data gets
@@ -47,7 +47,7 @@ from ledger_collect.api.timeline import (
     customer_timeline,
 )
 from ledger_collect.projections import open_items as model
-from ledger_collect.projections.aging_report import AgingGrid
+from ledger_collect.projections.aging_report import AgingGrid, aged
 from ledger_collect.projections.customers import CustomerRecord
 from ledger_collect.projections.records import DEFAULT_PAGE
 
@@ -200,11 +200,11 @@ class CustomerOverview:
         return self._credits(info, "unapplied_payment", first, after)
 
     @strawberry.field(description="The open items by days past due (default buckets).")
-    async def aging(self, info: Info, as_of: Annotated[date | None, strawberry.argument(
+    def aging(self, info: Info, as_of: Annotated[date | None, strawberry.argument(
             description="Aged on this date; today when omitted.")] = None) -> CustomerAging:
-        grid = await info.context.loaders.aging_by_customer.load(
-            (self.id, as_of or info.context.business_date))
-        return CustomerAging.of(grid)
+        day = as_of or info.context.business_date
+        return loaded(info.context.loaders.open_items_by_customer, self.id,
+                      lambda items: CustomerAging.of(aged(items, day)))
 
     @strawberry.field(description="Promises to pay, newest first.")
     def promises(self, info: Info, first: First = DEFAULT_PAGE,
@@ -275,7 +275,8 @@ class OverviewQuery:
 _PARTS: dict[str, tuple[str, ...]] = {
     "headOffice": ("head_offices",), "branches": ("branches_by_customer",),
     "openAmount": ("open_items_by_customer",), "availableCredit": ("open_items_by_customer",),
-    "openItems": ("open_items_by_customer",), "creditMemos": ("credits_by_customer",),
+    "openItems": ("open_items_by_customer",), "aging": ("open_items_by_customer",),
+    "creditMemos": ("credits_by_customer",),
     "unappliedPayments": ("credits_by_customer",), "promises": ("promises_by_customer",),
     "disputes": ("disputes_by_customer",), "resubmissions": ("resubmissions_by_customer",),
     "activities": ("activities_by_customer",), "emails": ("emails_by_customer",),
