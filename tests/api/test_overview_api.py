@@ -241,6 +241,35 @@ def test_the_aging_grid_alone_reads_the_open_items_in_the_one_statement(
         ("1000.00", 10)]
 
 
+async def _plans_of(pool: Any, statement_contains: str) -> tuple[int, int]:
+    """(generic, custom) plans PostgreSQL made for the pool's prepared statements containing
+    this text, over all of its connections (each session keeps its own)."""
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        generic = custom = 0
+        for conn in held:
+            for row in await conn.fetch(
+                    "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                    " WHERE strpos(statement, $1) > 0", statement_contains):
+                generic += row["generic_plans"]
+                custom += row["custom_plans"]
+        return generic, custom
+    finally:
+        for conn in held:
+            await pool.release(conn)
+
+
+def test_the_overviews_statement_keeps_one_plan(api: Api, busy: Portfolio) -> None:
+    """The loaders' pool keeps one (generic) plan per statement: the overview's statement is
+    not planned again on each call, as PostgreSQL's own choice (``auto``) did."""
+    for _ in range(8):
+        api.data(AGING_ONLY, {"id": str(busy.north), "day": str(TODAY)}, user="audrey")
+    state = api.client.app.state  # type: ignore[attr-defined]
+    generic, custom = api.client.portal.call(_plans_of, state.keyed_pool, "ARRAY(SELECT")
+    assert (generic, custom) == (8, 0)
+    assert api.client.portal.call(state.pool.fetchval, "SHOW plan_cache_mode") == "auto"
+
+
 FRAGMENTED = """query ($id: UUID!) { customerOverview(id: $id) { ...Money
   ... on CustomerOverview { promises { nodes { amount } } customer { ...Notes } } } }
 fragment Money on CustomerOverview { openItems { nodes { documentNumber } } creditMemos {

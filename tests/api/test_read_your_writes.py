@@ -34,7 +34,7 @@ def context(api_settings: Settings, database: Database) -> Iterator[tuple[TestCl
         state = client.app.state  # type: ignore[attr-defined]
         yield client, Context(user=User("root", Role.ADMIN), collections=state.collections,
                               settings=settings, business_date=TODAY,
-                              loaders=Loaders.for_request(state.collections, state.pool),
+                              loaders=Loaders.for_request(state.collections, state.keyed_pool),
                               pool=state.pool)
 
 

@@ -59,18 +59,16 @@ def create_app(settings: Settings, database: Database | None = None, *,
         try:
             collections = await run_in_threadpool(Collections, db, settings)
             try:
-                pool = await asyncpg.create_pool(
-                    db.url, min_size=1, max_size=settings.pool_size,
-                    timeout=settings.connect_timeout, reset=_keep_session,
-                    server_settings={"search_path": settings.schema,
-                                     "application_name": "ledger-collect api"})
+                pool = await _read_pool(db, settings)
+                keyed = await _read_pool(db, settings, plan_cache_mode="force_generic_plan")
                 app.state.settings = settings
                 app.state.collections = collections
-                app.state.pool = pool
+                app.state.pool, app.state.keyed_pool = pool, keyed
                 try:
                     with tuned_collector():
                         yield
                 finally:
+                    await keyed.close()
                     await pool.close()
             finally:
                 await run_in_threadpool(collections.close)
@@ -81,6 +79,21 @@ def create_app(settings: Settings, database: Database | None = None, *,
     return Starlette(routes=[Route("/health", health, methods=["GET"]),
                              Route("/graphql", view)],
                      lifespan=lifespan)
+
+
+async def _read_pool(db: Database, settings: Settings, **session: str) -> asyncpg.Pool:
+    """A pool of read connections. Two per process: ``pool`` for what takes its plan from the
+    values asked for (reports, searches, lists, the worklist), ``keyed_pool`` for the
+    request's loaders, whose statements read rows by ids (``= ANY($1)``) and are best served
+    by one plan for any ids. PostgreSQL, left to choose (``plan_cache_mode = auto``), planned
+    the overview's one statement anew on each call: its generic plan, priced for an array of
+    unknown length, never looked cheaper than a plan for one id (measured: 1.4 ms a call
+    planned each time, 0.75 ms on the generic plan)."""
+    return await asyncpg.create_pool(
+        db.url, min_size=1, max_size=settings.pool_size, timeout=settings.connect_timeout,
+        reset=_keep_session, server_settings={"search_path": settings.schema,
+                                              "application_name": "ledger-collect api",
+                                              **session})
 
 
 def _open(settings: Settings) -> Database:

@@ -128,7 +128,7 @@ class GraphQLView(GraphQL[Context, None]):
         state = request.app.state
         return Context(user=request.state.user, collections=state.collections,
                        settings=state.settings, business_date=self._today(),
-                       loaders=Loaders.for_request(state.collections, state.pool),
+                       loaders=Loaders.for_request(state.collections, state.keyed_pool),
                        pool=state.pool, request=request, response=response)
 
     async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
