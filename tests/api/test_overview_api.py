@@ -208,10 +208,10 @@ def test_the_overview_costs_a_fixed_number_of_queries(api: Api, busy: Portfolio,
     assert len(unpaged(both["b"])["openItems"]) == 1
     # One statement for the customer, its head office and its lists (branches, contacts,
     # notes, open items, credits, promises, disputes, resubmissions, activities, emails,
-    # conversations; the aging grid is worked out from the open items), then the dispute
-    # notes and the timeline.
-    assert len(few) == len(many) == len(aliased) == 3, (few, many, aliased)
-    assert all(query.count("ARRAY(SELECT") == 13 for query in (few[0], many[0], aliased[0]))
+    # conversations, the timeline's first page; the aging grid is worked out from the open
+    # items), then the dispute notes.
+    assert len(few) == len(many) == len(aliased) == 2, (few, many, aliased)
+    assert all(query.count("ARRAY(SELECT") == 14 for query in (few[0], many[0], aliased[0]))
 
 
 AGING_ONLY = """query ($id: UUID!, $day: Date) { customerOverview(id: $id) {
@@ -268,6 +268,36 @@ def test_the_overviews_statement_keeps_one_plan(api: Api, busy: Portfolio) -> No
     generic, custom = api.client.portal.call(_plans_of, state.keyed_pool, "ARRAY(SELECT")
     assert (generic, custom) == (8, 0)
     assert api.client.portal.call(state.pool.fetchval, "SHOW plan_cache_mode") == "auto"
+
+
+TIMELINES = """query ($id: UUID!, $n: Int!) { customerOverview(id: $id) {
+  first: timeline(first: 3) { nodes { type event occurred } pageInfo { hasNextPage endCursor } }
+  all: timeline { nodes { event } }
+  promises: timeline(types: [PROMISE], first: 2) { nodes { type } }
+  asked: timeline(first: $n) { nodes { event } } } }"""
+ALONE = """query ($id: UUID!, $n: Int!) { timeline(customerId: $id, first: $n) {
+  nodes { type event occurred } pageInfo { hasNextPage endCursor } } }"""
+
+
+def test_a_first_timeline_page_is_read_with_the_overview_the_others_on_their_own(
+        api: Api, busy: Portfolio, sql_queries: list[str]) -> None:
+    """The first timeline asked for with a literal length (or none) comes in the overview's
+    statement; one with types or a variable length is read on its own; each page is the one
+    the timeline query serves."""
+    found = api.data(TIMELINES, {"id": str(busy.north), "n": 3},
+                     user="audrey")["customerOverview"]
+    overview_statement, *others = sql_queries
+    assert overview_statement.count("ARRAY(SELECT") == 2  # the customer, the timeline
+    # all (the default length) and the one with types; the variable length (3) asks for the
+    # page the statement read: the loader has it
+    assert len(others) == 2 and "type = ANY" in others[1], others
+    sql_queries.clear()
+    alone = api.data(ALONE, {"id": str(busy.north), "n": 3}, user="audrey")["timeline"]
+    assert found["first"] == alone and len(alone["nodes"]) == 3
+    assert alone["pageInfo"]["hasNextPage"] is True
+    assert [n["event"] for n in found["asked"]["nodes"]] == [n["event"] for n in alone["nodes"]]
+    assert len(found["all"]["nodes"]) > 3
+    assert {n["type"] for n in found["promises"]["nodes"]} == {"PROMISE"}
 
 
 FRAGMENTED = """query ($id: UUID!) { customerOverview(id: $id) { ...Money

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
     from ledger_collect.config import Settings
 
 
+OverviewKey: TypeAlias = tuple[UUID, frozenset[str], timeline.TimelineWindow | None]
+
+
 @dataclass
 class Loaders:
     """Per-request batch loaders, named ``<things>_by_<key>``: each costs one query per batch
@@ -56,10 +59,10 @@ class Loaders:
     timeline_by_customer: DataLoader[tuple[UUID, timeline.TimelineWindow], timeline.TimelinePage]
     open_items_by_customer: DataLoader[UUID, list[open_items.OpenItem]]
     credits_by_customer: DataLoader[UUID, list[open_items.Credit]]
-    #: Keyed by (customer, names of ``OVERVIEW_PARTS``): those parts of every overview asked
-    #: for read in one statement, and primed into the loaders above (so the overview's fields
-    #: find them there).
-    overview_parts: DataLoader[tuple[UUID, frozenset[str]], None] = field(init=False)
+    #: Keyed by (customer, names of ``OVERVIEW_PARTS``, a timeline window or None): those parts
+    #: of every overview asked for, and the first page of the timeline in that window, read in
+    #: one statement and primed into the loaders above (so the overview's fields find them).
+    overview_parts: DataLoader[OverviewKey, None] = field(init=False)
 
     def _prime(self, found: dict[str, dict[UUID, list[Any]]]) -> None:
         for name, by_key in found.items():
@@ -91,10 +94,18 @@ class Loaders:
         async def timelines(keys: Sequence[tuple[UUID, timeline.TimelineWindow]]) -> list[Any]:
             return await timeline.load_timelines(pool, keys)
 
-        async def overviews(keys: Sequence[tuple[UUID, frozenset[str]]]) -> list[None]:
-            names = sorted(set().union(*(parts for _, parts in keys)))
-            found = await fetch_parts(pool, {name: OVERVIEW_PARTS[name] for name in names},
-                                      list(dict.fromkeys(customer_id for customer_id, _ in keys)))
+        async def overviews(keys: Sequence[OverviewKey]) -> list[None]:
+            names = sorted(set().union(*(parts for _, parts, _ in keys)))
+            parts = {name: OVERVIEW_PARTS[name] for name in names}
+            windows = sorted({w for _, _, w in keys if w is not None}, key=repr)
+            parts.update((f"timeline_{n}", timeline.window_part(w)) for n, w in enumerate(windows))
+            customer_ids = list(dict.fromkeys(customer_id for customer_id, _, _ in keys))
+            found = await fetch_parts(pool, parts, customer_ids)
+            for n, window in enumerate(windows):
+                rows = [row for rows in found.pop(f"timeline_{n}").values() for row in rows]
+                loaders.timeline_by_customer.prime_many({
+                    (c, window): page
+                    for c, page in timeline.pages_of(rows, customer_ids, window).items()})
             loaders._prime(found)
             return [None] * len(keys)
 

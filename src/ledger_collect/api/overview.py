@@ -8,8 +8,9 @@ people to contact are a plain list (a handful per customer). Every part is read 
 request's loaders (``Context.loaders``), never directly. The parts a query asks for are read
 first, all in one statement (``Loaders.overview_parts``: the customer, head office, branches,
 contacts, notes, open items, credits and casework lists), which fills the loaders the fields
-then read from; the aging grid is worked out from the open items read there; the timeline and
-dispute notes (which take arguments or hang below a list) cost a query each. Whatever the number of items and of overviews asked for
+then read from; the aging grid is worked out from the open items read there, and a first page
+of the timeline is read there too. A timeline with other arguments and dispute notes (which
+hang below a list) cost a query each. Whatever the number of items and of overviews asked for
 (aliases), the overview costs a fixed number of queries. Personal parts
 (names, addresses, phone numbers, notes, summaries, reasons) are served by the shared casework
 types and ``personal_field()``: a viewer who may not see this customer's personal data gets
@@ -25,7 +26,7 @@ from typing import Annotated, Any, Self
 from uuid import UUID
 
 import strawberry
-from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode
+from graphql import FieldNode, FragmentDefinitionNode, FragmentSpreadNode, IntValueNode
 
 from ledger_collect.api.casework import (
     Activity,
@@ -50,6 +51,7 @@ from ledger_collect.projections import open_items as model
 from ledger_collect.projections.aging_report import AgingGrid, aged
 from ledger_collect.projections.customers import CustomerRecord
 from ledger_collect.projections.records import DEFAULT_PAGE
+from ledger_collect.projections.timeline import TimelineWindow
 
 ZERO = Decimal("0.00")
 
@@ -263,7 +265,10 @@ class OverviewQuery:
     async def customer_overview(self, info: Info, id: UUID) -> CustomerOverview | None:
         require(info.context.user, Action.READ)
         loaders = info.context.loaders
-        await loaders.overview_parts.load((id, _asked_parts(info)))
+        parts, first = _asked_parts(info)
+        window = None if first is None else TimelineWindow.of(
+            first=first, today=info.context.business_date)
+        await loaders.overview_parts.load((id, parts, window))
         found = await loaders.customers_by_id.load(id)
         if found is None:
             return None
@@ -285,17 +290,18 @@ _PARTS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: The parts each selection asks for, by the ids of its field nodes (kept with them, so that
-#: the ids cannot be reused while cached). Parsed documents are cached (``ParserCache``), so a
+#: What each selection asks for, by the ids of its field nodes (kept with them, so that the
+#: ids cannot be reused while cached). Parsed documents are cached (``ParserCache``), so a
 #: client's query brings the same nodes request after request.
-_ASKED: dict[tuple[int, ...], tuple[list[FieldNode], frozenset[str]]] = {}
+_ASKED: dict[tuple[int, ...], tuple[list[FieldNode], frozenset[str], int | None]] = {}
 _ASKED_SIZE = 1024
 
 
-def _asked_parts(info: Info) -> frozenset[str]:
-    """The parts this overview's selection reads: worked out from the query's syntax tree once
-    per selection (strawberry's ``info.selected_fields`` converts the whole tree on every
-    call: 11 % of an overview's CPU)."""
+def _asked_parts(info: Info) -> tuple[frozenset[str], int | None]:
+    """The parts this overview's selection reads, and the length of the timeline page read
+    with them (None: none is, see ``_timeline_first``): worked out from the query's syntax
+    tree once per selection (strawberry's ``info.selected_fields`` converts the whole tree on
+    every call: 11 % of an overview's CPU)."""
     raw = info._raw_info
     nodes = raw.field_nodes
     key = tuple(map(id, nodes))
@@ -305,8 +311,26 @@ def _asked_parts(info: Info) -> frozenset[str]:
             _ASKED.clear()
         parts = frozenset({"customers_by_id"}).union(
             *(_PARTS.get(name, ()) for name in _names_below(nodes, raw.fragments)))
-        cached = _ASKED[key] = (list(nodes), parts)
-    return cached[1]
+        cached = _ASKED[key] = (list(nodes), parts, _timeline_first(nodes))
+    return cached[1], cached[2]
+
+
+def _timeline_first(nodes: Iterable[FieldNode]) -> int | None:
+    """The page length of a ``timeline`` asked for right below the overview with no argument
+    but a literal ``first``: that first page, of every type, is read in the overview's one
+    statement. Any other timeline (types, since, a cursor, variables) is read on its own."""
+    for node in nodes:
+        for selection in node.selection_set.selections if node.selection_set else ():
+            if not isinstance(selection, FieldNode) or selection.name.value != "timeline":
+                continue
+            arguments = {a.name.value: a.value for a in selection.arguments or ()}
+            first = arguments.pop("first", None)
+            if arguments or not (first is None or isinstance(first, IntValueNode)):
+                continue
+            length = DEFAULT_PAGE if first is None else int(first.value)
+            if length >= 1:
+                return length
+    return None
 
 
 def _names_below(nodes: Iterable[Any], fragments: dict[str, FragmentDefinitionNode]

@@ -39,6 +39,7 @@ from ledger_collect.projections.records import (
     MAX_PAGE,
     CursorError,
     ListArgumentError,
+    Part,
 )
 from ledger_collect.projections.timeline_events import FOLD
 
@@ -268,7 +269,13 @@ async def timeline_by_customer(pool: Any, customer_ids: Sequence[UUID], *,
 async def _read(pool: Any, customer_ids: list[UUID],
                 window: TimelineWindow) -> dict[UUID, TimelinePage]:
     query, params = _page_sql(window)
-    rows = await pool.fetch(query, customer_ids, *params)
+    return pages_of(await pool.fetch(query, customer_ids, *params), customer_ids, window)
+
+
+def pages_of(rows: Iterable[Any], customer_ids: Sequence[UUID],
+             window: TimelineWindow) -> dict[UUID, TimelinePage]:
+    """The window's page of each customer from the rows of its query (one row per entry, and
+    one of nulls but the segment for a customer with none)."""
     segments: dict[UUID, str | None] = {}
     entries: dict[UUID, list[TimelineEntry]] = {c: [] for c in customer_ids}
     for row in rows:
@@ -279,6 +286,23 @@ async def _read(pool: Any, customer_ids: list[UUID],
                                                           for name, _ in ROW_COLUMNS}))
     return {c: TimelinePage(c, segments.get(c), found[:window.first],
                             len(found) > window.first) for c, found in entries.items()}
+
+
+def window_part(window: TimelineWindow) -> Part[dict[str, Any]]:
+    """The window's query as a part of the overview's one statement (``fetch_parts``, whose
+    only parameter is the customers' ids): the window's date and length are written into the
+    statement (values made here, never a client's text). Windows with types or a cursor are
+    read on their own (``load_timelines``). Rows come out as dicts for ``pages_of``."""
+    if window.types is not None or window.after is not None:
+        raise ValueError("only a first page of every type is read with the overview")
+    query, _ = _page_sql(window)
+    query = query.replace("$2", f"'{window.since.isoformat()}'::date").replace(
+        "$3", str(window.first + 1))
+    return Part(query, _PAGE_COLUMNS, dict)
+
+
+_PAGE_COLUMNS = ("customer_id", "segment",
+                 *(name for name, _ in ROW_COLUMNS if name != "customer_id"))
 
 
 async def load_timelines(pool: Any, keys: Sequence[tuple[UUID, TimelineWindow]],
