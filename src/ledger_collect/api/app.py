@@ -60,15 +60,17 @@ def create_app(settings: Settings, database: Database | None = None, *,
             collections = await run_in_threadpool(Collections, db, settings)
             try:
                 pool = await _read_pool(db, settings)
-                keyed = await _read_pool(db, settings, plan_cache_mode="force_generic_plan")
-                app.state.settings = settings
-                app.state.collections = collections
-                app.state.pool, app.state.keyed_pool = pool, keyed
                 try:
-                    with tuned_collector():
-                        yield
+                    keyed = await _read_pool(db, settings, plan_cache_mode="force_generic_plan")
+                    app.state.settings = settings
+                    app.state.collections = collections
+                    app.state.pool, app.state.keyed_pool = pool, keyed
+                    try:
+                        with tuned_collector():
+                            yield
+                    finally:
+                        await keyed.close()
                 finally:
-                    await keyed.close()
                     await pool.close()
             finally:
                 await run_in_threadpool(collections.close)
