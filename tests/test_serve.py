@@ -112,7 +112,7 @@ def _sockets_of(pids: set[int], port: int, state: str) -> dict[int, set[str]]:
 
 def _hold_connections(port: int, count: int) -> list[socket.socket]:
     """``count`` clients that connect together, each asking once and keeping its connection."""
-    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(count)]
+    clients = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(count)]
     for client in clients:
         client.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     for client in clients:
