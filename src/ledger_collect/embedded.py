@@ -46,7 +46,7 @@ fsync = on
 # read in sequence does (the default 4.0 is for spinning disks). With the default, the
 # portfolio's aging was read by parallel scans of every invoice, 3.5x slower (README).
 random_page_cost = 1.1
-work_mem = 16MB  # per-customer balances of 100,000 customers sort in memory
+work_mem = 16MB  # the reports' sorts and hashes in memory (4MB spilled to disk)
 listen_addresses = ''  # Unix socket only (pg_ctl also passes -h '')
 """
 

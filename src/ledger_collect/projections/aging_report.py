@@ -64,9 +64,9 @@ _CONDITIONS = {
     # customers of a segment, as the customers read model has them
     "segment": "customer_id IN (SELECT id FROM customers WHERE segment = {})",
 }
-_AGING = (f"SELECT {{key}} currency, width_bucket($1::date - due_date, $2::int[]) AS bucket,"
+_AGING = ("SELECT currency, width_bucket($1::date - due_date, $2::int[]) AS bucket,"
           f" sum(open_amount) AS amount, count(*) AS items FROM open_items WHERE {OPEN_CONDITION}"
-          f" {{where}} GROUP BY {{key}} currency, bucket")
+          " {where} GROUP BY currency, bucket")
 
 
 async def aging(pool: Any, as_of: date, customer_id: UUID | None = None,
@@ -77,7 +77,7 @@ async def aging(pool: Any, as_of: date, customer_id: UUID | None = None,
     checked = check_buckets(buckets)
     args: list[Any] = [as_of, thresholds(checked)]
     where = _narrowed(args, customer_id=customer_id, currency=currency, segment=segment)
-    rows = await pool.fetch(_AGING.format(key="", where=where), *args)
+    rows = await pool.fetch(_AGING.format(where=where), *args)
     return _grid(as_of, checked, rows)
 
 
@@ -101,18 +101,16 @@ def aged(items: Iterable[OpenItem], as_of: date,
     overview reads its open items anyway, and ages them without a query of its own."""
     checked = check_buckets(buckets)
     limits = thresholds(checked)
-    amounts: dict[str, list[Decimal]] = {}
-    items_in: dict[str, list[int]] = {}
+    sums: dict[tuple[str, int], dict[str, Any]] = {}
     for item in items:
         if item.status != "open" or item.open_amount <= 0:  # OPEN_CONDITION
             continue
         bucket = bisect_right(limits, (as_of - item.due_date).days)
-        row = amounts.setdefault(item.currency, [ZERO] * len(checked))
-        row[bucket] += item.open_amount
-        items_in.setdefault(item.currency, [0] * len(checked))[bucket] += 1
-    return AgingGrid(as_of, tuple(b.label for b in checked),
-                     {c: tuple(a) for c, a in sorted(amounts.items())},
-                     {c: tuple(n) for c, n in sorted(items_in.items())})
+        row = sums.setdefault((item.currency, bucket), {
+            "currency": item.currency, "bucket": bucket, "amount": ZERO, "items": 0})
+        row["amount"] += item.open_amount
+        row["items"] += 1
+    return _grid(as_of, checked, sums.values())  # laid out as the database's rows are
 
 
 #: The lists rank the balances the writer keeps (``customer_balances``: one index read); only
