@@ -222,3 +222,32 @@ def test_the_library_creates_no_tables_at_run_time(settings: Settings) -> None:
         assert types == (0,)
     finally:
         app.close()
+
+
+def test_a_renamed_migration_that_was_already_applied_is_refused(
+    settings: Settings, folder: Path
+) -> None:
+    database = Database(settings)
+    database.migrate(folder=folder)
+    before = recorded(settings)
+    (folder / "0002_add_balance.sql").rename(folder / "0002_balance.sql")
+
+    with pytest.raises(MigrationError, match="migration 0002_add_balance.sql was applied but "
+                                             "is now named 0002_balance.sql"):
+        database.migrate(folder=folder)
+    assert recorded(settings) == before
+
+
+def test_a_deleted_migration_that_was_already_applied_is_refused(
+    settings: Settings, folder: Path
+) -> None:
+    database = Database(settings)
+    database.migrate(folder=folder)
+    before = recorded(settings)
+    (folder / "0010_seed.sql").unlink()
+    (folder / "0011_overdraft.sql").write_text("ALTER TABLE ledger ADD COLUMN overdraft boolean;")
+
+    with pytest.raises(MigrationError, match="migration 0010_seed.sql was applied but is not "
+                                             "among this version's migrations"):
+        database.migrate(folder=folder)
+    assert recorded(settings) == before  # the new 0011 was not applied either

@@ -13,7 +13,15 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from ledger_collect.config import Settings
-from ledger_collect.database import Database, MigrationError, opened, read_migrations, redact
+from ledger_collect.database import (
+    Database,
+    MigrationError,
+    applied_migrations,
+    differences,
+    opened,
+    read_migrations,
+    redact,
+)
 from ledger_collect.domain.base import DomainError
 from ledger_collect.personal_data import MasterKeyError
 
@@ -60,13 +68,19 @@ def open_application(settings: Settings, *, migrate: bool | None = None) -> Iter
 
 
 def require_migrated(database: Database) -> None:
+    """Refuse a store whose applied migrations are not exactly the code's: one missing (run
+    ``migrate``), or one the code does not have as applied (edited, renamed, deleted, or
+    applied by a newer version). Code and tables that disagree fail later, and worse."""
+    where = f"schema {database.schema} of {redact(database.url)}"
+    migrations = read_migrations()
     with database.connect() as conn:
-        try:
-            done = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        except psycopg.errors.UndefinedTable:
-            done = set()
-    pending = [m.name for m in read_migrations() if m.version not in done]
+        done = applied_migrations(conn)
+    refused = differences(done, migrations)
+    if refused:
+        raise click.ClickException(f"{where} does not match this version's migrations: "
+                                   + "; ".join(refused))
+    pending = [m.name for m in migrations if m.version not in done]
     if pending:
         raise click.ClickException(
-            f"schema {database.schema} of {redact(database.url)} is missing migrations "
-            f"({', '.join(pending)}): run `ledger-collect migrate` first")
+            f"{where} is missing migrations ({', '.join(pending)}): "
+            f"run `ledger-collect migrate` first")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import psycopg
 from psycopg import sql
@@ -147,19 +147,12 @@ class Database:
                     " version integer PRIMARY KEY, name text NOT NULL, checksum text NOT NULL,"
                     " applied_at timestamptz NOT NULL DEFAULT now())"
                 )
-                done = {
-                    row[0]: (row[1], row[2])
-                    for row in conn.execute("SELECT version, name, checksum FROM schema_migrations")
-                }
+                done = applied_migrations(conn)
+                refused = differences(done, migrations)
+                if refused:
+                    raise MigrationError("; ".join(refused))
                 for migration in migrations:
                     if migration.version in done:
-                        name, checksum = done[migration.version]
-                        if checksum != migration.checksum:
-                            raise MigrationError(
-                                f"migration {migration.name} was edited after it was applied "
-                                f"(as {name}); applied migrations never change: undo the edit "
-                                f"and put the change in a new migration"
-                            )
                         continue
                     try:
                         with conn.transaction():  # the change and its record, or neither
@@ -179,6 +172,39 @@ class Database:
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
         return applied
+
+
+def applied_migrations(conn: psycopg.Connection[Any]) -> dict[int, tuple[str, str]]:
+    """The store's applied migrations: version -> (file name, checksum); none when the table
+    is missing (a store never migrated)."""
+    try:
+        with conn.transaction():
+            rows = conn.execute("SELECT version, name, checksum FROM schema_migrations").fetchall()
+    except psycopg.errors.UndefinedTable:
+        return {}
+    return {row[0]: (row[1], row[2]) for row in rows}
+
+
+def differences(applied: dict[int, tuple[str, str]], migrations: list[Migration]) -> list[str]:
+    """Why the applied migrations do not match the code's, one reason each: an applied
+    migration edited, renamed or deleted since (applied migrations never change), or applied
+    by a newer version of the code than this one. Migrations not yet applied are no difference:
+    ``migrate`` applies them."""
+    ours = {m.version: m for m in migrations}
+    found = []
+    for version, (name, checksum) in sorted(applied.items()):
+        migration = ours.get(version)
+        if migration is None:
+            found.append(f"migration {name} was applied but is not among this version's "
+                         f"migrations (deleted or renamed, or applied by a newer version)")
+        elif migration.name != name:
+            found.append(f"migration {name} was applied but is now named {migration.name}; "
+                         f"applied migrations never change: undo the rename")
+        elif checksum != migration.checksum:
+            found.append(f"migration {migration.name} was edited after it was applied "
+                         f"(as {name}); applied migrations never change: undo the edit "
+                         f"and put the change in a new migration")
+    return found
 
 
 @contextmanager
