@@ -1,0 +1,110 @@
+"""Faults that must end on their own, in real processes: an import's or an API supervisor's
+parent killed takes its workers with it; a second API on a port already served is refused."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+from click.testing import CliRunner
+
+from ledger_collect.cli import cli
+from ledger_collect.config import Settings
+from ledger_collect.database import Database
+
+
+def ledger_collect(settings: Settings, *args: str) -> subprocess.Popen[str]:
+    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url or "",
+           "LEDGER_SCHEMA": settings.schema, "LEDGER_MASTER_KEY": settings.master_key or "",
+           "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": "s" * 40}
+    return subprocess.Popen([sys.executable, "-m", "ledger_collect.cli", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def spawned_children(pid: int) -> set[int]:
+    """The processes ``pid`` started with multiprocessing's spawn."""
+    found = set()
+    for entry in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            parent = int(Path(f"/proc/{entry}/stat").read_text().rpartition(")")[2].split()[1])
+            spawned = b"spawn_main" in Path(f"/proc/{entry}/cmdline").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if parent == pid and spawned:
+            found.add(int(entry))
+    return found
+
+
+def running(pids: set[int]) -> set[int]:
+    """Those of ``pids`` still running (zombies left to a container's init do not count)."""
+    alive = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+        except OSError:
+            continue
+        if state not in ("Z", "X"):
+            alive.add(pid)
+    return alive
+
+
+def wait_until_gone(pids: set[int], seconds: float) -> set[int]:
+    deadline = time.monotonic() + seconds
+    while running(pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return running(pids)
+
+
+def client_connections(url: str) -> int:
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                            " current_database() AND backend_type = 'client backend'"
+                            " AND pid <> pg_backend_pid()").fetchone()[0]
+
+
+def events(database: Database) -> int:
+    with database.connect() as conn:
+        return conn.execute("SELECT count(*) FROM collections_events").fetchone()[0]
+
+
+# -- the import ----------------------------------------------------------------------------------
+@pytest.mark.slow
+def test_killing_a_parallel_import_late_ends_its_workers_and_their_connections(
+        database: Database, settings: Settings, tmp_path: Path) -> None:
+    feed = tmp_path / "feed.jsonl"
+    assert CliRunner().invoke(cli, ["demo-data", "--customers", "600", "--as-of", "2026-11-23",
+                                    "--output", str(feed)]).exit_code == 0
+    baseline = client_connections(settings.database_url)
+    whole = ledger_collect(settings, "import", str(feed), "--jobs", "2")
+    whole.communicate(timeout=180)
+    final = events(database)
+    with database.connect() as conn:  # the same store again, empty
+        conn.execute("TRUNCATE collections_events")
+
+    victim = ledger_collect(settings, "import", str(feed), "--jobs", "2", "--batch-size", "50")
+    workers: set[int] = set()
+    try:
+        deadline = time.monotonic() + 180
+        while victim.poll() is None and time.monotonic() < deadline:
+            workers |= spawned_children(victim.pid)
+            if events(database) >= final * 0.9:  # late: a part may be done, its worker waiting
+                victim.kill()
+                break
+            time.sleep(0.01)
+        assert victim.wait(timeout=30) == -signal.SIGKILL, "the import ended before the kill"
+        assert len(workers) == 2
+
+        assert wait_until_gone(workers, 5) == set()
+        deadline = time.monotonic() + 5
+        while client_connections(settings.database_url) > baseline and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert client_connections(settings.database_url) <= baseline
+    finally:
+        for pid in running(workers):  # a failed test leaves no orphan behind
+            os.kill(pid, signal.SIGKILL)
