@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner
@@ -107,4 +109,58 @@ def test_killing_a_parallel_import_late_ends_its_workers_and_their_connections(
         assert client_connections(settings.database_url) <= baseline
     finally:
         for pid in running(workers):  # a failed test leaves no orphan behind
+            os.kill(pid, signal.SIGKILL)
+
+
+# -- the API -------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def healthy(base: str, process: subprocess.Popen[str], seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    pytest.fail(f"{base} did not come up")
+
+
+@pytest.mark.slow
+def test_a_second_api_on_a_served_port_is_refused_and_killing_the_first_ends_its_workers(
+        database: Database, settings: Settings) -> None:
+    port = free_port()
+    first = ledger_collect(settings, "api", "--workers", "2", "--port", str(port))
+    workers: set[int] = set()
+    try:
+        healthy(f"http://127.0.0.1:{port}", first)
+        deadline = time.monotonic() + 30
+        while len(workers) < 2 and time.monotonic() < deadline:
+            workers = spawned_children(first.pid)
+            time.sleep(0.2)
+        assert len(workers) == 2
+
+        for args in (("--workers", "2"), ()):
+            second = ledger_collect(settings, "api", *args, "--port", str(port))
+            try:
+                _, err = second.communicate(timeout=30)
+            finally:
+                second.kill()
+            assert second.returncode != 0, err
+            assert "address already in use" in err.lower(), err
+
+        first.kill()  # no chance to stop anyone
+        first.wait(timeout=10)
+        assert wait_until_gone(workers, 10) == set()
+        with pytest.raises(httpx.ConnectError):
+            httpx.get(f"http://127.0.0.1:{port}/health", timeout=2)
+    finally:
+        first.kill()
+        for pid in running(workers):
             os.kill(pid, signal.SIGKILL)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import multiprocessing
 import os
 import signal
 from collections.abc import AsyncIterator, Callable
@@ -35,6 +36,7 @@ from ledger_collect.application import Collections
 from ledger_collect.collector import tuned_collector
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
+from ledger_collect.lifetime import end_with_parent
 from ledger_collect.personal_data import load_master_key
 
 logger = logging.getLogger("ledger_collect.api")
@@ -161,7 +163,11 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
 
 def worker_app() -> Starlette:
     """The app of one worker process (``serve(workers=N)``): its settings from the
-    environment the supervisor prepared, its database by URL, its own pools."""
+    environment the supervisor prepared, its database by URL, its own pools. It stops
+    (SIGTERM: gracefully) when its supervisor ends, even by SIGKILL."""
+    supervisor = multiprocessing.parent_process()
+    if supervisor is not None and supervisor.pid is not None:
+        end_with_parent(supervisor.pid, signal.SIGTERM)
     return create_app(Settings.from_env())
 
 
@@ -182,7 +188,8 @@ def _serve_workers(settings: Settings, host: str, port: int, database: Database,
     try:
         listening = shared_port(host, port)
     except OSError as error:
-        raise SystemExit(f"cannot listen on {host}:{port}: {error.strerror}") from None
+        raise SystemExit(f"Error: cannot listen on {host}:{port}: {error.strerror}"
+                         f" (is another server running there?)") from None
     with listening:
         logger.info("serving on http://%s:%d with %d workers", host, port, workers)
         Multiprocess(config, sockets=[listening]).run()  # uvicorn.run's, with our sockets

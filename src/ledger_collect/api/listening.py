@@ -56,6 +56,10 @@ class SharedPort(socket.socket):
 
 
 def shared_port(host: str, port: int) -> SharedPort:
+    """The supervisor's hold on the port; OSError (address in use) when a server already
+    listens on it. ``SO_REUSEPORT`` alone would let a second ``api`` of the same user join the
+    port silently, so the port is first bound without it: that fails on a port in use."""
+    listening_socket(host, port).close()
     made = listening_socket(host, port, reuse_port=True, kind=SharedPort)
     assert isinstance(made, SharedPort)
     return made

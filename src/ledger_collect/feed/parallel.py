@@ -19,17 +19,14 @@ file's order, once every worker has committed its part. One summary merges their
 
 After a crash or SIGKILL, running the import again ends as one clean run, as with one process:
 each batch is a transaction and records already present change nothing. Workers end with
-their parent, wherever they are (``_end_with_parent``): a worker waiting for the split or for
+their parent, wherever they are (``lifetime``): a worker waiting for the split or for
 its next task would otherwise wait for ever, holding its store connections.
 """
 
 from __future__ import annotations
 
-import ctypes
 import multiprocessing
 import os
-import signal
-import sys
 import queue
 import threading
 import time
@@ -44,6 +41,7 @@ from ledger_collect.config import Settings
 from ledger_collect.feed.files import open_feed
 from ledger_collect.feed.importer import ACTOR, DEFAULT_BATCH_SIZE, Importer, ImportResult
 from ledger_collect.feed.split import DEFERRED, Split, line_count, split
+from ledger_collect.lifetime import end_with_parent
 
 #: ``--jobs auto`` uses one process below this file size (starting workers costs ~1 s).
 PARALLEL_MIN_BYTES = 4_000_000
@@ -98,36 +96,11 @@ def _owned(mask: Any, watermark: Any, part: int,
     return owned
 
 
-PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent ends
-
-
-def _end_with_parent(parent: int) -> None:
-    """Have this process killed when ``parent`` ends: the kernel does it on Linux (the killed
-    worker's transaction is rolled back, its connections close with it); elsewhere a thread
-    watches the parent. Checked once more after arming, for a parent that ended before."""
-    armed = False
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            armed = libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
-        except (OSError, AttributeError):
-            armed = False
-    if not armed:
-        def watch() -> None:
-            while os.getppid() == parent:
-                time.sleep(0.5)
-            os._exit(3)
-
-        threading.Thread(target=watch, name="ledger-import-parent", daemon=True).start()
-    if os.getppid() != parent:
-        os._exit(3)
-
-
 def _work(job: _Job, mask: Any, watermark: Any, positions: Any, tasks: Any,
           messages: Any) -> None:
     """One worker: its own store connection, its part of the file (then, if asked, the
     deferred lines), the ordinary Importer."""
-    _end_with_parent(job.parent)
+    end_with_parent(job.parent)  # killed with it: the batch's transaction is rolled back
     try:
         from ledger_collect.application import Collections
         from ledger_collect.database import Database
