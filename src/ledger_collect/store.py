@@ -36,9 +36,7 @@ from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import (
     EventStore,
-    InterfaceError,
     Notification,
-    OperationalError,
     ProgrammingError,
     Recording,
     StoredEvent,
@@ -48,11 +46,12 @@ from eventsourcing.postgres import (
     PostgresFactory,
     PostgresProcessRecorder,
 )
-from eventsourcing.utils import retry
 from psycopg import Cursor, adapters, pq
 from psycopg.adapt import Buffer, Dumper
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
+
+from ledger_collect.outage import retrying
 
 # -- binary arrays ------------------------------------------------------------------------------
 # PostgreSQL's binary array format: ndim, has-nulls flag, element type oid, then per dimension
@@ -146,6 +145,16 @@ def binary_columns(
 
 
 # -- recorders ----------------------------------------------------------------------------------
+def connect_window(recorder: Any) -> float:
+    """How long a recorder tries to reach a lost database: its pool's connect timeout."""
+    return float(recorder.datastore.pool.timeout)
+
+
+def unretried(method: Any) -> Any:
+    """The library's method without its retry decorator (ours replaces it)."""
+    return getattr(method, "__func__", method).__wrapped__
+
+
 class BinaryInsert:
     """Sends the batch's rows as four binary arrays; everything else is the library's: one
     transaction, the tracking row of a process recorder, the ``EXCLUSIVE`` table lock, NOTIFY,
@@ -182,6 +191,7 @@ class BinaryInsert:
             [*self.lock_table_statements, SQL("NOTIFY {}").format(Identifier(self.channel_name))]
         )
 
+    @retrying(connect_window)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -189,10 +199,10 @@ class BinaryInsert:
             msg = "BinaryInsert recorders never run in the database-functions mode"
             raise ProgrammingError(msg)
         if sum(len(e.state or b"") for e in stored_events) <= self.pipeline_max_bytes:
-            return super().insert_events(stored_events, **kwargs)  # type: ignore[misc,no-any-return]
+            library = unretried(super().insert_events)  # type: ignore[misc]
+            return library(self, stored_events, **kwargs)  # type: ignore[no-any-return]
         return self._insert_unpipelined(stored_events, **kwargs)
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's
     def _insert_unpipelined(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
         columns = binary_columns(stored_events)  # before the lock: nobody waits while we build
         with self.datastore.get_connection() as conn, conn.transaction():
@@ -227,11 +237,28 @@ class BinaryInsert:
             raise ProgrammingError(msg) from exc
 
 
+#: The library's recorder methods that retry ten times (``eventsourcing.utils.retry``).
+_RETRIED = ("select_events", "select_notifications", "max_notification_id", "insert_tracking",
+            "max_tracking_id", "has_tracking_id")
+
+
+def fail_fast(cls: type[Any]) -> type[Any]:
+    """``cls`` with the library's retried methods retried by ``outage.retrying``: a lost
+    database is reported after the connect timeout, not after ten of them."""
+    for name in _RETRIED:
+        inner = getattr(getattr(cls, name, None), "__wrapped__", None)
+        if inner is not None:
+            setattr(cls, name, retrying(connect_window)(inner))
+    return cls
+
+
+@fail_fast
 class FastApplicationRecorder(BinaryInsert, PostgresApplicationRecorder):
     """The library's application recorder with the batch sent in binary (and large batches
     outside pipeline mode)."""
 
 
+@fail_fast
 class FastProcessRecorder(BinaryInsert, PostgresProcessRecorder):
     """The library's process recorder (events and tracking row in one transaction), batch in
     binary. For process applications: ``PROCESS_RECORDER_TOPIC=ledger_collect.store:FastProcessRecorder``."""

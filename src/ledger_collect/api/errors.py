@@ -6,8 +6,10 @@ Three kinds, three channels:
   data: members of the mutation's result union implementing ``Problem``, with the domain error's
   message and code, so clients handle them with the rest of the answer;
 - denials are GraphQL errors with ``extensions.code`` FORBIDDEN (``Forbidden``);
-- anything else is a bug or an outage: its text never reaches the client, which gets an error id
-  instead; the real error is logged under that id (``MaskInternalErrors``).
+- the database out of reach is a GraphQL error with ``extensions.code`` DATABASE_UNAVAILABLE,
+  answered within the connect timeout, for queries and mutations alike: try again later;
+- anything else is a bug: its text never reaches the client, which gets an error id instead;
+  the real error is logged under that id (``MaskInternalErrors``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from ledger_collect.domain.base import ConflictError, DomainError, NotFoundError
+from ledger_collect.outage import unreachable
 
 logger = logging.getLogger("ledger_collect.api")
 
@@ -81,6 +84,13 @@ class MaskInternalErrors(MaskErrors):
         super().__init__(should_mask_error=is_internal)
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if unreachable(error.original_error):
+            logger.warning("database unavailable at %s: %s",
+                           ".".join(str(p) for p in error.path or ()), error.message)
+            return GraphQLError(
+                message="The database is unavailable at the moment; try again shortly.",
+                nodes=error.nodes, source=error.source, positions=error.positions,
+                path=error.path, extensions={"code": "DATABASE_UNAVAILABLE"})
         error_id = uuid.uuid4().hex[:16]
         user = getattr(self.execution_context.context, "user", None)
         logger.error("internal error %s at %s (user %s): %s", error_id,

@@ -1,0 +1,139 @@
+"""A database outage, with a real API process on a PostgreSQL the test starts and stops itself:
+queries and mutations answer DATABASE_UNAVAILABLE within the connect timeout instead of hanging
+(or an internal error), and everything works again once the database is back, without a
+restart."""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger_collect.api.auth import issue_token
+from ledger_collect.application import Collections
+from ledger_collect.commands.receivables import register_customer
+from ledger_collect.config import Settings
+from ledger_collect.database import Database
+from ledger_collect.embedded import EmbeddedPostgres
+from ledger_collect.projections.runner import catch_up
+
+SECRET = "outage-test-secret-" + "x" * 32
+CONNECT_TIMEOUT = 3
+NOTE = """mutation($id: UUID!) { addCustomerNote(input: {customerId: $id, text: "called"}) {
+  __typename ... on CustomerNoteAdded { noteId } } }"""
+CUSTOMERS = "{ customers(first: 5) { nodes { id } } }"
+
+
+@pytest.fixture
+def own_server() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL of the test's own, to stop and start (in a folder its user can reach)."""
+    base = Path(tempfile.mkdtemp(prefix="lc-outage-", dir="/tmp"))
+    base.chmod(0o755)
+    server = EmbeddedPostgres(base / "data")
+    server.start()
+    try:
+        server.ensure_database("outage")
+        yield server
+    finally:
+        server.start()  # registered once: stop() below stops it for good
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def ask(base: str, token: str, query: str, **variables: object) -> tuple[dict, float]:
+    started = time.monotonic()
+    answer = httpx.post(f"{base}/graphql", json={"query": query, "variables": variables},
+                        headers={"Authorization": f"Bearer {token}"}, timeout=120)
+    return answer.json(), time.monotonic() - started
+
+
+def code_of(answer: dict) -> str | None:
+    errors = answer.get("errors") or [{}]
+    return errors[0].get("extensions", {}).get("code")
+
+
+@pytest.mark.slow
+def test_an_outage_is_answered_database_unavailable_promptly_and_passes_without_a_restart(
+        own_server: EmbeddedPostgres, tmp_path: Path) -> None:
+    settings = Settings(database_url=own_server.url("outage"), data_dir=tmp_path,
+                        schema="public", master_key=base64.b64encode(os.urandom(32)).decode(),
+                        pool_size=2, jwt_secret=SECRET, connect_timeout=CONNECT_TIMEOUT)
+    with Database(settings) as database:
+        database.migrate()
+        app = Collections(database)
+        customer = app.run(register_customer, number="C1", name="Ada", segment="north",
+                           credit_limit=Decimal("1000.00"), currency="EUR", risk_class="B",
+                           source_id="c1", actor="erp", business_date=date(2026, 11, 23))
+        catch_up(app)  # the read models the customers query reads
+        app.close()
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url,
+           "LEDGER_MASTER_KEY": settings.master_key, "LEDGER_JWT_SECRET": SECRET,
+           "LEDGER_DATA_DIR": str(tmp_path), "LEDGER_CONNECT_TIMEOUT": str(CONNECT_TIMEOUT),
+           "LEDGER_READ_WAIT_SECONDS": "0.2"}  # no projector: the notes show later
+    api = subprocess.Popen([sys.executable, "-m", "ledger_collect.cli", "api", "--port",
+                            str(port)], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    token = issue_token(settings, "root", "admin")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert api.poll() is None, api.communicate()
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the API did not come up"
+            time.sleep(0.2)
+        answer, _ = ask(base, token, NOTE, id=str(customer))
+        assert answer["data"]["addCustomerNote"]["__typename"] == "CustomerNoteAdded"
+
+        own_server.stop()  # the only user: a fast shutdown ends every session
+        for query, variables in ((NOTE, {"id": str(customer)}), (CUSTOMERS, {})):
+            answer, seconds = ask(base, token, query, **variables)
+            assert code_of(answer) == "DATABASE_UNAVAILABLE", answer
+            assert seconds < CONNECT_TIMEOUT + 2, (query, seconds)
+            assert "unavailable" in answer["errors"][0]["message"]
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 503
+
+        own_server.start()
+        deadline = time.monotonic() + 20
+        while True:
+            note, _ = ask(base, token, NOTE, id=str(customer))
+            listed, _ = ask(base, token, CUSTOMERS)
+            if "errors" not in note and "errors" not in listed:
+                break
+            if time.monotonic() > deadline:
+                api.kill()
+                pytest.fail(f"{note} {listed} {api.communicate()[1][-3000:]}")
+            time.sleep(0.5)
+        assert note["data"]["addCustomerNote"]["__typename"] == "CustomerNoteAdded"
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+    finally:
+        api.send_signal(signal.SIGTERM)
+        try:
+            api.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            api.kill()
+            api.communicate()
