@@ -1,7 +1,8 @@
-"""A database outage, with a real API process on a PostgreSQL the test starts and stops itself:
-queries and mutations answer DATABASE_UNAVAILABLE within the connect timeout instead of hanging
-(or an internal error), and everything works again once the database is back, without a
-restart."""
+"""The API's database and projector failing, with a real API process. A database outage (on a
+PostgreSQL the test starts and stops itself): queries and mutations answer DATABASE_UNAVAILABLE
+within the connect timeout instead of hanging (or an internal error), and everything works again
+once the database is back, without a restart. A stopped projector: mutations wait their bounded
+time for the read models, but hold no read connection, so queries and /health stay prompt."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -66,6 +68,19 @@ def ask(base: str, token: str, query: str, **variables: object) -> tuple[dict, f
     return answer.json(), time.monotonic() - started
 
 
+def wait_healthy(base: str, api: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        assert api.poll() is None, api.communicate()
+        try:
+            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the API did not come up"
+        time.sleep(0.2)
+
+
 def code_of(answer: dict) -> str | None:
     errors = answer.get("errors") or [{}]
     return errors[0].get("extensions", {}).get("code")
@@ -96,16 +111,7 @@ def test_an_outage_is_answered_database_unavailable_promptly_and_passes_without_
     base = f"http://127.0.0.1:{port}"
     token = issue_token(settings, "root", "admin")
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert api.poll() is None, api.communicate()
-            try:
-                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "the API did not come up"
-            time.sleep(0.2)
+        wait_healthy(base, api)
         answer, _ = ask(base, token, NOTE, id=str(customer))
         assert answer["data"]["addCustomerNote"]["__typename"] == "CustomerNoteAdded"
 
@@ -130,6 +136,51 @@ def test_an_outage_is_answered_database_unavailable_promptly_and_passes_without_
             time.sleep(0.5)
         assert note["data"]["addCustomerNote"]["__typename"] == "CustomerNoteAdded"
         assert httpx.get(f"{base}/health", timeout=5).status_code == 200
+    finally:
+        api.send_signal(signal.SIGTERM)
+        try:
+            api.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            api.kill()
+            api.communicate()
+
+
+@pytest.mark.slow
+def test_mutations_waiting_for_a_stopped_projector_leave_queries_and_health_prompt(
+        app: Collections, settings: Settings) -> None:
+    customers = [app.run(register_customer, number=f"C{n}", name="Ada", segment="north",
+                         credit_limit=Decimal("1000.00"), currency="EUR", risk_class="B",
+                         source_id=f"c{n}", actor="erp", business_date=date(2026, 11, 23))
+                 for n in range(8)]  # one each: notes on one customer at once would conflict
+    catch_up(app)  # then no projector: every mutation waits its whole bound
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url,
+           "LEDGER_SCHEMA": settings.schema, "LEDGER_MASTER_KEY": settings.master_key,
+           "LEDGER_JWT_SECRET": SECRET, "LEDGER_DATA_DIR": str(settings.data_dir),
+           "LEDGER_POOL_SIZE": "2", "LEDGER_READ_WAIT_SECONDS": "4"}
+    api = subprocess.Popen([sys.executable, "-m", "ledger_collect.cli", "api", "--port",
+                            str(port)], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    token = issue_token(settings.with_changes(jwt_secret=SECRET), "root", "admin")
+    try:
+        wait_healthy(base, api)
+        with ThreadPoolExecutor(8) as pool:
+            mutations = [pool.submit(ask, base, token, NOTE, id=str(customer))
+                         for customer in customers]
+            time.sleep(1.0)  # every mutation saved by now, all of them waiting
+            assert not any(m.done() for m in mutations)
+            for _ in range(3):
+                started = time.monotonic()
+                health = httpx.get(f"{base}/health", timeout=10)
+                listed, _ = ask(base, token, CUSTOMERS)
+                assert health.status_code == 200, health.text
+                assert time.monotonic() - started < 1.0
+                assert len(listed["data"]["customers"]["nodes"]) == 5
+            answers = [m.result() for m in mutations]
+        for answer, seconds in answers:
+            assert answer["data"]["addCustomerNote"]["__typename"] == "CustomerNoteAdded"
+            assert 3.5 < seconds < 6  # its bounded wait, no more
     finally:
         api.send_signal(signal.SIGTERM)
         try:

@@ -49,7 +49,8 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import UnknownProjectionError, select
 from ledger_collect.projections.aging_report import top_balances
-from ledger_collect.projections.live import ProjectionTimeoutError, follow, wait_for
+from ledger_collect.projections.live import ProjectionTimeoutError, follow
+from ledger_collect.projections.waiting import watching
 from ledger_collect.projections.open_items import OpenItems
 from ledger_collect.projections.runner import (
     EventLog,
@@ -392,15 +393,16 @@ def test_follow_applies_new_events_and_wait_for_sees_them(app: Collections,
             pool = await asyncpg.create_pool(database.url, min_size=1, max_size=2,
                                              server_settings={"search_path": database.schema})
             try:
-                for n in range(5):
-                    last = write_portfolio(app, 2, seed=100 + n, prefix="Live")
-                    await wait_for(pool, ["open_items"], last, timeout=5)
-                    assert await pool.fetchval("SELECT count(*) FROM open_items WHERE"
-                                               " document_number LIKE $1",
-                                               f"Live{100 + n}-%") > 0
-                await wait_for(pool, ["open_items"], only_unread_events(app, "Y"), timeout=5)
-                with pytest.raises(ProjectionTimeoutError, match="open_items at"):
-                    await wait_for(pool, ["open_items"], 10**12, timeout=0.3)
+                async with watching(database.url, database.schema) as watch:
+                    for n in range(5):
+                        last = write_portfolio(app, 2, seed=100 + n, prefix="Live")
+                        await watch.wait_for(["open_items"], last, timeout=5)
+                        assert await pool.fetchval("SELECT count(*) FROM open_items WHERE"
+                                                   " document_number LIKE $1",
+                                                   f"Live{100 + n}-%") > 0
+                    await watch.wait_for(["open_items"], only_unread_events(app, "Y"), timeout=5)
+                    with pytest.raises(ProjectionTimeoutError, match="open_items at"):
+                        await watch.wait_for(["open_items"], 10**12, timeout=0.3)
             finally:
                 await pool.close()
         asyncio.run(scenario())

@@ -35,7 +35,7 @@ def context(api_settings: Settings, database: Database) -> Iterator[tuple[TestCl
         yield client, Context(user=User("root", Role.ADMIN), collections=state.collections,
                               settings=settings, business_date=TODAY,
                               loaders=Loaders.for_request(state.collections, state.keyed_pool),
-                              pool=state.pool)
+                              pool=state.pool, read_models=state.read_models)
 
 
 def wait(client: TestClient, context: Context, position: int, *names: str) -> bool:

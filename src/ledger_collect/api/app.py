@@ -38,6 +38,7 @@ from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.lifetime import end_with_parent
 from ledger_collect.personal_data import load_master_key
+from ledger_collect.projections.waiting import watching
 
 logger = logging.getLogger("ledger_collect.api")
 
@@ -68,8 +69,11 @@ def create_app(settings: Settings, database: Database | None = None, *,
                     app.state.collections = collections
                     app.state.pool, app.state.keyed_pool = pool, keyed
                     try:
-                        with tuned_collector():
-                            yield
+                        async with watching(db.url, settings.schema,
+                                            connect_timeout=settings.connect_timeout) as watch:
+                            app.state.read_models = watch
+                            with tuned_collector():
+                                yield
                     finally:
                         await keyed.close()
                 finally:
@@ -200,4 +204,4 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     trip per release (``RESET ALL; UNLISTEN *; ...``: an overview's fifteen queries made fifteen
     more); the pool still rolls back an open transaction and drops listener callbacks itself,
     and our readers change nothing else in a session (the search path is a startup setting,
-    ``wait_for`` unlistens in a ``finally``, no advisory locks are taken on this pool)."""
+    waiting for read models has a connection of its own, no advisory locks are taken on this pool)."""

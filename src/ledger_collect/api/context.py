@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from ledger_collect.application import Collections
     from ledger_collect.config import Settings
+    from ledger_collect.projections.waiting import ReadModelWatch
 
 
 OverviewKey: TypeAlias = tuple[UUID, frozenset[str], timeline.TimelineWindow | None]
@@ -158,6 +159,7 @@ class Context:
     pool: asyncpg.Pool | None = None  # read models (asyncpg); None only in schema-level tests
     request: Request | None = None
     response: Response | None = None
+    read_models: ReadModelWatch | None = None  # where the models stand (mutations wait on it)
 
 
 Info: TypeAlias = strawberry.Info[Context, None]

@@ -129,7 +129,8 @@ class GraphQLView(GraphQL[Context, None]):
         return Context(user=request.state.user, collections=state.collections,
                        settings=state.settings, business_date=self._today(),
                        loaders=Loaders.for_request(state.collections, state.keyed_pool),
-                       pool=state.pool, request=request, response=response)
+                       pool=state.pool, request=request, response=response,
+                       read_models=state.read_models)
 
     async def get_sub_response(self, request: Request) -> Response:  # type: ignore[override]
         sub_response = _SubResponse()

@@ -26,7 +26,7 @@ from ledger_collect.api.permissions import Action, User, require
 from ledger_collect.commands import Batch
 from ledger_collect.domain.base import DomainError
 from ledger_collect.domain.customer import Customer
-from ledger_collect.projections import live
+from ledger_collect.projections.live import ProjectionTimeoutError
 
 logger = logging.getLogger("ledger_collect.api")
 
@@ -125,14 +125,14 @@ async def run_command(info: Info, guard: Guard, function: Callable[..., R], *arg
 
 async def wait_for_read_models(context: Context, position: int, names: Sequence[str]) -> bool:
     """Wait until each named read model has processed the notification log up to ``position``,
-    at most ``settings.read_wait_seconds`` (``projections.live.wait_for``: woken by the
-    projector's notifications). True when they did; on time-out the answer goes out anyway (a
-    little behind) and the lag is logged."""
-    if context.pool is None:
+    at most ``settings.read_wait_seconds`` (``projections.waiting``: woken by the projector's
+    notifications, holding no connection of the request pools). True when they did; on
+    time-out the answer goes out anyway (a little behind) and the lag is logged."""
+    if context.read_models is None:
         return False
     try:
-        await live.wait_for(context.pool, names, position, context.settings.read_wait_seconds)
-    except live.ProjectionTimeoutError as error:
+        await context.read_models.wait_for(names, position, context.settings.read_wait_seconds)
+    except ProjectionTimeoutError as error:
         logger.warning("%s", error)
         return False
     return True

@@ -5,22 +5,16 @@ what the store's LISTEN/NOTIFY subscription delivers and applies it in pages too
 arrived when a page starts (up to ``page_size`` notifications) goes in one transaction per
 model, together with the model's new position. The subscription is unfiltered on purpose:
 every notification moves the positions, so ``wait_for`` can wait for any command's last
-notification id, whichever events it wrote.
-
-``wait_for`` is the API's read-your-writes: after a command committed notification id N, the
-mutation answers once the models it reads have reached N (or fails clearly after a bound).
+notification id, whichever events it wrote (``waiting``: the API's read-your-writes).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any
-
-import asyncpg
 
 from ledger_collect.collector import tuned_collector
 from ledger_collect.projections import Projection, select
@@ -158,16 +152,7 @@ def _apply_live(conn: Any, events: EventLog, cls: type[Projection], projection: 
         return int(fresh[-1].id)
 
 
-# -- read-your-writes -----------------------------------------------------------------------
-async def positions(conn_or_pool: Any, names: Sequence[str]) -> dict[str, int]:
-    """Where the named models stand (0 for a model never built)."""
-    rows = await conn_or_pool.fetch(
-        "SELECT name, position FROM projection_positions WHERE name = ANY($1::text[])",
-        list(names))
-    found = {row["name"]: int(row["position"]) for row in rows}
-    return {name: found.get(name, 0) for name in names}
-
-
+# -- status for the API ----------------------------------------------------------------------
 async def projection_states(pool: Any, events_table: str) -> list[ProjectionStatus]:
     """Every model's status (``projections status``) read through asyncpg for the API, in one
     snapshot: positions, the log's head and each model's lag in two queries."""
@@ -184,55 +169,3 @@ async def projection_states(pool: Any, events_table: str) -> list[ProjectionStat
             " FROM unnest($1::bigint[]) WITH ORDINALITY AS p(position, n) ORDER BY p.n", starts)
     return [describe(cls, stored.get(cls.name), int(row["head"]), int(row["lag"]))
             for cls, row in zip(models, rows, strict=True)]
-
-
-async def wait_for(conn_or_pool: Any, names: Sequence[str], notification_id: int | None,
-                   timeout: float = 5.0) -> None:
-    """Return once every named model has reached ``notification_id``; raise
-    ``ProjectionTimeoutError`` naming the late ones after ``timeout`` seconds.
-
-    Listens on the channel the projector notifies after each page commit (checked again at
-    least every 100 ms in case a notification is missed). ``conn_or_pool``: an asyncpg pool or
-    connection whose search_path is the app's schema.
-    """
-    if notification_id is None or not names:
-        return
-    select(names)  # unknown names fail now, not after the timeout
-    if isinstance(conn_or_pool, asyncpg.Pool):
-        async with conn_or_pool.acquire() as conn:
-            await _wait(conn, names, notification_id, timeout)
-    else:
-        await _wait(conn_or_pool, names, notification_id, timeout)
-
-
-async def _wait(conn: Any, names: Sequence[str], notification_id: int, timeout: float) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    reached = await positions(conn, names)
-    if all(p >= notification_id for p in reached.values()):
-        return
-    woke = asyncio.Event()
-
-    def wake(*_: Any) -> None:
-        woke.set()
-
-    await conn.add_listener(CHANNEL, wake)
-    try:
-        while True:
-            woke.clear()
-            reached = await positions(conn, names)
-            late = {n: p for n, p in reached.items() if p < notification_id}
-            if not late:
-                return
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                behind = ", ".join(f"{n} at {p}" for n, p in sorted(late.items()))
-                raise ProjectionTimeoutError(
-                    f"the change (notification {notification_id}) is saved but not yet visible "
-                    f"after {timeout:g} s: {behind}; is the projector running?")
-            try:
-                await asyncio.wait_for(woke.wait(), min(remaining, 0.1))
-            except TimeoutError:
-                pass
-    finally:
-        await conn.remove_listener(CHANNEL, wake)
