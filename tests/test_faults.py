@@ -1,13 +1,17 @@
 """Faults that must end on their own, in real processes: an import's or an API supervisor's
-parent killed takes its workers with it; a second API on a port already served is refused."""
+parent killed takes its workers with it; a second API on a port already served is refused;
+`serve` starts its embedded PostgreSQL again when the postmaster was killed."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +20,7 @@ import psycopg
 import pytest
 from click.testing import CliRunner
 
+from ledger_collect.api.auth import issue_token
 from ledger_collect.cli import cli
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
@@ -164,3 +169,51 @@ def test_a_second_api_on_a_served_port_is_refused_and_killing_the_first_ends_its
         first.kill()
         for pid in running(workers):
             os.kill(pid, signal.SIGKILL)
+
+
+# -- the embedded server under serve --------------------------------------------------------------
+@pytest.mark.slow
+def test_serve_starts_its_embedded_postgres_again_when_the_postmaster_is_killed() -> None:
+    data = Path(tempfile.mkdtemp(prefix="lc-serve-", dir="/tmp"))  # reachable by its user
+    data.chmod(0o755)
+    port = free_port()
+    env = {**os.environ, "LEDGER_DATA_DIR": str(data), "LEDGER_JWT_SECRET": "s" * 40}
+    env.pop("LEDGER_DATABASE_URL", None)
+    serve = subprocess.Popen([sys.executable, "-m", "ledger_collect.cli", "serve", "--port",
+                              str(port), "--demo-customers", "0"], env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    base = f"http://127.0.0.1:{port}"
+    token = issue_token(Settings(jwt_secret="s" * 40), "root", "admin")
+    query = {"query": "{ customers(first: 1) { nodes { id } } }"}
+    try:
+        healthy(base, serve)
+        postmaster = int((data / "pgdata" / "postmaster.pid").read_text().split()[0])
+        os.kill(postmaster, signal.SIGKILL)
+        time.sleep(0.5)
+        assert httpx.get(f"{base}/health", timeout=5).status_code == 503
+
+        deadline = time.monotonic() + 30
+        while True:
+            answer = httpx.post(f"{base}/graphql", json=query, timeout=10,
+                                headers={"Authorization": f"Bearer {token}"})
+            health = httpx.get(f"{base}/health", timeout=5)
+            if health.status_code == 200 and "errors" not in answer.json():
+                break
+            assert time.monotonic() < deadline, (health.text, answer.text)
+            time.sleep(0.5)
+        assert answer.json() == {"data": {"customers": {"nodes": []}}}
+        assert int((data / "pgdata" / "postmaster.pid").read_text().split()[0]) != postmaster
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            _, err = serve.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            _, err = serve.communicate()
+        pid_file = data / "pgdata" / "postmaster.pid"
+        if pid_file.exists():  # a failed test must not leak a server
+            with contextlib.suppress(ProcessLookupError, ValueError):
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGQUIT)
+                time.sleep(1)
+        shutil.rmtree(data, ignore_errors=True)
+    assert serve.returncode == 0, err

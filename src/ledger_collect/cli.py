@@ -244,7 +244,8 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
             click.echo("development token (admin; valid 8 hours), send it as "
                        "'Authorization: Bearer <token>':")
             click.echo(issue_token(settings, "developer", Role.ADMIN))
-            serve_api(settings, host, port, database=app.database)
+            with app.database.supervised():  # restarted if its postmaster dies
+                serve_api(settings, host, port, database=app.database)
         finally:
             stop.set()
             projector.join(timeout=10)
@@ -263,7 +264,8 @@ def api(host: str, port: int, workers: int) -> None:
     with open_database(settings, migrate=settings.database_url is None) as database:
         if settings.database_url is not None:
             require_migrated(database)
-        serve_api(settings, host, port, database=database, workers=workers)
+        with database.supervised():
+            serve_api(settings, host, port, database=database, workers=workers)
 
 
 @cli.group()

@@ -83,6 +83,21 @@ class Database:
             self._embedded.stop()
             self._embedded = None
 
+    @contextmanager
+    def supervised(self) -> Iterator[None]:
+        """While inside: an embedded server that dies is started again (``embedded_watch``)."""
+        if self._embedded is None:
+            yield
+            return
+        from ledger_collect.embedded_watch import Watchdog
+
+        watchdog = Watchdog(self._embedded)
+        watchdog.start()
+        try:
+            yield
+        finally:
+            watchdog.stop()
+
     def __enter__(self) -> Self:
         return self.open()
 

@@ -160,6 +160,11 @@ class EmbeddedPostgres:
             if pm[1] != self.pgdata:
                 self._drop_socket_dir(pm[1])
 
+    def running(self) -> bool:
+        """Is this data folder's postmaster alive?"""
+        pm = self._postmaster()
+        return bool(pm and _is_postmaster(pm[0]))
+
     @property
     def socket_dir(self) -> Path:
         """The folder of ``.s.PGSQL.5432``: pgdata, or a /tmp/lcpg-* one if that is too long.
