@@ -36,6 +36,7 @@ class Settings:
     promise_tolerance_days: int = 3  # LEDGER_PROMISE_TOLERANCE_DAYS: grace after promised date
     connect_timeout: int = 5  # LEDGER_CONNECT_TIMEOUT seconds
     lock_timeout: int = 5  # LEDGER_LOCK_TIMEOUT seconds
+    statement_timeout: int = 30  # LEDGER_STATEMENT_TIMEOUT seconds: the API's longest read
     pool_size: int = 5  # LEDGER_POOL_SIZE
     jwt_secret: str | None = None  # LEDGER_JWT_SECRET: signs API bearer tokens (HS256)
     jwt_secret_file: Path | None = None  # LEDGER_JWT_SECRET_FILE (default <data_dir>/jwt.key)
@@ -73,6 +74,7 @@ class Settings:
             ),
             connect_timeout=int(env.get("LEDGER_CONNECT_TIMEOUT", base.connect_timeout)),
             lock_timeout=int(env.get("LEDGER_LOCK_TIMEOUT", base.lock_timeout)),
+            statement_timeout=int(env.get("LEDGER_STATEMENT_TIMEOUT", base.statement_timeout)),
             pool_size=int(env.get("LEDGER_POOL_SIZE", base.pool_size)),
             jwt_secret=env.get("LEDGER_JWT_SECRET") or None,
             jwt_secret_file=Path(env["LEDGER_JWT_SECRET_FILE"])

@@ -34,6 +34,7 @@ from psycopg import sql
 from ledger_collect.collector import tuned_collector
 from ledger_collect.projections import Projection, select
 from ledger_collect.projections.prefetch import Page, Prefetch
+from ledger_collect.projections.swap_wait import SwapBlockedError, swap_when_free
 
 #: Events per transaction when catching up and following.
 PAGE_SIZE = 1000
@@ -295,7 +296,12 @@ def _rebuild(log: EventLog, cls: type[Projection], page_size: int,
                 done += applied
                 if applied < page_size:
                     break
-            _swap(conn, scratch, log.schema, cls)
+            live = sorted({name for name, _ in _relations(conn, scratch)} | set(cls.tables))
+            try:
+                swap_when_free(conn, cls.name, log.schema, live,
+                               lambda: _swap(conn, scratch, log.schema, cls))
+            except SwapBlockedError as error:
+                raise ProjectionError(str(error)) from None
             log.save_position(conn, cls, position)
         conn.execute(sql.SQL("DROP SCHEMA {} CASCADE").format(sql.Identifier(scratch)))
     if progress is not None:
