@@ -10,11 +10,15 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
 
 import click
+import psycopg
+from eventsourcing.persistence import PersistenceError
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.api.permissions import Role
@@ -26,6 +30,7 @@ from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import detect_format, open_feed, write_feed
 from ledger_collect.feed.portfolio import has_customers, portfolio
 from ledger_collect.feed.records import parse_record
+from ledger_collect.outage import first_line
 
 DEMO_CUSTOMERS = 200
 DEMO_SEED = 42
@@ -74,7 +79,7 @@ def import_feed(file: Path, strict: bool, batch_size: int, fmt: str | None, jobs
         raise click.ClickException(str(exc)) from None
     processes = _jobs(jobs, file, strict)
     settings = Settings.from_env()
-    with open_application(settings) as app:
+    with open_application(settings) as app, _stopped_by_database():
         if processes > 1:
             result = _import_in_processes(app, settings, file, fmt, batch_size, processes)
         else:
@@ -90,6 +95,18 @@ def import_feed(file: Path, strict: bool, batch_size: int, fmt: str | None, jobs
     _report(result, str(file))
     if result.rejected:
         sys.exit(1)
+
+
+@contextmanager
+def _stopped_by_database() -> Iterator[None]:
+    """A batch the database refused (its disk full, say) ends the import with PostgreSQL's
+    reason in one line; the batches committed before it stay, and a new run skips them."""
+    try:
+        yield
+    except (PersistenceError, psycopg.Error) as exc:
+        raise click.ClickException(
+            f"the import stopped, the database refused a batch: {first_line(exc)} (the batches "
+            f"saved before stay saved; run the import again once the cause is fixed)") from None
 
 
 def _jobs(value: str, file: Path, strict: bool) -> int:

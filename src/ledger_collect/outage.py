@@ -72,7 +72,7 @@ def retrying(window: Callable[[Any], float]) -> Callable[[F], F]:
                         if waited + _PAUSE >= window(self):
                             raise DatabaseUnavailableError(
                                 f"the database did not answer within {waited:.0f} s: "
-                                f"{_first_line(error)}") from error
+                                f"{first_line(error)}") from error
                     elif attempts >= _LIBRARY_ATTEMPTS:
                         raise
                     time.sleep(_PAUSE)
@@ -82,6 +82,7 @@ def retrying(window: Callable[[Any], float]) -> Callable[[F], F]:
     return decorate
 
 
-def _first_line(error: BaseException) -> str:
+def first_line(error: BaseException) -> str:
+    """The error's message in one line (PostgreSQL's own message: its hints follow on more)."""
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

@@ -37,11 +37,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import psycopg
+from eventsourcing.persistence import PersistenceError
+
 from ledger_collect.config import Settings
 from ledger_collect.feed.files import open_feed
 from ledger_collect.feed.importer import ACTOR, DEFAULT_BATCH_SIZE, Importer, ImportResult
 from ledger_collect.feed.split import DEFERRED, Split, line_count, split
 from ledger_collect.lifetime import end_with_parent
+from ledger_collect.outage import first_line
 
 #: ``--jobs auto`` uses one process below this file size (starting workers costs ~1 s).
 PARALLEL_MIN_BYTES = 4_000_000
@@ -123,6 +127,8 @@ def _work(job: _Job, mask: Any, watermark: Any, positions: Any, tasks: Any,
                 messages.put(("deferred", job.index, run(DEFERRED)))
         finally:
             app.close()
+    except (PersistenceError, psycopg.Error) as exc:  # the database's reason says it all
+        messages.put(("error", job.index, f"the database refused a batch: {first_line(exc)}"))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops
         detail = traceback.format_exc()
         messages.put(("error", job.index, f"{type(exc).__name__}: {exc}\n{detail}"))
