@@ -102,10 +102,9 @@ async def _read_pool(db: Database, settings: Settings, **session: str) -> asyncp
     for instance."""
     return await asyncpg.create_pool(
         db.url, min_size=1, max_size=settings.pool_size, timeout=settings.connect_timeout,
-        reset=_keep_session, server_settings={"search_path": settings.schema,
-                                              "application_name": "ledger-collect api",
-                                              "statement_timeout": f"{settings.statement_timeout}s",
-                                              **session})
+        reset=_keep_session, server_settings={
+            "search_path": settings.schema, "application_name": "ledger-collect api",
+            "statement_timeout": f"{settings.statement_timeout}s", **session})
 
 
 def _open(settings: Settings) -> Database:
@@ -208,4 +207,5 @@ async def _keep_session(conn: asyncpg.Connection) -> None:
     trip per release (``RESET ALL; UNLISTEN *; ...``: an overview's fifteen queries made fifteen
     more); the pool still rolls back an open transaction and drops listener callbacks itself,
     and our readers change nothing else in a session (the search path is a startup setting,
-    waiting for read models has a connection of its own, no advisory locks are taken on this pool)."""
+    waiting for read models has a connection of its own, no advisory locks are taken on this
+    pool)."""
