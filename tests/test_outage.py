@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
@@ -30,6 +31,7 @@ from ledger_collect.commands.receivables import register_customer
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.embedded import EmbeddedPostgres
+from ledger_collect.outage import DatabaseUnavailableError
 from ledger_collect.projections.runner import catch_up
 
 SECRET = "outage-test-secret-" + "x" * 32
@@ -188,3 +190,31 @@ def test_mutations_waiting_for_a_stopped_projector_leave_queries_and_health_prom
         except subprocess.TimeoutExpired:
             api.kill()
             api.communicate()
+
+
+def test_the_store_reports_a_stopped_database_within_the_connect_timeout_then_recovers(
+        own_server: EmbeddedPostgres, tmp_path: Path) -> None:
+    settings = Settings(database_url=own_server.url("outage"), data_dir=tmp_path,
+                        master_key=base64.b64encode(os.urandom(32)).decode(), connect_timeout=1)
+    with Database(settings) as database:
+        database.migrate()
+        app = Collections(database)
+        try:
+            unknown = uuid.uuid4()
+            own_server.stop()
+            for attempt in (lambda: app.repository.get(unknown),
+                            lambda: app.recorder.max_notification_id()):
+                started = time.monotonic()
+                with pytest.raises(DatabaseUnavailableError, match="did not answer within 1 s"):
+                    attempt()
+                assert time.monotonic() - started < 2  # not ten connect timeouts
+            own_server.start()
+            deadline = time.monotonic() + 20
+            while True:  # the pool reconnects by itself
+                try:
+                    assert app.recorder.max_notification_id() in (None, 0)
+                    break
+                except DatabaseUnavailableError:
+                    assert time.monotonic() < deadline
+        finally:
+            app.close()

@@ -159,7 +159,8 @@ class BinaryInsert:
     """Sends the batch's rows as four binary arrays; everything else is the library's: one
     transaction, the tracking row of a process recorder, the ``EXCLUSIVE`` table lock, NOTIFY,
     ids from RETURNING in insert order, psycopg errors mapped to the library's (a version
-    conflict is its ``IntegrityError``), retried on connection errors.
+    conflict is its ``IntegrityError``), retried as ``outage.retrying`` says (a lost database for
+    the connect timeout only, anything else as the library does).
 
     Small batches (a command's) go through the library's own ``insert_events``, pipelined.
     Large ones (an import's) are sent outside pipeline mode: psycopg 3.3's pipeline stops
