@@ -4,12 +4,14 @@ and that no query — however large — fills a worker's memory or holds up the 
 from __future__ import annotations
 
 import gc
+import socket
 import threading
 import time
 from collections.abc import Iterator
 
 import jwt
 import pytest
+import uvicorn
 from graphql import Source
 from starlette.testclient import TestClient
 
@@ -245,3 +247,48 @@ def test_a_server_refuses_tokens_longer_than_its_lifetime(api_settings: Settings
                                headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
     assert "at most 3600 are accepted" in response.json()["errors"][0]["message"]
+
+
+@pytest.fixture
+def served(api_settings: Settings, database: Database) -> Iterator[int]:
+    """The port of the API with bodies of at most 10,000 bytes, served by uvicorn."""
+    settings = api_settings.with_changes(max_body_bytes=10_000)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, database, today=lambda: TODAY),
+                                           host="127.0.0.1", port=port, lifespan="on",
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.05)
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+def _answer_to(port: int, head: bytes, body: bytes) -> bytes:
+    """What the server answers to a request of which only ``body`` is sent (the rest never
+    is): its status line and headers, or nothing if it waits for the rest."""
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+        conn.sendall(head + body)
+        try:
+            return conn.recv(65536)
+        except TimeoutError:
+            return b""
+
+
+def test_a_body_is_refused_while_it_is_sent(served: int, api_settings: Settings) -> None:
+    token = issue_token(api_settings, "root", "admin", ttl=60)
+    head = (b"POST /graphql HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + token.encode() + b"\r\n")
+    announced = _answer_to(served, head + b"Content-Length: 50000000\r\n\r\n", b"{")
+    assert announced.startswith(b"HTTP/1.1 413 "), announced
+    chunk = b"3e8\r\n" + b" " * 1000 + b"\r\n"  # 1,000 bytes a chunk, and no last chunk
+    chunked = _answer_to(served, head + b"Transfer-Encoding: chunked\r\n\r\n", chunk * 11)
+    assert chunked.startswith(b"HTTP/1.1 413 "), chunked
