@@ -294,3 +294,14 @@ def test_a_body_is_refused_while_it_is_sent(served: int, api_settings: Settings)
     chunk = b"3e8\r\n" + b" " * 1000 + b"\r\n"  # 1,000 bytes a chunk, and no last chunk
     chunked = _answer_to(served, head + b"Transfer-Encoding: chunked\r\n\r\n", chunk * 11)
     assert chunked.startswith(b"HTTP/1.1 413 "), chunked
+
+
+def test_a_query_string_beyond_the_body_limit_is_414(small_bodies: Api) -> None:
+    headers = {"Authorization": f"Bearer {small_bodies.token('root')}"}
+    padded = "query Edge " + " " * (10_000 - 40) + "{ me { id } }"
+    fits = small_bodies.client.get("/graphql", params={"query": padded}, headers=headers)
+    assert fits.json() == {"data": {"me": {"id": "root"}}}
+    response = small_bodies.client.get("/graphql", params={"query": padded + " " * 100},
+                                       headers=headers)
+    assert response.status_code == 414
+    assert response.json()["errors"][0]["extensions"]["code"] == "URI_TOO_LONG"
