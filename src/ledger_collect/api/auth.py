@@ -3,9 +3,9 @@
 Claims: ``sub`` (the user, who becomes the actor of their commands; never empty), ``role`` (one
 of ``permissions.Role``), ``segments`` (the collection segments the user works in), ``iat``,
 ``exp`` and ``iss``. A token valid for longer than ``Settings.max_token_lifetime`` (from ``iat``
-to ``exp``) is refused: a leaked token must not serve for months. The secret comes from LEDGER_JWT_SECRET, else from a key file; in embedded mode the
-file is generated on first use, like the master key, so ``ledger-collect token`` and the server
-agree without configuration.
+to ``exp``) is refused: a leaked token must not serve for months. The secret comes from
+LEDGER_JWT_SECRET, else from a key file; in embedded mode the file is generated on first use,
+like the master key, so ``ledger-collect token`` and the server agree without configuration.
 """
 
 from __future__ import annotations
