@@ -85,9 +85,8 @@ class ReadModelWatch:
         while True:
             try:
                 await self._watch()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                    TimeoutError) as error:
-                log.warning("read-model watch: %s; reconnecting", error)
+            except Exception as error:  # noqa: BLE001 - the watch outlives any failure
+                log.warning("read-model watch: %r; reconnecting", error)
             await asyncio.sleep(RECONNECT)
 
     async def _watch(self) -> None:
