@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -26,10 +27,14 @@ from ledger_collect.config import Settings
 from ledger_collect.database import Database
 
 
-def ledger_collect(settings: Settings, *args: str) -> subprocess.Popen[str]:
+def ledger_collect(settings: Settings, *args: str,
+                   application: str = "ledger-collect") -> subprocess.Popen[str]:
+    """``ledger-collect ARGS`` on the test's store; ``application``: the application_name of
+    its (and its workers') psycopg connections, to tell them from other sessions."""
     env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url or "",
            "LEDGER_SCHEMA": settings.schema, "LEDGER_MASTER_KEY": settings.master_key or "",
-           "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": "s" * 40}
+           "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": "s" * 40,
+           "PGAPPNAME": application}
     return subprocess.Popen([sys.executable, "-m", "ledger_collect.cli", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -68,11 +73,10 @@ def wait_until_gone(pids: set[int], seconds: float) -> set[int]:
     return running(pids)
 
 
-def client_connections(url: str) -> int:
+def connections_of(url: str, application: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE datname ="
-                            " current_database() AND backend_type = 'client backend'"
-                            " AND pid <> pg_backend_pid()").fetchone()[0]
+        return conn.execute("SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+                            (application,)).fetchone()[0]
 
 
 def events(database: Database) -> int:
@@ -87,31 +91,34 @@ def test_killing_a_parallel_import_late_ends_its_workers_and_their_connections(
     feed = tmp_path / "feed.jsonl"
     assert CliRunner().invoke(cli, ["demo-data", "--customers", "600", "--as-of", "2026-11-23",
                                     "--output", str(feed)]).exit_code == 0
-    baseline = client_connections(settings.database_url)
     whole = ledger_collect(settings, "import", str(feed), "--jobs", "2")
     whole.communicate(timeout=180)
     final = events(database)
     with database.connect() as conn:  # the same store again, empty
         conn.execute("TRUNCATE collections_events")
 
-    victim = ledger_collect(settings, "import", str(feed), "--jobs", "2", "--batch-size", "50")
+    application = f"lc-import-{uuid.uuid4().hex[:8]}"
+    victim = ledger_collect(settings, "import", str(feed), "--jobs", "2", "--batch-size", "50",
+                            application=application)
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 180
         while victim.poll() is None and time.monotonic() < deadline:
             workers |= spawned_children(victim.pid)
             if events(database) >= final * 0.9:  # late: a part may be done, its worker waiting
+                held = connections_of(settings.database_url, application)
                 victim.kill()
                 break
             time.sleep(0.01)
         assert victim.wait(timeout=30) == -signal.SIGKILL, "the import ended before the kill"
-        assert len(workers) == 2
+        assert len(workers) == 2 and held >= 3  # the parent's and each worker's
 
         assert wait_until_gone(workers, 5) == set()
         deadline = time.monotonic() + 5
-        while client_connections(settings.database_url) > baseline and time.monotonic() < deadline:
+        while connections_of(settings.database_url, application) and \
+                time.monotonic() < deadline:
             time.sleep(0.1)
-        assert client_connections(settings.database_url) <= baseline
+        assert connections_of(settings.database_url, application) == 0
     finally:
         for pid in running(workers):  # a failed test leaves no orphan behind
             os.kill(pid, signal.SIGKILL)
