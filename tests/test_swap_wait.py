@@ -65,9 +65,9 @@ def test_a_swap_blocked_by_a_long_reader_gives_up_naming_it_and_readers_wait_no_
         with reader(database) as next_reader:  # queued behind the swap's lock request
             asked = time.monotonic()
             assert next_reader.execute("SELECT count(*) FROM customers").fetchone() == (3,)
-            assert time.monotonic() - asked < SWAP_LOCK_WAIT + 1
+            assert time.monotonic() - asked < 7  # the swap's 5 s at most, not the report's 25
         rebuilder.join(timeout=30)
-        assert time.monotonic() - started < SWAP_LOCK_WAIT + 5
+        assert time.monotonic() - started < 12
         assert failure, "the swap went through: it waited for the report to end"
         message = str(failure[0])
         assert message.startswith(f"read model customers: the swap waited {SWAP_LOCK_WAIT} s"
