@@ -8,7 +8,12 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ledger_collect.commands import command
-from ledger_collect.domain.base import CurrencyMismatchError, ValidationError, currency_code
+from ledger_collect.domain.base import (
+    CurrencyMismatchError,
+    DomainError,
+    ValidationError,
+    currency_code,
+)
 from ledger_collect.domain.credit import CREDIT_MEMO, UNAPPLIED_PAYMENT, CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice, same_posting
@@ -135,16 +140,38 @@ def _new_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str
         business_date=business_date)
 
 
+class InvoiceOfAnotherCustomerError(DomainError):
+    code = "INVOICE_OF_ANOTHER_CUSTOMER"
+
+
+def check_payer(batch: Batch, payer: Customer, invoices: list[Invoice]) -> None:
+    """A customer pays (or is credited for) its own invoices, or those of its branches."""
+    for invoice in invoices:
+        if invoice.customer_id == payer.id:
+            continue
+        owner = batch.find(Customer, invoice.customer_id)
+        if owner is None or owner.head_office_id != payer.id:
+            raise InvoiceOfAnotherCustomerError(
+                f"invoice {invoice.document_number} belongs to customer "
+                f"{owner.number if owner else '?'}, which is neither customer {payer.number} "
+                f"nor one of its branches")
+
+
 def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
                   allocations: list[tuple[str, Decimal]], unapplied: Decimal | None,
                   currency: str, payment_date: date, actor: str, business_date: date) -> int:
-    """A customer payment: parts allocated to invoices, an optional unapplied rest on account.
-    Every part is checked before anything is recorded. Returns the number of parts recorded."""
+    """A customer payment: parts allocated to invoices of the customer (or of its branches),
+    an optional unapplied rest on account. Every part is checked before anything is recorded.
+    The parts are recorded on the invoices as of ``payment_date``, the day the money came: that
+    is the day promise windows, the timeline and aging go by. Returns the number of parts
+    recorded."""
     from ledger_collect.commands.promises import after_invoice_change
 
     currency = currency_code(currency)
-    batch.get(Customer, Customer.create_id(customer_number), "customer", customer_number)
+    payer = batch.get(Customer, Customer.create_id(customer_number), "customer",
+                      customer_number)
     invoices = [(_invoice(batch, number), amount) for number, amount in allocations]
+    check_payer(batch, payer, [invoice for invoice, _ in invoices])
     if len(invoices) > 1 or unapplied:  # decide all before recording any (alone, an
         # allocation decides as it records)
         for invoice, amount in invoices:
@@ -160,8 +187,8 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     recorded = 0
     for invoice, amount in invoices:
         if invoice.apply_payment(source_id, amount, currency, actor=actor,
-                                 business_date=business_date):
-            after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+                                 business_date=payment_date):
+            after_invoice_change(batch, invoice, actor=actor, business_date=payment_date)
             recorded += 1
     if rest is not None:
         batch.add(rest)
@@ -185,6 +212,8 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
             batch.add(credit)
         return credit is not None
     invoice = _invoice(batch, invoice_number)
+    check_payer(batch, batch.get(Customer, Customer.create_id(customer_number), "customer",
+                                 customer_number), [invoice])
     if invoice.apply_credit_memo(source_id, amount, currency, actor=actor,
                                  business_date=business_date):
         after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
