@@ -206,6 +206,14 @@ class PromiseCommands:
             tolerance_days=tolerance_days, actor=actor, business_date=business_date)
         return result
 
+    def value_due_promises(self, *, as_of: date, actor: str | None = None,
+                           business_date: date | None = None) -> dict[UUID, str]:
+        """The daily valuation (``commands.valuation``): every promise whose window is over."""
+        from ledger_collect.commands.valuation import VALUATION_ACTOR, value_due_promises
+
+        return value_due_promises(self, as_of=as_of, actor=actor or VALUATION_ACTOR,
+                                  business_date=business_date)
+
     withdraw_promise = command(withdraw_promise)
     value_promise = command(value_promise)
     value_promises = command(value_promises)
