@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ledger_collect.commands import command
+from ledger_collect.commands.casework import disputes_follow_invoice
+from ledger_collect.commands.promises import after_invoice_change
 from ledger_collect.domain.base import (
     CurrencyMismatchError,
     DomainError,
@@ -121,6 +123,14 @@ def _invoice(batch: Batch, document_number: str) -> Invoice:
     return batch.get(Invoice, Invoice.create_id(document_number), "invoice", document_number)
 
 
+def _follow(batch: Batch, invoice: Invoice, *, actor: str, business_date: date) -> None:
+    """What hangs on the invoice follows the fact just recorded on it: its open disputes
+    (what the money settled of them), then its promise (the money counted, or the promise
+    closed or valued)."""
+    disputes_follow_invoice(batch, invoice, invoice.pending_events[-1], actor=actor)
+    after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+
+
 def _new_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str,
                 amount: Decimal, currency: str, document_date: date, actor: str,
                 business_date: date) -> CustomerCredit | None:
@@ -165,8 +175,6 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     The parts are recorded on the invoices as of ``payment_date``, the day the money came: that
     is the day promise windows, the timeline and aging go by. Returns the number of parts
     recorded."""
-    from ledger_collect.commands.promises import after_invoice_change
-
     currency = currency_code(currency)
     payer = batch.get(Customer, Customer.create_id(customer_number), "customer",
                       customer_number)
@@ -188,7 +196,7 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     for invoice, amount in invoices:
         if invoice.apply_payment(source_id, amount, currency, actor=actor,
                                  business_date=payment_date):
-            after_invoice_change(batch, invoice, actor=actor, business_date=payment_date)
+            _follow(batch, invoice, actor=actor, business_date=payment_date)
             recorded += 1
     if rest is not None:
         batch.add(rest)
@@ -200,8 +208,6 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
                       invoice_number: str | None, amount: Decimal, currency: str,
                       document_date: date, actor: str, business_date: date) -> bool:
     """A credit memo against one invoice, or (no invoice) a credit on the customer's account."""
-    from ledger_collect.commands.promises import after_invoice_change
-
     currency = currency_code(currency)
     if invoice_number is None:
         credit = _new_credit(batch, kind=CREDIT_MEMO, source_id=source_id,
@@ -216,41 +222,35 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
                                  customer_number), [invoice])
     if invoice.apply_credit_memo(source_id, amount, currency, actor=actor,
                                  business_date=business_date):
-        after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+        _follow(batch, invoice, actor=actor, business_date=business_date)
         return True
     return False
 
 
 def reverse_payment(batch: Batch, *, source_id: str, invoice_number: str,
                     payment_source_id: str, actor: str, business_date: date) -> bool:
-    from ledger_collect.commands.promises import after_invoice_change
-
     invoice = _invoice(batch, invoice_number)
     if invoice.reverse_payment(source_id, payment_source_id, actor=actor,
                                business_date=business_date):
-        after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+        _follow(batch, invoice, actor=actor, business_date=business_date)
         return True
     return False
 
 
 def clear_invoice(batch: Batch, *, source_id: str, invoice_number: str, actor: str,
                   business_date: date) -> bool:
-    from ledger_collect.commands.promises import after_invoice_change
-
     invoice = _invoice(batch, invoice_number)
     if invoice.clear(source_id, actor=actor, business_date=business_date):
-        after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+        _follow(batch, invoice, actor=actor, business_date=business_date)
         return True
     return False
 
 
 def write_off_invoice(batch: Batch, *, source_id: str, invoice_number: str, reason: str,
                       actor: str, business_date: date) -> bool:
-    from ledger_collect.commands.promises import after_invoice_change
-
     invoice = _invoice(batch, invoice_number)
     if invoice.write_off(source_id, reason, actor=actor, business_date=business_date):
-        after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+        _follow(batch, invoice, actor=actor, business_date=business_date)
         return True
     return False
 

@@ -262,6 +262,10 @@ FOLD: dict[type, Callable[[Any, Any], None]] = {
         "processor_changed", lambda e, cur: f"Dispute handed to {e.processor}"),
     DisputeCase.ProgressRecorded: _dispute_fact(
         "progressed", lambda e, cur: f"Dispute progress: {_settlement(e, cur)}", amounts=True),
+    DisputeCase.SettledOnInvoice: _dispute_fact(
+        "settled_on_invoice",
+        lambda e, cur: f"Dispute settled by money on its invoices: {_settlement(e, cur)}",
+        amounts=True),
     DisputeCase.Resolved: _dispute_fact("resolved", _resolved, amounts=True),
     DisputeCase.Closed: _dispute_fact("closed", lambda e, cur: "Dispute closed"),
     DisputeCase.NoteAdded: _dispute_fact(

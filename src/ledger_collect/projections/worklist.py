@@ -82,8 +82,8 @@ class Worklist(Projection):
         Invoice.PaymentReversed, Invoice.Cleared, Invoice.WrittenOff,
         Invoice.DunningLevelRaised,
         PromiseToPay.Issued, PromiseToPay.Withdrawn, PromiseToPay.Closed, PromiseToPay.Valued,
-        DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.Resolved,
-        DisputeCase.Closed, DisputeCase.NoteAdded,
+        DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice,
+        DisputeCase.Resolved, DisputeCase.Closed, DisputeCase.NoteAdded,
         Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
         CustomerContact.Recorded, CollectionEmail.Created)
 
@@ -360,6 +360,7 @@ _FOLD: dict[type, Any] = {
     PromiseToPay.Valued: _promise_ended,
     DisputeCase.Opened: _dispute_opened,
     DisputeCase.ProgressRecorded: _dispute_settled(True),
+    DisputeCase.SettledOnInvoice: _dispute_settled(True),
     DisputeCase.Resolved: _dispute_settled(False),
     DisputeCase.Closed: _dispute_closed,
     Resubmission.Created: _follow_up_created,
