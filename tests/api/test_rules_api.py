@@ -53,3 +53,39 @@ def test_a_payment_counts_on_its_payment_date_not_the_day_it_was_recorded(
     applied = [e for e in app.repository.event_store.get(Invoice.create_id("INV-C-1"))
                if isinstance(e, Invoice.PaymentApplied)]
     assert [e.business_date for e in applied] == [date(2026, 11, 14)]
+
+
+AMOUNT = """query($id: UUID!, $on: Date) { customerOverview(id: $id) {
+    amountToCollect(asOf: $on) } }"""
+
+
+def overview_amount(api: Api, customer: Any, on: date = TODAY) -> str:
+    found = api.data(AMOUNT, {"id": str(customer), "on": on.isoformat()}, user="alice")
+    return found["customerOverview"]["amountToCollect"]  # type: ignore[no-any-return]
+
+
+def test_the_overview_shows_the_amount_to_collect_the_worklist_shows(
+        api: Api, app: Collections, portfolio: Portfolio) -> None:
+    """INV-C-1: 1000.00 overdue. A promise of 50.00 leaves 950.00 of it to collect; 20.00 paid
+    towards the promise leaves 30.00 promised and still 950.00 to collect; a dispute of 100.00
+    leaves 850.00."""
+    catch_up(app)
+    assert overview_amount(api, portfolio.north) == "1000.00"
+    app.record_promise(invoice_id=portfolio.north_invoice, amount=Decimal("50.00"),
+                       promised_date=TODAY + timedelta(days=5), actor="alice",
+                       business_date=TODAY)
+    catch_up(app)
+    assert overview_amount(api, portfolio.north) == "950.00"
+    app.apply_payment(source_id="pay-1", customer_number="C-1",
+                      allocations=[("INV-C-1", Decimal("20.00"))], unapplied=None,
+                      currency="EUR", payment_date=TODAY, actor="erp", business_date=TODAY)
+    app.open_dispute(portfolio.north, [portfolio.north_invoice], amount=Decimal("100.00"),
+                     reason="price", processor="bob", actor="alice", business_date=TODAY)
+    catch_up(app)
+    assert overview_amount(api, portfolio.north) == "850.00"
+    worklist = api.data("""{ worklist(specialist: "alice", includeProcessed: true) { nodes {
+        number amountToCollect underPromise underDispute overdueAmount } } }""",
+                        user="alice")["worklist"]["nodes"]
+    assert worklist == [{"number": "C-1", "amountToCollect": "850.00",
+                         "underPromise": "30.00", "underDispute": "100.00",
+                         "overdueAmount": "980.00"}]
