@@ -89,3 +89,50 @@ def test_the_overview_shows_the_amount_to_collect_the_worklist_shows(
     assert worklist == [{"number": "C-1", "amountToCollect": "850.00",
                          "underPromise": "30.00", "underDispute": "100.00",
                          "overdueAmount": "980.00"}]
+
+
+SEEN_BY_OTHERS = """query($id: UUID!) {
+  timeline(customerId: $id) { edges { node { type description details } } }
+  customerOverview(id: $id) {
+    contacts { contactId role }
+    conversations { nodes { channel contactPersonId } }
+    emails { nodes { status template attachments zipped } }
+  } }"""
+
+
+def test_ids_templates_and_attachment_names_are_personal_data(
+        api: Api, app: Collections, portfolio: Portfolio) -> None:
+    """A contact id a user chose, an email's template text and its attachments' names reach
+    neither the timeline's descriptions nor anyone who may not see the customer's personal
+    data, and are sealed in the event store."""
+    when = {"actor": "bob", "business_date": TODAY}
+    south = portfolio.south
+    app.add_contact(south, "jeanne.privee@example.org", name="Jeanne Privée", **when)
+    talk = app.record_contact(south, channel="phone", result="reached",
+                              contact_person_id="jeanne.privee@example.org", **when)
+    email = app.create_email(south, to=["ap@c2.example"], template="Bonjour Jeanne Privée",
+                             attachments=["releve-jeanne-privee.pdf"], **when)
+    catch_up(app)
+    response = api.post(SEEN_BY_OTHERS, {"id": str(south)}, user="alice")  # another segment
+    assert response.status_code == 200
+    assert "jeanne" not in response.text.lower(), response.text
+    body = response.json()
+    descriptions = {n["node"]["type"]: n["node"]["description"]
+                    for n in body["data"]["timeline"]["edges"]}
+    assert descriptions["CONTACT"] == "Phone conversation by bob: reached"
+    assert descriptions["EMAIL"] == "Email with 1 attachment created, pending"
+    denied = {".".join(str(p) for p in e["path"]) for e in body["errors"]}
+    assert {"customerOverview.contacts.0.contactId",
+            "customerOverview.conversations.nodes.0.contactPersonId",
+            "customerOverview.emails.nodes.0.template",
+            "customerOverview.emails.nodes.0.attachments"} <= denied
+
+    own = api.data(SEEN_BY_OTHERS, {"id": str(south)}, user="bob")
+    assert own["customerOverview"]["emails"]["nodes"][0]["template"] == "Bonjour Jeanne Privée"
+    assert own["customerOverview"]["conversations"]["nodes"][0]["contactPersonId"] == (
+        "jeanne.privee@example.org")
+    with app.database.connect() as conn:
+        stored = {row[0]: bytes(row[1]) for row in conn.execute(
+            "SELECT originator_id, state FROM collections_events"
+            " WHERE originator_id = ANY(%s)", ([talk, email],))}
+    assert all(b"jeanne" not in state.lower() for state in stored.values())
