@@ -191,7 +191,7 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     if unapplied:
         rest = _new_credit(batch, kind=UNAPPLIED_PAYMENT, source_id=source_id,
                            customer_number=customer_number, amount=unapplied, currency=currency,
-                           document_date=payment_date, actor=actor, business_date=business_date)
+                           document_date=payment_date, actor=actor, business_date=payment_date)
     recorded = 0
     for invoice, amount in invoices:
         if invoice.apply_payment(source_id, amount, currency, actor=actor,
