@@ -44,30 +44,31 @@ def amounts_sql(strategies: StrategySet, d: str) -> str:
            coalesce(sum(x.promised), 0.00) AS under_promise,
            coalesce(sum(x.rest) FILTER (WHERE x.why = 'dunning'), 0.00) AS under_dunning,
            coalesce(sum(x.rest) FILTER (WHERE x.why = 'follow_up'), 0.00) AS later
-    FROM (SELECT p.open_amount, p.disputed, p.promised,
-                 p.open_amount - p.disputed - p.promised AS rest, CASE
-            WHEN p.last_dunned_on > {d} - {strategies.notice_days_sql()} THEN 'dunning'
+    FROM (SELECT q.open_amount, q.disputed, q.promised,
+                 q.open_amount - q.disputed - q.promised AS rest, CASE
+            WHEN q.last_dunned_on > {d} - {strategies.notice_days_sql()} THEN 'dunning'
             WHEN EXISTS (SELECT 1 FROM worklist_follow_ups f WHERE f.customer_id = c.id
-                         AND f.open AND f.follow_up_date > {d} AND p.id = ANY(f.invoice_ids))
+                         AND f.open AND f.follow_up_date > {d} AND q.id = ANY(f.invoice_ids))
                  THEN 'follow_up'
             ELSE 'collect' END AS why
-          FROM (SELECT q.*, least(q.open_amount - q.disputed, coalesce(q.promise_left, 0))
-                            AS promised
-                FROM (SELECT i.id, i.open_amount, i.last_dunned_on,
-                             CASE WHEN i.promise_id IS NOT NULL THEN i.promised END
-                                 AS promise_left,
-                             least(i.open_amount, coalesce((
-                                 SELECT sum(greatest(0, least(i.open_amount, s.amount
-                                     - coalesce((SELECT sum(o.open_amount) FROM worklist_items o
-                                                 WHERE o.id = ANY(s.invoice_ids[
-                                                     1:array_position(s.invoice_ids, i.id) - 1])
-                                                   AND o.open_amount > 0), 0))))
-                                 FROM worklist_disputes s WHERE s.customer_id = c.id
-                                   AND s.active AND i.id = ANY(s.invoice_ids)), 0)) AS disputed
-                      FROM worklist_items i
-                      WHERE i.customer_id = c.id AND i.currency = c.currency
-                        AND i.open_amount > 0 AND i.due_date < {d}
-                      OFFSET 0) AS q) AS p) AS x"""
+          FROM (SELECT i.id, i.open_amount, i.last_dunned_on, t.disputed,
+                       CASE WHEN i.promise_id IS NULL THEN 0.00 ELSE least(
+                           i.open_amount - t.disputed, coalesce(i.promised, 0.00)) END
+                           AS promised
+                FROM worklist_items i
+                CROSS JOIN LATERAL (SELECT CASE WHEN c.open_disputes = 0 THEN 0.00 ELSE
+                    least(i.open_amount, coalesce((
+                        SELECT sum(greatest(0, least(i.open_amount, s.amount
+                            - coalesce((SELECT sum(o.open_amount) FROM worklist_items o
+                                        WHERE o.id = ANY(s.invoice_ids[
+                                            1:array_position(s.invoice_ids, i.id) - 1])
+                                          AND o.open_amount > 0), 0))))
+                        FROM worklist_disputes s WHERE s.customer_id = c.id
+                          AND s.active AND i.id = ANY(s.invoice_ids)), 0)) END AS disputed
+                    OFFSET 0) AS t
+                WHERE i.customer_id = c.id AND i.currency = c.currency
+                  AND i.open_amount > 0 AND i.due_date < {d}) AS q
+          OFFSET 0) AS x"""
 
 
 async def amounts_by_customer(pool: Any, strategies: StrategySet, customer_ids: list[UUID],
