@@ -19,7 +19,8 @@ def apply_payment(api: Api, **payment: Any) -> dict[str, Any]:
     query = (f"mutation($input: ApplyPaymentInput!) {{ applyPayment(input: $input) "
              f"{{ __typename {PAID} }} }}")
     sent = {"currency": "EUR", "paymentDate": TODAY.isoformat(), **payment}
-    return api.data(query, {"input": sent}, user="erp")["applyPayment"]  # type: ignore[no-any-return]
+    found = api.data(query, {"input": sent}, user="erp")
+    return found["applyPayment"]  # type: ignore[no-any-return]
 
 
 def test_a_customer_pays_only_its_own_invoices(api: Api, app: Collections,

@@ -8,8 +8,10 @@ Amounts are tracked separately: the original disputed amount, and what of it was
 memo), paid, or written off; what is still disputed is the original minus those three, never
 negative. A specialist records settlements by hand (progress, resolution), and the case also
 follows the money the ERP applies to its invoices: what is still disputed never exceeds what is
-still open on them (``follow_invoice``). Status machine: open → in process → resolved (accepted / rejected / written off) →
-closed; a closed case is read-only.
+still open on them (``follow_invoice``).
+
+Status machine: open → in process → resolved (accepted / rejected / written off) → closed; a
+closed case is read-only.
 """
 
 from __future__ import annotations
