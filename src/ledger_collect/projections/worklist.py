@@ -47,8 +47,8 @@ ZERO = Decimal("0.00")
 BROKEN_OUTCOMES = (BROKEN, PARTIALLY_KEPT)
 
 CUSTOMER_COLUMNS = (
-    ("id", "uuid"), ("number", "text"), ("name", "text"), ("segment", "text"),
-    ("currency", "text"), ("risk_class", "text"), ("specialist", "text"),
+    ("id", "uuid"), ("number", "key"), ("name", "text"), ("segment", "key"),
+    ("currency", "text"), ("risk_class", "text"), ("specialist", "key"),
     ("broken_promises", "date[]"))
 ITEM_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "text"),
