@@ -102,6 +102,14 @@ class EventLog:
         row = conn.execute(query, params).fetchone()
         return int(row[0]) if row else 0
 
+    def next_event(self, conn: psycopg.Connection[Any], topics: Sequence[str],
+                   after: int) -> int | None:
+        """The notification id of the first event of these topics after ``after``."""
+        row = conn.execute(sql.SQL(
+            "SELECT min(notification_id) FROM {} WHERE notification_id > %s"
+            " AND topic = ANY(%s)").format(self.events), (after, list(topics))).fetchone()
+        return int(row[0]) if row and row[0] is not None else None
+
     def decode(self, stored: Sequence[StoredEvent]) -> list[Any]:
         """Domain events, personal data unsealed (the mapper's job: the page's data keys in
         one query)."""

@@ -142,6 +142,8 @@ def _one_by_one(log: EventLog, conn: psycopg.Connection[Any], cls: type[Projecti
         except Exception as exc:
             if connection_lost(conn, exc):
                 raise
+            if at is None:  # the event could not even be read (decoded)
+                at = log.next_event(conn, cls.topics(), position)
             raise ModelFailedError(cls.name, at, exc) from exc
         position = page.position
         applied += len(page.events)
