@@ -27,7 +27,8 @@ from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import select
 from ledger_collect.projections.live import follow
 from ledger_collect.projections.runner import catch_up, rebuild
-from model_helpers import assert_equals_rebuild, head, positions
+from ledger_collect.worklist_strategy_store import active_strategies
+from model_helpers import assert_equals_rebuild, head, positions, run_async
 
 TODAY = date(2026, 11, 23)
 BY = {"actor": "erp", "business_date": TODAY}
@@ -157,3 +158,19 @@ def test_a_promise_stored_for_the_end_of_the_calendar_loads_and_takes_commands(
     app.run(pr.record_promise, invoice_id=ids["invoice"], amount=Decimal("10.00"),
             promised_date=TODAY + timedelta(days=7), tolerance_days=3, **BY)
     catch_up(app)
+
+
+def test_the_worklist_writer_keeps_rankings_of_the_calendars_ends(app: Collections,
+                                                                  database: Database) -> None:
+    catch_up(app, "worklist")
+    key = run_async(database, active_strategies).key
+    with database.connect() as conn:  # as the worklist query stored them for those days
+        for day in ("-infinity", "infinity", "0001-01-01", "9999-12-31"):
+            conn.execute("INSERT INTO worklist_snapshots (day, strategies) VALUES (%s, %s)",
+                         (day, key))
+    write_poison(app)
+    assert catch_up(app, "worklist") == {"worklist": head(database)}
+    with database.connect() as conn:
+        ranked = conn.execute("SELECT DISTINCT s.day::text FROM worklist_scores r JOIN"
+                              " worklist_snapshots s ON s.id = r.snapshot ORDER BY 1").fetchall()
+    assert ranked == [("9999-12-31",), ("infinity",)]  # overdue by then; on 0001-01-01 not

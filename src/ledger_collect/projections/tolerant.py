@@ -62,7 +62,8 @@ def _unstorable_text(error: Exception) -> bool:
     if isinstance(error, UnicodeEncodeError):
         return True
     message = str(error)
-    return (isinstance(error, psycopg.errors.CharacterNotInRepertoire)
+    return (isinstance(error, (psycopg.errors.CharacterNotInRepertoire,
+                               psycopg.errors.UntranslatableCharacter))
             or "0x00" in message or "NUL" in message)
 
 

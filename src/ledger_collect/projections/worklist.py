@@ -103,7 +103,7 @@ class Worklist(Projection):
                          | {customer for customer, _ in page.processed})
         if touched:
             for snapshot, day, key in conn.execute(
-                    "SELECT id, day, strategies FROM worklist_snapshots ORDER BY id").fetchall():
+                    _SNAPSHOTS).fetchall():
                 for statement in rescore_sql(strategy_set(conn, key, self.strategies), day,
                                              snapshot, touched):
                     conn.execute(statement)
@@ -115,6 +115,13 @@ class Worklist(Projection):
         ids = [row[0] for row in conn.execute("SELECT id FROM worklist_customers ORDER BY id")]
         for start in range(0, len(ids), 5000):
             recompute(conn, ids[start:start + 5000])
+
+
+#: The rankings kept in step, their days brought into the calendar Python reads: a ranking
+#: stored for -infinity or infinity (as asyncpg writes the first and last day) is kept as of
+#: 0001-01-01 or 9999-12-31.
+_SNAPSHOTS = ("SELECT id, greatest(least(day, '9999-12-31'::date), '0001-01-01'::date),"
+              " strategies FROM worklist_snapshots ORDER BY id")
 
 
 def _customer_of(event: Any) -> UUID:
