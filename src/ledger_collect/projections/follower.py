@@ -33,7 +33,6 @@ from ledger_collect.projections.runner import (
     advance,
     rebuild,
 )
-from ledger_collect.projections.tolerant import apply_events
 
 log = logging.getLogger(__name__)
 
@@ -193,7 +192,9 @@ def _apply_live(conn: Any, events: EventLog, model: _Model, page: list[Any],
                 decoded: dict[int, Any]) -> int | None:
     """Apply the page's notifications after the model's stored position, in one transaction
     with the new position. None when the stored position went back (the model was reset):
-    the subscription cannot fill that gap, the log must."""
+    the subscription cannot fill that gap, the log must. No savepoint on this path, which
+    runs for every few events: a page that fails (a string text cannot hold, too) is applied
+    again from the log, by ``advance``, which cleans what needs cleaning."""
     topics = set(model.cls.topics())
     with conn.transaction():
         position = events.lock(conn, model.cls)
@@ -204,7 +205,7 @@ def _apply_live(conn: Any, events: EventLog, model: _Model, page: list[Any],
             return position
         batch = [decoded[n.id] for n in fresh if n.topic in topics]
         if batch:
-            apply_events(conn, model.projection, batch)
+            model.projection.apply(conn, batch)
         events.save_position(conn, model.cls, fresh[-1].id)
         return int(fresh[-1].id)
 
