@@ -216,7 +216,6 @@ def _assign_demo_specialists(app: object, generated: list[dict[str, object]],
 def serve(host: str, port: int, demo_customers: int, development: bool | None) -> None:
     """All in one process: database, migrations, read models following, GraphQL API."""
     from ledger_collect.api.app import serve as serve_api
-    from ledger_collect.projections.failures import ModelFailedError
     from ledger_collect.projections.follower import follow
     from ledger_collect.projections.runner import ProjectionError, catch_up
 
@@ -235,7 +234,7 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
 
             try:
                 catch_up(app, progress=progress)
-            except (ModelFailedError, ProjectionError) as exc:  # serve all the same
+            except ProjectionError as exc:  # a model failing: serve all the same
                 click.echo(f"warning: {exc}; the projector tries it again "
                            f"(ledger-collect projections status)", err=True)
         stop = threading.Event()

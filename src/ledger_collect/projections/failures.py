@@ -21,13 +21,15 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ledger_collect.projections.eventlog import ProjectionError
+
 log = logging.getLogger("ledger_collect.projections")
 
 #: Characters of an error kept for status displays: the first line, cut.
 ERROR_CHARS = 500
 
 
-class ModelFailedError(RuntimeError):
+class ModelFailedError(ProjectionError):
     """A read model could not apply an event (its writer or the database refused it)."""
 
     def __init__(self, name: str, notification_id: int | None, cause: BaseException) -> None:

@@ -74,7 +74,7 @@ def catch_up(app: Any, names: Sequence[str] | str | None = None, *, page_size: i
     raised at once."""
     log = EventLog(app)
     reached: dict[str, int] = {}
-    failed: list[ProjectionError | ModelFailedError] = []
+    failed: list[ProjectionError] = []
     with log.connect() as conn:
         for cls in select(names):
             try:
