@@ -20,8 +20,11 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
+
+import psycopg
+from eventsourcing import persistence
 
 from ledger_collect.collector import tuned_collector
 from ledger_collect.projections import Projection, failures, select
@@ -35,6 +38,10 @@ from ledger_collect.projections.runner import (
 )
 
 log = logging.getLogger(__name__)
+
+#: What the store's subscription raises when the database goes away.
+_UNREACHABLE = (psycopg.OperationalError, persistence.OperationalError,
+                persistence.InterfaceError, persistence.ConnectionUnavailableError)
 
 _END = object()
 
@@ -62,7 +69,7 @@ def follow(app: Any, stop: threading.Event, names: Sequence[str] | str | None = 
             raise
         except Exception as error:  # noqa: BLE001 - the projector never exits on its own
             pause = outage.failed()
-            if follower.lost(error):
+            if follower.lost(error) or isinstance(error, _UNREACHABLE):
                 log.warning("the database is unreachable (%s); following again in %g s",
                             failures.describe_error(error), pause)
             else:
@@ -78,7 +85,7 @@ class _Model:
     projection: Projection
     retry: Backoff
     position: int = 0
-    failing: bool = field(default=False)
+    failing: bool = False
 
 
 class _Follower:
