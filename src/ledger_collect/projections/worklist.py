@@ -47,8 +47,8 @@ ZERO = Decimal("0.00")
 BROKEN_OUTCOMES = (BROKEN, PARTIALLY_KEPT)
 
 CUSTOMER_COLUMNS = (
-    ("id", "uuid"), ("number", "text"), ("name", "text"), ("segment", "text"),
-    ("currency", "text"), ("risk_class", "text"), ("specialist", "text"),
+    ("id", "uuid"), ("number", "key"), ("name", "text"), ("segment", "key"),
+    ("currency", "text"), ("risk_class", "text"), ("specialist", "key"),
     ("broken_promises", "date[]"))
 ITEM_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "text"),
@@ -104,7 +104,7 @@ class Worklist(Projection):
                          | {customer for customer, _ in page.processed})
         if touched:
             for snapshot, day, key in conn.execute(
-                    "SELECT id, day, strategies FROM worklist_snapshots ORDER BY id").fetchall():
+                    _SNAPSHOTS).fetchall():
                 for statement in rescore_sql(strategy_set(conn, key, self.strategies), day,
                                              snapshot, touched):
                     conn.execute(statement)
@@ -116,6 +116,13 @@ class Worklist(Projection):
         ids = [row[0] for row in conn.execute("SELECT id FROM worklist_customers ORDER BY id")]
         for start in range(0, len(ids), 5000):
             recompute(conn, ids[start:start + 5000])
+
+
+#: The rankings kept in step, their days brought into the calendar Python reads: a ranking
+#: stored for -infinity or infinity (as asyncpg writes the first and last day) is kept as of
+#: 0001-01-01 or 9999-12-31.
+_SNAPSHOTS = ("SELECT id, greatest(least(day, '9999-12-31'::date), '0001-01-01'::date),"
+              " strategies FROM worklist_snapshots ORDER BY id")
 
 
 def _customer_of(event: Any) -> UUID:
