@@ -17,6 +17,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -38,6 +39,9 @@ from ledger_collect.projections.runner import (
 log = logging.getLogger(__name__)
 
 _END = object()
+#: How often the follower runs the models' upkeep (``Projection.upkeep``), e.g. the worklist's
+#: ranking of a new business day: readers answer meanwhile, only slower.
+UPKEEP_SECONDS = 5.0
 
 
 class ProjectionTimeoutError(TimeoutError):
@@ -73,8 +77,12 @@ def follow(app: Any, stop: threading.Event, names: Sequence[str] | str | None = 
         pump = threading.Thread(target=_pump, args=(sub, inbox, stop), daemon=True,
                                 name="projection-subscription")
         pump.start()
+        upkeep_due = 0.0
         try:
             while not stop.is_set():
+                if time.monotonic() >= upkeep_due:
+                    _upkeep(conn, events, projections)
+                    upkeep_due = time.monotonic() + UPKEEP_SECONDS
                 page = _next_page(inbox, stop, page_size)
                 if not page:
                     continue
@@ -92,6 +100,21 @@ def follow(app: Any, stop: threading.Event, names: Sequence[str] | str | None = 
         finally:
             sub.stop()
             pump.join(timeout=5)
+
+
+def _upkeep(conn: Any, events: EventLog,
+            projections: Sequence[tuple[type[Projection], Projection]]) -> None:
+    """Each model's upkeep, in a transaction of its own under the model's lock. A failure is
+    logged, not raised: upkeep only spares readers work, and the next round tries again."""
+    for cls, projection in projections:
+        if type(projection).upkeep is Projection.upkeep:
+            continue
+        try:
+            with conn.transaction():
+                events.lock(conn, cls)
+                projection.upkeep(conn)
+        except Exception:  # noqa: BLE001 - see above; a lost connection fails the next page
+            log.exception("upkeep of read model %s failed", cls.name)
 
 
 def _pump(subscription: Any, inbox: queue.Queue[Any], stop: threading.Event) -> None:
