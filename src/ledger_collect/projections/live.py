@@ -113,7 +113,7 @@ def _upkeep(conn: Any, events: EventLog,
             with conn.transaction():
                 events.lock(conn, cls)
                 projection.upkeep(conn)
-        except Exception:  # noqa: BLE001 - see above; a lost connection fails the next page
+        except Exception:  # see above; a lost connection fails the next page
             log.exception("upkeep of read model %s failed", cls.name)
 
 
