@@ -26,21 +26,17 @@ from ledger_collect.worklist_strategy_store import active_strategy_set
 #: Rankings kept at once, at most (the business date and a few days ahead).
 MAX_SNAPSHOTS = 8
 
-_DROP = """
-WITH old AS (
-    SELECT id FROM worklist_snapshots
-    WHERE day < %(today)s OR strategies <> %(key)s
-       OR id NOT IN (SELECT id FROM worklist_snapshots
-                     ORDER BY built_at DESC, id DESC LIMIT %(keep)s)),
-scores AS (DELETE FROM worklist_scores WHERE snapshot IN (SELECT id FROM old))
-DELETE FROM worklist_snapshots WHERE id IN (SELECT id FROM old)
+_UNREAD = """
+SELECT id FROM worklist_snapshots
+WHERE day < %(today)s OR strategies <> %(key)s
+   OR id NOT IN (SELECT id FROM worklist_snapshots ORDER BY built_at DESC, id DESC
+                 LIMIT %(keep)s)
 """
 
 
 def build(conn: psycopg.Connection[Any], strategies: StrategySet, day: date) -> bool:
     """Rank every customer for ``day`` with ``strategies``, unless it is done already, in the
-    caller's transaction (which holds the model's lock, outside a rebuild's scratch schema).
-    True when it was built."""
+    caller's transaction (which holds the model's lock). True when it was built."""
     check_day(day)
     if conn.execute("SELECT 1 FROM worklist_snapshots WHERE day = %s AND strategies = %s",
                     (day, strategies.key)).fetchone():
@@ -48,7 +44,7 @@ def build(conn: psycopg.Connection[Any], strategies: StrategySet, day: date) -> 
     row = conn.execute("INSERT INTO worklist_snapshots (day, strategies) VALUES (%s, %s)"
                        " RETURNING id", (day, strategies.key)).fetchone()
     assert row is not None
-    # Literals, not parameters: the score expression is text the strategies wrote.
+    # Literals, not parameters: psycopg would take a % in the strategies' SQL for a placeholder.
     conn.execute(INSERT_SCORES + score_rows_sql(
         strategies, day=f"'{day.isoformat()}'::date", snapshot=str(int(row[0]))))
     conn.execute("ANALYZE worklist_scores")  # the planner must know lists are long
@@ -63,7 +59,11 @@ def keep_current(conn: psycopg.Connection[Any], today: date, *days_ahead: date,
     ``UnknownStrategyError`` while no default strategy is active."""
     strategies = active_strategy_set(conn, known)
     ranked = [day for day in (today, *days_ahead) if build(conn, strategies, day)]
-    conn.execute(_DROP, {"today": today, "key": strategies.key, "keep": MAX_SNAPSHOTS})
+    unread = [row[0] for row in conn.execute(_UNREAD, {
+        "today": today, "key": strategies.key, "keep": MAX_SNAPSHOTS})]
+    if unread:
+        conn.execute("DELETE FROM worklist_scores WHERE snapshot = ANY(%s)", (unread,))
+        conn.execute("DELETE FROM worklist_snapshots WHERE id = ANY(%s)", (unread,))
     return ranked
 
 
