@@ -5,12 +5,14 @@ afterwards and ranks its business date itself."""
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from model_helpers import follow_while
+from model_helpers import head
 from psycopg import sql
 from test_worklist_model import Book, ago
 
@@ -18,6 +20,7 @@ from api.helpers import TODAY, Api
 from ledger_collect.application import Collections
 from ledger_collect.database import Database
 from ledger_collect.domain.customer import Customer
+from ledger_collect.projections.live import follow
 from ledger_collect.projections.runner import catch_up
 from ledger_collect.worklist_strategy_store import active_strategy_set
 
@@ -80,16 +83,31 @@ def test_the_projector_goes_on_after_any_query_and_ranks_its_business_date(
         api: Api, app: Collections, database: Database, listed: Book) -> None:
     for day in ("0001-01-01", "0001-01-02", "9999-12-30", "9999-12-31", str(ago(30)), None):
         api.post(WORKLIST, {"date": day}, user="alice")
-
-    def work() -> None:
-        app.record_contact(Customer.create_id("SMALL"), channel="phone", result="no_answer",
-                           actor="alice", business_date=TODAY)
-        listed.invoice("BIG", "10.00", due_ago=1)
-
-    follow_while(app, database, ["worklist"], work)
+    app.record_contact(Customer.create_id("SMALL"), channel="phone", result="no_answer",
+                       actor="alice", business_date=TODAY)
+    listed.invoice("BIG", "10.00", due_ago=1)
+    assert catch_up(app, "worklist") == {"worklist": head(database)}
     with database.connect() as conn:
-        stored = conn.execute("SELECT day, strategies FROM worklist_snapshots").fetchall()
-        active = active_strategy_set(conn)
-    assert stored == [(date.today(), active.key)]  # the projector's own business date
+        assert conn.execute("SELECT count(*) FROM worklist_snapshots").fetchone() == (0,)
+        active = active_strategy_set(conn).key
+    stop = threading.Event()
+    projector = threading.Thread(target=follow, args=(app, stop, ["worklist"]))
+    projector.start()
+    try:
+        deadline = time.monotonic() + 30
+        while stored(database) != [(date.today(), active, 2)]:  # its own business date
+            assert time.monotonic() < deadline, stored(database)
+            time.sleep(0.05)
+    finally:
+        stop.set()
+        projector.join(timeout=10)
+    assert not projector.is_alive()
     page = api.data(WORKLIST, {}, user="alice")["worklist"]
     assert [n["number"] for n in page["nodes"]] == ["BIG", "SMALL"]
+
+
+def stored(database: Database) -> list[tuple[date, str, int]]:
+    with database.connect() as conn:
+        return conn.execute(
+            "SELECT s.day, s.strategies, count(r.customer_id) FROM worklist_snapshots s"
+            " LEFT JOIN worklist_scores r ON r.snapshot = s.id GROUP BY s.id").fetchall()
