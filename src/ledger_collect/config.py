@@ -41,6 +41,8 @@ class Settings:
     jwt_secret_file: Path | None = None  # LEDGER_JWT_SECRET_FILE (default <data_dir>/jwt.key)
     development: bool = False  # LEDGER_DEVELOPMENT: serve GraphiQL, log more
     read_wait_seconds: float = 2.0  # LEDGER_READ_WAIT_SECONDS: mutation waits for read models
+    max_body_bytes: int = 1_048_576  # LEDGER_MAX_BODY_BYTES: larger API requests get 413
+    max_token_lifetime: int = 86_400  # LEDGER_MAX_TOKEN_LIFETIME seconds from iat to exp
 
     @property
     def key_file(self) -> Path:
@@ -80,4 +82,7 @@ class Settings:
             else None,
             development=env.get("LEDGER_DEVELOPMENT", "").lower() in ("1", "true", "yes", "on"),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", base.read_wait_seconds)),
+            max_body_bytes=int(env.get("LEDGER_MAX_BODY_BYTES", base.max_body_bytes)),
+            max_token_lifetime=int(env.get("LEDGER_MAX_TOKEN_LIFETIME",
+                                           base.max_token_lifetime)),
         )
