@@ -15,11 +15,13 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from ledger_collect.projections.eventlog import ProjectionError
+
 #: How long the swap waits for readers of the live tables before giving up.
 SWAP_LOCK_WAIT = 5
 
 
-class SwapBlockedError(RuntimeError):
+class SwapBlockedError(ProjectionError):
     pass
 
 

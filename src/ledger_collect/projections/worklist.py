@@ -13,15 +13,18 @@ Casework recorded on a customer on a business day — a contact, a promise made 
 dispute opened or annotated, a follow-up set, moved or completed, a note, an email — marks the
 customer "processed" on that day, with who did it.
 
-The day's rankings readers asked for (``worklist_scores``) are kept in step here too: the
-customers a page touched are rescored in every ranking kept, in the page's transaction.
+The day's rankings (``worklist_scores``) are kept in step here too: the customers a page
+touched are rescored in every ranking kept, in the page's transaction. The follower's upkeep
+ranks the business date (``worklist_snapshots``) when the day turns or the active strategies
+change: readers never write.
 
 Readers are in ``worklist_ranking`` (ranking, explanations, the amount to be collected).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -39,7 +42,8 @@ from ledger_collect.projections import Projection, in_order, load, upsert
 from ledger_collect.projections.records import names
 from ledger_collect.projections.worklist_figures import recompute
 from ledger_collect.projections.worklist_ranking import rescore_sql
-from ledger_collect.worklist_strategy import Strategy
+from ledger_collect.projections.worklist_snapshots import keep_current
+from ledger_collect.worklist_strategy import Strategy, UnknownStrategyError
 from ledger_collect.worklist_strategy_store import strategy_set
 
 ZERO = Decimal("0.00")
@@ -47,13 +51,13 @@ ZERO = Decimal("0.00")
 BROKEN_OUTCOMES = (BROKEN, PARTIALLY_KEPT)
 
 CUSTOMER_COLUMNS = (
-    ("id", "uuid"), ("number", "text"), ("name", "text"), ("segment", "text"),
-    ("currency", "text"), ("risk_class", "text"), ("specialist", "text"),
+    ("id", "uuid"), ("number", "key"), ("name", "text"), ("segment", "key"),
+    ("currency", "text"), ("risk_class", "text"), ("specialist", "key"),
     ("broken_promises", "date[]"))
 ITEM_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "text"),
     ("due_date", "date"), ("open_amount", "numeric"), ("dunning_level", "int"),
-    ("last_dunned_on", "date"), ("promise_id", "uuid"))
+    ("last_dunned_on", "date"), ("promise_id", "uuid"), ("promised", "numeric"))
 DISPUTE_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"), ("currency", "text"),
     ("amount", "numeric"), ("active", "bool"))
@@ -73,7 +77,7 @@ class Worklist(Projection):
     tables = ("worklist_customers", "worklist_items", "worklist_disputes",
               "worklist_follow_ups", "worklist_processed", "worklist_snapshots",
               "worklist_scores")
-    #: The day's rankings readers asked for: a cache, not part of what a rebuild must equal.
+    #: The day's rankings: a cache, not part of what a rebuild must equal.
     caches = ("worklist_snapshots", "worklist_scores")
     handles = (
         Customer.Registered, Customer.MasterDataChanged, Customer.Assigned,
@@ -81,14 +85,16 @@ class Worklist(Projection):
         Invoice.Posted, Invoice.PaymentApplied, Invoice.CreditMemoApplied,
         Invoice.PaymentReversed, Invoice.Cleared, Invoice.WrittenOff,
         Invoice.DunningLevelRaised,
-        PromiseToPay.Issued, PromiseToPay.Withdrawn, PromiseToPay.Closed, PromiseToPay.Valued,
-        DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.Resolved,
-        DisputeCase.Closed, DisputeCase.NoteAdded,
+        PromiseToPay.Issued, PromiseToPay.PaymentCounted, PromiseToPay.PaymentUncounted,
+        PromiseToPay.Withdrawn, PromiseToPay.Closed, PromiseToPay.Valued,
+        DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice,
+        DisputeCase.Resolved, DisputeCase.Closed, DisputeCase.NoteAdded,
         Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
         CustomerContact.Recorded, CollectionEmail.Created)
 
-    def __init__(self) -> None:
+    def __init__(self, today: Callable[[], date] = date.today) -> None:
         self.strategies: dict[tuple[str, int], Strategy] = {}  # versions never change
+        self.today = today  # the business date, as the API's (the server's local date)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         page = _Page(conn, events)
@@ -103,11 +109,19 @@ class Worklist(Projection):
                          | {customer for customer, _ in page.processed})
         if touched:
             for snapshot, day, key in conn.execute(
-                    "SELECT id, day, strategies FROM worklist_snapshots ORDER BY id").fetchall():
+                    _SNAPSHOTS).fetchall():
                 for statement in rescore_sql(strategy_set(conn, key, self.strategies), day,
                                              snapshot, touched):
                     conn.execute(statement)
 
+
+    def upkeep(self, conn: psycopg.Connection[Any]) -> None:
+        """Rank the business date with the active strategies if that is not done yet (the day
+        turned, a strategy was published), and drop the rankings nobody reads any more."""
+        try:
+            keep_current(conn, self.today(), known=self.strategies)
+        except UnknownStrategyError:
+            pass  # nothing to rank with: readers are told to publish a default strategy
 
     def built(self, conn: psycopg.Connection[Any]) -> None:
         """Every customer's figures, once, instead of after each page of a build (a customer's
@@ -115,6 +129,13 @@ class Worklist(Projection):
         ids = [row[0] for row in conn.execute("SELECT id FROM worklist_customers ORDER BY id")]
         for start in range(0, len(ids), 5000):
             recompute(conn, ids[start:start + 5000])
+
+
+#: The rankings kept in step, their days brought into the calendar Python reads: a ranking
+#: stored for -infinity or infinity (as asyncpg writes the first and last day) is kept as of
+#: 0001-01-01 or 9999-12-31.
+_SNAPSHOTS = ("SELECT id, greatest(least(day, '9999-12-31'::date), '0001-01-01'::date),"
+              " strategies FROM worklist_snapshots ORDER BY id")
 
 
 def _customer_of(event: Any) -> UUID:
@@ -257,7 +278,7 @@ def _posted(page: _Page, e: Any) -> None:
         "id": e.originator_id, "customer_id": e.customer_id,
         "document_number": e.document_number, "currency": e.currency,
         "due_date": e.due_date, "open_amount": e.amount, "dunning_level": 0,
-        "last_dunned_on": None, "promise_id": None}
+        "last_dunned_on": None, "promise_id": None, "promised": None}
     page.changed["items"].add(e.originator_id)
     page.affected.add(e.customer_id)
 
@@ -286,13 +307,23 @@ def _promise_issued(page: _Page, e: Any) -> None:
     row = page.item(e.invoice_id)
     if row is not None:
         row["promise_id"] = e.originator_id
+        row["promised"] = e.amount
+
+
+def _promise_paid(sign: int) -> Any:
+    """Money counted towards (sign -1) or taken back from (+1) the promise the item shows."""
+    def fold(page: _Page, e: Any) -> None:
+        row = page.items.get(e.invoice_id)
+        if row is not None and row["promise_id"] == e.originator_id:
+            page.item(e.invoice_id)["promised"] += sign * e.amount  # type: ignore[index]
+    return fold
 
 
 def _promise_ended(page: _Page, e: Any) -> None:
     """Withdrawn, closed or valued: the promise is confirmed, the invoice free again."""
     row = page.items.get(e.invoice_id)
     if row is not None and row["promise_id"] == e.originator_id:
-        page.item(e.invoice_id)["promise_id"] = None  # type: ignore[index]
+        page.item(e.invoice_id).update(promise_id=None, promised=None)  # type: ignore[union-attr]
     if type(e) is PromiseToPay.Valued and e.status in BROKEN_OUTCOMES:
         customer = page.customer(e.customer_id)
         if customer is not None:
@@ -355,11 +386,14 @@ _FOLD: dict[type, Any] = {
     Invoice.WrittenOff: _closed,
     Invoice.DunningLevelRaised: _dunned,
     PromiseToPay.Issued: _promise_issued,
+    PromiseToPay.PaymentCounted: _promise_paid(-1),
+    PromiseToPay.PaymentUncounted: _promise_paid(+1),
     PromiseToPay.Withdrawn: _promise_ended,
     PromiseToPay.Closed: _promise_ended,
     PromiseToPay.Valued: _promise_ended,
     DisputeCase.Opened: _dispute_opened,
     DisputeCase.ProgressRecorded: _dispute_settled(True),
+    DisputeCase.SettledOnInvoice: _dispute_settled(True),
     DisputeCase.Resolved: _dispute_settled(False),
     DisputeCase.Closed: _dispute_closed,
     Resubmission.Created: _follow_up_created,
