@@ -7,6 +7,7 @@ personal data the mapper must unseal on the way)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -394,6 +395,13 @@ def test_follow_applies_new_events_and_wait_for_sees_them(app: Collections,
                                              server_settings={"search_path": database.schema})
             try:
                 async with watching(database.url, database.schema) as watch:
+                    # Events written while the follower subscribes wait for the next one
+                    # (the library reads the log before it listens): write until it follows.
+                    for attempt in range(20):
+                        warm = write_portfolio(app, 1, seed=900 + attempt, prefix="Warm")
+                        with contextlib.suppress(ProjectionTimeoutError):
+                            await watch.wait_for(["open_items"], warm, timeout=1)
+                            break
                     for n in range(5):
                         last = write_portfolio(app, 2, seed=100 + n, prefix="Live")
                         await watch.wait_for(["open_items"], last, timeout=5)
