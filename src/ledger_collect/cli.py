@@ -258,11 +258,13 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
 def api(host: str, port: int, workers: int) -> None:
     """The GraphQL API alone (production: run `projector` as its own process beside it)."""
     from ledger_collect.api.app import serve as serve_api
+    from ledger_collect.cli_store import require_master_key
 
     settings = Settings.from_env()
     with open_database(settings, migrate=settings.database_url is None) as database:
         if settings.database_url is not None:
             require_migrated(database)
+        require_master_key(settings, database)
         serve_api(settings, host, port, database=database, workers=workers)
 
 
