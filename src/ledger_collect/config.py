@@ -39,7 +39,9 @@ class Settings:
     pool_size: int = 5  # LEDGER_POOL_SIZE
     jwt_secret: str | None = None  # LEDGER_JWT_SECRET: signs API bearer tokens (HS256)
     jwt_secret_file: Path | None = None  # LEDGER_JWT_SECRET_FILE (default <data_dir>/jwt.key)
-    development: bool = False  # LEDGER_DEVELOPMENT: serve GraphiQL, log more
+    # LEDGER_DEVELOPMENT: serve GraphiQL, log more. None (unset): off, except that `serve`
+    # turns it on with the embedded database; set to 0, it is off for `serve` too.
+    development: bool | None = None
     read_wait_seconds: float = 2.0  # LEDGER_READ_WAIT_SECONDS: mutation waits for read models
 
     @property
@@ -78,6 +80,13 @@ class Settings:
             jwt_secret_file=Path(env["LEDGER_JWT_SECRET_FILE"])
             if env.get("LEDGER_JWT_SECRET_FILE")
             else None,
-            development=env.get("LEDGER_DEVELOPMENT", "").lower() in ("1", "true", "yes", "on"),
+            development=_switch(env.get("LEDGER_DEVELOPMENT")),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", base.read_wait_seconds)),
         )
+
+
+def _switch(value: str | None) -> bool | None:
+    """On for 1/true/yes/on, None when unset or empty, off for anything else."""
+    if value is None or not value.strip():
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -49,8 +49,8 @@ def create_app(settings: Settings, database: Database | None = None, *,
     all-in-one ``serve`` command); None: opened, migrated and closed by the app itself.
     ``today`` gives the business date of each request's commands.
     Serves with the garbage collector set for a server (``collector``)."""
-    view = GraphQLView(schema, secret=token_secret(settings), development=settings.development,
-                       today=today)
+    view = GraphQLView(schema, secret=token_secret(settings),
+                       development=bool(settings.development), today=today)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -149,7 +149,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
     app = create_app(settings, database)
     server = uvicorn.Server(uvicorn.Config(
         app, host=host, port=port, lifespan="on", log_level=log_level,
-        access_log=settings.development, server_header=False))
+        access_log=bool(settings.development), server_header=False))
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         server.run()
@@ -178,7 +178,7 @@ def _serve_workers(settings: Settings, host: str, port: int, database: Database,
                        "LEDGER_JWT_SECRET": token_secret(settings).decode()})
     config = uvicorn.Config("ledger_collect.api.app:worker_app", factory=True, host=host,
                             port=port, workers=workers, lifespan="on", log_level=log_level,
-                            access_log=settings.development, server_header=False)
+                            access_log=bool(settings.development), server_header=False)
     try:
         listening = shared_port(host, port)
     except OSError as error:
