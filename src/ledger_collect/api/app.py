@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from uvicorn.supervisors import Multiprocess
 
+from ledger_collect.api import graphiql
 from ledger_collect.api.auth import token_secret
 from ledger_collect.api.http import GraphQLView
 from ledger_collect.api.listening import shared_port
@@ -78,8 +79,9 @@ def create_app(settings: Settings, database: Database | None = None, *,
             if owned:
                 await run_in_threadpool(db.close)
 
+    ide = [graphiql.assets()] if settings.development else []
     return Starlette(routes=[Route("/health", health, methods=["GET"]),
-                             Route("/graphql", view)],
+                             Route("/graphql", view), *ide],
                      lifespan=lifespan)
 
 

@@ -26,6 +26,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from ledger_collect.api import graphiql
 from ledger_collect.api.auth import AuthenticationError, authenticate
 from ledger_collect.api.context import Context, Loaders
 
@@ -79,6 +80,10 @@ class GraphQLView(GraphQL[Context, None]):
                          allow_queries_via_get=True)
         self._secret = secret
         self._today = today
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql.page()  # strawberry's page, its files served by us (api.graphiql)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no subscriptions (yet): nothing else is served
