@@ -334,6 +334,28 @@ def projector(names: tuple[str, ...]) -> None:
             pass
 
 
+@cli.group()
+def promises() -> None:
+    """Promises to pay: the daily valuation."""
+
+
+@promises.command("value")
+@click.option("--as-of", type=_DAY, help="Value the promises whose window ended before this "
+                                         "day [today].")
+def promises_value(as_of: object) -> None:
+    """Value every open promise whose window is over: kept, partially kept or broken."""
+    day = _day(as_of)
+    if day > date.today():
+        raise click.ClickException(f"--as-of {day} is a day still to come")
+    with open_application(Settings.from_env()) as app:
+        valued = app.value_due_promises(  # type: ignore[attr-defined]
+            as_of=day, business_date=date.today()).values()
+    summary = ", ".join(f"{status.replace('_', ' ')}: {list(valued).count(status)}"
+                        for status in sorted(set(valued)))
+    click.echo(f"promises valued as of {day}: {len(valued)}" + (f" ({summary})" if summary
+                                                               else ""))
+
+
 @cli.command()
 @click.argument("user")
 @click.option("--role", type=click.Choice([r.value for r in Role]), default=Role.SPECIALIST.value,

@@ -43,6 +43,8 @@ class Settings:
     # turns it on with the embedded database; set to 0, it is off for `serve` too.
     development: bool | None = None
     read_wait_seconds: float = 2.0  # LEDGER_READ_WAIT_SECONDS: mutation waits for read models
+    max_body_bytes: int = 1_048_576  # LEDGER_MAX_BODY_BYTES: larger API requests get 413
+    max_token_lifetime: int = 86_400  # LEDGER_MAX_TOKEN_LIFETIME seconds from iat to exp
 
     @property
     def key_file(self) -> Path:
@@ -82,6 +84,9 @@ class Settings:
             else None,
             development=_switch(env.get("LEDGER_DEVELOPMENT")),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", base.read_wait_seconds)),
+            max_body_bytes=int(env.get("LEDGER_MAX_BODY_BYTES", base.max_body_bytes)),
+            max_token_lifetime=int(env.get("LEDGER_MAX_TOKEN_LIFETIME",
+                                           base.max_token_lifetime)),
         )
 
 
