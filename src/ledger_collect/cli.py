@@ -19,6 +19,7 @@ import click
 from ledger_collect.api.auth import issue_token
 from ledger_collect.api.permissions import Role
 from ledger_collect.cli_store import open_application, open_database, require_migrated
+from ledger_collect.cli_worklist import worklist
 from ledger_collect.config import Settings
 from ledger_collect.database import MigrationError, redact
 from ledger_collect.feed import DEFAULT_BATCH_SIZE, FeedFormatError, Importer, ImportResult
@@ -217,8 +218,8 @@ def _assign_demo_specialists(app: object, generated: list[dict[str, object]],
 def serve(host: str, port: int, demo_customers: int, development: bool | None) -> None:
     """All in one process: database, migrations, read models following, GraphQL API."""
     from ledger_collect.api.app import serve as serve_api
-    from ledger_collect.projections.live import follow
-    from ledger_collect.projections.runner import catch_up
+    from ledger_collect.projections.follower import follow
+    from ledger_collect.projections.runner import ProjectionError, catch_up
 
     settings = Settings.from_env()
     if development is None:  # the flag, else LEDGER_DEVELOPMENT, else on with the embedded one
@@ -234,7 +235,11 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            catch_up(app, progress=progress)
+            try:
+                catch_up(app, progress=progress)
+            except ProjectionError as exc:  # a model failing: serve all the same
+                click.echo(f"warning: {exc}; the projector tries it again "
+                           f"(ledger-collect projections status)", err=True)
         stop = threading.Event()
         projector = threading.Thread(target=follow, args=(app, stop), name="projector",
                                      daemon=True)
@@ -311,21 +316,28 @@ def projections_rebuild(name: str | None) -> None:
 
 @projections.command("status")
 def projections_status() -> None:
-    """Each read model's position in the event log, and how far behind it is."""
-    from ledger_collect.projections.runner import status
+    """Each read model's position in the event log, how far behind it is, and why a failing
+    one stopped."""
+    from ledger_collect.projections.status import status
 
     with open_application(Settings.from_env()) as app:
         rows = status(app)
     click.echo(f"{'read model':<16} {'position':>10} {'head':>10} {'lag':>8}  state")
     for row in rows:
         click.echo(f"{row.name:<16} {row.position:>10} {row.head:>10} {row.lag:>8}  {row.state}")
+        if row.failure is not None:
+            at = (f"at notification {row.failed_notification}"
+                  if row.failed_notification is not None else "before reading an event")
+            click.echo(f"  failed {at}, {row.attempts} attempt(s), the last at "
+                       f"{row.failed_at:%Y-%m-%d %H:%M:%S %Z}: {row.error}")
 
 
 @cli.command()
 @click.argument("names", nargs=-1)
 def projector(names: tuple[str, ...]) -> None:
-    """Keep read models (all, or NAMES) in step with the event log until stopped."""
-    from ledger_collect.projections.live import follow
+    """Keep read models (all, or NAMES) in step with the event log until stopped; a model
+    that fails is retried on its own, a lost database waited for."""
+    from ledger_collect.projections.follower import follow
 
     with open_application(Settings.from_env()) as app:
         try:
@@ -371,6 +383,9 @@ def token(user: str, role: str, segments: tuple[str, ...], hours: float) -> None
                                timedelta(hours=hours)))
     except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+cli.add_command(worklist)
 
 
 def _report(result: ImportResult, source: str) -> None:

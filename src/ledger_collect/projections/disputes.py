@@ -41,7 +41,7 @@ OPENING_NOTE = "opening"
 
 DISPUTE_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"), ("currency", "text"),
-    ("reason", "text"), ("processor", "text"), ("status", "text"), ("resolution", "text"),
+    ("reason", "text"), ("processor", "key"), ("status", "text"), ("resolution", "text"),
     ("original_amount", "numeric"), ("credited", "numeric"), ("paid", "numeric"),
     ("written_off", "numeric"), ("still_disputed", "numeric"), ("notes", "int"),
     ("opened_on", "date"), ("opened_by", "text"), ("resolved_on", "date"),

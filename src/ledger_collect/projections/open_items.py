@@ -31,7 +31,7 @@ ZERO = Decimal("0.00")
 ACTIVE_DISPUTE = ("open", "in_process")
 
 ITEM_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "text"),
+    ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "key"),
     ("amount", "numeric"), ("paid_amount", "numeric"), ("credited_amount", "numeric"),
     ("open_amount", "numeric"), ("posting_date", "date"), ("due_date", "date"),
     ("status", "text"), ("closed_on", "date"), ("dunning_level", "int"),
@@ -40,13 +40,13 @@ ITEM_COLUMNS = (
     ("dispute_ids", "uuid[]"), ("open_disputes", "int"), ("disputed_amount", "numeric"))
 DISPUTE_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"),
-    ("invoice_amounts", "numeric[]"), ("currency", "text"), ("reason", "text"),
+    ("invoice_amounts", "numeric[]"), ("currency", "key"), ("reason", "text"),
     ("processor", "text"), ("status", "text"), ("resolution", "text"),
     ("original_amount", "numeric"), ("still_disputed", "numeric"), ("opened_on", "date"),
     ("resolved_on", "date"), ("closed_on", "date"))
 CREDIT_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("kind", "text"), ("source_id", "text"),
-    ("amount", "numeric"), ("currency", "text"), ("document_date", "date"))
+    ("amount", "numeric"), ("currency", "key"), ("document_date", "date"))
 
 
 class OpenItems(Projection):
