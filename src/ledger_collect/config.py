@@ -41,6 +41,10 @@ class Settings:
     jwt_secret_file: Path | None = None  # LEDGER_JWT_SECRET_FILE (default <data_dir>/jwt.key)
     development: bool = False  # LEDGER_DEVELOPMENT: serve GraphiQL, log more
     read_wait_seconds: float = 2.0  # LEDGER_READ_WAIT_SECONDS: mutation waits for read models
+    max_code_length: int = 100  # LEDGER_MAX_CODE_LENGTH: ids, numbers, codes (characters)
+    max_name_length: int = 200  # LEDGER_MAX_NAME_LENGTH: names, addresses, phone numbers
+    max_text_length: int = 10_000  # LEDGER_MAX_TEXT_LENGTH: notes, reasons, email templates
+    promise_horizon_days: int = 730  # LEDGER_PROMISE_HORIZON_DAYS: furthest promised date
 
     @property
     def key_file(self) -> Path:
@@ -80,4 +84,9 @@ class Settings:
             else None,
             development=env.get("LEDGER_DEVELOPMENT", "").lower() in ("1", "true", "yes", "on"),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", base.read_wait_seconds)),
+            max_code_length=int(env.get("LEDGER_MAX_CODE_LENGTH", base.max_code_length)),
+            max_name_length=int(env.get("LEDGER_MAX_NAME_LENGTH", base.max_name_length)),
+            max_text_length=int(env.get("LEDGER_MAX_TEXT_LENGTH", base.max_text_length)),
+            promise_horizon_days=int(
+                env.get("LEDGER_PROMISE_HORIZON_DAYS", base.promise_horizon_days)),
         )

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ledger_collect.commands import command
+from ledger_collect.commands.values import checked
 from ledger_collect.domain.base import CurrencyMismatchError, ValidationError, currency_code
 from ledger_collect.domain.credit import CREDIT_MEMO, UNAPPLIED_PAYMENT, CustomerCredit
 from ledger_collect.domain.customer import Customer
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from ledger_collect.commands import Batch
 
 
+@checked
 def register_customer(batch: Batch, *, number: str, name: str, segment: str,
                       credit_limit: Decimal, currency: str, risk_class: str,
                       head_office_number: str | None = None, source_id: str, actor: str,
@@ -43,17 +45,20 @@ def register_customer(batch: Batch, *, number: str, name: str, segment: str,
     return batch.add(customer).id
 
 
+@checked
 def assign_customer(batch: Batch, customer_id: UUID, specialist: str, *, actor: str,
                     business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").assign(specialist, actor=actor,
                                                         business_date=business_date)
 
 
+@checked
 def unassign_customer(batch: Batch, customer_id: UUID, *, actor: str,
                       business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").unassign(actor=actor, business_date=business_date)
 
 
+@checked
 def add_contact(batch: Batch, customer_id: UUID, contact_id: str, *, name: str,
                 email: str | None = None, phone: str | None = None, role: str | None = None,
                 actor: str, business_date: date) -> None:
@@ -62,6 +67,7 @@ def add_contact(batch: Batch, customer_id: UUID, contact_id: str, *, name: str,
         business_date=business_date)
 
 
+@checked
 def change_contact(batch: Batch, customer_id: UUID, contact_id: str, *, name: str,
                    email: str | None = None, phone: str | None = None, role: str | None = None,
                    actor: str, business_date: date) -> None:
@@ -70,24 +76,28 @@ def change_contact(batch: Batch, customer_id: UUID, contact_id: str, *, name: st
         business_date=business_date)
 
 
+@checked
 def remove_contact(batch: Batch, customer_id: UUID, contact_id: str, *, actor: str,
                    business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").remove_contact(
         contact_id, actor=actor, business_date=business_date)
 
 
+@checked
 def set_default_contact(batch: Batch, customer_id: UUID, contact_id: str, *, actor: str,
                         business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").set_default_contact(
         contact_id, actor=actor, business_date=business_date)
 
 
+@checked
 def add_customer_note(batch: Batch, customer_id: UUID, note_id: str, text: str, *, actor: str,
                       business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").add_note(note_id, text, actor=actor,
                                                           business_date=business_date)
 
 
+@checked
 def post_invoice(batch: Batch, *, customer_number: str, document_number: str, amount: Decimal,
                  currency: str, posting_date: date, due_date: date, source_id: str, actor: str,
                  business_date: date) -> UUID:
@@ -135,6 +145,7 @@ def _new_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str
         business_date=business_date)
 
 
+@checked
 def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
                   allocations: list[tuple[str, Decimal]], unapplied: Decimal | None,
                   currency: str, payment_date: date, actor: str, business_date: date) -> int:
@@ -169,6 +180,7 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     return recorded
 
 
+@checked
 def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
                       invoice_number: str | None, amount: Decimal, currency: str,
                       document_date: date, actor: str, business_date: date) -> bool:
@@ -192,6 +204,7 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
     return False
 
 
+@checked
 def reverse_payment(batch: Batch, *, source_id: str, invoice_number: str,
                     payment_source_id: str, actor: str, business_date: date) -> bool:
     from ledger_collect.commands.promises import after_invoice_change
@@ -204,6 +217,7 @@ def reverse_payment(batch: Batch, *, source_id: str, invoice_number: str,
     return False
 
 
+@checked
 def clear_invoice(batch: Batch, *, source_id: str, invoice_number: str, actor: str,
                   business_date: date) -> bool:
     from ledger_collect.commands.promises import after_invoice_change
@@ -215,6 +229,7 @@ def clear_invoice(batch: Batch, *, source_id: str, invoice_number: str, actor: s
     return False
 
 
+@checked
 def write_off_invoice(batch: Batch, *, source_id: str, invoice_number: str, reason: str,
                       actor: str, business_date: date) -> bool:
     from ledger_collect.commands.promises import after_invoice_change
@@ -226,6 +241,7 @@ def write_off_invoice(batch: Batch, *, source_id: str, invoice_number: str, reas
     return False
 
 
+@checked
 def raise_dunning_level(batch: Batch, invoice_id: UUID, *, actor: str,
                         business_date: date) -> int:
     return batch.get(Invoice, invoice_id, "invoice").raise_dunning_level(
