@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ledger_collect.api.activities import ActivityMutations
+from ledger_collect.api.arguments import guard_arguments
 from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts import ContactMutations
 from ledger_collect.api.customers import CustomerMutations, CustomerQuery
@@ -81,7 +82,7 @@ def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
     limits = fixed_rules(QueryDepthLimiter(max_depth=max_depth),
                          MaxAliasesLimiter(max_alias_count=max_aliases))
     validated = ValidatedQueries(CACHE_SIZE)
-    return Schema(
+    made = Schema(
         query=Query,
         mutation=Mutation,
         types=[NotFound, RuleBroken, Conflict],
@@ -95,6 +96,8 @@ def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
             MaskInternalErrors,
         ],
     )
+    guard_arguments(made._schema)
+    return made
 
 
 schema = make_schema()
