@@ -148,3 +148,19 @@ def test_a_timeline_since_out_of_the_window_is_refused_in_a_variable_too(
     assert error["message"] == ("since 0001-01-01 is outside the dates accepted, 1900-01-01 "
                                 "to 2199-12-31")
     assert api.data(query, {"id": str(portfolio.north), "since": "1900-01-01"})
+
+
+@pytest.mark.parametrize(("given", "path"), [
+    ({"amount": "abc"}, ".amount"), ({"amount": True}, ".amount"),
+    ({"promisedDate": "2026-02-30"}, ".promisedDate")])
+def test_a_variable_no_scalar_can_read_is_bad_user_input_naming_its_path(
+        app: Collections, api: Api, portfolio: Portfolio, given: dict[str, Any],
+        path: str) -> None:
+    query = ("mutation($input: RecordPromiseInput!) { recordPromise(input: $input) "
+             "{ __typename } }")
+    before = app.recorder.max_notification_id()
+    error = bad_input(api, query, {"input": {"invoiceId": str(portfolio.north_invoice),
+                                             "amount": "1.00", "promisedDate": "2026-12-01",
+                                             **given}})
+    assert path in error["message"]
+    assert app.recorder.max_notification_id() == before
