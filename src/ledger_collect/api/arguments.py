@@ -19,7 +19,6 @@ from typing import Any
 from graphql import GraphQLError, GraphQLObjectType, GraphQLSchema
 
 from ledger_collect.commands import values
-from ledger_collect.config import Settings
 from ledger_collect.domain.base import ValidationError
 
 #: Rules for string arguments by name (the last part of the path for input fields); every other
@@ -54,18 +53,13 @@ def guard_arguments(schema: GraphQLSchema) -> None:
 def _guarded(resolve: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(resolve)
     def guarded(source: Any, info: Any, **arguments: Any) -> Any:
-        limits = _limits(info.context.settings)
+        limits = info.context.collections.limits
         for name, value in arguments.items():
-            if value is not None:
+            if value is not None and type(value) is not int and type(value) is not bool:
                 _check(value, name, name, limits)
         return resolve(source, info, **arguments)
 
     return guarded
-
-
-@functools.lru_cache(maxsize=8)
-def _limits(settings: Settings) -> values.Limits:
-    return values.Limits.of(settings)
 
 
 def _check(value: Any, path: str, name: str, limits: values.Limits) -> None:
