@@ -267,9 +267,8 @@ def _rule(item: Any, n: int) -> Rule:
     if not isinstance(item, Mapping):
         raise StrategyError(f"rule {n} must be an object")
     name = item.get("name")
-    if (not isinstance(name, str) or not name.strip() or len(name.strip()) > 80
-            or not name.isprintable()):
-        raise StrategyError(f"rule {n} needs a name of 1 to 80 printable characters")
+    if not isinstance(name, str) or not name.strip() or len(name.strip()) > 80:
+        raise StrategyError(f"rule {n} needs a name of 1 to 80 characters")
     name = name.strip()
     kind = item.get("kind")
     if kind not in KINDS:

@@ -82,6 +82,11 @@ def publish(conn: Any, *, code: str, definition: Mapping[str, Any], segment: str
     if segment == "":
         raise StrategyError("name the segment, or give none for the default strategy")
     notice, recent, rules = parse_rules(definition)
+    for rule in rules:
+        try:
+            values.name(rule.name, "rule name", limits)
+        except ValidationError as error:
+            raise StrategyError(str(error)) from None
     stored = Strategy(code, 0, segment, rules, notice, recent).definition()
     with conn.transaction():
         conn.execute("LOCK TABLE collection_strategies IN SHARE ROW EXCLUSIVE MODE")

@@ -164,3 +164,28 @@ def test_a_variable_no_scalar_can_read_is_bad_user_input_naming_its_path(
                                              **given}})
     assert path in error["message"]
     assert app.recorder.max_notification_id() == before
+
+
+@pytest.mark.parametrize(("changes", "said"), [
+    ({"description": "ranks\x00"}, "description must not contain control characters"),
+    ({"segment": "north\x00"}, "segment must not contain control characters"),
+    ({"code": "n" * 101}, "code is 101 characters long; at most 100 are allowed"),
+    ({"rules": [{"name": "risky\x00", "kind": "risk_class", "riskClasses": ["D"],
+                 "points": 50}]}, "rule name must not contain control characters"),
+])
+def test_a_strategy_with_values_no_command_accepts_is_refused(
+        api: Api, changes: dict[str, Any], said: str) -> None:
+    strategy = {"code": "north", "segment": "north", "description": "",
+                "rules": [{"name": "risky", "kind": "risk_class", "riskClasses": ["D"],
+                           "points": 50}], **changes}
+    answer = mutate(api, "publishCollectionStrategy", strategy)
+    assert (answer["__typename"], answer["code"]) == ("RuleBroken", "STRATEGY_INVALID"), answer
+    assert answer["message"].startswith(said)
+    stored = api.data("{ collectionStrategies { code } }")["collectionStrategies"]
+    assert "north" not in [strategy["code"] for strategy in stored]
+
+
+def test_activating_a_strategy_code_with_a_nul_is_refused(api: Api) -> None:
+    answer = mutate(api, "activateCollectionStrategy", {"code": "north\x00", "version": 1})
+    assert (answer["__typename"], answer["code"]) == ("RuleBroken", "INVALID"), answer
+    assert answer["message"].startswith("code must not contain control characters")
