@@ -218,3 +218,13 @@ def test_the_fast_path_for_plain_amounts_stays_within_the_largest_amount() -> No
                         "amount": "9999999999999.99", "currency": "EUR",
                         "date": "2026-10-10"}, 2)
     assert "beyond the largest amount" in bad.reason  # type: ignore[union-attr]
+
+
+def test_a_csv_row_with_a_nul_is_a_bad_line_and_the_next_row_goes_in(app: Collections) -> None:
+    text = ("kind,source_id,number,name,segment,risk_class,credit_limit,currency\n"
+            "customer,C1,C1,Nul\x00 Co,SME,B,10.00,EUR\n"
+            "customer,C2,C2,Plain Co,SME,B,10.00,EUR\n")
+    result = Importer(app, today=TODAY).run(read_records(text, "csv"))
+    assert [(bad.line, bad.reason) for bad in result.rejected] == [
+        (2, "name must not contain control characters; found U+0000 at character 4")]
+    assert result.applied == 1
