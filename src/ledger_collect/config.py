@@ -45,6 +45,8 @@ class Settings:
     max_name_length: int = 200  # LEDGER_MAX_NAME_LENGTH: names, addresses, phone numbers
     max_text_length: int = 10_000  # LEDGER_MAX_TEXT_LENGTH: notes, reasons, email templates
     promise_horizon_days: int = 730  # LEDGER_PROMISE_HORIZON_DAYS: furthest promised date
+    max_body_bytes: int = 1_048_576  # LEDGER_MAX_BODY_BYTES: larger API requests get 413
+    max_token_lifetime: int = 86_400  # LEDGER_MAX_TOKEN_LIFETIME seconds from iat to exp
 
     @property
     def key_file(self) -> Path:
@@ -89,4 +91,7 @@ class Settings:
             max_text_length=int(env.get("LEDGER_MAX_TEXT_LENGTH", base.max_text_length)),
             promise_horizon_days=int(
                 env.get("LEDGER_PROMISE_HORIZON_DAYS", base.promise_horizon_days)),
+            max_body_bytes=int(env.get("LEDGER_MAX_BODY_BYTES", base.max_body_bytes)),
+            max_token_lifetime=int(env.get("LEDGER_MAX_TOKEN_LIFETIME",
+                                           base.max_token_lifetime)),
         )

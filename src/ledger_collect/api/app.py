@@ -50,7 +50,8 @@ def create_app(settings: Settings, database: Database | None = None, *,
     ``today`` gives the business date of each request's commands.
     Serves with the garbage collector set for a server (``collector``)."""
     view = GraphQLView(schema, secret=token_secret(settings), development=settings.development,
-                       today=today)
+                       today=today, max_body_bytes=settings.max_body_bytes,
+                       max_token_lifetime=settings.max_token_lifetime)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

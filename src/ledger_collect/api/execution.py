@@ -40,6 +40,8 @@ from graphql import (
 from graphql.pyutils import Path, Undefined
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from ledger_collect.api.memos import HELD, ByIdentity
+
 #: How a plain field's value becomes its answer; raises ``_Refused`` when graphql-core should.
 Complete = Callable[[Any], Any]
 #: A selection's plain fields: (response name, reader, completion); None when it has none.
@@ -127,8 +129,10 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         # kept alive with its plan, so its id cannot be reused during the request.
         self._plans: dict[tuple[GraphQLObjectType, int], tuple[Any, Plan]] = {}
         # A document without directives selects the same fields whatever its variables: its
-        # subfields and plans are kept across requests (see ``_ACROSS``).
-        self._static = _is_static(self.operation, self.fragments)
+        # subfields and plans are kept across requests (see ``_ACROSS``), if it is short
+        # enough to be kept at all.
+        self._kept = HELD.admit(self.operation)
+        self._static = self._kept and _is_static(self.operation, self.fragments)
         roots = (self.schema.query_type, self.schema.mutation_type)
         self._roots = {root for root in roots if root is not None}
 
@@ -248,7 +252,9 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         middleware = self.middleware_manager
         plain = None
         if middleware is None or not middleware.middlewares:
-            plain = _plain_fields(self.schema, parent_type, tuple(
+            # the names of a document too long to be kept are not kept either
+            plan = _plain_fields if self._kept else _plain_fields.__wrapped__
+            plain = plan(self.schema, parent_type, tuple(
                 (response_name, details[0].node.name.value, bool(details[0].node.arguments))
                 for response_name, details in grouped_field_set.items()))
         return plain
@@ -280,28 +286,10 @@ def _in_order(order: list[str], read: dict[str, Any], rest: dict[str, Any]) -> d
             if name in read or name in rest}
 
 
-class _ByIdentity:
-    """A bounded memo keyed by objects' identities (and hashable values: types), holding
-    the objects themselves so that their ids cannot be reused while their entry lives."""
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._found: dict[tuple[int, ...], tuple[tuple[Any, ...], Any]] = {}
-
-    def get(self, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-        ids = tuple(map(id, key))
-        found = self._found.get(ids)
-        if found is None or any(a is not b for a, b in zip(found[0], key, strict=True)):
-            if len(self._found) >= self._size:
-                self._found.clear()  # a client sending ever new documents: start over
-            found = self._found[ids] = (key, make())
-        return found[1]
-
-
 #: Subfields and plans of directive-free documents, across requests.
-_ACROSS = _ByIdentity(8192)
+_ACROSS = HELD.add(ByIdentity(8192))
 #: Whether an operation (with its document's fragments) is free of directives.
-_STATIC = _ByIdentity(1024)
+_STATIC = HELD.add(ByIdentity(1024))
 
 
 def _is_static(operation: Any, fragments: dict[str, Any]) -> bool:

@@ -39,6 +39,7 @@ from ledger_collect.api.casework import (
 from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info, loaded
 from ledger_collect.api.customers import Customer, contact_person
+from ledger_collect.api.memos import HELD, ByIdentity
 from ledger_collect.api.pages import After, Connection, First, sliced
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.api.timeline import (
@@ -290,11 +291,9 @@ _PARTS: dict[str, tuple[str, ...]] = {
 }
 
 
-#: What each selection asks for, by the ids of its field nodes (kept with them, so that the
-#: ids cannot be reused while cached). Parsed documents are cached (``ParserCache``), so a
-#: client's query brings the same nodes request after request.
-_ASKED: dict[tuple[int, ...], tuple[list[FieldNode], frozenset[str], int | None]] = {}
-_ASKED_SIZE = 1024
+#: What each selection asks for, by its field nodes (``memos``: a client's query brings the same
+#: nodes request after request).
+_ASKED = HELD.add(ByIdentity(1024))
 
 
 def _asked_parts(info: Info) -> tuple[frozenset[str], int | None]:
@@ -304,15 +303,15 @@ def _asked_parts(info: Info) -> tuple[frozenset[str], int | None]:
     every call: 11 % of an overview's CPU)."""
     raw = info._raw_info
     nodes = raw.field_nodes
-    key = tuple(map(id, nodes))
-    cached = _ASKED.get(key)
-    if cached is None or any(a is not b for a, b in zip(cached[0], nodes, strict=True)):
-        if len(_ASKED) >= _ASKED_SIZE:
-            _ASKED.clear()
+
+    def worked_out() -> tuple[frozenset[str], int | None]:
         parts = frozenset({"customers_by_id"}).union(
             *(_PARTS.get(name, ()) for name in _names_below(nodes, raw.fragments)))
-        cached = _ASKED[key] = (list(nodes), parts, _timeline_first(nodes))
-    return cached[1], cached[2]
+        return parts, _timeline_first(nodes)
+
+    if not HELD.admit(nodes[0]):
+        return worked_out()
+    return _ASKED.get(tuple(nodes), worked_out)  # type: ignore[no-any-return]
 
 
 def _timeline_first(nodes: Iterable[FieldNode]) -> int | None:

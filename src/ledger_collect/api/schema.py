@@ -15,7 +15,6 @@ from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
     MaxTokensLimiter,
-    ParserCache,
     QueryDepthLimiter,
 )
 from strawberry.schema.config import StrawberryConfig
@@ -39,7 +38,7 @@ from ledger_collect.api.reports import ReportQuery
 from ledger_collect.api.resubmissions import ResubmissionMutations
 from ledger_collect.api.strategies import StrategyMutations
 from ledger_collect.api.timeline import TimelineQuery
-from ledger_collect.api.validation import QueryValidationCache, ValidatedQueries, fixed_rules
+from ledger_collect.api.validation import QueryDocumentCache, QueryDocuments, fixed_rules
 from ledger_collect.api.viewer import ViewerQuery
 from ledger_collect.api.worklist import WorklistQuery
 
@@ -49,8 +48,6 @@ MAX_DEPTH = 10
 MAX_ALIASES = 15
 #: Tokens of the query document (a big GraphiQL query is ~1,000).
 MAX_TOKENS = 2000
-#: Parsed and validated documents kept (validation costs ~10x parsing; clients reuse queries).
-CACHE_SIZE = 512
 EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
                   "--output schema/ledger_collect.graphql   (needs strawberry-graphql[cli]; "
                   "or: python -m ledger_collect.api.schema > schema/ledger_collect.graphql)")
@@ -70,6 +67,8 @@ class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, Promise
 
 
 class Schema(strawberry.Schema):
+    documents: QueryDocuments  # the query texts it parsed and validated lately
+
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
         """Client errors (validation, denials) are the client's business, and internal ones
@@ -78,10 +77,12 @@ class Schema(strawberry.Schema):
 
 def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
                 max_tokens: int = MAX_TOKENS) -> Schema:
-    """The schema with its limits (tests tighten them to reach them with small queries)."""
+    """The schema with its limits (tests tighten them to reach them with small queries), and
+    its own parsed and validated documents (validation costs ~10x parsing; clients reuse
+    queries)."""
     limits = fixed_rules(QueryDepthLimiter(max_depth=max_depth),
                          MaxAliasesLimiter(max_alias_count=max_aliases))
-    validated = ValidatedQueries(CACHE_SIZE)
+    documents = QueryDocuments()
     made = Schema(
         query=Query,
         mutation=Mutation,
@@ -89,14 +90,14 @@ def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
         config=StrawberryConfig(scalar_map={Personal: PERSONAL_TEXT}),
         execution_context_class=FastExecutionContext,
         extensions=[  # factories: extensions keep per-operation state
-            lambda: ParserCache(maxsize=CACHE_SIZE),
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limits),
-            lambda: QueryValidationCache(validated),
+            lambda: QueryDocumentCache(documents),
             MaskInternalErrors,
         ],
     )
     guard_arguments(made._schema)
+    made.documents = documents
     return made
 
 
