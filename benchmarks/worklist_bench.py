@@ -22,7 +22,8 @@ import asyncpg
 from common import arguments, fresh_store, percentile
 
 from ledger_collect.projections import worklist_ranking as ranking
-from ledger_collect.projections.worklist import _RECOMPUTE, Worklist
+from ledger_collect.projections.worklist import Worklist
+from ledger_collect.projections.worklist_figures import _RECOMPUTE
 from ledger_collect.worklist_strategy_store import active_strategies
 
 TODAY = date(2026, 11, 23)
@@ -39,12 +40,13 @@ SELECT md5('c' || g)::uuid, 'C' || lpad(g::text, 6, '0'), 'Customer ' || g,
 FROM generate_series(1, %(n)s) AS g;
 
 INSERT INTO worklist_items (id, customer_id, document_number, currency, due_date, open_amount,
-                            dunning_level, last_dunned_on, promise_id)
+                            dunning_level, last_dunned_on, promise_id, promised)
 SELECT md5('i' || g || '-' || k)::uuid, md5('c' || g)::uuid, 'I' || g || '-' || k, 'EUR',
        %(today)s::date + 30 - ((g * 31 + k * 97) %% 430),
        round((50 + (g * 13 + k * 7919) %% 20000)::numeric, 2),
        (g + k) %% 4, CASE WHEN (g + k) %% 4 > 0 THEN %(today)s::date - (g + k) %% 40 END,
-       CASE WHEN (g + k) %% 10 = 0 THEN md5('p' || g || '-' || k)::uuid END
+       CASE WHEN (g + k) %% 10 = 0 THEN md5('p' || g || '-' || k)::uuid END,
+       CASE WHEN (g + k) %% 10 = 0 THEN round((25 + (g * 13 + k * 7919) %% 10000)::numeric, 2) END
 FROM generate_series(1, %(n)s) AS g, generate_series(1, 1 + g %% 8) AS k;
 
 INSERT INTO worklist_disputes (id, customer_id, invoice_ids, currency, amount, active)

@@ -33,7 +33,8 @@ CREATE INDEX open_items_open_due_idx ON open_items (due_date) INCLUDE (customer_
     WHERE status = 'open' AND open_amount > 0;  -- OPEN_CONDITION: paid, uncleared items stay out
 
 -- A dispute's still-disputed amount is spread over its invoices in the order they were named,
--- each taking at most what it had open when the case was opened (invoice_amounts).
+-- each taking at most what it has open (invoice_amounts: what each had open when the case was
+-- opened, for an invoice the writer has no row of).
 CREATE TABLE open_item_disputes (
     id uuid PRIMARY KEY,
     customer_id uuid NOT NULL,

@@ -41,7 +41,8 @@ CREATE TABLE worklist_items (
     open_amount numeric(18, 2) NOT NULL,
     dunning_level integer NOT NULL,
     last_dunned_on date,                          -- a notice is current for N days after it
-    promise_id uuid                               -- its unconfirmed promise to pay, if any
+    promise_id uuid,                              -- its unconfirmed promise to pay, if any
+    promised numeric(18, 2)                       -- what of that promise is still to be paid
 );
 
 -- Fully paid items stay until cleared (a reversed payment reopens them), but every reader

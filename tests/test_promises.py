@@ -194,19 +194,38 @@ def test_each_new_promise_closes_the_previous_one_and_counts_one_level_higher(ap
     assert app.repository.get(invoice_id).open_promise_id == third
 
 
-def test_after_a_withdrawn_or_broken_promise_the_next_starts_again_at_level_1(app, invoice_id):
+def test_levels_count_the_earlier_promises_not_kept_withdrawn_and_broken_included(app,
+                                                                                  invoice_id):
     first = promise(app)
     app.withdraw_promise(first, reason="customer retracted", actor="alice",
                          business_date=date(2026, 11, 3))
     second = promise(app, on=date(2026, 11, 3))
-    assert get(app, second).level == 1
+    assert get(app, second).level == 2  # withdrawing does not reset the escalation
     # The second's window ends on 11-13; nobody valued it before the next promise on 11-20:
     start = position(app)
     third = promise(app, promised=date(2026, 11, 30), on=date(2026, 11, 20))
     assert get(app, second).status == "broken"  # valued, not replaced
     assert sorted(topics(recorded_since(app, start))) == [
         "Invoice.PromiseLinked", "PromiseToPay.Issued", "PromiseToPay.Valued"]
-    assert get(app, third).level == 1
+    assert get(app, third).level == 3  # one withdrawn, one broken before it
+
+
+def test_a_promise_for_the_rest_after_a_kept_one_stays_at_level_1(app, invoice_id):
+    first = promise(app, "40.00")
+    pay(app, "pay-1", "40.00", date(2026, 11, 5))
+    assert get(app, first).status == "kept"
+    second = promise(app, "60.00", on=date(2026, 11, 6))
+    assert get(app, second).level == 1
+    app.withdraw_promise(second, reason="mistake", actor="alice", business_date=date(2026, 11, 6))
+    assert get(app, promise(app, "60.00", on=date(2026, 11, 6))).level == 2
+
+
+def test_a_partially_kept_promise_raises_the_next_level(app, invoice_id):
+    first = promise(app, "100.00")
+    pay(app, "pay-1", "30.00", date(2026, 11, 5))
+    assert value(app, first, FIRST_LATE_DAY) == {first: "partially_kept"}
+    assert get(app, promise(app, "70.00", promised=date(2026, 11, 30),
+                            on=FIRST_LATE_DAY)).level == 2
 
 
 def test_two_specialists_promising_at_once_one_wins_the_other_stores_nothing(database,

@@ -13,6 +13,7 @@ import sys
 import time
 import uuid
 from datetime import date, timedelta
+from decimal import Decimal
 
 import httpx
 import pytest
@@ -199,3 +200,32 @@ def test_serve_answers_a_newcomers_first_session_and_stops_on_sigterm(database, 
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
     assert "GraphQL API: http://127.0.0.1:" in out and "development token" in out
+
+
+@pytest.mark.slow
+def test_serve_starts_with_a_failing_read_model_and_health_names_it(app, database, settings):
+    app.register_customer(number="F-1", name="Failing SA", segment="north",
+                          credit_limit=Decimal("1000.00"), currency="EUR", risk_class="B",
+                          source_id="md-F-1", actor="erp", business_date=date(2026, 11, 2))
+    app.post_invoice(customer_number="F-1", document_number="F-1-I1", amount=Decimal("10.00"),
+                     currency="EUR", posting_date=date(2026, 11, 2),
+                     due_date=date(2026, 12, 2), source_id="inv-F-1", actor="erp",
+                     business_date=date(2026, 11, 2))
+    with database.connect() as conn:  # the invoice's event, damaged in the store
+        broken = conn.execute(
+            "SELECT max(notification_id) FROM collections_events WHERE topic = %s",
+            ("ledger_collect.Invoice.Posted",)).fetchone()[0]
+        conn.execute("UPDATE collections_events SET state = %s WHERE notification_id = %s",
+                     (b"{not json", broken))
+    server, base = _start(settings, "serve", "--demo-customers", "0")
+    try:
+        body = httpx.get(f"{base}/health", timeout=5).json()
+        assert (body["status"], body["database"]) == ("degraded", "ok")
+        open_items = body["projections"]["open_items"]
+        assert (open_items["status"], open_items["failedNotification"]) == ("failing", broken)
+        assert body["projections"]["customers"]["status"] == "current"
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    assert f"warning: read model open_items failed at notification {broken}" in err

@@ -216,8 +216,8 @@ def _assign_demo_specialists(app: object, generated: list[dict[str, object]],
 def serve(host: str, port: int, demo_customers: int, development: bool | None) -> None:
     """All in one process: database, migrations, read models following, GraphQL API."""
     from ledger_collect.api.app import serve as serve_api
-    from ledger_collect.projections.live import follow
-    from ledger_collect.projections.runner import catch_up
+    from ledger_collect.projections.follower import follow
+    from ledger_collect.projections.runner import ProjectionError, catch_up
 
     settings = Settings.from_env()
     if development is None:
@@ -232,7 +232,11 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
                 bar.length = max(total, 1)
                 bar.update(done - bar.pos)
 
-            catch_up(app, progress=progress)
+            try:
+                catch_up(app, progress=progress)
+            except ProjectionError as exc:  # a model failing: serve all the same
+                click.echo(f"warning: {exc}; the projector tries it again "
+                           f"(ledger-collect projections status)", err=True)
         stop = threading.Event()
         projector = threading.Thread(target=follow, args=(app, stop), name="projector",
                                      daemon=True)
@@ -299,27 +303,56 @@ def projections_rebuild(name: str | None) -> None:
 
 @projections.command("status")
 def projections_status() -> None:
-    """Each read model's position in the event log, and how far behind it is."""
-    from ledger_collect.projections.runner import status
+    """Each read model's position in the event log, how far behind it is, and why a failing
+    one stopped."""
+    from ledger_collect.projections.status import status
 
     with open_application(Settings.from_env()) as app:
         rows = status(app)
     click.echo(f"{'read model':<16} {'position':>10} {'head':>10} {'lag':>8}  state")
     for row in rows:
         click.echo(f"{row.name:<16} {row.position:>10} {row.head:>10} {row.lag:>8}  {row.state}")
+        if row.failure is not None:
+            at = (f"at notification {row.failed_notification}"
+                  if row.failed_notification is not None else "before reading an event")
+            click.echo(f"  failed {at}, {row.attempts} attempt(s), the last at "
+                       f"{row.failed_at:%Y-%m-%d %H:%M:%S %Z}: {row.error}")
 
 
 @cli.command()
 @click.argument("names", nargs=-1)
 def projector(names: tuple[str, ...]) -> None:
-    """Keep read models (all, or NAMES) in step with the event log until stopped."""
-    from ledger_collect.projections.live import follow
+    """Keep read models (all, or NAMES) in step with the event log until stopped; a model
+    that fails is retried on its own, a lost database waited for."""
+    from ledger_collect.projections.follower import follow
 
     with open_application(Settings.from_env()) as app:
         try:
             follow(app, threading.Event(), list(names) or None)
         except KeyboardInterrupt:
             pass
+
+
+@cli.group()
+def promises() -> None:
+    """Promises to pay: the daily valuation."""
+
+
+@promises.command("value")
+@click.option("--as-of", type=_DAY, help="Value the promises whose window ended before this "
+                                         "day [today].")
+def promises_value(as_of: object) -> None:
+    """Value every open promise whose window is over: kept, partially kept or broken."""
+    day = _day(as_of)
+    if day > date.today():
+        raise click.ClickException(f"--as-of {day} is a day still to come")
+    with open_application(Settings.from_env()) as app:
+        valued = app.value_due_promises(  # type: ignore[attr-defined]
+            as_of=day, business_date=date.today()).values()
+    summary = ", ".join(f"{status.replace('_', ' ')}: {list(valued).count(status)}"
+                        for status in sorted(set(valued)))
+    click.echo(f"promises valued as of {day}: {len(valued)}" + (f" ({summary})" if summary
+                                                               else ""))
 
 
 @cli.command()

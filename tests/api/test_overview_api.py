@@ -166,7 +166,7 @@ def test_another_segments_specialist_gets_nulls_and_forbidden_at_exact_paths(
     assert found["emails"][0]["to"] is None
     assert found["conversations"][0] == {"channel": "phone", "summary": None,
                                          "personReached": {"name": None}}
-    assert found["contacts"] == [{"contactId": "p2", "name": None, "email": None,
+    assert found["contacts"] == [{"contactId": None, "name": None, "email": None,
                                   "phone": None}]
     details = [n["details"] for n in found["timeline"]["nodes"]]
     assert any(n["type"] == "CONTACT" for n in found["timeline"]["nodes"])

@@ -71,12 +71,13 @@ def test_personal_data_hidden_from_other_segments_compliance_and_integration(
     body = response.json()
     customer = body["data"]["customer"]
     assert customer["number"] == "C-1" and customer["specialist"] == "alice"
-    assert customer["contacts"] == [{"contactId": "p1", "role": "accounts payable",
+    assert customer["contacts"] == [{"contactId": None, "role": "accounts payable",
                                      "isDefault": True, "name": None, "email": None,
                                      "phone": None}]
     assert customer["notes"] == [{"noteId": "n1", "text": None}]
     paths = sorted(tuple(e["path"]) for e in body["errors"])
-    assert paths == [("customer", "contacts", 0, "email"), ("customer", "contacts", 0, "name"),
+    assert paths == [("customer", "contacts", 0, "contactId"),
+                     ("customer", "contacts", 0, "email"), ("customer", "contacts", 0, "name"),
                      ("customer", "contacts", 0, "phone"), ("customer", "notes", 0, "text")]
     assert {e["extensions"]["code"] for e in body["errors"]} == {"FORBIDDEN"}
 

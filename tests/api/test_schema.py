@@ -55,10 +55,12 @@ def test_every_personal_text_field_goes_through_the_guard() -> None:
                     f"personal_field()")
                 guarded.append(f"{type_.name}.{field.python_name}")
     assert sorted(guarded) == [
-        "Activity.closing_note", "Activity.description", "CollectionEmail.bcc",
-        "CollectionEmail.cc", "CollectionEmail.last_error", "CollectionEmail.to",
+        "Activity.closing_note", "Activity.description", "CollectionEmail.attachments",
+        "CollectionEmail.bcc", "CollectionEmail.cc", "CollectionEmail.last_error",
+        "CollectionEmail.template", "CollectionEmail.to", "ContactPerson.contact_id",
         "ContactPerson.email", "ContactPerson.name", "ContactPerson.phone",
-        "CustomerContact.notes", "CustomerContact.summary", "CustomerNote.text",
+        "CustomerContact.contact_person_id", "CustomerContact.notes", "CustomerContact.summary",
+        "CustomerNote.text",
         "DisputeNote.text", "EmailFailure.address", "EmailFailure.error",
         "PersonalTrailField.value", "Promise.withdrawal_reason", "Resubmission.move_reason",
         "Resubmission.reason", "TimelineEntry.details", "TrailNote.text"]

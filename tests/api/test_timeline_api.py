@@ -65,7 +65,8 @@ def test_the_segments_specialist_reads_it_newest_first_with_its_personal_parts(
          "Promise to pay 400.00 EUR by 2026-11-28 on invoice INV-C-1 (level 1)", "400.00",
          None),
         ("2026-11-21", "CONTACT", "promised", "alice",
-         "Phone conversation by alice: promised, contact p1", None, "Marie will pay on Friday"),
+         "Phone conversation by alice: promised", None,
+         "contact p1\nMarie will pay on Friday"),
         ("2026-10-14", "NOTE", "added", "erp", "Note added", None, "prefers calls after 2 pm"),
         ("2026-10-14", "INVOICE", "posted", "erp",
          "Invoice INV-C-1 posted: 1000.00 EUR, due 2026-11-13", "1000.00", None),
@@ -85,7 +86,7 @@ def test_another_segments_specialist_gets_everything_but_the_personal_parts(
     nodes = [e["node"] for e in body["data"]["timeline"]["edges"]]
     assert [n["type"] for n in nodes] == ["PAYMENT", "PROMISE", "CONTACT", "NOTE", "INVOICE"]
     assert [n["details"] for n in nodes] == [None] * 5
-    assert nodes[2]["description"] == "Phone conversation by alice: promised, contact p1"
+    assert nodes[2]["description"] == "Phone conversation by alice: promised"
     denied = sorted((tuple(e["path"]), e["extensions"]["code"]) for e in body["errors"])
     assert denied == [(("timeline", "edges", 2, "node", "details"), "FORBIDDEN"),
                       (("timeline", "edges", 3, "node", "details"), "FORBIDDEN")]
@@ -99,7 +100,7 @@ def test_who_sees_the_personal_parts(api: Api, history: Portfolio, user: str,
     body = api.post(QUERY, {"customer": str(history.north), "types": ["CONTACT"]},
                     user=user).json()
     (edge,) = body["data"]["timeline"]["edges"]
-    assert edge["node"]["details"] == ("Marie will pay on Friday" if sees else None)
+    assert edge["node"]["details"] == ("contact p1\nMarie will pay on Friday" if sees else None)
     assert ("errors" in body) is not sees
 
 

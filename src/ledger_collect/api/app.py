@@ -36,6 +36,8 @@ from ledger_collect.collector import tuned_collector
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.personal_data import load_master_key
+from ledger_collect.projections.status import DEGRADED
+from ledger_collect.projections.status import health as projection_health
 
 logger = logging.getLogger("ledger_collect.api")
 
@@ -110,15 +112,23 @@ def _open(settings: Settings) -> Database:
 
 
 async def health(request: Request) -> JSONResponse:
-    """Unauthenticated: is this process able to serve (its database answers)?"""
+    """Unauthenticated: can this process serve, and how current are the read models?
+
+    503 only when it cannot serve: its database does not answer within ``HEALTH_TIMEOUT``.
+    Read models failing, stale or not built leave it serving (mutations are stored, reads may
+    be late): 200 with ``"status": "degraded"`` and each model's state, position, lag and
+    error, for monitoring to alert on without taking the API out of a load balancer."""
+    state = request.app.state
     try:
-        async with asyncio.timeout(HEALTH_TIMEOUT):
-            await request.app.state.pool.fetchval("SELECT 1")
+        async with asyncio.timeout(HEALTH_TIMEOUT), state.pool.acquire() as conn:
+            models = await projection_health(conn, state.collections.recorder.events_table_name)
     except Exception as error:  # noqa: BLE001 - any failure means "not healthy"
         logger.warning("health check failed: %r", error)
         return JSONResponse({"status": "unavailable", "database": "unreachable"},
                             status_code=503)
-    return JSONResponse({"status": "ok", "database": "ok"})
+    degraded = any(model["status"] in DEGRADED for model in models.values())
+    return JSONResponse({"status": "degraded" if degraded else "ok", "database": "ok",
+                         "projections": models})
 
 
 class Terminated(Exception):

@@ -48,7 +48,8 @@ class PersonalTrailField:
 class DisputeTrailEvent:
     version: int = strawberry.field(description="Its place in the case's history, from 1.")
     type: str = strawberry.field(description="Opened, ProcessingStarted, ProcessorChanged, "
-                                             "ProgressRecorded, Resolved, NoteAdded, Closed.")
+                                             "ProgressRecorded, SettledOnInvoice, Resolved, "
+                                             "NoteAdded, Closed.")
     topic: str
     actor: str
     business_date: date

@@ -183,10 +183,8 @@ class EmailFailure:
 class CollectionEmail:
     id: UUID
     customer_id: UUID
-    template: str
     status: str = strawberry.field(description="pending, sent, failed or partly_sent.")
     attempt: int
-    attachments: list[str]
     zipped: bool
     contact_id: UUID | None
     created_on: date
@@ -195,6 +193,8 @@ class CollectionEmail:
     to: list[Personal] | None = personal_field()
     cc: list[Personal] | None = personal_field()
     bcc: list[Personal] | None = personal_field()
+    template: Personal | None = personal_field()
+    attachments: list[Personal] | None = personal_field()
     last_error: Personal | None = personal_field()
     failures: list[EmailFailure] = strawberry.field(default_factory=list)
     customer: Customer | None = customer_field()
@@ -204,7 +204,10 @@ class CollectionEmail:
         failures = record.failures
         pairs = (failures.items() if isinstance(failures, dict)
                  else [(failures, failures)] if failures else [])
-        return cls(**_plain(record, cls, "to", "cc", "bcc", "last_error", "failures"),
+        return cls(**_plain(record, cls, "to", "cc", "bcc", "template", "attachments",
+                            "last_error", "failures"),
+                   template=Personal(record.template, segment),
+                   attachments=[Personal(a, segment) for a in record.attachments],
                    to=[Personal(a, segment) for a in record.to],
                    cc=[Personal(a, segment) for a in record.cc],
                    bcc=[Personal(a, segment) for a in record.bcc],
@@ -217,7 +220,6 @@ class CollectionEmail:
 class CustomerContact:
     id: UUID
     customer_id: UUID
-    contact_person_id: str | None
     channel: str
     result: str
     specialist: str
@@ -227,21 +229,27 @@ class CustomerContact:
     promise_ids: list[UUID]
     dispute_ids: list[UUID]
     resubmission_ids: list[UUID]
+    contact_person_id: Personal | None = personal_field(
+        description="The id of the collection contact reached (personal: a user may have "
+                    "chosen it).")
     summary: Personal | None = personal_field()
     notes: Personal | None = personal_field()
     customer: Customer | None = customer_field()
 
     @classmethod
     def of(cls, record: CustomerContactRecord, segment: str) -> Self:
-        return cls(**_plain(record, cls, "summary", "notes"),
+        return cls(**_plain(record, cls, "contact_person_id", "summary", "notes"),
+                   contact_person_id=None if record.contact_person_id is None
+                   else Personal(record.contact_person_id, segment),
                    summary=Personal(record.summary, segment),
                    notes=Personal(record.notes, segment))
 
     @strawberry.field(description="The collection contact reached (also when removed since).")
     async def person_reached(self, info: Info) -> ContactPerson | None:
-        if self.contact_person_id is None:
+        reached = self.contact_person_id.value if self.contact_person_id else None
+        if reached is None:
             return None
         people = await info.context.loaders.contact_persons_by_customer.load(self.customer_id)
         segment = (await segments_of(info, [self.customer_id]))[self.customer_id]
         return next((contact_person(p, segment) for p in people
-                     if p.contact_id == self.contact_person_id), None)
+                     if p.contact_id == reached), None)

@@ -20,9 +20,10 @@ from ledger_collect.domain.contact import CHANNELS, RESULTS, CustomerContact
 
 @strawberry.type(description="A person to contact at the customer.")
 class ContactPerson:
-    contact_id: str
     role: str | None
     is_default: bool
+    contact_id: Personal | None = personal_field(
+        description="The id the person was added with (it may be chosen by a user: personal).")
     name: Personal | None = personal_field()
     email: Personal | None = personal_field()
     phone: Personal | None = personal_field()
@@ -30,7 +31,8 @@ class ContactPerson:
     @classmethod
     def of(cls, contact_id: str, person: dict[str, Any], segment: str, *,
            default: bool) -> ContactPerson:
-        return cls(contact_id=contact_id, role=person.get("role"), is_default=default,
+        return cls(contact_id=Personal(contact_id, segment), role=person.get("role"),
+                   is_default=default,
                    name=Personal(person.get("name"), segment),
                    email=Personal(person.get("email"), segment),
                    phone=Personal(person.get("phone"), segment))

@@ -53,6 +53,8 @@ from ledger_collect.projections.aging_report import AgingGrid, aged
 from ledger_collect.projections.customers import CustomerRecord
 from ledger_collect.projections.records import DEFAULT_PAGE
 from ledger_collect.projections.timeline import TimelineWindow
+from ledger_collect.projections.worklist_amounts import amounts_by_customer
+from ledger_collect.worklist_strategy_store import active_strategies
 
 ZERO = Decimal("0.00")
 
@@ -184,6 +186,18 @@ class CustomerOverview:
     def available_credit(self, info: Info) -> Decimal:
         return loaded(info.context.loaders.open_items_by_customer, self.id,
                       lambda items: self.credit_limit - self._open_amount(items))
+
+    @strawberry.field(description="What is to be collected on the day: the overdue amount in "
+                                  "the customer's currency less what is disputed, still "
+                                  "promised, under a current dunning notice or followed up "
+                                  "later; the figure its worklist entry shows. Two queries.")
+    async def amount_to_collect(self, info: Info, as_of: Annotated[
+            date | None, strawberry.argument(
+                description="On this date; today when omitted.")] = None) -> Decimal:
+        pool = info.context.pool
+        found = await amounts_by_customer(pool, await active_strategies(pool), [self.id],
+                                          as_of or info.context.business_date)
+        return found[self.id].to_collect if self.id in found else ZERO
 
     @strawberry.field(description="Open invoices, earliest due first.")
     def open_items(self, info: Info, first: First = DEFAULT_PAGE,

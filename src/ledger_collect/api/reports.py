@@ -8,7 +8,7 @@ position. Every reader may see them (``Action.READ``).
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 from uuid import UUID
@@ -23,7 +23,7 @@ from ledger_collect.api.pages import BadUserInput
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.projections import aging_report
 from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets
-from ledger_collect.projections.live import projection_states
+from ledger_collect.projections.status import projection_states
 
 #: Balances listed by default, and at most (a supervisor's screen, not an export).
 DEFAULT_TOP = 20
@@ -80,8 +80,19 @@ class ProjectionState:
                                                  "has taken into account.")
     head: int = strawberry.field(description="The last event in the store.")
     lag: int = strawberry.field(description="Events recorded after the position.")
-    state: str = strawberry.field(description="current, behind, stale (its definition changed: "
-                                              "rebuild it) or not built.")
+    state: str = strawberry.field(description="current, behind, failing (an event it cannot "
+                                              "apply: see error; the other models go on), "
+                                              "stale (its definition changed: rebuild it) or "
+                                              "not built.")
+    error: str | None = strawberry.field(
+        default=None, description="Why a failing model stopped (its first line).")
+    failed_notification: int | None = strawberry.field(
+        default=None, description="The event (notification id) a failing model stopped at.")
+    failed_at: datetime | None = strawberry.field(
+        default=None, description="When it was last tried.")
+    attempts: int = strawberry.field(
+        default=0, description="How often it was tried at that event; the projector tries "
+                               "again after a pause that doubles up to a minute.")
 
 
 @strawberry.type
@@ -125,6 +136,8 @@ class ReportQuery:
     async def projection_status(self, info: Info) -> list[ProjectionState]:
         require(info.context.user, Action.READ)
         return [ProjectionState(name=s.name, position=s.position, head=s.head, lag=s.lag,
-                                state=s.state)
+                                state=s.state, error=s.error,
+                                failed_notification=s.failed_notification,
+                                failed_at=s.failed_at, attempts=s.attempts)
                 for s in await projection_states(
                     info.context.pool, info.context.collections.recorder.events_table_name)]

@@ -66,6 +66,30 @@ def _dispute(batch: Batch, dispute_id: UUID) -> DisputeCase:
     return batch.get(DisputeCase, dispute_id, "dispute")
 
 
+#: What a fact recorded on an invoice settles of a dispute over it.
+_SETTLES = {Invoice.PaymentApplied: "paid", Invoice.CreditMemoApplied: "credited",
+            Invoice.Cleared: "paid", Invoice.WrittenOff: "written_off"}
+
+
+def disputes_follow_invoice(batch: Batch, invoice: Invoice, change: object, *,
+                            actor: str) -> None:
+    """Let the open disputes over the invoice follow the fact just recorded on it (``change``,
+    one of its events): each records what the money settled of it, as of the fact's business
+    date (see ``DisputeCase.follow_invoice``). Most invoices have no dispute: nothing is loaded
+    for them."""
+    kind = _SETTLES.get(type(change))
+    if kind is None or not invoice.dispute_ids:
+        return
+    for dispute_id in sorted(invoice.dispute_ids):
+        dispute = _dispute(batch, dispute_id)
+        if dispute.is_active:
+            open_total = sum((batch.get(Invoice, i, "invoice").open_amount
+                              for i in dispute.invoice_ids), ZERO)
+            dispute.follow_invoice(invoice.id, change.source_id,  # type: ignore[attr-defined]
+                                   kind, open_total, actor=actor,
+                                   business_date=change.business_date)  # type: ignore[attr-defined]
+
+
 @checked
 def start_dispute_processing(batch: Batch, dispute_id: UUID, *, actor: str,
                              business_date: date) -> None:

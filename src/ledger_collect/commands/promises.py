@@ -29,6 +29,7 @@ from ledger_collect.domain.promise import (
     CREDIT_MEMO,
     INVOICE_CLEARED,
     INVOICE_WRITTEN_OFF,
+    KEPT,
     PAYMENT,
     REPLACED,
     PromiseAmountError,
@@ -54,6 +55,14 @@ def _release(batch: Batch, promise: PromiseToPay, *, actor: str, business_date: 
         invoice.unlink_promise(promise.id, actor=actor, business_date=business_date)
 
 
+def _unkept(promise: PromiseToPay) -> bool:
+    """Was this earlier promise not kept? A confirmed one says so by its status; an unconfirmed
+    one is about to be replaced or valued, and is kept only if fully paid inside its window."""
+    if promise.is_unconfirmed:
+        return promise.paid_by(promise.window_end) < promise.amount
+    return promise.status != KEPT
+
+
 @checked(contact_id=UNCHECKED)
 def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_date: date,
                    instalments: list[tuple[date, Decimal]] | None = None,
@@ -63,9 +72,11 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
     """The customer promises to pay ``amount`` of the invoice by ``promised_date`` (optionally
     in instalments ``[(date, amount), ...]``), perhaps during customer contact ``contact_id``.
 
-    An unconfirmed promise already on the invoice is closed as replaced and the new one is one
-    level higher. One whose window is already over is valued instead (it is broken or partly
-    kept, not replaced), and the new promise starts again at level 1.
+    An unconfirmed promise already on the invoice is closed as replaced; one whose window is
+    already over is valued instead (kept, partly kept or broken). The new promise's level is
+    one more than the earlier promises on the invoice that were not kept (replaced, withdrawn,
+    broken, partially kept): taking a promise back and giving it again does not reset the
+    escalation, while a promise for what is left after a kept one starts at level 1.
     """
     invoice = batch.get(Invoice, invoice_id, "invoice")
     if not invoice.is_open:
@@ -93,12 +104,13 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
         previous = _promise(batch, invoice.open_promise_id)
     replaces = (previous if previous is not None and previous.is_unconfirmed
                 and business_date <= previous.window_end else None)
+    unkept = sum(1 for earlier in invoice.promise_ids if _unkept(_promise(batch, earlier)))
     promise = PromiseToPay.make(  # checks dates and instalments before anything is recorded
         customer_id=invoice.customer_id, invoice_id=invoice.id,
         document_number=invoice.document_number, currency=invoice.currency, amount=amount,
         promised_date=promised_date,
         tolerance_days=DEFAULT_TOLERANCE_DAYS if tolerance_days is None else tolerance_days,
-        instalments=instalments, level=replaces.level + 1 if replaces else 1,
+        instalments=instalments, level=unkept + 1,
         replaces=replaces.id if replaces else None, contact_id=contact_id, actor=actor,
         business_date=business_date)
     if replaces is not None:
@@ -198,6 +210,14 @@ class PromiseCommands:
             instalments=instalments, currency=currency, contact_id=contact_id,
             tolerance_days=tolerance_days, actor=actor, business_date=business_date)
         return result
+
+    def value_due_promises(self, *, as_of: date, actor: str | None = None,
+                           business_date: date | None = None) -> dict[UUID, str]:
+        """The daily valuation (``commands.valuation``): every promise whose window is over."""
+        from ledger_collect.commands.valuation import VALUATION_ACTOR, value_due_promises
+
+        return value_due_promises(self, as_of=as_of, actor=actor or VALUATION_ACTOR,
+                                  business_date=business_date)
 
     withdraw_promise = command(withdraw_promise)
     value_promise = command(value_promise)

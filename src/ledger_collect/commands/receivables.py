@@ -8,8 +8,15 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ledger_collect.commands import command
+from ledger_collect.commands.casework import disputes_follow_invoice
+from ledger_collect.commands.promises import after_invoice_change
 from ledger_collect.commands.values import checked
-from ledger_collect.domain.base import CurrencyMismatchError, ValidationError, currency_code
+from ledger_collect.domain.base import (
+    CurrencyMismatchError,
+    DomainError,
+    ValidationError,
+    currency_code,
+)
 from ledger_collect.domain.credit import CREDIT_MEMO, UNAPPLIED_PAYMENT, CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice, same_posting
@@ -126,6 +133,14 @@ def _invoice(batch: Batch, document_number: str) -> Invoice:
     return batch.get(Invoice, Invoice.create_id(document_number), "invoice", document_number)
 
 
+def _follow(batch: Batch, invoice: Invoice, *, actor: str, business_date: date) -> None:
+    """What hangs on the invoice follows the fact just recorded on it: its open disputes
+    (what the money settled of them), then its promise (the money counted, or the promise
+    closed or valued)."""
+    disputes_follow_invoice(batch, invoice, invoice.pending_events[-1], actor=actor)
+    after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+
+
 def _new_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str,
                 amount: Decimal, currency: str, document_date: date, actor: str,
                 business_date: date) -> CustomerCredit | None:
@@ -145,17 +160,37 @@ def _new_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str
         business_date=business_date)
 
 
+class InvoiceOfAnotherCustomerError(DomainError):
+    code = "INVOICE_OF_ANOTHER_CUSTOMER"
+
+
+def check_payer(batch: Batch, payer: Customer, invoices: list[Invoice]) -> None:
+    """A customer pays (or is credited for) its own invoices, or those of its branches."""
+    for invoice in invoices:
+        if invoice.customer_id == payer.id:
+            continue
+        owner = batch.find(Customer, invoice.customer_id)
+        if owner is None or owner.head_office_id != payer.id:
+            raise InvoiceOfAnotherCustomerError(
+                f"invoice {invoice.document_number} belongs to customer "
+                f"{owner.number if owner else '?'}, which is neither customer {payer.number} "
+                f"nor one of its branches")
+
+
 @checked
 def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
                   allocations: list[tuple[str, Decimal]], unapplied: Decimal | None,
                   currency: str, payment_date: date, actor: str, business_date: date) -> int:
-    """A customer payment: parts allocated to invoices, an optional unapplied rest on account.
-    Every part is checked before anything is recorded. Returns the number of parts recorded."""
-    from ledger_collect.commands.promises import after_invoice_change
-
+    """A customer payment: parts allocated to invoices of the customer (or of its branches),
+    an optional unapplied rest on account. Every part is checked before anything is recorded.
+    The parts are recorded on the invoices as of ``payment_date``, the day the money came: that
+    is the day promise windows, the timeline and aging go by. Returns the number of parts
+    recorded."""
     currency = currency_code(currency)
-    batch.get(Customer, Customer.create_id(customer_number), "customer", customer_number)
+    payer = batch.get(Customer, Customer.create_id(customer_number), "customer",
+                      customer_number)
     invoices = [(_invoice(batch, number), amount) for number, amount in allocations]
+    check_payer(batch, payer, [invoice for invoice, _ in invoices])
     if len(invoices) > 1 or unapplied:  # decide all before recording any (alone, an
         # allocation decides as it records)
         for invoice, amount in invoices:
@@ -167,12 +202,12 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     if unapplied:
         rest = _new_credit(batch, kind=UNAPPLIED_PAYMENT, source_id=source_id,
                            customer_number=customer_number, amount=unapplied, currency=currency,
-                           document_date=payment_date, actor=actor, business_date=business_date)
+                           document_date=payment_date, actor=actor, business_date=payment_date)
     recorded = 0
     for invoice, amount in invoices:
         if invoice.apply_payment(source_id, amount, currency, actor=actor,
-                                 business_date=business_date):
-            after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+                                 business_date=payment_date):
+            _follow(batch, invoice, actor=actor, business_date=payment_date)
             recorded += 1
     if rest is not None:
         batch.add(rest)
@@ -185,8 +220,6 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
                       invoice_number: str | None, amount: Decimal, currency: str,
                       document_date: date, actor: str, business_date: date) -> bool:
     """A credit memo against one invoice, or (no invoice) a credit on the customer's account."""
-    from ledger_collect.commands.promises import after_invoice_change
-
     currency = currency_code(currency)
     if invoice_number is None:
         credit = _new_credit(batch, kind=CREDIT_MEMO, source_id=source_id,
@@ -197,9 +230,11 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
             batch.add(credit)
         return credit is not None
     invoice = _invoice(batch, invoice_number)
+    check_payer(batch, batch.get(Customer, Customer.create_id(customer_number), "customer",
+                                 customer_number), [invoice])
     if invoice.apply_credit_memo(source_id, amount, currency, actor=actor,
                                  business_date=business_date):
-        after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+        _follow(batch, invoice, actor=actor, business_date=business_date)
         return True
     return False
 
@@ -207,12 +242,10 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
 @checked
 def reverse_payment(batch: Batch, *, source_id: str, invoice_number: str,
                     payment_source_id: str, actor: str, business_date: date) -> bool:
-    from ledger_collect.commands.promises import after_invoice_change
-
     invoice = _invoice(batch, invoice_number)
     if invoice.reverse_payment(source_id, payment_source_id, actor=actor,
                                business_date=business_date):
-        after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+        _follow(batch, invoice, actor=actor, business_date=business_date)
         return True
     return False
 
@@ -220,11 +253,9 @@ def reverse_payment(batch: Batch, *, source_id: str, invoice_number: str,
 @checked
 def clear_invoice(batch: Batch, *, source_id: str, invoice_number: str, actor: str,
                   business_date: date) -> bool:
-    from ledger_collect.commands.promises import after_invoice_change
-
     invoice = _invoice(batch, invoice_number)
     if invoice.clear(source_id, actor=actor, business_date=business_date):
-        after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+        _follow(batch, invoice, actor=actor, business_date=business_date)
         return True
     return False
 
@@ -232,11 +263,9 @@ def clear_invoice(batch: Batch, *, source_id: str, invoice_number: str, actor: s
 @checked
 def write_off_invoice(batch: Batch, *, source_id: str, invoice_number: str, reason: str,
                       actor: str, business_date: date) -> bool:
-    from ledger_collect.commands.promises import after_invoice_change
-
     invoice = _invoice(batch, invoice_number)
     if invoice.write_off(source_id, reason, actor=actor, business_date=business_date):
-        after_invoice_change(batch, invoice, actor=actor, business_date=business_date)
+        _follow(batch, invoice, actor=actor, business_date=business_date)
         return True
     return False
 

@@ -64,7 +64,8 @@ class CustomerContact(CollectionsAggregate):
 
     class Recorded(CollectionsAggregate.Created, Event):
         TOPIC = "ledger_collect.CustomerContact.Recorded"
-        PERSONAL = ("summary", "notes")
+        #: The person reached is named by an id a user may have chosen (an email address...).
+        PERSONAL = ("summary", "notes", "contact_person_id")
         customer_id: UUID
         contact_person_id: str | None
         channel: str

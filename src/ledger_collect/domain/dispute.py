@@ -6,8 +6,12 @@ and every event names the customer (the data subject of the case's free-text not
 
 Amounts are tracked separately: the original disputed amount, and what of it was credited (credit
 memo), paid, or written off; what is still disputed is the original minus those three, never
-negative. Status machine: open → in process → resolved (accepted / rejected / written off) →
-closed; a closed case is read-only.
+negative. A specialist records settlements by hand (progress, resolution), and the case also
+follows the money the ERP applies to its invoices: what is still disputed never exceeds what is
+still open on them (``follow_invoice``).
+
+Status machine: open → in process → resolved (accepted / rejected / written off) → closed; a
+closed case is read-only.
 """
 
 from __future__ import annotations
@@ -251,6 +255,40 @@ class DisputeCase(CollectionsAggregate):
     @event("ProgressRecorded", topic="ledger_collect.DisputeCase.ProgressRecorded")
     def _progress_recorded(self, customer_id: UUID, credited: Decimal, paid: Decimal,
                            written_off: Decimal, actor: str, business_date: date) -> None:
+        self.credited += credited
+        self.paid += paid
+        self.written_off += written_off
+
+    @property
+    def is_active(self) -> bool:
+        """Open or in process: the case still follows the money on its invoices."""
+        return self.status in (OPEN, IN_PROCESS)
+
+    def follow_invoice(self, invoice_id: UUID, source_id: str, kind: str, open_total: Decimal,
+                       *, actor: str, business_date: date) -> Decimal:
+        """Money reached one of the case's invoices (a payment, a credit memo, a clearing or a
+        write-off: ``kind`` is ``paid``, ``credited`` or ``written_off``) and its invoices now
+        have ``open_total`` left open. What is still disputed never exceeds that: money goes
+        first to the undisputed part of the invoices, and what goes beyond it settles the
+        dispute as that kind. Returns the amount settled now (0: nothing recorded)."""
+        if not self.is_active:
+            return ZERO
+        settled = self.still_disputed - max(open_total, ZERO)
+        if settled <= 0:
+            return ZERO
+        parts = {"credited": ZERO, "paid": ZERO, "written_off": ZERO}
+        if kind not in parts:
+            raise ValueError(f"money of kind {kind!r} does not settle a dispute")
+        parts[kind] = settled
+        self._settled_on_invoice(customer_id=self.customer_id, invoice_id=invoice_id,
+                                 source_id=source_id, **parts, actor=actor,
+                                 business_date=business_date)
+        return settled
+
+    @event("SettledOnInvoice", topic="ledger_collect.DisputeCase.SettledOnInvoice")
+    def _settled_on_invoice(self, customer_id: UUID, invoice_id: UUID, source_id: str,
+                            credited: Decimal, paid: Decimal, written_off: Decimal, actor: str,
+                            business_date: date) -> None:
         self.credited += credited
         self.paid += paid
         self.written_off += written_off

@@ -80,7 +80,8 @@ class CollectionEmail(CollectionsAggregate):
 
     class Created(CollectionsAggregate.Created, Event):
         TOPIC = "ledger_collect.CollectionEmail.Created"
-        PERSONAL = ("to", "cc", "bcc")
+        #: The template text and the attachments' names may name people, too.
+        PERSONAL = ("to", "cc", "bcc", "template", "attachments")
         customer_id: UUID
         to: list[str]
         cc: list[str]
@@ -97,7 +98,8 @@ class CollectionEmail(CollectionsAggregate):
         self.customer_id = customer_id
         self.to, self.cc, self.bcc = _kept(to), _kept(cc), _kept(bcc)
         self.template = template
-        self.attachments = list(attachments)
+        # A list, or one ERASED text once its customer's personal data was erased.
+        self.attachments = list(attachments) if isinstance(attachments, list) else [attachments]
         self.zipped = zipped
         self.contact_id = contact_id
         self.status = PENDING

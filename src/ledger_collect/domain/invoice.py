@@ -81,6 +81,7 @@ class Invoice(CollectionsAggregate):
         self.dunning_level = 0
         self.last_dunned_on: date | None = None
         self.open_promise_id: UUID | None = None
+        self.promise_ids: list[UUID] = []  # every promise ever made on it, oldest first
         self.dispute_ids: set[UUID] = set()
 
     # -- what it amounts to ------------------------------------------------------------------
@@ -245,6 +246,7 @@ class Invoice(CollectionsAggregate):
     @event("PromiseLinked", topic="ledger_collect.Invoice.PromiseLinked")
     def _promise_linked(self, promise_id: UUID, actor: str, business_date: date) -> None:
         self.open_promise_id = promise_id
+        self.promise_ids.append(promise_id)
 
     def unlink_promise(self, promise_id: UUID, *, actor: str, business_date: date) -> None:
         if self.open_promise_id != promise_id:

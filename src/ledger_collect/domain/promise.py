@@ -156,10 +156,10 @@ class PromiseToPay(CollectionsAggregate):
     @property
     def window_end(self) -> date:
         """The last day on which money still counts."""
-        return self.promised_date + timedelta(days=self.tolerance_days)
+        return _days_after(self.promised_date, self.tolerance_days)
 
     def instalment_window_end(self, instalment: Instalment) -> date:
-        return instalment.due_date + timedelta(days=self.tolerance_days)
+        return _days_after(instalment.due_date, self.tolerance_days)
 
     def paid_by(self, day: date) -> Decimal:
         return sum((amount for amount, received in self.payments.values() if received <= day),
@@ -325,3 +325,12 @@ def _check_instalments(instalments: list[tuple[date, Decimal]] | None, amount: D
         raise InstalmentSumError(f"the instalments add up to {total} {currency} but the promise "
                                  f"is for {amount} {currency}")
     return plan
+
+
+def _days_after(day: date, days: int) -> date:
+    """``day`` plus ``days``; the calendar's last day when that lies beyond it (a promise
+    stored for 9999-12-30 with 3 days' grace runs to 9999-12-31, it does not break loading)."""
+    try:
+        return day + timedelta(days=days)
+    except OverflowError:
+        return date.max

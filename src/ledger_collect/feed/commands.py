@@ -1,6 +1,7 @@
 """What each ERP record stands for: the domain command it runs (``apply_record``) and the
-aggregates that command looks up (``needed_ids``, loaded in bulk before a batch runs), and the
-import's own rule that a customer pays only its own invoices or its branches'.
+aggregates that command looks up (``needed_ids``, loaded in bulk before a batch runs). The
+commands decide every rule, the import's and the API's alike (a customer pays only its own
+invoices or its branches': ``receivables.check_payer``).
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ from functools import lru_cache
 from uuid import UUID
 
 from ledger_collect.commands import Batch, receivables
-from ledger_collect.domain.base import DomainError, NotFoundError
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
@@ -25,10 +25,6 @@ from ledger_collect.feed.records import (
     Record,
     WriteOffRecord,
 )
-
-
-class InvoiceOfAnotherCustomerError(DomainError):
-    code = "INVOICE_OF_ANOTHER_CUSTOMER"
 
 
 _customer_id = lru_cache(maxsize=1 << 16)(Customer.create_id)
@@ -72,13 +68,11 @@ def apply_record(batch: Batch, record: Record, *, actor: str, today: date) -> No
             due_date=record.due_date, source_id=record.source_id, actor=actor,
             business_date=record.posting_date)
     elif isinstance(record, CreditMemoRecord):
-        _check_payer(batch, record.customer, [record.invoice] if record.invoice else [])
         receivables.apply_credit_memo(
             batch, source_id=record.source_id, customer_number=record.customer,
             invoice_number=record.invoice, amount=record.amount, currency=record.currency,
             document_date=record.date, actor=actor, business_date=record.date)
     elif isinstance(record, PaymentRecord):
-        _check_payer(batch, record.customer, [n for n, _ in record.allocations])
         receivables.apply_payment(
             batch, source_id=record.source_id, customer_number=record.customer,
             allocations=list(record.allocations), unapplied=record.unapplied or None,
@@ -111,19 +105,3 @@ def _add_contact(batch: Batch, record: ContactRecord, *, actor: str, today: date
     receivables.add_contact(batch, customer.id, record.contact_id, name=record.name,
                             email=record.email, phone=record.phone, role=record.role,
                             actor=actor, business_date=record.date or today)
-
-
-def _check_payer(batch: Batch, customer_number: str, invoice_numbers: list[str]) -> None:
-    """A customer pays (or is credited for) its own invoices, or those of its branches."""
-    payer = Customer.create_id(customer_number)
-    for number in invoice_numbers:
-        invoice = batch.find(Invoice, Invoice.create_id(number))
-        if invoice is None:
-            raise NotFoundError(f"invoice {number} does not exist")
-        if invoice.customer_id == payer:
-            continue
-        owner = batch.find(Customer, invoice.customer_id)
-        if owner is None or owner.head_office_id != payer:
-            raise InvoiceOfAnotherCustomerError(
-                f"invoice {number} belongs to customer {owner.number if owner else '?'}, "
-                f"which is neither customer {customer_number} nor one of its branches")

@@ -99,6 +99,18 @@ def ids_by_topic(app: Any, topics: Iterable[str], chunk: int = 2000,
         yield ids[start:start + chunk]
 
 
+def unconfirmed_ids(app: Any, created: str, ended: Iterable[str]) -> list[UUID]:
+    """Ids of the aggregates created by an event of topic ``created`` that have no event of
+    the ``ended`` topics yet (one scan of the log: for daily jobs, not for requests)."""
+    query = sql.SQL(
+        "SELECT originator_id FROM {t} WHERE originator_version = 1 AND topic = %s"
+        " EXCEPT SELECT originator_id FROM {t} WHERE topic = ANY(%s) ORDER BY 1"
+    ).format(t=_events_table(app))
+    with app.recorder.datastore.transaction(commit=False) as curs:
+        curs.execute(query, (created, list(ended)))
+        return [row["originator_id"] for row in curs.fetchall()]
+
+
 class ImportBatch(Batch):
     """A Batch that knows which ids the store does not hold (so asking again costs nothing),
     counts the aggregates it still had to load one by one, and watches what one record does:

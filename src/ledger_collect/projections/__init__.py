@@ -22,6 +22,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from ledger_collect.projections.tolerant import clip_keys
 from ledger_collect.resources import sql_folder
 
 _UUID_INT = attrgetter("int")
@@ -124,10 +125,15 @@ def upsert(conn: psycopg.Connection[Any], table: str, columns: Sequence[tuple[st
            rows: Sequence[Sequence[Any]], key: str = "id") -> None:
     """Insert or update many rows in one statement: ``INSERT … SELECT FROM unnest(…) ON
     CONFLICT (key) DO UPDATE``. ``columns`` are (name, PostgreSQL type) in row order; an array
-    column (``uuid[]``, ``numeric[]``) takes lists of uuids or numbers."""
+    column (``uuid[]``, ``numeric[]``) takes lists of uuids or numbers; a ``key`` column is
+    text that an index holds, clipped when too long for one (``tolerant.clip_keys``)."""
     if not rows:
         return
     values = list(zip(*rows, strict=True))
+    for i, (_, pgtype) in enumerate(columns):
+        if pgtype == "key":
+            values[i] = clip_keys(values[i])
+    columns = [(name, "text" if pgtype == "key" else pgtype) for name, pgtype in columns]
     params: list[list[Any]] = []
     unnests: list[sql.Composable] = []
     selects: list[sql.Composable] = []

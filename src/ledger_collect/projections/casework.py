@@ -56,7 +56,7 @@ RESUBMISSION_COLUMNS = (
     ("move_reason", "text"), ("entered_on", "date"), ("entered_by", "text"),
     ("completed_on", "date"))
 ACTIVITY_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("specialist", "text"), ("due_date", "date"),
+    ("id", "uuid"), ("customer_id", "uuid"), ("specialist", "key"), ("due_date", "date"),
     ("description", "text"), ("status", "text"), ("created_on", "date"),
     ("created_by", "text"), ("closed_on", "date"), ("closing_note", "text"))
 

@@ -32,7 +32,7 @@ EMAIL_COLUMNS = (
     ("created_on", "date"), ("created_by", "text"), ("status_on", "date"))
 CONTACT_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("contact_person_id", "text"), ("channel", "text"),
-    ("result", "text"), ("specialist", "text"), ("summary", "text"), ("notes", "text"),
+    ("result", "text"), ("specialist", "key"), ("summary", "text"), ("notes", "text"),
     ("contact_date", "date"), ("recorded_on", "date"), ("recorded_by", "text"),
     ("promise_ids", "uuid[]"), ("dispute_ids", "uuid[]"), ("resubmission_ids", "uuid[]"))
 

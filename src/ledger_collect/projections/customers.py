@@ -40,13 +40,13 @@ from ledger_collect.projections.records import (
 )
 
 CUSTOMER_COLUMNS = (
-    ("id", "uuid"), ("number", "text"), ("name", "text"), ("number_key", "text"),
-    ("name_key", "text"), ("segment", "text"), ("specialist", "text"),
+    ("id", "uuid"), ("number", "key"), ("name", "text"), ("number_key", "key"),
+    ("name_key", "key"), ("segment", "key"), ("specialist", "key"),
     ("head_office_id", "uuid"), ("credit_limit", "numeric"), ("currency", "text"),
-    ("risk_class", "text"), ("default_contact_id", "text"), ("registered_on", "date"),
+    ("risk_class", "text"), ("default_contact_id", "key"), ("registered_on", "date"),
     ("changed_on", "date"), ("changed_by", "text"), ("changed_at", "timestamptz"))
 PERSON_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("contact_id", "text"), ("name", "text"),
+    ("id", "uuid"), ("customer_id", "uuid"), ("contact_id", "key"), ("name", "text"),
     ("email", "text"), ("phone", "text"), ("role", "text"), ("ordinal", "int"),
     ("removed_on", "date"))
 NOTE_COLUMNS = (

@@ -41,7 +41,7 @@ OPENING_NOTE = "opening"
 
 DISPUTE_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"), ("currency", "text"),
-    ("reason", "text"), ("processor", "text"), ("status", "text"), ("resolution", "text"),
+    ("reason", "text"), ("processor", "key"), ("status", "text"), ("resolution", "text"),
     ("original_amount", "numeric"), ("credited", "numeric"), ("paid", "numeric"),
     ("written_off", "numeric"), ("still_disputed", "numeric"), ("notes", "int"),
     ("opened_on", "date"), ("opened_by", "text"), ("resolved_on", "date"),
@@ -60,8 +60,8 @@ class Disputes(Projection):
     name = "disputes"
     tables = ("disputes", "dispute_notes")
     handles = (DisputeCase.Opened, DisputeCase.ProcessingStarted, DisputeCase.ProcessorChanged,
-               DisputeCase.ProgressRecorded, DisputeCase.Resolved, DisputeCase.Closed,
-               DisputeCase.NoteAdded)
+               DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice, DisputeCase.Resolved,
+               DisputeCase.Closed, DisputeCase.NoteAdded)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         cases = Rows(conn, "disputes", DISPUTE_COLUMNS, {
@@ -117,6 +117,7 @@ _FOLD: dict[type, Any] = {
     DisputeCase.ProcessingStarted: lambda row, e: row.update(status="in_process"),
     DisputeCase.ProcessorChanged: lambda row, e: row.update(processor=e.processor),
     DisputeCase.ProgressRecorded: _settled,
+    DisputeCase.SettledOnInvoice: _settled,
     DisputeCase.Resolved: _resolved,
     DisputeCase.Closed: lambda row, e: row.update(status="closed", closed_on=e.business_date),
 }

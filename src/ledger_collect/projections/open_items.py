@@ -31,7 +31,7 @@ ZERO = Decimal("0.00")
 ACTIVE_DISPUTE = ("open", "in_process")
 
 ITEM_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "text"),
+    ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "key"),
     ("amount", "numeric"), ("paid_amount", "numeric"), ("credited_amount", "numeric"),
     ("open_amount", "numeric"), ("posting_date", "date"), ("due_date", "date"),
     ("status", "text"), ("closed_on", "date"), ("dunning_level", "int"),
@@ -40,13 +40,13 @@ ITEM_COLUMNS = (
     ("dispute_ids", "uuid[]"), ("open_disputes", "int"), ("disputed_amount", "numeric"))
 DISPUTE_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"),
-    ("invoice_amounts", "numeric[]"), ("currency", "text"), ("reason", "text"),
+    ("invoice_amounts", "numeric[]"), ("currency", "key"), ("reason", "text"),
     ("processor", "text"), ("status", "text"), ("resolution", "text"),
     ("original_amount", "numeric"), ("still_disputed", "numeric"), ("opened_on", "date"),
     ("resolved_on", "date"), ("closed_on", "date"))
 CREDIT_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("kind", "text"), ("source_id", "text"),
-    ("amount", "numeric"), ("currency", "text"), ("document_date", "date"))
+    ("amount", "numeric"), ("currency", "key"), ("document_date", "date"))
 
 
 class OpenItems(Projection):
@@ -59,8 +59,8 @@ class OpenItems(Projection):
         PromiseToPay.Issued, PromiseToPay.PaymentCounted, PromiseToPay.PaymentUncounted,
         PromiseToPay.Valued, PromiseToPay.Withdrawn, PromiseToPay.Closed,
         DisputeCase.Opened, DisputeCase.ProcessingStarted, DisputeCase.ProcessorChanged,
-        DisputeCase.ProgressRecorded, DisputeCase.Resolved, DisputeCase.Closed,
-        CustomerCredit.Received)
+        DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice, DisputeCase.Resolved,
+        DisputeCase.Closed, CustomerCredit.Received)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         page = _Page(conn, events)
@@ -107,18 +107,24 @@ class _Page:
 
     def settle_disputes(self) -> None:
         """Per invoice: how many of its disputes are still open and what they dispute on it.
-        Recomputed for invoices whose disputes or whose own amounts changed."""
+        Recomputed for invoices whose disputes, or whose own or fellow invoices' amounts,
+        changed."""
         affected = {i for d in self.changed_disputes for i in self.disputes[d]["invoice_ids"]}
         affected.update(i for i in self.changed_items if self.items[i]["dispute_ids"])
         affected &= self.items.keys()
         missing = {d for i in affected for d in self.items[i]["dispute_ids"]} - self.disputes.keys()
         self.disputes.update(load(self.conn, "open_item_disputes", names(DISPUTE_COLUMNS),
                                   missing))
+        others = {i for a in affected for d in self.items[a]["dispute_ids"]
+                  if d in self.disputes for i in self.disputes[d]["invoice_ids"]}
+        self.items.update(load(self.conn, "open_items", names(ITEM_COLUMNS),
+                               others - self.items.keys()))
+        affected |= others & self.items.keys()  # an invoice's share moves with the others'
         for invoice_id in affected:
             row = self.items[invoice_id]
             active = [self.disputes[d] for d in row["dispute_ids"]
                       if d in self.disputes and self.disputes[d]["status"] in ACTIVE_DISPUTE]
-            share = sum((_share(d, invoice_id) for d in active), ZERO)
+            share = sum((_share(d, invoice_id, self.items) for d in active), ZERO)
             row["open_disputes"] = len(active)
             row["disputed_amount"] = min(share, row["open_amount"])
             self.changed_items.add(invoice_id)
@@ -140,11 +146,15 @@ def _values(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> tuple[An
     return tuple(row[name] for name, _ in columns)
 
 
-def _share(dispute: dict[str, Any], invoice_id: UUID) -> Decimal:
-    """The part of the still-disputed amount that falls on this invoice."""
+def _share(dispute: dict[str, Any], invoice_id: UUID,
+           items: dict[UUID, dict[str, Any]]) -> Decimal:
+    """The part of the still-disputed amount that falls on this invoice: spread over the
+    case's invoices in the order they were named, each taking at most what it has open."""
     rest = dispute["still_disputed"]
     for other, cap in zip(dispute["invoice_ids"], dispute["invoice_amounts"], strict=True):
-        part = min(rest, cap)
+        if other in items:
+            cap = items[other]["open_amount"]
+        part = max(ZERO, min(rest, cap))
         if other == invoice_id:
             return Decimal(part)
         rest -= part
@@ -288,6 +298,7 @@ _FOLD: dict[type, Any] = {
     DisputeCase.ProcessingStarted: _dispute_fact(lambda row, e: row.update(status="in_process")),
     DisputeCase.ProcessorChanged: _dispute_fact(lambda row, e: row.update(processor=e.processor)),
     DisputeCase.ProgressRecorded: _dispute_fact(_settled),
+    DisputeCase.SettledOnInvoice: _dispute_fact(_settled),
     DisputeCase.Resolved: _dispute_fact(_resolved),
     DisputeCase.Closed: _dispute_fact(
         lambda row, e: row.update(status="closed", closed_on=e.business_date)),

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Self
 
 if TYPE_CHECKING:
-    from ledger_collect.projections.runner import EventLog
+    from ledger_collect.projections.eventlog import EventLog
 
 
 @dataclass(frozen=True)

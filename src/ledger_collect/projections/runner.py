@@ -12,6 +12,9 @@ log's writers hold a table lock until commit, so every id below a visible id is 
 gone: nothing can appear behind a position later. That is what lets the API wait for "the
 model reached the command's notification id" whatever the command's last event was.
 
+Reading the log and the positions is ``eventlog``'s part; a model that fails is kept apart
+from the others (``failures``).
+
 Rebuild. The model is built from zero in a scratch schema while readers keep the live tables,
 then, holding the model's lock, the tail is applied, the live tables are dropped and the new
 ones moved in (``ALTER … SET SCHEMA``) with the position, in one transaction: readers see the
@@ -22,18 +25,31 @@ decoded in a thread (``prefetch``) as the current one is applied.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import psycopg
-from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
 from ledger_collect.collector import tuned_collector
 from ledger_collect.projections import Projection, select
-from ledger_collect.projections.prefetch import Page, Prefetch
+from ledger_collect.projections import failures
+from ledger_collect.projections.eventlog import (  # noqa: F401 - re-exported
+    CHANNEL,
+    SWAP_WAIT,
+    EventLog,
+    ProjectionError,
+    RebuildRunningError,
+    StaleProjectionError,
+    drop_relations,
+    relations,
+    lock_key,
+    rebuild_command,
+)
+from ledger_collect.projections.failures import ModelFailedError, connection_lost
+from ledger_collect.projections.prefetch import Prefetch
+from ledger_collect.projections.status import ProjectionStatus, describe, status  # noqa: F401
+from ledger_collect.projections.tolerant import apply_events
 
 #: Events per transaction when catching up and following.
 PAGE_SIZE = 1000
@@ -41,143 +57,8 @@ PAGE_SIZE = 1000
 #: larger pages load and write each touched row fewer times (at 100,000 customers: the worklist
 #: rebuilt 14 % faster than with pages of 1,000, the customer directory 6 %).
 REBUILD_PAGE_SIZE = 4000
-SWAP_WAIT = "60s"
-#: NOTIFY channel a page commit signals on (payload ``<schema>:<name>:<position>``).
-CHANNEL = "ledger_collect_projections"
 
 Progress = Callable[[int, int], None]
-
-
-class ProjectionError(RuntimeError):
-    pass
-
-
-class StaleProjectionError(ProjectionError):
-    """The model's tables were built from another version of its SQL file."""
-
-
-class RebuildRunningError(ProjectionError):
-    pass
-
-
-def lock_key(schema: str, name: str, purpose: str = "apply") -> int:
-    """A pg_advisory_lock key per schema, model and purpose."""
-    digest = hashlib.blake2b(f"ledger-collect:{purpose}:{schema}:{name}".encode(), digest_size=8)
-    return int.from_bytes(digest.digest(), "big", signed=True)
-
-
-def rebuild_command(name: str) -> str:
-    return f"ledger-collect projections rebuild {name}"
-
-
-class EventLog:
-    """The app's notification log as the projections read it, and their positions."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-        self.mapper = app.mapper
-        self.database = app.database
-        self.schema: str = app.database.schema
-        self.events = sql.Identifier(self.schema, app.recorder.events_table_name)
-        self.positions = sql.Identifier(self.schema, "projection_positions")
-        self._page_sql = sql.SQL(
-            "SELECT h.head, e.notification_id, e.originator_id, e.originator_version, e.topic,"
-            " e.state FROM (SELECT max(notification_id) AS head FROM {t}) AS h"
-            " LEFT JOIN LATERAL (SELECT notification_id, originator_id, originator_version,"
-            " topic, state FROM {t} WHERE notification_id > %s AND topic = ANY(%s)"
-            " ORDER BY notification_id LIMIT %s) AS e ON true ORDER BY e.notification_id"
-        ).format(t=self.events)
-
-    @contextmanager
-    def connect(self, search_path: str | None = None) -> Iterator[psycopg.Connection[Any]]:
-        """An autocommit connection (transactions are explicit) with tables resolved in
-        ``search_path`` (the live schema by default)."""
-        settings = self.database.settings
-        with psycopg.connect(self.database.url, autocommit=True,
-                             connect_timeout=settings.connect_timeout) as conn:
-            conn.execute(sql.SQL("SET search_path TO {}").format(
-                sql.Identifier(search_path or self.schema)))
-            # A page may wait for a rebuild's swap, and the swap for readers to finish their
-            # statements; not forever, though: then the page fails and is retried.
-            conn.execute(sql.SQL("SET lock_timeout = {}").format(sql.Literal(SWAP_WAIT)))
-            yield conn
-
-    def head(self, conn: psycopg.Connection[Any]) -> int:
-        row = conn.execute(sql.SQL("SELECT coalesce(max(notification_id), 0) FROM {}").format(
-            self.events)).fetchone()
-        return int(row[0]) if row else 0
-
-    def count(self, conn: psycopg.Connection[Any], after: int,
-              topics: Sequence[str] | None = None) -> int:
-        query = sql.SQL("SELECT count(*) FROM {} WHERE notification_id > %s").format(self.events)
-        params: list[Any] = [after]
-        if topics is not None:
-            query += sql.SQL(" AND topic = ANY(%s)")
-            params.append(list(topics))
-        row = conn.execute(query, params).fetchone()
-        return int(row[0]) if row else 0
-
-    def decode(self, stored: Sequence[StoredEvent]) -> list[Any]:
-        """Domain events, personal data unsealed (the mapper's job: the page's data keys in
-        one query)."""
-        return self.mapper.to_domain_events(stored)
-
-    def read_page(self, conn: psycopg.Connection[Any], topics: Sequence[str], after: int,
-                  limit: int) -> Page:
-        """The next page of events of these topics after ``after``, decoded, and the position
-        a model reaches by applying it."""
-        rows = conn.execute(self._page_sql, (after, list(topics), limit)).fetchall()
-        head = int(rows[0][0] or 0) if rows else 0
-        stored = [StoredEvent(originator_id=r[2], originator_version=r[3], topic=r[4],
-                              state=bytes(r[5])) for r in rows if r[1] is not None]
-        if not stored:
-            return Page([], max(head, after), full=False)
-        last = int(rows[-1][1])
-        full = len(stored) == limit
-        return Page(self.decode(stored), last if full else max(head, last, after), full)
-
-    def apply_page(self, conn: psycopg.Connection[Any], projection: Projection, after: int,
-                   limit: int) -> tuple[int, int]:
-        """Apply the next page after ``after`` (inside the caller's transaction). Returns the
-        number of events applied and the position reached."""
-        page = self.read_page(conn, projection.topics(), after, limit)
-        if page.events:
-            projection.apply(conn, page.events)
-        return len(page.events), page.position
-
-    # -- positions -------------------------------------------------------------------------
-    def read_position(self, conn: psycopg.Connection[Any],
-                      cls: type[Projection]) -> tuple[int, str] | None:
-        row = conn.execute(
-            sql.SQL("SELECT position, checksum FROM {} WHERE name = %s").format(self.positions),
-            (cls.name,)).fetchone()
-        return (int(row[0]), str(row[1])) if row else None
-
-    def save_position(self, conn: psycopg.Connection[Any], cls: type[Projection],
-                      position: int) -> None:
-        conn.execute(sql.SQL(
-            "INSERT INTO {} (name, position, checksum, updated_at) VALUES (%s, %s, %s, now())"
-            " ON CONFLICT (name) DO UPDATE SET position = EXCLUDED.position,"
-            " checksum = EXCLUDED.checksum, updated_at = now()").format(self.positions),
-            (cls.name, position, cls.checksum()))
-        conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, f"{self.schema}:{cls.name}:{position}"))
-
-    def lock(self, conn: psycopg.Connection[Any], cls: type[Projection]) -> int:
-        """Take the model's lock for this transaction and return its position, installing the
-        model's tables (position 0) on first use. A changed definition is refused."""
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (lock_key(self.schema, cls.name),))
-        found = self.read_position(conn, cls)
-        if found is None:
-            _drop_relations(conn, self.schema, cls.tables)
-            conn.execute(cls.sql())
-            self.save_position(conn, cls, 0)
-            return 0
-        position, checksum = found
-        if checksum != cls.checksum():
-            raise StaleProjectionError(
-                f"read model {cls.name} was built from another version of projections/"
-                f"{cls.name}.sql; rebuild it: {rebuild_command(cls.name)}")
-        return position
 
 
 # -- catch-up -------------------------------------------------------------------------------
@@ -185,30 +66,90 @@ class EventLog:
 def catch_up(app: Any, names: Sequence[str] | str | None = None, *, page_size: int = PAGE_SIZE,
              progress: Progress | None = None) -> dict[str, int]:
     """Bring the named models (all by default) to the head of the log, one transaction per
-    page. Safe to run at any time, concurrently with a follower; returns the positions."""
+    page. Safe to run at any time, concurrently with a follower; returns the positions.
+
+    A model that fails stops alone: its failure is recorded (``failures``), the other models
+    are caught up, then the first failure is raised (``ModelFailedError``, or
+    ``StaleProjectionError`` for a model whose definition changed). A lost connection is
+    raised at once."""
     log = EventLog(app)
     reached: dict[str, int] = {}
+    failed: list[ProjectionError] = []
     with log.connect() as conn:
         for cls in select(names):
-            projection = cls()
-            total = done = 0
-            if progress is not None:
-                with conn.transaction():
-                    total = log.count(conn, log.lock(conn, cls), cls.topics())
-                progress(0, total)
-            while True:
-                with conn.transaction():
-                    position = log.lock(conn, cls)
-                    applied, reached[cls.name] = log.apply_page(conn, projection, position,
-                                                                page_size)
-                    if reached[cls.name] != position:
-                        log.save_position(conn, cls, reached[cls.name])
-                done += applied
-                if progress is not None:
-                    progress(done, max(total, done))
-                if applied < page_size:
-                    break
+            try:
+                reached[cls.name] = advance(log, conn, cls, page_size, progress)
+            except StaleProjectionError as exc:
+                failed.append(exc)
+            except ModelFailedError as exc:
+                failures.record(conn, log.schema, exc)
+                failed.append(exc)
+    if failed:
+        raise failed[0]
     return reached
+
+
+def advance(log: EventLog, conn: psycopg.Connection[Any], cls: type[Projection],
+            page_size: int = PAGE_SIZE, progress: Progress | None = None) -> int:
+    """Bring one model to the head of the log; returns its position. A page that fails is
+    applied again one event per transaction, so the model moves up to the event that fails
+    and ``ModelFailedError`` names it (or, the error gone, goes on)."""
+    projection = cls()
+    total = done = 0
+    if progress is not None:
+        with conn.transaction():
+            total = log.count(conn, log.lock(conn, cls), cls.topics())
+        progress(0, total)
+    while True:
+        try:
+            with conn.transaction():
+                position = log.lock(conn, cls)
+                applied, reached = log.apply_page(conn, projection, position, page_size)
+                if reached != position:
+                    log.save_position(conn, cls, reached)
+        except (StaleProjectionError, ModelFailedError):
+            raise
+        except Exception as exc:
+            if connection_lost(conn, exc):
+                raise
+            projection = cls()  # whatever it kept in memory from the failed page
+            applied, reached = _one_by_one(log, conn, cls, projection, page_size)
+        done += applied
+        if progress is not None:
+            progress(done, max(total, done))
+        if applied < page_size:
+            return reached
+
+
+def _one_by_one(log: EventLog, conn: psycopg.Connection[Any], cls: type[Projection],
+                projection: Projection, count: int) -> tuple[int, int]:
+    """Apply up to ``count`` events one per transaction; raise ``ModelFailedError`` at the
+    first that fails. Returns the events applied and the position reached."""
+    applied = position = 0
+    while applied < count:
+        at: int | None = None
+        try:
+            with conn.transaction():
+                position = log.lock(conn, cls)
+                page = log.read_page(conn, cls.topics(), position, 1)
+                at = page.position if page.events else None
+                if page.events:
+                    apply_events(conn, projection, page.events)
+                if page.position != position:
+                    log.save_position(conn, cls, page.position)
+        except StaleProjectionError:
+            raise
+        except Exception as exc:
+            if connection_lost(conn, exc):
+                raise
+            if at is None:  # the event could not even be read (decoded)
+                at = log.next_event(conn, cls.topics(), position)
+            raise ModelFailedError(cls.name, at, exc) from exc
+        position = page.position
+        applied += len(page.events)
+        if not page.full:
+            break
+    return applied, position
 
 
 # -- rebuild --------------------------------------------------------------------------------
@@ -247,7 +188,7 @@ def _build(conn: psycopg.Connection[Any], log: EventLog, cls: type[Projection],
             for page in pages:
                 with conn.transaction():
                     if page.events:
-                        projection.apply(conn, page.events)
+                        apply_events(conn, projection, page.events)
                 position = page.position
                 done += len(page.events)
                 if progress is not None:
@@ -309,76 +250,19 @@ def _vacuum(conn: psycopg.Connection[Any], schema: str) -> None:
     prices every index-only scan as if each row needed a visit to the table, and reads the
     portfolio's aging from a sequential scan of every invoice (measured on 1.06M open
     items: see the README's aging figures)."""
-    for name, kind in _relations(conn, schema):
+    for name, kind in relations(conn, schema):
         if kind == "TABLE":
             conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(schema, name)))
-
-
-_KINDS = {"r": "TABLE", "p": "TABLE", "v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
-
-
-def _relations(conn: psycopg.Connection[Any], schema: str) -> list[tuple[str, str]]:
-    return [(str(name), _KINDS[kind]) for name, kind in conn.execute(
-        "SELECT c.relname, c.relkind::text FROM pg_class c JOIN pg_namespace n"
-        " ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind = ANY(%s)"
-        " ORDER BY c.relname", (schema, list(_KINDS))).fetchall()]
-
-
-def _drop_relations(conn: psycopg.Connection[Any], schema: str, names: Sequence[str]) -> None:
-    """Drop these relations of ``schema`` if they exist: views first, then tables. Without
-    CASCADE: another model's view on one of them makes the drop (and the swap) fail loudly."""
-    present = {name: kind for name, kind in _relations(conn, schema) if name in set(names)}
-    order = ("VIEW", "MATERIALIZED VIEW", "TABLE", "SEQUENCE")
-    for kind in order:
-        for name in sorted(n for n, k in present.items() if k == kind):
-            exists = conn.execute(  # a table's owned sequence went with the table
-                "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-                " WHERE n.nspname = %s AND c.relname = %s", (schema, name)).fetchone()
-            if exists:
-                conn.execute(sql.SQL("DROP {} {}").format(
-                    sql.SQL(kind), sql.Identifier(schema, name)))
 
 
 def _swap(conn: psycopg.Connection[Any], scratch: str, live: str,
           cls: type[Projection]) -> None:
     """Replace the live model's relations by the scratch schema's (inside the caller's
     transaction). Tables move first, taking their indexes and owned sequences along."""
-    new = _relations(conn, scratch)
-    _drop_relations(conn, live, sorted({name for name, _ in new} | set(cls.tables)))
+    new = relations(conn, scratch)
+    drop_relations(conn, live, sorted({name for name, _ in new} | set(cls.tables)))
     for only_tables in (True, False):
-        for name, kind in _relations(conn, scratch):
+        for name, kind in relations(conn, scratch):
             if (kind == "TABLE") == only_tables:
                 conn.execute(sql.SQL("ALTER {} {} SET SCHEMA {}").format(
                     sql.SQL(kind), sql.Identifier(scratch, name), sql.Identifier(live)))
-
-
-# -- status ---------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class ProjectionStatus:
-    name: str
-    position: int  # last notification id the model has taken into account
-    head: int  # last notification id in the log
-    lag: int  # events written after the position
-    state: str  # "current", "behind", "stale" (definition changed: rebuild), "not built"
-
-
-def status(app: Any, names: Sequence[str] | str | None = None) -> list[ProjectionStatus]:
-    log = EventLog(app)
-    found: list[ProjectionStatus] = []
-    with log.connect() as conn:
-        head = log.head(conn)
-        for cls in select(names):
-            row = log.read_position(conn, cls)
-            found.append(describe(cls, row, head, log.count(conn, row[0] if row else 0)))
-    return found
-
-
-def describe(cls: type[Projection], row: tuple[int, str] | None, head: int,
-             lag: int) -> ProjectionStatus:
-    """A model's status from its stored (position, checksum) row, if any, the log's head and
-    the number of events after its position."""
-    if row is None:
-        return ProjectionStatus(cls.name, 0, head, lag, "not built")
-    position, checksum = row
-    state = "stale" if checksum != cls.checksum() else "behind" if lag else "current"
-    return ProjectionStatus(cls.name, position, head, lag, state)

@@ -115,10 +115,13 @@ def _credit_received(page: Page, e: Any) -> None:
 
 # -- conversations ---------------------------------------------------------------------------
 def _contact(page: Page, e: Any) -> None:
-    reached = f", contact {e.contact_person_id}" if e.contact_person_id else ""
+    """The person reached is named by an id a user chose (it may be an email address): it goes
+    with the summary and notes to the personal part."""
+    reached = f"contact {e.contact_person_id}" if e.contact_person_id else None
     page.add(e, e.customer_id, "contact", e.result,
-             f"{e.channel[:1].upper()}{e.channel[1:]} conversation by {e.specialist}: {_label(e.result)}"
-             f"{reached}", personal=_text(e.summary, e.notes), occurred=e.contact_date)
+             f"{e.channel[:1].upper()}{e.channel[1:]} conversation by {e.specialist}: "
+             f"{_label(e.result)}", personal=_text(reached, e.summary, e.notes),
+             occurred=e.contact_date)
 
 
 # -- promises --------------------------------------------------------------------------------
@@ -198,10 +201,18 @@ def _plain(type_: str, event: str, say: Callable[[Any], str],
 
 
 def _email_created(e: Any) -> str:
-    files = len(e.attachments)
-    attached = (f" with {files} attachment{'s' if files != 1 else ''}"
-                f"{' (zipped)' if e.zipped else ''}") if files else ""
-    return f"Email '{e.template}'{attached} created, pending"
+    """The template's text and the attachments' names are personal: only their count here."""
+    files = len(e.attachments) if isinstance(e.attachments, list) else None
+    attached = (" with attachments" if files is None else
+                f" with {files} attachment{'s' if files != 1 else ''}" if files else "")
+    zipped = " (zipped)" if e.zipped and attached else ""
+    return f"Email{attached}{zipped} created, pending"
+
+
+def _email_personal(e: Any) -> str | None:
+    files = e.attachments if isinstance(e.attachments, list) else [e.attachments]
+    return _text(_addresses(e.to, e.cc, e.bcc), f"template: {e.template}",
+                 f"attachments: {', '.join(files)}" if files else None)
 
 
 def _partly_sent(e: Any) -> str | None:
@@ -262,6 +273,10 @@ FOLD: dict[type, Callable[[Any, Any], None]] = {
         "processor_changed", lambda e, cur: f"Dispute handed to {e.processor}"),
     DisputeCase.ProgressRecorded: _dispute_fact(
         "progressed", lambda e, cur: f"Dispute progress: {_settlement(e, cur)}", amounts=True),
+    DisputeCase.SettledOnInvoice: _dispute_fact(
+        "settled_on_invoice",
+        lambda e, cur: f"Dispute settled by money on its invoices: {_settlement(e, cur)}",
+        amounts=True),
     DisputeCase.Resolved: _dispute_fact("resolved", _resolved, amounts=True),
     DisputeCase.Closed: _dispute_fact("closed", lambda e, cur: "Dispute closed"),
     DisputeCase.NoteAdded: _dispute_fact(
@@ -273,7 +288,7 @@ FOLD: dict[type, Callable[[Any, Any], None]] = {
         personal=lambda e: _text(e.reason)),
     Resubmission.Completed: _plain("resubmission", "completed", lambda e: "Follow-up completed"),
     CollectionEmail.Created: _plain("email", "created", _email_created,
-                                    personal=lambda e: _addresses(e.to, e.cc, e.bcc)),
+                                    personal=_email_personal),
     CollectionEmail.Sent: _plain("email", "sent", lambda e: "Email sent"),
     CollectionEmail.Failed: _plain("email", "failed", lambda e: "Email could not be sent",
                                    personal=lambda e: _text(e.error)),

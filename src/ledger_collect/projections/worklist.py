@@ -47,13 +47,13 @@ ZERO = Decimal("0.00")
 BROKEN_OUTCOMES = (BROKEN, PARTIALLY_KEPT)
 
 CUSTOMER_COLUMNS = (
-    ("id", "uuid"), ("number", "text"), ("name", "text"), ("segment", "text"),
-    ("currency", "text"), ("risk_class", "text"), ("specialist", "text"),
+    ("id", "uuid"), ("number", "key"), ("name", "text"), ("segment", "key"),
+    ("currency", "text"), ("risk_class", "text"), ("specialist", "key"),
     ("broken_promises", "date[]"))
 ITEM_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "text"),
     ("due_date", "date"), ("open_amount", "numeric"), ("dunning_level", "int"),
-    ("last_dunned_on", "date"), ("promise_id", "uuid"))
+    ("last_dunned_on", "date"), ("promise_id", "uuid"), ("promised", "numeric"))
 DISPUTE_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"), ("currency", "text"),
     ("amount", "numeric"), ("active", "bool"))
@@ -81,9 +81,10 @@ class Worklist(Projection):
         Invoice.Posted, Invoice.PaymentApplied, Invoice.CreditMemoApplied,
         Invoice.PaymentReversed, Invoice.Cleared, Invoice.WrittenOff,
         Invoice.DunningLevelRaised,
-        PromiseToPay.Issued, PromiseToPay.Withdrawn, PromiseToPay.Closed, PromiseToPay.Valued,
-        DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.Resolved,
-        DisputeCase.Closed, DisputeCase.NoteAdded,
+        PromiseToPay.Issued, PromiseToPay.PaymentCounted, PromiseToPay.PaymentUncounted,
+        PromiseToPay.Withdrawn, PromiseToPay.Closed, PromiseToPay.Valued,
+        DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice,
+        DisputeCase.Resolved, DisputeCase.Closed, DisputeCase.NoteAdded,
         Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
         CustomerContact.Recorded, CollectionEmail.Created)
 
@@ -103,7 +104,7 @@ class Worklist(Projection):
                          | {customer for customer, _ in page.processed})
         if touched:
             for snapshot, day, key in conn.execute(
-                    "SELECT id, day, strategies FROM worklist_snapshots ORDER BY id").fetchall():
+                    _SNAPSHOTS).fetchall():
                 for statement in rescore_sql(strategy_set(conn, key, self.strategies), day,
                                              snapshot, touched):
                     conn.execute(statement)
@@ -115,6 +116,13 @@ class Worklist(Projection):
         ids = [row[0] for row in conn.execute("SELECT id FROM worklist_customers ORDER BY id")]
         for start in range(0, len(ids), 5000):
             recompute(conn, ids[start:start + 5000])
+
+
+#: The rankings kept in step, their days brought into the calendar Python reads: a ranking
+#: stored for -infinity or infinity (as asyncpg writes the first and last day) is kept as of
+#: 0001-01-01 or 9999-12-31.
+_SNAPSHOTS = ("SELECT id, greatest(least(day, '9999-12-31'::date), '0001-01-01'::date),"
+              " strategies FROM worklist_snapshots ORDER BY id")
 
 
 def _customer_of(event: Any) -> UUID:
@@ -257,7 +265,7 @@ def _posted(page: _Page, e: Any) -> None:
         "id": e.originator_id, "customer_id": e.customer_id,
         "document_number": e.document_number, "currency": e.currency,
         "due_date": e.due_date, "open_amount": e.amount, "dunning_level": 0,
-        "last_dunned_on": None, "promise_id": None}
+        "last_dunned_on": None, "promise_id": None, "promised": None}
     page.changed["items"].add(e.originator_id)
     page.affected.add(e.customer_id)
 
@@ -286,13 +294,23 @@ def _promise_issued(page: _Page, e: Any) -> None:
     row = page.item(e.invoice_id)
     if row is not None:
         row["promise_id"] = e.originator_id
+        row["promised"] = e.amount
+
+
+def _promise_paid(sign: int) -> Any:
+    """Money counted towards (sign -1) or taken back from (+1) the promise the item shows."""
+    def fold(page: _Page, e: Any) -> None:
+        row = page.items.get(e.invoice_id)
+        if row is not None and row["promise_id"] == e.originator_id:
+            page.item(e.invoice_id)["promised"] += sign * e.amount  # type: ignore[index]
+    return fold
 
 
 def _promise_ended(page: _Page, e: Any) -> None:
     """Withdrawn, closed or valued: the promise is confirmed, the invoice free again."""
     row = page.items.get(e.invoice_id)
     if row is not None and row["promise_id"] == e.originator_id:
-        page.item(e.invoice_id)["promise_id"] = None  # type: ignore[index]
+        page.item(e.invoice_id).update(promise_id=None, promised=None)  # type: ignore[union-attr]
     if type(e) is PromiseToPay.Valued and e.status in BROKEN_OUTCOMES:
         customer = page.customer(e.customer_id)
         if customer is not None:
@@ -355,11 +373,14 @@ _FOLD: dict[type, Any] = {
     Invoice.WrittenOff: _closed,
     Invoice.DunningLevelRaised: _dunned,
     PromiseToPay.Issued: _promise_issued,
+    PromiseToPay.PaymentCounted: _promise_paid(-1),
+    PromiseToPay.PaymentUncounted: _promise_paid(+1),
     PromiseToPay.Withdrawn: _promise_ended,
     PromiseToPay.Closed: _promise_ended,
     PromiseToPay.Valued: _promise_ended,
     DisputeCase.Opened: _dispute_opened,
     DisputeCase.ProgressRecorded: _dispute_settled(True),
+    DisputeCase.SettledOnInvoice: _dispute_settled(True),
     DisputeCase.Resolved: _dispute_settled(False),
     DisputeCase.Closed: _dispute_closed,
     Resubmission.Created: _follow_up_created,

@@ -19,11 +19,9 @@ out, shown, or listed alone (``processed``).
 Order: score, highest first; then overdue amount, highest first; then the oldest due date;
 then the customer number — a total order, so pages never overlap or skip (keyset cursors).
 
-Amount to be collected on D: the overdue amount less the overdue items that are under an open
-dispute, under an unconfirmed promise to pay, under a current dunning notice (dunned less than
-the strategy's ``dunning_notice_days`` before D), or named in an invoice-level follow-up after
-D. Each excluded item counts once, in that order of precedence, so the parts add up to the
-overdue amount.
+Amount to be collected on D: the overdue amount less what is disputed, promised, under a current
+dunning notice or followed up later (``worklist_amounts``, the definition the customer overview
+shares).
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from ledger_collect.projections.worklist_amounts import Amounts, amounts_of_row, amounts_sql
 from ledger_collect.worklist_strategy import Facts, Line, Strategy, StrategySet
 
 MAX_PAGE = 100
@@ -44,18 +43,6 @@ PROCESSED_MODES = ("exclude", "include", "only")
 
 class CursorError(ValueError):
     pass
-
-
-@dataclass(slots=True)
-class Amounts:
-    """The overdue amount on the day, and how much of it is to be collected."""
-
-    overdue: Decimal
-    to_collect: Decimal
-    under_dispute: Decimal
-    under_promise: Decimal
-    under_dunning_notice: Decimal
-    followed_up_later: Decimal
 
 
 @dataclass(slots=True)
@@ -212,26 +199,7 @@ FROM (SELECT * FROM worklist_scores r
       ORDER BY {keys} LIMIT $4) AS r
 JOIN worklist_customers c ON c.id = r.customer_id
 LEFT JOIN worklist_processed p ON p.customer_id = c.id AND p.day = {d}
-LEFT JOIN LATERAL (
-    SELECT coalesce(sum(x.open_amount), 0.00) AS items_overdue,
-           coalesce(sum(x.open_amount) FILTER (WHERE x.why = 'collect'), 0.00) AS to_collect,
-           coalesce(sum(x.open_amount) FILTER (WHERE x.why = 'dispute'), 0.00) AS under_dispute,
-           coalesce(sum(x.open_amount) FILTER (WHERE x.why = 'promise'), 0.00) AS under_promise,
-           coalesce(sum(x.open_amount) FILTER (WHERE x.why = 'dunning'), 0.00) AS under_dunning,
-           coalesce(sum(x.open_amount) FILTER (WHERE x.why = 'follow_up'), 0.00) AS later
-    FROM (SELECT i.open_amount, CASE
-            WHEN EXISTS (SELECT 1 FROM worklist_disputes s WHERE s.customer_id = c.id
-                         AND s.active AND i.id = ANY(s.invoice_ids)) THEN 'dispute'
-            WHEN i.promise_id IS NOT NULL THEN 'promise'
-            WHEN i.last_dunned_on > {d} - {strategies.notice_days_sql()} THEN 'dunning'
-            WHEN EXISTS (SELECT 1 FROM worklist_follow_ups f WHERE f.customer_id = c.id
-                         AND f.open AND f.follow_up_date > {d} AND i.id = ANY(f.invoice_ids))
-                 THEN 'follow_up'
-            ELSE 'collect' END AS why
-          FROM worklist_items i
-          WHERE i.customer_id = c.id AND i.currency = c.currency AND i.open_amount > 0
-            AND i.due_date < {d}
-          OFFSET 0) AS x) AS a ON true
+LEFT JOIN LATERAL ({amounts_sql(strategies, d)}) AS a ON true
 ORDER BY {keys}"""
 
 
@@ -283,10 +251,7 @@ def _entry(row: Any, rank: int, as_of: date, used: list[Strategy]) -> Entry:
                   broken_promise_dates=tuple(row["broken_promises"]),
                   dunning_level=row["dunning_level"], risk_class=row["risk_class"],
                   open_disputes=row["open_disputes"], disputed_amount=row["disputed_amount"])
-    amounts = Amounts(overdue=row["items_overdue"], to_collect=row["to_collect"],
-                      under_dispute=row["under_dispute"], under_promise=row["under_promise"],
-                      under_dunning_notice=row["under_dunning"],
-                      followed_up_later=row["later"])
+    amounts = amounts_of_row(row)
     return Entry(rank=rank, customer_id=row["id"],
                  number=row["number"], name=row["name"], segment=row["segment"],
                  currency=row["currency"], risk_class=row["risk_class"],

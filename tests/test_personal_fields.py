@@ -1,0 +1,60 @@
+"""Fields newly classified as personal: an email's template and attachments, the contact person
+reached in a conversation. Events stored before they were sealed still load as they were; new
+ones are sealed and read back, and read ``[erased]`` once the customer is erased."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from ledger_collect.application import Collections
+from ledger_collect.domain.base import ERASED
+from ledger_collect.domain.contact import CustomerContact
+from ledger_collect.domain.email import CollectionEmail
+
+WHEN = {"actor": "alice", "business_date": date(2026, 11, 2)}
+
+
+def given(app: Collections):
+    customer = app.register_customer(number="C1", name="Acme", segment="north",
+                                     credit_limit=Decimal(1000), currency="EUR",
+                                     risk_class="B", source_id="md-C1", **WHEN)
+    app.add_contact(customer, "jeanne", name="Jeanne", **WHEN)
+    return customer
+
+
+def write(app: Collections, customer):
+    email = app.create_email(customer, to=["ap@acme.example"], template="Bonjour Jeanne",
+                             attachments=["jeanne.pdf"], **WHEN)
+    talk = app.record_contact(customer, channel="phone", result="reached",
+                              contact_person_id="jeanne", **WHEN)
+    return email, talk
+
+
+def test_events_stored_before_the_fields_were_sealed_still_load(
+        app: Collections, monkeypatch: pytest.MonkeyPatch) -> None:
+    customer = given(app)
+    monkeypatch.setattr(CollectionEmail.Created, "PERSONAL", ("to", "cc", "bcc"))
+    monkeypatch.setattr(CustomerContact.Recorded, "PERSONAL", ("summary", "notes"))
+    email, talk = write(app, customer)
+    monkeypatch.undo()
+    loaded = app.repository.get(email)
+    assert (loaded.template, loaded.attachments) == ("Bonjour Jeanne", ["jeanne.pdf"])
+    assert app.repository.get(talk).contact_person_id == "jeanne"
+
+
+def test_new_events_are_sealed_and_read_erased_after_erasure(app: Collections) -> None:
+    customer = given(app)
+    email, talk = write(app, customer)
+    with app.database.connect() as conn:
+        states = [bytes(row[0]) for row in conn.execute(
+            "SELECT state FROM collections_events WHERE originator_id = ANY(%s)",
+            ([email, talk],))]
+    assert states and not any(b"jeanne" in state.lower() for state in states)
+    assert app.repository.get(email).attachments == ["jeanne.pdf"]
+    app.keyring.erase(customer, "GDPR request")
+    erased = app.repository.get(email)
+    assert (erased.template, erased.attachments) == (ERASED, [ERASED])
+    assert app.repository.get(talk).contact_person_id == ERASED
