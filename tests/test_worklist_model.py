@@ -20,11 +20,13 @@ import pytest
 from ledger_collect.application import Collections
 from ledger_collect.database import Database
 from ledger_collect.projections import worklist_ranking as ranking
+from ledger_collect.projections import worklist_snapshots as snapshots
 from ledger_collect.projections.runner import catch_up
 from ledger_collect.worklist_strategy import Strategy, StrategyError, StrategySet, parse_rules
 from ledger_collect.worklist_strategy_store import (
     activate,
     active_strategies,
+    active_strategy_set,
     publish,
     strategy_version,
 )
@@ -79,7 +81,10 @@ class Read:
 def read(database: Database, *, as_of: date = TODAY, specialist: str | None = "alice",
          processed: str = "exclude", strategies: StrategySet | None = None, limit: int = 50,
          after: str | None = None) -> Read:
-    async def go() -> Read:
+    """A page and the list's size, read as the API reads them. A day without a stored ranking
+    is ranked in the query: the same read from a ranking stored for the day (then dropped
+    again) must give the same page, so every test here checks both ways of reading."""
+    async def go() -> tuple[Read, StrategySet]:
         pool = await asyncpg.create_pool(database.url, min_size=1, max_size=1,
                                          server_settings={"search_path": database.schema})
         try:
@@ -88,10 +93,32 @@ def read(database: Database, *, as_of: date = TODAY, specialist: str | None = "a
                                           processed=processed, limit=limit, after=after)
             total = await ranking.count(pool, chosen, specialist=specialist, as_of=as_of,
                                         processed=processed)
-            return Read(page.entries, page.has_next, page.strategies, total)
+            return Read(page.entries, page.has_next, page.strategies, total), chosen
         finally:
             await pool.close()
-    return asyncio.run(go())
+    found, chosen = asyncio.run(go())
+    if not ranked(database, as_of, chosen):
+        rank(database, as_of, chosen)
+        try:
+            assert asyncio.run(go())[0] == found
+        finally:
+            with database.connect() as conn:
+                conn.execute("WITH gone AS (DELETE FROM worklist_snapshots WHERE day = %s AND"
+                             " strategies = %s RETURNING id) DELETE FROM worklist_scores"
+                             " WHERE snapshot IN (SELECT id FROM gone)", (as_of, chosen.key))
+    return found
+
+
+def rank(database: Database, day: date = TODAY, strategies: StrategySet | None = None) -> None:
+    """Store the day's ranking, as the projector's upkeep or a job does."""
+    with database.connect() as conn, conn.transaction():
+        snapshots.build(conn, strategies or active_strategy_set(conn), day)
+
+
+def ranked(database: Database, day: date, strategies: StrategySet) -> bool:
+    with database.connect() as conn:
+        return conn.execute("SELECT 1 FROM worklist_snapshots WHERE day = %s AND strategies = %s",
+                            (day, strategies.key)).fetchone() is not None
 
 
 def listed(app: Collections, database: Database, **kwargs: Any) -> dict[str, ranking.Entry]:

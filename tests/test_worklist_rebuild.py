@@ -15,7 +15,7 @@ from uuid import UUID
 
 import psycopg
 from psycopg import sql
-from test_worklist_model import ERP, RISK_FIRST, TODAY, Book, ago, read
+from test_worklist_model import ERP, RISK_FIRST, TODAY, Book, ago, rank, read
 
 from ledger_collect.application import Collections
 from ledger_collect.database import Database
@@ -208,11 +208,11 @@ def test_rankings_kept_by_the_writer_equal_rankings_built_afresh(app: Collection
     catch_up(app, "worklist")
     days = (TODAY, TODAY + timedelta(days=1), ago(20))
     for day in days:
-        read(database, as_of=day)
+        rank(database, day)
     with database.connect() as conn:
         south = publish(conn, code="south", segment="south", definition=RISK_FIRST, actor="sue")
     for day in days[:2]:
-        read(database, as_of=day)  # with the new strategy: new rankings
+        rank(database, day)  # with the new strategy: new rankings
     write_portfolio(app, 10, seed=6, prefix="S")
     touch(app, [f"R{c:03d}" for c in range(30)])
     catch_up(app, "worklist", page_size=17)
@@ -223,9 +223,9 @@ def test_rankings_kept_by_the_writer_equal_rankings_built_afresh(app: Collection
         conn.execute("DELETE FROM worklist_snapshots")
         before_south = strategy_set(conn, '[["","default",1]]')
     for day in days:
-        read(database, as_of=day, strategies=before_south)
+        rank(database, day, before_south)
     for day in days[:2]:
-        read(database, as_of=day)
+        rank(database, day)
     assert rankings(database) == kept
 
 
@@ -234,7 +234,7 @@ def test_a_page_of_events_costs_a_handful_of_statements(app: Collections,
     """The writer folds a page in memory: its statement count does not grow with the page."""
     write_portfolio(app, 25, seed=9)
     catch_up(app, "worklist")
-    read(database)  # one ranking to keep up
+    rank(database)  # one ranking to keep up
     touch(app, [f"R{c:03d}" for c in range(25)])
     ran: list[str] = []
     original = psycopg.Connection.execute

@@ -19,6 +19,7 @@ import click
 from ledger_collect.api.auth import issue_token
 from ledger_collect.api.permissions import Role
 from ledger_collect.cli_store import open_application, open_database, require_migrated
+from ledger_collect.cli_worklist import worklist
 from ledger_collect.config import Settings
 from ledger_collect.database import MigrationError, redact
 from ledger_collect.feed import DEFAULT_BATCH_SIZE, FeedFormatError, Importer, ImportResult
@@ -370,6 +371,9 @@ def token(user: str, role: str, segments: tuple[str, ...], hours: float) -> None
                                timedelta(hours=hours)))
     except (ValueError, RuntimeError) as exc:
         raise click.ClickException(str(exc)) from None
+
+
+cli.add_command(worklist)
 
 
 def _report(result: ImportResult, source: str) -> None:

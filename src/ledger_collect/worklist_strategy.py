@@ -35,7 +35,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -85,8 +85,9 @@ class Facts:
 
     def broken_promises(self, as_of: date, within_days: int) -> int:
         """Promises valued broken on a day in (as_of - within_days, as_of]."""
-        start = as_of - timedelta(days=within_days)
-        return sum(start < day <= as_of for day in self.broken_promise_dates)
+        # Counted in days back from as_of: as_of - within_days may be before the first day
+        # a date can hold.
+        return sum(0 <= (as_of - day).days < within_days for day in self.broken_promise_dates)
 
 
 @dataclass(frozen=True)

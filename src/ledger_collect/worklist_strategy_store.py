@@ -141,6 +141,17 @@ def strategy_set(conn: Any, key: str,
     return StrategySet(default, found)
 
 
+def active_strategy_set(conn: Any,
+                        known: dict[tuple[str, int], Strategy] | None = None) -> StrategySet:
+    """The active strategies, as ``active_strategies`` reads them for the API, read with
+    psycopg (the projector's and the jobs' ranking of the day)."""
+    rows = conn.execute("SELECT coalesce(segment, ''), code, version FROM collection_strategies"
+                        " WHERE active ORDER BY 1, 2").fetchall()
+    if not any(segment == "" for segment, _, _ in rows):
+        raise UnknownStrategyError("no default collection strategy is active; publish one")
+    return strategy_set(conn, json.dumps([list(row) for row in rows]), known)
+
+
 # -- async readers (asyncpg; the pool's search_path is the app's schema) -----------------------
 async def active_strategies(pool: Any) -> StrategySet:
     """The active strategy of each segment that has one, and the default."""

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from test_worklist_model import RISK_FIRST, Book, ago
+from test_worklist_model import RISK_FIRST, Book, ago, rank
 
 from api.helpers import TODAY, Api
 from ledger_collect.application import Collections
@@ -64,7 +64,8 @@ def three(app: Collections) -> Book:
 
 
 def test_my_list_is_ranked_explained_and_costs_two_queries(
-        api: Api, app: Collections, three: Book, sql_queries: list[str]) -> None:
+        api: Api, app: Collections, database: Database, three: Book,
+        sql_queries: list[str]) -> None:
     page = worklist(api, app)
     assert (page["specialist"], page["asOf"], page["totalCount"]) == ("alice", str(TODAY), 3)
     assert page["strategies"] == [{"code": "default", "version": 1, "active": True}]
@@ -91,6 +92,7 @@ def test_my_list_is_ranked_explained_and_costs_two_queries(
     assert (big["overdueAmount"], big["amountToCollect"], big["daysOverdue"],
             big["oldestDueDate"], big["strategyCode"], big["strategyVersion"]) == (
         "12000.00", "12000.00", 100, str(ago(100)), "default", 1)
+    rank(database)  # the day's ranking, as the projector stores it
     sql_queries.clear()
     for first in (1, 50):
         catch_up(app, "worklist")

@@ -218,7 +218,7 @@ class WorklistQuery:
         try:
             page = await ranking.worklist(context.pool, strategies, specialist=owner, as_of=day,
                                           processed=processed, limit=first, after=after)
-        except ranking.CursorError as error:
+        except (ranking.CursorError, ranking.DayOutOfRangeError) as error:
             raise BadUserInput(str(error)) from None
         edges = [WorklistEdge(node=WorklistEntry.of(e)) for e in page.entries]
         return Worklist(

@@ -73,6 +73,11 @@ class Projection:
     def built(self, conn: psycopg.Connection[Any]) -> None:
         """A build has applied every page (the tail and the swap come next, page by page)."""
 
+    def upkeep(self, conn: psycopg.Connection[Any]) -> None:
+        """Work on the live model that no event asks for, done by the follower now and then
+        (``follower.UPKEEP_SECONDS``) in a transaction of its own, holding the model's lock: e.g.
+        the worklist's ranking of a new business day. Nothing by default."""
+
 
 @cache
 def _definition(name: str) -> tuple[str, str]:

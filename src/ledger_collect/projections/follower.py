@@ -44,6 +44,9 @@ _UNREACHABLE = (psycopg.OperationalError, persistence.OperationalError,
                 persistence.InterfaceError, persistence.ConnectionUnavailableError)
 
 _END = object()
+#: How often the follower runs the models' upkeep (``Projection.upkeep``), e.g. the worklist's
+#: ranking of a new business day: readers answer meanwhile, only slower.
+UPKEEP_SECONDS = 5.0
 
 
 @tuned_collector()
@@ -115,8 +118,12 @@ class _Follower:
                 pump = threading.Thread(target=_pump, args=(sub, inbox, stop), daemon=True,
                                         name="projection-subscription")
                 pump.start()
+                upkeep_due = 0.0
                 try:
                     while not stop.is_set():
+                        if time.monotonic() >= upkeep_due:
+                            self._upkeep()
+                            upkeep_due = time.monotonic() + UPKEEP_SECONDS
                         page = _next_page(inbox, stop, self.page_size)
                         if page:
                             self._apply(page)
@@ -162,6 +169,22 @@ class _Follower:
                 retried = True
         if retried and self.on_page is not None:
             self.on_page(self._positions())
+
+    def _upkeep(self) -> None:
+        """Each healthy model's upkeep, in a transaction of its own under the model's lock. A
+        failure is logged, not raised: upkeep only spares readers work, and the next round
+        tries again (a lost connection fails the next page, which the loop handles)."""
+        for model in self.models:
+            if model.failing or type(model.projection).upkeep is Projection.upkeep:
+                continue
+            try:
+                with self.conn.transaction():
+                    self.events.lock(self.conn, model.cls)
+                    model.projection.upkeep(self.conn)
+            except Exception as error:
+                if self.lost(error):
+                    raise
+                log.exception("upkeep of read model %s failed", model.cls.name)
 
     # -- a live page ------------------------------------------------------------------------
     def _apply(self, page: list[Any]) -> None:

@@ -13,15 +13,18 @@ Casework recorded on a customer on a business day — a contact, a promise made 
 dispute opened or annotated, a follow-up set, moved or completed, a note, an email — marks the
 customer "processed" on that day, with who did it.
 
-The day's rankings readers asked for (``worklist_scores``) are kept in step here too: the
-customers a page touched are rescored in every ranking kept, in the page's transaction.
+The day's rankings (``worklist_scores``) are kept in step here too: the customers a page
+touched are rescored in every ranking kept, in the page's transaction. The follower's upkeep
+ranks the business date (``worklist_snapshots``) when the day turns or the active strategies
+change: readers never write.
 
 Readers are in ``worklist_ranking`` (ranking, explanations, the amount to be collected).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -39,7 +42,8 @@ from ledger_collect.projections import Projection, in_order, load, upsert
 from ledger_collect.projections.records import names
 from ledger_collect.projections.worklist_figures import recompute
 from ledger_collect.projections.worklist_ranking import rescore_sql
-from ledger_collect.worklist_strategy import Strategy
+from ledger_collect.projections.worklist_snapshots import keep_current
+from ledger_collect.worklist_strategy import Strategy, UnknownStrategyError
 from ledger_collect.worklist_strategy_store import strategy_set
 
 ZERO = Decimal("0.00")
@@ -73,7 +77,7 @@ class Worklist(Projection):
     tables = ("worklist_customers", "worklist_items", "worklist_disputes",
               "worklist_follow_ups", "worklist_processed", "worklist_snapshots",
               "worklist_scores")
-    #: The day's rankings readers asked for: a cache, not part of what a rebuild must equal.
+    #: The day's rankings: a cache, not part of what a rebuild must equal.
     caches = ("worklist_snapshots", "worklist_scores")
     handles = (
         Customer.Registered, Customer.MasterDataChanged, Customer.Assigned,
@@ -88,8 +92,9 @@ class Worklist(Projection):
         Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
         CustomerContact.Recorded, CollectionEmail.Created)
 
-    def __init__(self) -> None:
+    def __init__(self, today: Callable[[], date] = date.today) -> None:
         self.strategies: dict[tuple[str, int], Strategy] = {}  # versions never change
+        self.today = today  # the business date, as the API's (the server's local date)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         page = _Page(conn, events)
@@ -109,6 +114,14 @@ class Worklist(Projection):
                                              snapshot, touched):
                     conn.execute(statement)
 
+
+    def upkeep(self, conn: psycopg.Connection[Any]) -> None:
+        """Rank the business date with the active strategies if that is not done yet (the day
+        turned, a strategy was published), and drop the rankings nobody reads any more."""
+        try:
+            keep_current(conn, self.today(), known=self.strategies)
+        except UnknownStrategyError:
+            pass  # nothing to rank with: readers are told to publish a default strategy
 
     def built(self, conn: psycopg.Connection[Any]) -> None:
         """Every customer's figures, once, instead of after each page of a build (a customer's

@@ -4,12 +4,17 @@ day, one page at a time, each entry with its score explained rule by rule.
 The score is an SQL expression built from the strategy rules (a CASE on the customer's segment
 when segments have strategies of their own) with the day as a parameter. Scoring a whole list
 at every request costs about a microsecond per customer — 100 ms for 100,000 — so the ranking
-of a day with a set of strategy versions is computed once, by the first reader that needs it,
-into ``worklist_scores``, and from then on kept in step by the writer: each page of events
-rescores the customers it touched, in the same transaction. Nothing goes stale: the day is part
-of the ranking's key, another day is another ranking. A page is then one query: an index range
-scan for the 50 next customers, joined to their rows and their open items for the amounts to be
-collected (computed for the page's customers only).
+of the business day with the active strategies is computed once, by the projector (or a job:
+``worklist_snapshots``), into ``worklist_scores``, and from then on kept in step by the writer:
+each page of events rescores the customers it touched, in the same transaction. Nothing goes
+stale: the day is part of the ranking's key, another day is another ranking. A page is then one
+query: an index range scan for the 50 next customers, joined to their rows and their open items
+for the amounts to be collected (computed for the page's customers only).
+
+Readers never write. A day (or a set of strategy versions) without a stored ranking — a past
+day, a day ahead, today before the projector ranked it — is ranked in the query itself, for the
+one list asked for: the same score expression, so the same entries in the same order, only
+slower (every customer of that list is scored to find the first 50).
 
 Who is on a list on day D: the customers of that specialist (or the unassigned ones) with an
 item overdue on D (due before D, in the customer's currency) and no customer-level follow-up
@@ -29,7 +34,7 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -43,6 +48,22 @@ PROCESSED_MODES = ("exclude", "include", "only")
 
 class CursorError(ValueError):
     pass
+
+
+class DayOutOfRangeError(ValueError):
+    """A day the database driver cannot send as itself: asyncpg sends 0001-01-01 and
+    9999-12-31 as -infinity and infinity, on which no day arithmetic holds."""
+
+
+#: The days a list can be ranked for.
+FIRST_DAY, LAST_DAY = date.min + timedelta(days=1), date.max - timedelta(days=1)
+
+
+def check_day(day: date) -> date:
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise DayOutOfRangeError(f"date must be from {FIRST_DAY.isoformat()} to "
+                                 f"{LAST_DAY.isoformat()}, got {day.isoformat()}")
+    return day
 
 
 @dataclass(slots=True)
@@ -116,16 +137,23 @@ INSERT_SCORES = ("INSERT INTO worklist_scores (snapshot, customer_id, specialist
 
 
 def score_rows_sql(strategies: StrategySet, *, day: str, snapshot: str,
-                   customers: str | None = None) -> str:
+                   customers: str | None = None, specialist: str | None = None) -> str:
     """The ranking rows of the customers on a list on ``day`` (an SQL date expression): those
-    with an item overdue that day and no customer-level follow-up after it. ``customers``: an
-    SQL uuid[] expression to rank only those."""
+    with an item overdue that day and no customer-level follow-up after it, in the columns of
+    ``worklist_scores``. ``customers``: an SQL uuid[] expression to rank only those;
+    ``specialist``: an SQL text expression to rank only that specialist's customers (NULL: the
+    unassigned ones)."""
     overdue = f"coalesce(c.open_by_due[width_bucket({day} - 1, c.due_dates)], 0.00)"
     only = f" AND c.id = ANY({customers})" if customers else ""
-    return f"""SELECT {snapshot}, c.id, coalesce(c.specialist, ''),
-    EXISTS (SELECT 1 FROM worklist_processed p WHERE p.customer_id = c.id AND p.day = {day}),
-    -({strategies.score_sql(day)}), -{overdue}, c.oldest_due, c.number,
-    {strategies.index_sql()}
+    if specialist is not None:  # two arms, so that either can use the specialist index
+        only += (f" AND (c.specialist = {specialist}"
+                 f" OR ({specialist} IS NULL AND c.specialist IS NULL))")
+    return f"""SELECT {snapshot} AS snapshot, c.id AS customer_id,
+    coalesce(c.specialist, '') AS specialist,
+    EXISTS (SELECT 1 FROM worklist_processed p WHERE p.customer_id = c.id AND p.day = {day})
+        AS processed,
+    -({strategies.score_sql(day)}) AS neg_score, -{overdue} AS neg_overdue, c.oldest_due,
+    c.number, {strategies.index_sql()} AS strategy
 FROM worklist_customers c
 WHERE c.oldest_due < {day}
   AND (c.resubmitted_until IS NULL OR c.resubmitted_until <= {day}){only}"""
@@ -143,33 +171,9 @@ def rescore_sql(strategies: StrategySet, day: date, snapshot: int,
                                            snapshot=str(int(snapshot)), customers=ids)]
 
 
-async def build_snapshot(pool: Any, strategies: StrategySet, day: date) -> None:
-    """Rank every customer for ``day`` with ``strategies``, unless it is done already. Under the
-    model's lock: a page of events is applied before the build or after it, and then keeps
-    the new ranking in step."""
-    from ledger_collect.projections.runner import lock_key
-
-    async with pool.acquire() as conn, conn.transaction():
-        schema = await conn.fetchval("SELECT current_schema()")
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", lock_key(schema, "worklist"))
-        if await conn.fetchval("SELECT 1 FROM worklist_snapshots WHERE day = $1"
-                               " AND strategies = $2", day, strategies.key):
-            return
-        snapshot = await conn.fetchval("INSERT INTO worklist_snapshots (day, strategies)"
-                                       " VALUES ($1, $2) RETURNING id", day, strategies.key)
-        await conn.execute(INSERT_SCORES + score_rows_sql(strategies, day="$1::date",
-                                                          snapshot="$2::int"), day, snapshot)
-        await conn.execute("ANALYZE worklist_scores")  # the planner must know lists are long
-        old = await conn.fetchval(
-            "SELECT array_agg(id) FROM (SELECT id FROM worklist_snapshots"
-            " ORDER BY built_at DESC, id DESC OFFSET $1) AS o", MAX_SNAPSHOTS)
-        if old:
-            await conn.execute("DELETE FROM worklist_scores WHERE snapshot = ANY($1)", old)
-            await conn.execute("DELETE FROM worklist_snapshots WHERE id = ANY($1)", old)
-
-
-#: Rankings kept at once (each costs the writer two statements per page of events).
-MAX_SNAPSHOTS = 8
+_MARKED = {"exclude": " AND NOT r.processed", "include": "", "only": " AND r.processed"}
+_UNRANKED = ("NOT EXISTS (SELECT 1 FROM worklist_snapshots WHERE day = $1::date"
+             " AND strategies = $2::text)")
 
 
 def _listed(*, processed: str) -> str:
@@ -177,50 +181,72 @@ def _listed(*, processed: str) -> str:
     unassigned customers)."""
     if processed not in PROCESSED_MODES:
         raise ValueError(f"processed must be one of {', '.join(PROCESSED_MODES)}")
-    marked = {"exclude": " AND NOT r.processed", "include": "", "only": " AND r.processed"}
     return ("r.snapshot = (SELECT id FROM worklist_snapshots WHERE day = $1::date"
             " AND strategies = $2::text) AND r.specialist = coalesce($3::text, '')"
-            f"{marked[processed]}")
+            f"{_MARKED[processed]}")
 
 
-def page_sql(strategies: StrategySet, *, processed: str, after: bool) -> str:
-    """A page: $4 limit, $5-$8 the previous page's last keys (``after``)."""
+def _ranked_now(strategies: StrategySet, rest: str) -> str:
+    """The rows ``_listed`` reads, ranked in the query: the specialist's list only, and only
+    when the day has no stored ranking (a one-time filter: nothing is scored when it has).
+    ``rest``: more of the WHERE clause, ORDER BY, LIMIT."""
+    rows = score_rows_sql(strategies, day="$1::date", snapshot="NULL::int",
+                          specialist="$3::text")
+    return f"(SELECT * FROM ({rows}) AS r WHERE {_UNRANKED}{rest})"
+
+
+def page_sql(strategies: StrategySet, *, processed: str, after: bool,
+             unranked: bool = False) -> str:
+    """A page: $4 limit, $5-$8 the previous page's last keys (``after``). ``unranked``: read
+    the stored ranking if there is one, else rank the list in the query."""
     d = "$1::date"
     keys = "r.neg_score, r.neg_overdue, r.oldest_due, r.number"
     cursor = f" AND ({keys}) > ($5::int, $6::numeric, $7::date, $8::text)" if after else ""
+    rows = (f"SELECT * FROM worklist_scores r\n      WHERE {_listed(processed=processed)}"
+            f"{cursor}\n      ORDER BY {keys} LIMIT $4")
+    if unranked:
+        now = _ranked_now(strategies, f"{_MARKED[processed]}{cursor} ORDER BY {keys} LIMIT $4")
+        rows = f"({rows})\n      UNION ALL\n      {now}"
     return f"""
 SELECT r.neg_score, r.neg_overdue, r.strategy, c.id, c.number, c.name, c.segment, c.currency,
        c.risk_class, c.specialist, c.oldest_due, c.open_amount, c.dunning_level,
        c.broken_promises, c.open_disputes, c.disputed_amount, p.actors AS processed_by,
        (SELECT min(f.follow_up_date) FROM worklist_follow_ups f WHERE f.customer_id = c.id
         AND f.open AND f.follow_up_date > {d}) AS next_follow_up, a.*
-FROM (SELECT * FROM worklist_scores r
-      WHERE {_listed(processed=processed)}{cursor}
-      ORDER BY {keys} LIMIT $4) AS r
+FROM ({rows}) AS r
 JOIN worklist_customers c ON c.id = r.customer_id
 LEFT JOIN worklist_processed p ON p.customer_id = c.id AND p.day = {d}
 LEFT JOIN LATERAL ({amounts_sql(strategies, d)}) AS a ON true
 ORDER BY {keys}"""
 
 
+def count_sql(strategies: StrategySet, *, processed: str, unranked: bool = False) -> str:
+    stored = f"SELECT count(*) FROM worklist_scores r WHERE {_listed(processed=processed)}"
+    if not unranked:
+        return stored
+    now = _ranked_now(strategies, _MARKED[processed])
+    return f"SELECT ({stored}) + (SELECT count(*) FROM {now} AS r)"
+
+
 async def worklist(pool: Any, strategies: StrategySet, *, specialist: str | None, as_of: date,
                    processed: str = "exclude", limit: int = 50,
                    after: str | None = None) -> Page:
     """One page of a specialist's list (``specialist=None``: the unassigned customers): one
-    query, once the day's ranking with these strategies exists (built here the first time)."""
+    query when the day's ranking with these strategies is stored, else ranked in a second
+    one. Reads only."""
     if limit < 1:
         raise ValueError(f"a page needs at least one entry, got {limit}")
     limit = min(limit, MAX_PAGE)
-    args: list[Any] = [as_of, strategies.key, specialist, limit + 1]
+    args: list[Any] = [check_day(as_of), strategies.key, specialist, limit + 1]
     rank = 0
     if after is not None:
         score, overdue, due, number, rank = decode_cursor(after)
         args += [-score, -overdue, due, number]
-    query = page_sql(strategies, processed=processed, after=after is not None)
-    rows = await pool.fetch(query, *args)
-    if not rows and not await _ranked(pool, strategies, as_of):
-        await build_snapshot(pool, strategies, as_of)
-        rows = await pool.fetch(query, *args)
+    rows = await pool.fetch(page_sql(strategies, processed=processed, after=after is not None),
+                            *args)
+    if not rows:  # an empty list, or no ranking stored: one statement tells which
+        rows = await pool.fetch(page_sql(strategies, processed=processed,
+                                         after=after is not None, unranked=True), *args)
     used = strategies.all
     entries = [_entry(row, rank + n, as_of, used) for n, row in enumerate(rows[:limit], 1)]
     seen = {e.strategy.code for e in entries}
@@ -230,18 +256,12 @@ async def worklist(pool: Any, strategies: StrategySet, *, specialist: str | None
 async def count(pool: Any, strategies: StrategySet, *, specialist: str | None, as_of: date,
                 processed: str = "exclude") -> int:
     """How many customers the whole list holds."""
-    query = (f"SELECT count(*) FROM worklist_scores r WHERE "
-             f"{_listed(processed=processed)}")
-    found = await pool.fetchval(query, as_of, strategies.key, specialist)
-    if not found and not await _ranked(pool, strategies, as_of):
-        await build_snapshot(pool, strategies, as_of)
-        found = await pool.fetchval(query, as_of, strategies.key, specialist)
+    args = (check_day(as_of), strategies.key, specialist)
+    found = await pool.fetchval(count_sql(strategies, processed=processed), *args)
+    if not found:
+        found = await pool.fetchval(count_sql(strategies, processed=processed, unranked=True),
+                                    *args)
     return int(found)
-
-
-async def _ranked(pool: Any, strategies: StrategySet, day: date) -> bool:
-    return bool(await pool.fetchval("SELECT 1 FROM worklist_snapshots WHERE day = $1"
-                                    " AND strategies = $2", day, strategies.key))
 
 
 def _entry(row: Any, rank: int, as_of: date, used: list[Strategy]) -> Entry:
