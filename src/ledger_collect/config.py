@@ -43,6 +43,10 @@ class Settings:
     # turns it on with the embedded database; set to 0, it is off for `serve` too.
     development: bool | None = None
     read_wait_seconds: float = 2.0  # LEDGER_READ_WAIT_SECONDS: mutation waits for read models
+    max_code_length: int = 100  # LEDGER_MAX_CODE_LENGTH: ids, numbers, codes (characters)
+    max_name_length: int = 200  # LEDGER_MAX_NAME_LENGTH: names, addresses, phone numbers
+    max_text_length: int = 10_000  # LEDGER_MAX_TEXT_LENGTH: notes, reasons, email templates
+    promise_horizon_days: int = 730  # LEDGER_PROMISE_HORIZON_DAYS: furthest promised date
     max_body_bytes: int = 1_048_576  # LEDGER_MAX_BODY_BYTES: larger API requests get 413
     max_token_lifetime: int = 86_400  # LEDGER_MAX_TOKEN_LIFETIME seconds from iat to exp
 
@@ -84,6 +88,11 @@ class Settings:
             else None,
             development=_switch(env.get("LEDGER_DEVELOPMENT")),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", base.read_wait_seconds)),
+            max_code_length=int(env.get("LEDGER_MAX_CODE_LENGTH", base.max_code_length)),
+            max_name_length=int(env.get("LEDGER_MAX_NAME_LENGTH", base.max_name_length)),
+            max_text_length=int(env.get("LEDGER_MAX_TEXT_LENGTH", base.max_text_length)),
+            promise_horizon_days=int(
+                env.get("LEDGER_PROMISE_HORIZON_DAYS", base.promise_horizon_days)),
             max_body_bytes=int(env.get("LEDGER_MAX_BODY_BYTES", base.max_body_bytes)),
             max_token_lifetime=int(env.get("LEDGER_MAX_TOKEN_LIFETIME",
                                            base.max_token_lifetime)),
