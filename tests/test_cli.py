@@ -136,6 +136,32 @@ def test_a_missing_master_key_is_a_one_line_error(database, settings, tmp_path):
     assert result.output.startswith("Error: no master key: set LEDGER_MASTER_KEY")
 
 
+@pytest.mark.parametrize("key", ["not base64!", "abc", "c2VjcmV0IGtleQ==#"])
+@pytest.mark.parametrize("command", ["import", "api"])
+def test_a_master_key_that_is_not_base64_is_a_one_line_error(database, settings, tmp_path,
+                                                               key, command):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text("")
+    args = ["import", str(feed)] if command == "import" else ["api", "--port", "1"]
+    result = invoke(settings, *args, LEDGER_MASTER_KEY=key)
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("Error: LEDGER_MASTER_KEY is not base64: the master key is "
+                                    "32 bytes in base64"), result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_key_file_that_is_not_base64_is_named_in_a_one_line_error(database, settings,
+                                                                   tmp_path):
+    key_file = tmp_path / "master.key"
+    key_file.write_text("this is no key\n")
+    result = invoke(settings, "projections", "status", LEDGER_MASTER_KEY=None,
+                    LEDGER_MASTER_KEY_FILE=str(key_file))
+    assert result.exit_code == 1, result.output
+    assert result.output.strip() == (
+        f"Error: the master key file {key_file} is not base64: the master key is 32 bytes in "
+        "base64 (e.g. `openssl rand -base64 32`)")
+
+
 # -- the demo, end to end, in a real process ----------------------------------------------------------
 @pytest.mark.slow
 def test_demo_loads_a_portfolio_once_and_prints_its_summary(app, settings):

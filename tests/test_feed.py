@@ -158,7 +158,7 @@ def test_each_kind_of_bad_json_line_is_reported_with_its_line_number():
     assert reasons[7] == "field 'amount' must be greater than zero, got 0"
     assert reasons[8] == "field 'posting_date' is not a valid date: '2026-13-01'"
     assert reasons[9] == "field 'due_date' is not an ISO date (YYYY-MM-DD): '01/10/2026'"
-    assert reasons[10] == "field 'amount' has more than two decimal places: 10.005"
+    assert reasons[10] == "field 'amount' 10.005 has more than two decimal places"
     assert "EURO" in reasons[11] and "three-letter" in reasons[11]
     assert reasons[12] == "the allocations (60.00) exceed the payment amount (50.00)"
     assert reasons[15] == "due date 2026-08-01 is before the posting date 2026-09-01"
@@ -190,7 +190,7 @@ def test_bad_csv_rows_are_reported_with_their_physical_line_numbers():
     assert parsed[1].name == "Dupont\net fils"
     assert bad[5] == "bad CSV row: 11 fields, the header has 12"
     assert bad[6].startswith("bad CSV row:")
-    assert bad[7] == "field 'credit_limit' is not a number: 'lots'"
+    assert bad[7] == "field 'credit_limit' 'lots' is not a number"
     assert bad[8] == "allocation 'INV-1=40' is not INVOICE:AMOUNT"
     assert bad[9] == "field 'name' is not valid UTF-8"
     assert sorted(bad) == [5, 6, 7, 8, 9]

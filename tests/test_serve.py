@@ -6,14 +6,17 @@ at once — works over HTTP; SIGTERM stops it cleanly (exit 0)."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -38,12 +41,13 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _start(settings, *args: str) -> tuple[subprocess.Popen, str]:
-    """Run `ledger-collect ARGS --port P` on the test database; return it once healthy."""
+def _start(settings, *args: str, **environ: str) -> tuple[subprocess.Popen, str]:
+    """Run `ledger-collect ARGS --port P` on the test database (the embedded one in
+    ``settings.data_dir`` when it has no URL); return it once healthy."""
     port = _free_port()
-    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url,
+    env = {**os.environ, "LEDGER_DATABASE_URL": settings.database_url or "",
            "LEDGER_SCHEMA": settings.schema, "LEDGER_MASTER_KEY": settings.master_key,
-           "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": SECRET}
+           "LEDGER_DATA_DIR": str(settings.data_dir), "LEDGER_JWT_SECRET": SECRET, **environ}
     server = subprocess.Popen([sys.executable, "-m", "ledger_collect.cli", *args, "--port",
                                str(port)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
@@ -162,12 +166,31 @@ def test_the_api_serves_from_several_workers_and_stops_them_on_sigterm(app, sett
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
 
 
+def _printed_token(server: subprocess.Popen) -> str:
+    """The development token `serve` printed (the line after the one announcing it), after
+    the API's address."""
+    seen = []
+    for line in server.stdout:
+        if line.startswith("development token"):
+            assert any(s.startswith("GraphQL API: http://127.0.0.1:") for s in seen), seen
+            return server.stdout.readline().strip()
+        seen.append(line)
+    pytest.fail(f"serve printed no development token: {seen}")
+
+
+def _readme_worklist_example() -> str:
+    """The first query of the README's GraphQL example: the worklist."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    example = readme.split("```graphql\n", 1)[1].split("```", 1)[0]
+    first = example.split("\nquery ", 1)[0]
+    return "\n".join(line for line in first.splitlines() if not line.startswith("#"))
+
+
 @pytest.mark.slow
 def test_serve_answers_a_newcomers_first_session_and_stops_on_sigterm(database, settings):
-    server, base = _start(settings, "serve", "--demo-customers", "30")
+    server, base = _start(settings, "serve", "--demo-customers", "30", "--development")
     try:
-        token = issue_token(settings.with_changes(jwt_secret=SECRET), "alice", "specialist",
-                            [segment for segment, _, _ in SEGMENTS])
+        token = _printed_token(server)
         client = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"},
                               timeout=10)
 
@@ -178,6 +201,10 @@ def test_serve_answers_a_newcomers_first_session_and_stops_on_sigterm(database, 
             assert "errors" not in body, body
             return body["data"]
 
+        # the README's worklist example shows the printed user's demo customers
+        worklist = gql(_readme_worklist_example())["worklist"]["nodes"]
+        assert worklist, "the printed user has no worklist in the demo"
+        assert all(entry["explanation"] for entry in worklist)
         customers = gql("{ customers(first: 30) { nodes { id number } } }")["customers"]["nodes"]
         assert len(customers) == 30
         for customer in customers:
@@ -199,7 +226,48 @@ def test_serve_answers_a_newcomers_first_session_and_stops_on_sigterm(database, 
         server.send_signal(signal.SIGTERM)
         out, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
-    assert "GraphQL API: http://127.0.0.1:" in out and "development token" in out
+
+
+def _stop(server: subprocess.Popen) -> str:
+    server.send_signal(signal.SIGTERM)
+    out, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
+    return out
+
+
+GRAPHIQL_PAGE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+@pytest.mark.slow
+def test_serve_in_production_prints_no_token_and_serves_no_graphiql(database, settings):
+    server, base = _start(settings, "serve", "--demo-customers", "0", "--production")
+    try:
+        page = httpx.get(f"{base}/graphql", headers=GRAPHIQL_PAGE)
+        assert page.status_code == 401 and "graphiql" not in page.text.lower()
+    finally:
+        out = _stop(server)
+    assert "GraphQL API: http://127.0.0.1:" in out
+    assert "token" not in out and "GraphiQL" not in out
+
+
+@pytest.mark.slow
+def test_ledger_development_0_turns_the_embedded_servers_development_mode_off(settings):
+    """`serve` on the embedded database is in development mode unless LEDGER_DEVELOPMENT=0."""
+    data = Path(tempfile.mkdtemp(prefix="lc-serve-", dir="/tmp"))  # PostgreSQL's user gets in
+    data.chmod(0o755)
+    try:
+        for switch, development in (("0", False), ("", True)):
+            server, base = _start(settings.with_changes(database_url=None, data_dir=data),
+                                  "serve", "--demo-customers", "0",
+                                  LEDGER_DEVELOPMENT=switch)
+            try:
+                page = httpx.get(f"{base}/graphql", headers=GRAPHIQL_PAGE)
+                assert (page.status_code == 200) is development, page.status_code
+            finally:
+                out = _stop(server)
+            assert ("development token" in out) is development, out
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
 
 
 @pytest.mark.slow

@@ -27,6 +27,7 @@ from ledger_collect.commands import Batch
 from ledger_collect.commands.casework import CaseworkCommands
 from ledger_collect.commands.promises import PromiseCommands
 from ledger_collect.commands.receivables import ReceivableCommands
+from ledger_collect.commands.values import Limits
 from ledger_collect.config import Settings
 from ledger_collect.database import Database
 from ledger_collect.domain.base import ConflictError
@@ -55,6 +56,7 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, FastSav
 
     def __init__(self, database: Database, settings: Settings | None = None) -> None:
         self.settings = settings or database.settings
+        self.limits = Limits.of(self.settings)
         self.database = database
         self._master_key = load_master_key(
             self.settings.master_key, self.settings.key_file, create=database.embedded
@@ -87,7 +89,7 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, FastSav
 
     # -- running commands --------------------------------------------------------------------
     def batch(self) -> Batch:
-        return Batch(self.repository)
+        return Batch(self.repository, self.limits)
 
     def run(self, function: Callable[..., R], *args: Any, **kwargs: Any) -> R:
         """Run one command function on a fresh batch and save what it changed, atomically."""

@@ -230,7 +230,8 @@ def _assign_demo_specialists(app: object, generated: list[dict[str, object]],
 @click.option("--demo-customers", type=click.IntRange(min=0), default=DEMO_CUSTOMERS,
               show_default=True, help="Demo portfolio loaded on first run (0: none).")
 @click.option("--development/--production", default=None,
-              help="Serve GraphiQL (default: on with the embedded database).")
+              help="Serve GraphiQL and print a development token (default: LEDGER_DEVELOPMENT, "
+                   "else on with the embedded database).")
 def serve(host: str, port: int, demo_customers: int, development: bool | None) -> None:
     """All in one process: database, migrations, read models following, GraphQL API."""
     from ledger_collect.api.app import serve as serve_api
@@ -238,8 +239,9 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
     from ledger_collect.projections.runner import ProjectionError, catch_up
 
     settings = Settings.from_env()
-    if development is None:
-        development = settings.development or settings.database_url is None
+    if development is None:  # the flag, else LEDGER_DEVELOPMENT, else on with the embedded one
+        development = (settings.database_url is None if settings.development is None
+                       else settings.development)
     settings = settings.with_changes(development=development)
     today = date.today()
     with open_application(settings) as app:
@@ -263,14 +265,22 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
             url = f"http://{host}:{port}/graphql"
             click.echo(f"GraphQL API: {url}" + ("  (GraphiQL: open it in a browser)"
                                                 if development else ""))
-            click.echo("development token (admin; valid 8 hours), send it as "
-                       "'Authorization: Bearer <token>':")
-            click.echo(issue_token(settings, "developer", Role.ADMIN))
+            if development:
+                _print_development_token(settings)
             with app.database.supervised():  # restarted if its postmaster dies
                 serve_api(settings, host, port, database=app.database)
         finally:
             stop.set()
             projector.join(timeout=10)
+
+
+def _print_development_token(settings: Settings) -> None:
+    """A token for the demo's first specialist, with every right: the README's worklist example
+    (the viewer's own list) shows her demo customers, and every query and mutation is allowed."""
+    user = DEMO_SPECIALISTS[0]
+    click.echo(f"development token (user {user}, a demo specialist, with role admin; valid 8 "
+               f"hours), send it as 'Authorization: Bearer <token>':")
+    click.echo(issue_token(settings, user, Role.ADMIN))
 
 
 @cli.command()
@@ -281,11 +291,13 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
 def api(host: str, port: int, workers: int) -> None:
     """The GraphQL API alone (production: run `projector` as its own process beside it)."""
     from ledger_collect.api.app import serve as serve_api
+    from ledger_collect.cli_store import require_master_key
 
     settings = Settings.from_env()
     with open_database(settings, migrate=settings.database_url is None) as database:
         if settings.database_url is not None:
             require_migrated(database)
+        require_master_key(settings, database)
         with database.supervised():
             serve_api(settings, host, port, database=database, workers=workers)
 

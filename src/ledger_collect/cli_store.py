@@ -23,7 +23,7 @@ from ledger_collect.database import (
     redact,
 )
 from ledger_collect.domain.base import DomainError
-from ledger_collect.personal_data import MasterKeyError
+from ledger_collect.personal_data import MasterKeyError, load_master_key
 
 
 @contextmanager
@@ -84,3 +84,13 @@ def require_migrated(database: Database) -> None:
         raise click.ClickException(
             f"{where} is missing migrations ({', '.join(pending)}): "
             f"run `ledger-collect migrate` first")
+
+
+def require_master_key(settings: Settings, database: Database) -> None:
+    """Check the master key before serving: the API loads it as it starts, where a bad key
+    would surface as a failed start-up with a traceback instead of one line. On the embedded
+    database a missing key is generated, as the application would."""
+    try:
+        load_master_key(settings.master_key, settings.key_file, create=database.embedded)
+    except MasterKeyError as exc:
+        raise click.ClickException(str(exc)) from None

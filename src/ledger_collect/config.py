@@ -40,8 +40,14 @@ class Settings:
     pool_size: int = 5  # LEDGER_POOL_SIZE
     jwt_secret: str | None = None  # LEDGER_JWT_SECRET: signs API bearer tokens (HS256)
     jwt_secret_file: Path | None = None  # LEDGER_JWT_SECRET_FILE (default <data_dir>/jwt.key)
-    development: bool = False  # LEDGER_DEVELOPMENT: serve GraphiQL, log more
+    # LEDGER_DEVELOPMENT: serve GraphiQL, log more. None (unset): off, except that `serve`
+    # turns it on with the embedded database; set to 0, it is off for `serve` too.
+    development: bool | None = None
     read_wait_seconds: float = 2.0  # LEDGER_READ_WAIT_SECONDS: mutation waits for read models
+    max_code_length: int = 100  # LEDGER_MAX_CODE_LENGTH: ids, numbers, codes (characters)
+    max_name_length: int = 200  # LEDGER_MAX_NAME_LENGTH: names, addresses, phone numbers
+    max_text_length: int = 10_000  # LEDGER_MAX_TEXT_LENGTH: notes, reasons, email templates
+    promise_horizon_days: int = 730  # LEDGER_PROMISE_HORIZON_DAYS: furthest promised date
     max_body_bytes: int = 1_048_576  # LEDGER_MAX_BODY_BYTES: larger API requests get 413
     max_token_lifetime: int = 86_400  # LEDGER_MAX_TOKEN_LIFETIME seconds from iat to exp
 
@@ -82,9 +88,21 @@ class Settings:
             jwt_secret_file=Path(env["LEDGER_JWT_SECRET_FILE"])
             if env.get("LEDGER_JWT_SECRET_FILE")
             else None,
-            development=env.get("LEDGER_DEVELOPMENT", "").lower() in ("1", "true", "yes", "on"),
+            development=_switch(env.get("LEDGER_DEVELOPMENT")),
             read_wait_seconds=float(env.get("LEDGER_READ_WAIT_SECONDS", base.read_wait_seconds)),
+            max_code_length=int(env.get("LEDGER_MAX_CODE_LENGTH", base.max_code_length)),
+            max_name_length=int(env.get("LEDGER_MAX_NAME_LENGTH", base.max_name_length)),
+            max_text_length=int(env.get("LEDGER_MAX_TEXT_LENGTH", base.max_text_length)),
+            promise_horizon_days=int(
+                env.get("LEDGER_PROMISE_HORIZON_DAYS", base.promise_horizon_days)),
             max_body_bytes=int(env.get("LEDGER_MAX_BODY_BYTES", base.max_body_bytes)),
             max_token_lifetime=int(env.get("LEDGER_MAX_TOKEN_LIFETIME",
                                            base.max_token_lifetime)),
         )
+
+
+def _switch(value: str | None) -> bool | None:
+    """On for 1/true/yes/on, None when unset or empty, off for anything else."""
+    if value is None or not value.strip():
+        return None
+    return value.strip().lower() in ("1", "true", "yes", "on")

@@ -11,6 +11,7 @@ the aggregates still load (the fields then read as ``ERASED``).
 from __future__ import annotations
 
 import base64
+import binascii
 import os
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -46,9 +47,9 @@ def load_master_key(value: str | None, key_file: Path, *, create: bool) -> bytes
     """The key that seals the data keys: from configuration, else from a file outside the
     database (generated there on first run in embedded mode)."""
     if value:
-        raw = base64.b64decode(value)
+        raw = _decoded(value.strip(), "LEDGER_MASTER_KEY")
     elif key_file.exists():
-        raw = base64.b64decode(key_file.read_text().strip())
+        raw = _decoded(key_file.read_text().strip(), f"the master key file {key_file}")
     elif create:
         raw = AESGCM.generate_key(bit_length=256)
         key_file.parent.mkdir(parents=True, exist_ok=True)
@@ -62,6 +63,15 @@ def load_master_key(value: str | None, key_file: Path, *, create: bool) -> bytes
     if len(raw) != 32:
         raise MasterKeyError("the master key must be 32 bytes (base64-encoded)")
     return raw
+
+
+def _decoded(text: str, source: str) -> bytes:
+    """The bytes of a base64 key; anything else is a configuration error, told in one line."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        raise MasterKeyError(f"{source} is not base64: the master key is 32 bytes in base64 "
+                             "(e.g. `openssl rand -base64 32`)") from None
 
 
 class KeyRing:

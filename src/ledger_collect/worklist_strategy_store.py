@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
 
+from ledger_collect.commands import values
+from ledger_collect.domain.base import ValidationError
 from ledger_collect.worklist_strategy import (
     Strategy,
     StrategyError,
@@ -62,15 +64,26 @@ def _check_code(code: str) -> str:
 
 
 def publish(conn: Any, *, code: str, definition: Mapping[str, Any], segment: str | None = None,
-            description: str = "", actor: str, activate: bool = True) -> Strategy:
+            description: str = "", actor: str, activate: bool = True,
+            limits: values.Limits = values.DEFAULT_LIMITS) -> Strategy:
     """Store a new version of strategy ``code`` (version 1 if it is new) and, by default, make
     it the active one for its segment (``None``: the default strategy), retiring the version
     it replaces. Earlier versions stay readable. ``conn``: a psycopg connection on the schema."""
+    notice, recent, rules = parse_rules(definition)
+    try:  # the rules every command's arguments meet: no control characters, sane lengths
+        values.code(code, "code", limits)
+        if segment is not None:
+            values.code(segment, "segment", limits)
+        values.text(description, "description", limits)
+        values.code(actor, "actor", limits)
+        for rule in rules:
+            values.name(rule.name, "rule name", limits)
+    except ValidationError as error:
+        raise StrategyError(str(error)) from None
     code = _check_code(code)
     segment = segment.strip() if segment is not None else None
     if segment == "":
         raise StrategyError("name the segment, or give none for the default strategy")
-    notice, recent, rules = parse_rules(definition)
     stored = Strategy(code, 0, segment, rules, notice, recent).definition()
     with conn.transaction():
         conn.execute("LOCK TABLE collection_strategies IN SHARE ROW EXCLUSIVE MODE")

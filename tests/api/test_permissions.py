@@ -141,3 +141,21 @@ def test_specialist_cannot_reassign_someone_elses_customer(
         "__typename": "CustomerAssigned", "specialist": "anna"}
     assert app.repository.get(portfolio.north).specialist == "anna"
 
+
+
+def test_the_readme_says_who_sees_personal_data_as_the_policy_has_it() -> None:
+    """The README's account of who sees personal data where is derived here from ``GRANTS``:
+    a change of the policy that the README does not follow fails."""
+    from pathlib import Path
+
+    from ledger_collect.api.permissions import ALL, GRANTS, OWN, Action, Role
+
+    def who(scope: object, suffix: str) -> str:
+        names = sorted(f"{role.value}{suffix}" for role in Role
+                       if GRANTS[role].get(Action.SEE_PERSONAL_DATA) is scope)
+        return " and ".join(names)
+
+    readme = " ".join((Path(__file__).resolve().parents[2] / "README.md").read_text().split())
+    assert f"is served to {who(ALL, 's')} in every segment" in readme
+    assert f"to {who(OWN, 's')} only for customers of their own segments" in readme
+    assert f"{who(None, '')} users never see it" in readme

@@ -1,5 +1,5 @@
 """Queries never write. The worklist for any day a specialist may ask for — today before the
-projector ranked it, a past day, a day ahead, the first and last days a date can hold — answers
+projector ranked it, a past day, a day ahead, the first and last days a date may be — answers
 without changing a row, on connections that refuse to write, and the projector goes on
 afterwards and ranks its business date itself."""
 
@@ -54,19 +54,20 @@ def test_worklists_of_any_day_change_no_row(api: Api, database: Database,
     before = every_row(database)
     assert "worklist_snapshots" in before
     answers = {day: api.data(WORKLIST, {"date": day}, user="alice")["worklist"] for day in (
-        None, str(ago(30)), str(TODAY + timedelta(days=400)), "0001-01-02", "9999-12-30")}
+        None, str(ago(30)), str(TODAY + timedelta(days=400)), "1900-01-01", "2199-12-31")}
     assert [(n["number"], n["daysOverdue"]) for n in answers[None]["nodes"]] == [
         ("BIG", 100), ("SMALL", 2)]
     assert [n["number"] for n in answers[str(ago(30))]["nodes"]] == ["BIG"]
     assert answers[str(TODAY + timedelta(days=400))]["totalCount"] == 2
-    assert (answers["0001-01-02"]["totalCount"], answers["0001-01-02"]["nodes"]) == (0, [])
-    last = date(9999, 12, 30)
+    assert (answers["1900-01-01"]["totalCount"], answers["1900-01-01"]["nodes"]) == (0, [])
+    last = date(2199, 12, 31)  # the first and last days of the dates accepted
     assert [(n["number"], n["daysOverdue"]) for n in answers[str(last)]["nodes"]] == [
         ("BIG", (last - ago(100)).days), ("SMALL", (last - ago(2)).days)]
-    for day in ("0001-01-01", "9999-12-31"):  # sent by the driver as -infinity and infinity
+    for day in ("0001-01-01", "0001-01-02", "9999-12-30", "9999-12-31"):
         error = api.errors(WORKLIST, {"date": day}, user="alice")[0]
         assert error["extensions"]["code"] == "BAD_USER_INPUT", error
-        assert "date must be from 0001-01-02 to 9999-12-30" in error["message"]
+        assert error["message"] == (f"date {day} is outside the dates accepted, 1900-01-01 to "
+                                    f"2199-12-31")
     assert every_row(database) == before
 
 

@@ -28,6 +28,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from uvicorn.supervisors import Multiprocess
 
+from ledger_collect.api import graphiql
 from ledger_collect.api.auth import token_secret
 from ledger_collect.api.http import GraphQLView
 from ledger_collect.api.listening import shared_port
@@ -54,8 +55,9 @@ def create_app(settings: Settings, database: Database | None = None, *,
     all-in-one ``serve`` command); None: opened, migrated and closed by the app itself.
     ``today`` gives the business date of each request's commands.
     Serves with the garbage collector set for a server (``collector``)."""
-    view = GraphQLView(schema, secret=token_secret(settings), development=settings.development,
-                       today=today, max_body_bytes=settings.max_body_bytes,
+    view = GraphQLView(schema, secret=token_secret(settings),
+                       development=bool(settings.development), today=today,
+                       max_body_bytes=settings.max_body_bytes,
                        max_token_lifetime=settings.max_token_lifetime)
 
     @asynccontextmanager
@@ -87,8 +89,9 @@ def create_app(settings: Settings, database: Database | None = None, *,
             if owned:
                 await run_in_threadpool(db.close)
 
+    ide = [graphiql.assets()] if settings.development else []
     return Starlette(routes=[Route("/health", health, methods=["GET"]),
-                             Route("/graphql", view)],
+                             Route("/graphql", view), *ide],
                      lifespan=lifespan)
 
 
@@ -172,7 +175,7 @@ def serve(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
     app = create_app(settings, database)
     server = uvicorn.Server(uvicorn.Config(
         app, host=host, port=port, lifespan="on", log_level=log_level,
-        access_log=settings.development, server_header=False))
+        access_log=bool(settings.development), server_header=False))
     previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         server.run()
@@ -205,7 +208,7 @@ def _serve_workers(settings: Settings, host: str, port: int, database: Database,
                        "LEDGER_JWT_SECRET": token_secret(settings).decode()})
     config = uvicorn.Config("ledger_collect.api.app:worker_app", factory=True, host=host,
                             port=port, workers=workers, lifespan="on", log_level=log_level,
-                            access_log=settings.development, server_header=False)
+                            access_log=bool(settings.development), server_header=False)
     try:
         listening = shared_port(host, port)
     except OSError as error:

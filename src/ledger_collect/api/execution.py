@@ -136,6 +136,16 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         roots = (self.schema.query_type, self.schema.mutation_type)
         self._roots = {root for root in roots if root is not None}
 
+    @classmethod
+    def build(cls, *args: Any, **kwargs: Any) -> Any:
+        """graphql-core's; variables it cannot coerce (a Decimal "abc", a Date "2026-02-30")
+        come back as errors that name the variable's path: marked ``BAD_USER_INPUT``."""
+        built = super().build(*args, **kwargs)
+        if isinstance(built, list):
+            for error in built:
+                error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
+        return built
+
     def collect_subfields(self, return_type: GraphQLObjectType,
                           field_details_list: Any) -> Any:
         """graphql-core's, kept across requests for a document without directives: keyed by

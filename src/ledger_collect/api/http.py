@@ -29,6 +29,7 @@ from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOpe
 from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
+from ledger_collect.api import graphiql
 from ledger_collect.api.auth import AuthenticationError, authenticate
 from ledger_collect.api.context import Context, Loaders
 from ledger_collect.api.limits import (
@@ -93,6 +94,10 @@ class GraphQLView(GraphQL[Context, None]):
         self._today = today
         self._max_body_bytes = max_body_bytes
         self._max_token_lifetime = max_token_lifetime
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return graphiql.page()  # strawberry's page, its files served by us (api.graphiql)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":  # no subscriptions (yet): nothing else is served

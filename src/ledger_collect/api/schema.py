@@ -21,6 +21,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ledger_collect.api.activities import ActivityMutations
+from ledger_collect.api.arguments import guard_arguments
 from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts import ContactMutations
 from ledger_collect.api.customers import CustomerMutations, CustomerQuery
@@ -95,6 +96,7 @@ def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
             MaskInternalErrors,
         ],
     )
+    guard_arguments(made._schema)
     made.documents = documents
     return made
 

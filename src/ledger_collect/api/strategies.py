@@ -21,6 +21,8 @@ from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action, User, require, require_everywhere
 from ledger_collect.api.worklist import CollectionStrategy
+from ledger_collect.commands import values
+from ledger_collect.domain.base import ValidationError
 from ledger_collect.worklist_strategy import Strategy, StrategyError, UnknownStrategyError
 from ledger_collect.worklist_strategy_store import activate, publish, strategy_version
 
@@ -105,11 +107,15 @@ class StrategyMutations:
         return await _change(info, StrategyPublished, lambda conn: publish(
             conn, code=input.code, definition=definition, segment=input.segment,
             description=input.description, actor=info.context.user.id,
-            activate=input.activate))
+            activate=input.activate, limits=info.context.collections.limits))
 
     @strawberry.mutation(description="Make an earlier (or inactive) version active again.")
     async def activate_collection_strategy(self, info: Info, input: ActivateCollectionStrategyInput,
                                            ) -> ActivateCollectionStrategyResult:
+        try:
+            values.code(input.code, "code", info.context.collections.limits)
+        except ValidationError as error:
+            return RuleBroken(message=str(error), code=error.code)
         try:
             found = await strategy_version(info.context.pool, input.code, input.version)
         except UnknownStrategyError as error:

@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 
+from ledger_collect.commands.values import DEFAULT_LIMITS, Limits
 from ledger_collect.domain.base import NotFoundError
 
 R = TypeVar("R")
@@ -24,10 +25,12 @@ A = TypeVar("A", bound=Aggregate)
 
 class Batch:
     """The aggregates loaded or created by one command (or one import batch), kept by id so
-    that a rule spanning several aggregates sees one instance of each, and saved together."""
+    that a rule spanning several aggregates sees one instance of each, and saved together.
+    ``limits``: what the commands run on it accept (``commands.values``)."""
 
-    def __init__(self, repository: Any) -> None:
+    def __init__(self, repository: Any, limits: Limits = DEFAULT_LIMITS) -> None:
         self._repository = repository
+        self.limits = limits
         self.aggregates: dict[UUID, Aggregate] = {}
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:

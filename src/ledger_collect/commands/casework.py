@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from ledger_collect.commands import command
+from ledger_collect.commands.values import UNCHECKED, checked
 from ledger_collect.domain.activity import Activity
 from ledger_collect.domain.base import CollectionsAggregate, NotFoundError
 from ledger_collect.domain.contact import CustomerContact
@@ -45,6 +46,7 @@ def _invoices(batch: Batch, invoice_ids: Iterable[UUID]) -> list[Invoice]:
 
 
 # -- disputes ----------------------------------------------------------------------------------
+@checked
 def open_dispute(batch: Batch, customer_id: UUID, invoice_ids: Sequence[UUID], *,
                  amount: Decimal | str, reason: str, processor: str, note: str | None = None,
                  actor: str, business_date: date) -> UUID:
@@ -88,17 +90,20 @@ def disputes_follow_invoice(batch: Batch, invoice: Invoice, change: object, *,
                                    business_date=change.business_date)  # type: ignore[attr-defined]
 
 
+@checked
 def start_dispute_processing(batch: Batch, dispute_id: UUID, *, actor: str,
                              business_date: date) -> None:
     _dispute(batch, dispute_id).start_processing(actor=actor, business_date=business_date)
 
 
+@checked
 def change_dispute_processor(batch: Batch, dispute_id: UUID, processor: str, *, actor: str,
                              business_date: date) -> None:
     _dispute(batch, dispute_id).change_processor(processor, actor=actor,
                                                  business_date=business_date)
 
 
+@checked
 def record_dispute_progress(batch: Batch, dispute_id: UUID, *, credited: Decimal | str = ZERO,
                             paid: Decimal | str = ZERO, written_off: Decimal | str = ZERO,
                             actor: str, business_date: date) -> Decimal:
@@ -109,6 +114,7 @@ def record_dispute_progress(batch: Batch, dispute_id: UUID, *, credited: Decimal
     return dispute.still_disputed
 
 
+@checked
 def resolve_dispute(batch: Batch, dispute_id: UUID, resolution: str, *,
                     credited: Decimal | str = ZERO, paid: Decimal | str = ZERO,
                     written_off: Decimal | str = ZERO, actor: str,
@@ -120,16 +126,19 @@ def resolve_dispute(batch: Batch, dispute_id: UUID, resolution: str, *,
     return dispute.still_disputed
 
 
+@checked
 def add_dispute_note(batch: Batch, dispute_id: UUID, text: str, *, actor: str,
                      business_date: date) -> str:
     return _dispute(batch, dispute_id).add_note(text, actor=actor, business_date=business_date)
 
 
+@checked
 def close_dispute(batch: Batch, dispute_id: UUID, *, actor: str, business_date: date) -> None:
     _dispute(batch, dispute_id).close(actor=actor, business_date=business_date)
 
 
 # -- resubmissions (follow-ups) ----------------------------------------------------------------
+@checked
 def create_resubmission(batch: Batch, customer_id: UUID, *, follow_up_date: date, reason: str,
                         invoice_ids: Sequence[UUID] = (), actor: str,
                         business_date: date) -> UUID:
@@ -145,18 +154,21 @@ def _resubmission(batch: Batch, resubmission_id: UUID) -> Resubmission:
     return batch.get(Resubmission, resubmission_id, "follow-up")
 
 
+@checked
 def move_resubmission(batch: Batch, resubmission_id: UUID, follow_up_date: date, *,
                       reason: str, actor: str, business_date: date) -> None:
     _resubmission(batch, resubmission_id).move(follow_up_date, reason=reason, actor=actor,
                                                business_date=business_date)
 
 
+@checked
 def complete_resubmission(batch: Batch, resubmission_id: UUID, *, actor: str,
                           business_date: date) -> None:
     _resubmission(batch, resubmission_id).complete(actor=actor, business_date=business_date)
 
 
 # -- customer contacts -------------------------------------------------------------------------
+@checked
 def record_contact(batch: Batch, customer_id: UUID, *, channel: str, result: str,
                    contact_person_id: str | None = None, summary: str | None = None,
                    notes: str | None = None, contact_date: date | None = None,
@@ -175,6 +187,7 @@ def _contact(batch: Batch, contact_id: UUID) -> CustomerContact:
     return batch.get(CustomerContact, contact_id, "customer contact")
 
 
+@checked(contact_id=UNCHECKED)
 def link_to_contact(batch: Batch, contact_id: UUID, *, promise_ids: Iterable[UUID] = (),
                     dispute_ids: Iterable[UUID] = (), resubmission_ids: Iterable[UUID] = (),
                     actor: str, business_date: date) -> int:
@@ -197,6 +210,7 @@ def link_to_contact(batch: Batch, contact_id: UUID, *, promise_ids: Iterable[UUI
 
 
 # -- collection emails -------------------------------------------------------------------------
+@checked(contact_id=UNCHECKED)
 def create_email(batch: Batch, customer_id: UUID, *, to: Iterable[str], cc: Iterable[str] = (),
                  bcc: Iterable[str] = (), template: str, attachments: Iterable[str] = (),
                  zipped: bool = False, contact_id: UUID | None = None, actor: str,
@@ -216,20 +230,24 @@ def _email(batch: Batch, email_id: UUID) -> CollectionEmail:
     return batch.get(CollectionEmail, email_id, "email")
 
 
+@checked
 def mark_email_sent(batch: Batch, email_id: UUID, *, actor: str, business_date: date) -> None:
     _email(batch, email_id).mark_sent(actor=actor, business_date=business_date)
 
 
+@checked
 def mark_email_failed(batch: Batch, email_id: UUID, error: str, *, actor: str,
                       business_date: date) -> None:
     _email(batch, email_id).mark_failed(error, actor=actor, business_date=business_date)
 
 
+@checked
 def mark_email_partly_sent(batch: Batch, email_id: UUID, failures: Mapping[str, str], *,
                            actor: str, business_date: date) -> None:
     _email(batch, email_id).mark_partly_sent(failures, actor=actor, business_date=business_date)
 
 
+@checked
 def correct_and_resend_email(batch: Batch, email_id: UUID, *, to: Iterable[str],
                              cc: Iterable[str] = (), bcc: Iterable[str] = (), actor: str,
                              business_date: date) -> None:
@@ -238,6 +256,7 @@ def correct_and_resend_email(batch: Batch, email_id: UUID, *, to: Iterable[str],
 
 
 # -- activities --------------------------------------------------------------------------------
+@checked
 def create_activity(batch: Batch, customer_id: UUID, *, specialist: str, due_date: date,
                     description: str, actor: str, business_date: date) -> UUID:
     _customer(batch, customer_id)
@@ -251,11 +270,13 @@ def _activity(batch: Batch, activity_id: UUID) -> Activity:
     return batch.get(Activity, activity_id, "activity")
 
 
+@checked
 def reschedule_activity(batch: Batch, activity_id: UUID, due_date: date, *, actor: str,
                         business_date: date) -> None:
     _activity(batch, activity_id).reschedule(due_date, actor=actor, business_date=business_date)
 
 
+@checked
 def close_activity(batch: Batch, activity_id: UUID, *, note: str | None = None, actor: str,
                    business_date: date) -> None:
     _activity(batch, activity_id).close(note=note, actor=actor, business_date=business_date)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from ledger_collect.commands import command
+from ledger_collect.commands.values import UNCHECKED, checked
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import (
     CurrencyMismatchError,
@@ -62,6 +63,7 @@ def _unkept(promise: PromiseToPay) -> bool:
     return promise.status != KEPT
 
 
+@checked(contact_id=UNCHECKED)
 def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_date: date,
                    instalments: list[tuple[date, Decimal]] | None = None,
                    currency: str | None = None, contact_id: UUID | None = None,
@@ -125,6 +127,7 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
     return promise.id
 
 
+@checked
 def withdraw_promise(batch: Batch, promise_id: UUID, *, reason: str, actor: str,
                      business_date: date) -> None:
     """A specialist takes back an open or in-process promise, saying why."""
@@ -133,6 +136,7 @@ def withdraw_promise(batch: Batch, promise_id: UUID, *, reason: str, actor: str,
     _release(batch, promise, actor=actor, business_date=business_date)
 
 
+@checked
 def value_promise(batch: Batch, promise_id: UUID, *, as_of: date | None = None, actor: str,
                   business_date: date) -> str | None:
     """Value the promise as of ``as_of`` (default: the business date). Returns its outcome
@@ -141,6 +145,7 @@ def value_promise(batch: Batch, promise_id: UUID, *, as_of: date | None = None, 
                           business_date=business_date).get(promise_id)
 
 
+@checked
 def value_promises(batch: Batch, promise_ids: Iterable[UUID], *, as_of: date | None = None,
                    actor: str, business_date: date) -> dict[UUID, str]:
     """Value many promises (the daily job). Idempotent: a promise already confirmed, or not

@@ -10,6 +10,7 @@ from uuid import UUID
 from ledger_collect.commands import command
 from ledger_collect.commands.casework import disputes_follow_invoice
 from ledger_collect.commands.promises import after_invoice_change
+from ledger_collect.commands.values import checked
 from ledger_collect.domain.base import (
     CurrencyMismatchError,
     DomainError,
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from ledger_collect.commands import Batch
 
 
+@checked
 def register_customer(batch: Batch, *, number: str, name: str, segment: str,
                       credit_limit: Decimal, currency: str, risk_class: str,
                       head_office_number: str | None = None, source_id: str, actor: str,
@@ -50,17 +52,20 @@ def register_customer(batch: Batch, *, number: str, name: str, segment: str,
     return batch.add(customer).id
 
 
+@checked
 def assign_customer(batch: Batch, customer_id: UUID, specialist: str, *, actor: str,
                     business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").assign(specialist, actor=actor,
                                                         business_date=business_date)
 
 
+@checked
 def unassign_customer(batch: Batch, customer_id: UUID, *, actor: str,
                       business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").unassign(actor=actor, business_date=business_date)
 
 
+@checked
 def add_contact(batch: Batch, customer_id: UUID, contact_id: str, *, name: str,
                 email: str | None = None, phone: str | None = None, role: str | None = None,
                 actor: str, business_date: date) -> None:
@@ -69,6 +74,7 @@ def add_contact(batch: Batch, customer_id: UUID, contact_id: str, *, name: str,
         business_date=business_date)
 
 
+@checked
 def change_contact(batch: Batch, customer_id: UUID, contact_id: str, *, name: str,
                    email: str | None = None, phone: str | None = None, role: str | None = None,
                    actor: str, business_date: date) -> None:
@@ -77,24 +83,28 @@ def change_contact(batch: Batch, customer_id: UUID, contact_id: str, *, name: st
         business_date=business_date)
 
 
+@checked
 def remove_contact(batch: Batch, customer_id: UUID, contact_id: str, *, actor: str,
                    business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").remove_contact(
         contact_id, actor=actor, business_date=business_date)
 
 
+@checked
 def set_default_contact(batch: Batch, customer_id: UUID, contact_id: str, *, actor: str,
                         business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").set_default_contact(
         contact_id, actor=actor, business_date=business_date)
 
 
+@checked
 def add_customer_note(batch: Batch, customer_id: UUID, note_id: str, text: str, *, actor: str,
                       business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").add_note(note_id, text, actor=actor,
                                                           business_date=business_date)
 
 
+@checked
 def post_invoice(batch: Batch, *, customer_number: str, document_number: str, amount: Decimal,
                  currency: str, posting_date: date, due_date: date, source_id: str, actor: str,
                  business_date: date) -> UUID:
@@ -167,6 +177,7 @@ def check_payer(batch: Batch, payer: Customer, invoices: list[Invoice]) -> None:
                 f"nor one of its branches")
 
 
+@checked
 def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
                   allocations: list[tuple[str, Decimal]], unapplied: Decimal | None,
                   currency: str, payment_date: date, actor: str, business_date: date) -> int:
@@ -204,6 +215,7 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
     return recorded
 
 
+@checked
 def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
                       invoice_number: str | None, amount: Decimal, currency: str,
                       document_date: date, actor: str, business_date: date) -> bool:
@@ -227,6 +239,7 @@ def apply_credit_memo(batch: Batch, *, source_id: str, customer_number: str,
     return False
 
 
+@checked
 def reverse_payment(batch: Batch, *, source_id: str, invoice_number: str,
                     payment_source_id: str, actor: str, business_date: date) -> bool:
     invoice = _invoice(batch, invoice_number)
@@ -237,6 +250,7 @@ def reverse_payment(batch: Batch, *, source_id: str, invoice_number: str,
     return False
 
 
+@checked
 def clear_invoice(batch: Batch, *, source_id: str, invoice_number: str, actor: str,
                   business_date: date) -> bool:
     invoice = _invoice(batch, invoice_number)
@@ -246,6 +260,7 @@ def clear_invoice(batch: Batch, *, source_id: str, invoice_number: str, actor: s
     return False
 
 
+@checked
 def write_off_invoice(batch: Batch, *, source_id: str, invoice_number: str, reason: str,
                       actor: str, business_date: date) -> bool:
     invoice = _invoice(batch, invoice_number)
@@ -255,6 +270,7 @@ def write_off_invoice(batch: Batch, *, source_id: str, invoice_number: str, reas
     return False
 
 
+@checked
 def raise_dunning_level(batch: Batch, invoice_id: UUID, *, actor: str,
                         business_date: date) -> int:
     return batch.get(Invoice, invoice_id, "invoice").raise_dunning_level(

@@ -99,21 +99,34 @@ class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
         business_date: date
 
 
-def money(value: Decimal | int | str) -> Decimal:
-    """Amounts are Decimals with two places; floats are refused (they lose cents)."""
+#: The largest amount accepted anywhere (a single invoice, payment, credit limit or promise).
+MAX_AMOUNT = Decimal("999999999999.99")
+_CENT = Decimal("0.01")
+
+
+def money(value: Decimal | int | str, what: str = "amount") -> Decimal:
+    """An amount as a Decimal with two places. Never rounded: more than two decimal places is
+    refused, as are floats (they lose cents), infinities and amounts beyond ``MAX_AMOUNT``
+    (which also keeps every sum of them exact in Decimal's 28 digits)."""
     if isinstance(value, float):
-        raise ValidationError(f"amount {value!r} must be given as a decimal string, not a float")
+        raise ValidationError(f"{what} {value!r} must be given as a decimal string, not a float")
     try:
-        amount = Decimal(value)
+        amount = value if type(value) is Decimal else Decimal(value)
     except Exception as exc:  # decimal.InvalidOperation and friends
-        raise ValidationError(f"amount {value!r} is not a number") from exc
+        raise ValidationError(f"{what} {value!r} is not a number") from exc
     if not amount.is_finite():
-        raise ValidationError(f"amount {value!r} is not a finite number")
-    return amount.quantize(Decimal("0.01"))
+        raise ValidationError(f"{what} {value} is not a finite number")
+    if not -MAX_AMOUNT <= amount <= MAX_AMOUNT:
+        raise ValidationError(f"{what} {value} is beyond the largest amount accepted, "
+                              f"{MAX_AMOUNT:,}")
+    exact = amount.quantize(_CENT)
+    if exact != amount:
+        raise ValidationError(f"{what} {value} has more than two decimal places")
+    return exact
 
 
 def positive(value: Decimal | int | str, what: str = "amount") -> Decimal:
-    amount = money(value)
+    amount = money(value, what)
     if amount <= 0:
         raise ValidationError(f"{what} must be greater than zero, got {amount}")
     return amount

@@ -259,7 +259,7 @@ class Importer:
                  absent: set[UUID]) -> ImportBatch:
         """A batch holding every aggregate the records will ask for, loaded in one query, and
         knowing which of them do not exist."""
-        batch = ImportBatch(self.app.repository)  # type: ignore[attr-defined]
+        batch = ImportBatch(self.app.repository, self.app.limits)  # type: ignore[attr-defined]
         batch.absent = absent
         needed = dict.fromkeys(i for record in records for i in needed_ids(record))
         aggregates, take, missing = batch.aggregates, self._cache.pop, []

@@ -17,10 +17,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from ledger_collect.domain.base import DomainError, currency_code
+from ledger_collect.commands import values
+from ledger_collect.domain.base import DomainError, ValidationError, currency_code, money
 
 #: Required and optional fields per kind (``kind`` and ``source_id`` are always required).
 FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -37,10 +38,9 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_CENT = Decimal("0.01")
-#: An amount written as the feeds write them (digits, point, two places): its Decimal needs no
-#: rounding and no check but the zero one.
-_PLAIN_AMOUNT = re.compile(r"[0-9]{1,20}\.[0-9]{2}").fullmatch
+#: An amount written as the feeds write them (digits, point, two places) and below
+#: ``MAX_AMOUNT``: its Decimal needs no check but the zero one.
+_PLAIN_AMOUNT = re.compile(r"[0-9]{1,12}\.[0-9]{2}").fullmatch
 #: Dates and currency codes read so far (a feed repeats a few hundred of each): reading one
 #: again is a dict lookup. Bounded, for a file of only distinct dates.
 _DATES: dict[str, date] = {}
@@ -178,21 +178,19 @@ def _amount(raw: Mapping[str, Any], name: str, *, zero_ok: bool = False) -> Deci
 
 
 def parse_amount(text: str | Decimal, name: str = "amount", *, zero_ok: bool = False) -> Decimal:
+    """The amount of field ``name``, by the rule every command applies (``domain.base.money``:
+    at most two places, never rounded, at most ``MAX_AMOUNT``), and not negative."""
     if type(text) is str and _PLAIN_AMOUNT(text):
         amount = Decimal(text)
         if amount or zero_ok:
             return amount
     try:
-        amount = text if isinstance(text, Decimal) else Decimal(text)
-    except InvalidOperation:
-        raise RecordError(f"field '{name}' is not a number: {text!r}") from None
-    if not amount.is_finite():
-        raise RecordError(f"field '{name}' is not a finite number: {text!r}")
-    if amount != amount.quantize(_CENT):
-        raise RecordError(f"field '{name}' has more than two decimal places: {text}")
+        amount = money(text, f"field '{name}'")
+    except ValidationError as error:
+        raise RecordError(str(error)) from None
     if amount < 0 or (amount == 0 and not zero_ok):
         raise RecordError(f"field '{name}' must be greater than zero, got {text}")
-    return amount.quantize(_CENT)
+    return amount
 
 
 def _date(raw: Mapping[str, Any], name: str) -> date:
@@ -210,9 +208,11 @@ def _parse_date(text: str, name: str) -> date:
     if not _ISO_DATE.match(text):
         raise RecordError(f"field '{name}' is not an ISO date (YYYY-MM-DD): {text!r}")
     try:
-        return date.fromisoformat(text)
+        return values.day(date.fromisoformat(text), f"field '{name}'")
     except ValueError:
         raise RecordError(f"field '{name}' is not a valid date: {text!r}") from None
+    except ValidationError as error:
+        raise RecordError(str(error)) from None
 
 
 def _optional_date(raw: Mapping[str, Any], name: str) -> date | None:

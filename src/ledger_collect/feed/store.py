@@ -20,6 +20,7 @@ from eventsourcing.utils import resolve_topic
 from psycopg import sql
 
 from ledger_collect.commands import Batch
+from ledger_collect.commands.values import DEFAULT_LIMITS, Limits
 from ledger_collect.domain.customer import Customer
 
 A = TypeVar("A", bound=Aggregate)
@@ -117,8 +118,8 @@ class ImportBatch(Batch):
     and ``left_partial()`` says whether it left events behind although it failed. (What a
     record touched is kept with its pending count, so ``added()`` looks nothing up.)"""
 
-    def __init__(self, repository: Any) -> None:
-        super().__init__(repository)
+    def __init__(self, repository: Any, limits: Limits = DEFAULT_LIMITS) -> None:
+        super().__init__(repository, limits)
         self.absent: set[UUID] = set()
         self.single_loads = 0
         # What the record touched, by object (an int key: a UUID hashes in Python): each
