@@ -149,6 +149,47 @@ def test_the_follower_keeps_the_others_going_retries_the_failing_model_and_resum
     assert_equals_rebuild(app, database, "disputes")
 
 
+class _Silent:
+    """A subscription that announces nothing, as the store's does for an event committed
+    while it was being set up (it read the log before it listened)."""
+
+    def __init__(self, stop: threading.Event) -> None:
+        self._stop = stop
+
+    def __enter__(self) -> "_Silent":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def __iter__(self) -> Any:
+        self._stop.wait()
+        return iter(())
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def test_the_follower_catches_up_what_its_subscription_never_announced(
+        app: Collections, database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    write_casework(app, 1)
+    ended = threading.Event()
+    monkeypatch.setattr(app.recorder, "subscribe", lambda gt=None: _Silent(ended))
+    stop = threading.Event()
+    follower = threading.Thread(target=follow, args=(app, stop))
+    follower.start()
+    try:
+        wait_until(lambda: min(positions(database, MODELS).values()) == head(database))
+        write_casework(app, 1, seed=5, prefix="Q")  # announced to nobody
+        last = head(database)
+        wait_until(lambda: min(positions(database, MODELS).values()) == last, seconds=10)
+    finally:
+        stop.set()
+        ended.set()
+        follower.join(timeout=20)
+    assert not follower.is_alive()
+
+
 # -- a database outage ------------------------------------------------------------------------
 @pytest.fixture
 def own_server() -> Any:

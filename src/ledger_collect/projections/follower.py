@@ -47,6 +47,10 @@ _END = object()
 #: How often the follower runs the models' upkeep (``Projection.upkeep``), e.g. the worklist's
 #: ranking of a new business day: readers answer meanwhile, only slower.
 UPKEEP_SECONDS = 5.0
+#: How long the subscription may stay quiet before the follower looks at the log's head
+#: itself: an event committed while the subscription was being set up is announced before it
+#: listens, and would otherwise wait for the next event to be noticed.
+QUIET_SECONDS = 1.0
 
 
 @tuned_collector()
@@ -119,6 +123,7 @@ class _Follower:
                                         name="projection-subscription")
                 pump.start()
                 upkeep_due = 0.0
+                quiet_since = time.monotonic()
                 try:
                     while not stop.is_set():
                         if time.monotonic() >= upkeep_due:
@@ -127,6 +132,10 @@ class _Follower:
                         page = _next_page(inbox, stop, self.page_size)
                         if page:
                             self._apply(page)
+                            quiet_since = time.monotonic()
+                        elif time.monotonic() - quiet_since >= QUIET_SECONDS:
+                            self._catch_up_missed()
+                            quiet_since = time.monotonic()
                         self._retry_due()
                 finally:
                     sub.stop()
@@ -160,6 +169,15 @@ class _Follower:
         model.failing = False
         model.projection = model.cls()
         model.retry.reset()
+
+    def _catch_up_missed(self) -> None:
+        """Catch up, from the log, the healthy models behind its head while nothing arrives."""
+        head = self.events.head(self.conn)
+        behind = [m for m in self.models if not m.failing and m.position < head]
+        for model in behind:
+            self._catch_up(model)
+        if behind and self.on_page is not None:
+            self.on_page(self._positions())
 
     def _retry_due(self) -> None:
         retried = False
