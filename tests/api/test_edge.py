@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from uuid import uuid4
 
 import jwt
 import pytest
@@ -150,19 +151,30 @@ def test_errors_echo_at_most_a_short_prefix_of_the_input(api: Api) -> None:
         assert len(response.content) < 1000
 
 
-def _large_sources() -> int:
-    return sum(1 for o in gc.get_objects()
-               if isinstance(o, Source) and len(o.body) > CACHED_DOCUMENT_LENGTH)
+def _large_sources(prefix: str) -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, Source)
+               and len(o.body) > CACHED_DOCUMENT_LENGTH and o.body.startswith(prefix))
 
 
 def test_long_documents_are_not_kept_after_their_request(api: Api,
                                                          portfolio: Portfolio) -> None:
+    """Counted once the threads that parsed and validated them have returned: such a thread
+    still holds its document in its frame until it has handed its result to the event loop,
+    which may answer the request first (on a loaded machine the thread then waits for the
+    interpreter's lock, for a moment). A document kept beyond that is kept for good."""
+    prefix = f"# long document {uuid4()} "  # this test's documents, no other's
     for number in range(15):  # distinct, each above what is cached, below the body limit
-        comment = f"# {number} " + "x" * 200_000 + "\n"
+        comment = f"{prefix}{number} " + "x" * 200_000 + "\n"
         assert api.data(comment + ME) == {"me": {"id": "root"}}
         assert api.data(comment + "{ customers { pageInfo { hasNextPage } } }")["customers"]
-    gc.collect()
-    assert _large_sources() == 0
+    deadline = time.monotonic() + 5.0
+    while True:
+        gc.collect()
+        kept = _large_sources(prefix)
+        if kept == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)  # lets a thread that has answered return
+    assert kept == 0
 
 
 def test_kept_documents_are_bounded_by_their_size(api: Api) -> None:
