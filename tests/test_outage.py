@@ -139,12 +139,7 @@ def test_an_outage_is_answered_database_unavailable_promptly_and_passes_without_
         assert note["data"]["addCustomerNote"]["__typename"] == "CustomerNoteAdded"
         assert httpx.get(f"{base}/health", timeout=5).status_code == 200
     finally:
-        api.send_signal(signal.SIGTERM)
-        try:
-            api.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            api.kill()
-            api.communicate()
+        _stop(api)
 
 
 @pytest.mark.slow
@@ -184,12 +179,7 @@ def test_mutations_waiting_for_a_stopped_projector_leave_queries_and_health_prom
             assert answer["data"]["addCustomerNote"]["__typename"] == "CustomerNoteAdded"
             assert 3.5 < seconds < 6  # its bounded wait, no more
     finally:
-        api.send_signal(signal.SIGTERM)
-        try:
-            api.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            api.kill()
-            api.communicate()
+        _stop(api)
 
 
 def test_the_store_reports_a_stopped_database_within_the_connect_timeout_then_recovers(
@@ -218,3 +208,13 @@ def test_the_store_reports_a_stopped_database_within_the_connect_timeout_then_re
                     assert time.monotonic() < deadline
         finally:
             app.close()
+
+
+def _stop(api: subprocess.Popen[str]) -> None:
+    """SIGTERM, as an operator stops it; killed if it does not end in time."""
+    api.send_signal(signal.SIGTERM)
+    try:
+        api.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        api.kill()
+        api.communicate()
