@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import dataclasses
 import os
-import threading
-import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
@@ -25,10 +23,9 @@ from ledger_collect.commands import receivables as rc
 from ledger_collect.database import Database
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import select
-from ledger_collect.projections.live import follow
 from ledger_collect.projections.runner import catch_up, rebuild
 from ledger_collect.worklist_strategy_store import active_strategies
-from model_helpers import assert_equals_rebuild, head, positions, run_async
+from model_helpers import assert_equals_rebuild, follow_while, head, run_async
 
 TODAY = date(2026, 11, 23)
 BY = {"actor": "erp", "business_date": TODAY}
@@ -127,20 +124,7 @@ def test_every_model_takes_poisoned_events_caught_up_and_rebuilt(app: Collection
 
 def test_a_follower_takes_poisoned_events_live(app: Collections, database: Database) -> None:
     catch_up(app)
-    stop = threading.Event()
-    follower = threading.Thread(target=follow, args=(app, stop), kwargs={"page_size": 3})
-    follower.start()
-    try:
-        write_poison(app)
-        last = head(database)
-        deadline = time.monotonic() + 60
-        while min(positions(database, MODELS).values()) < last:
-            assert time.monotonic() < deadline, positions(database, MODELS)
-            time.sleep(0.05)
-    finally:
-        stop.set()
-        follower.join(timeout=20)
-    assert not follower.is_alive()
+    follow_while(app, database, MODELS, lambda: write_poison(app), page_size=3)
     with database.connect() as conn:
         assert conn.execute("SELECT count(*) FROM projection_failures").fetchone()[0] == 0
 
