@@ -282,13 +282,16 @@ def test_rebuild_swaps_a_complete_model_in_and_readers_never_see_half(app: Colle
 
 def test_a_rebuilt_model_goes_live_vacuumed_and_analysed(app: Collections,
                                                          database: Database) -> None:
-    """The planner knows the new tables at once: row counts analysed, every page marked all
-    visible (so index-only scans are priced as such), not left to autovacuum."""
+    """The planner knows the new tables at once: row counts analysed and the tables vacuumed
+    (so the visibility map exists and index-only scans are priced as such), not left to
+    autovacuum. Whether VACUUM may mark a page all visible depends on every other open
+    snapshot in the database (an autovacuum ANALYZE elsewhere holds one back), so the test
+    asserts the VACUUM itself, counted by PostgreSQL, not the map's contents."""
     write_portfolio(app, 40)
     rebuild(app, "open_items", page_size=100)
     with database.connect() as conn:
         tables = conn.execute(
-            "SELECT c.relname, c.reltuples, c.relpages, c.relallvisible FROM pg_class c"
+            "SELECT c.relname, c.reltuples, pg_stat_get_vacuum_count(c.oid) FROM pg_class c"
             " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s"
             " AND c.relkind = 'r' AND c.relname = ANY(%s) ORDER BY c.relname",
             (database.schema, list(OpenItems.tables))).fetchall()
@@ -296,9 +299,9 @@ def test_a_rebuilt_model_goes_live_vacuumed_and_analysed(app: Collections,
             sql.Identifier(name))).fetchone()[0] for name, *_ in tables}
     assert [name for name, *_ in tables] == sorted(OpenItems.tables)
     assert counted["open_items"] > 100
-    for name, tuples, pages, all_visible in tables:
+    for name, tuples, vacuums in tables:
         assert tuples == counted[name], name  # -1 when never analysed
-        assert all_visible == pages, name
+        assert vacuums >= 1, name
 
 
 def test_a_rebuild_that_meets_an_unreadable_event_fails_and_keeps_the_live_model(
