@@ -82,8 +82,8 @@ from common import percentile
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.api.permissions import Role
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
+from ledger_collect.storage.database import Database
 
 MB = 1024 * 1024
 MIN_MEASURED_EVENTS = 10_000  # a model's rebuild rate counts from this many events on

@@ -21,18 +21,18 @@ import psycopg
 from common import fresh_store
 from psycopg import sql
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivables import assign_customer
 from ledger_collect.config import Settings
-from ledger_collect.database import Database, opened, redact
 from ledger_collect.domain.customer import Customer
 from ledger_collect.feed import DEFAULT_BATCH_SIZE
+from ledger_collect.feed.bulk_load import load_aggregates
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import write_feed
 from ledger_collect.feed.parallel import run_parallel
-from ledger_collect.feed.store import load_aggregates
 from ledger_collect.projections import select
-from ledger_collect.projections.runner import rebuild
+from ledger_collect.projections.engine import rebuild
+from ledger_collect.storage.database import Database, opened, redact
 
 SEED = 7
 DENSITY = 1.9  # ~10.7 invoices per customer (5.9 at the demo's default density)

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from common import arguments, fresh_store, percentile
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
 

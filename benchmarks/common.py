@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 
 from ledger_collect.config import Settings
-from ledger_collect.database import Database, opened, redact
+from ledger_collect.storage.database import Database, opened, redact
 
 
 def arguments(description: str) -> argparse.ArgumentParser:

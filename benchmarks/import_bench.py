@@ -36,12 +36,12 @@ import psycopg
 from common import arguments, fresh_store
 from eventsourcing.application import Application
 
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.feed import DEFAULT_BATCH_SIZE, Importer, ImportResult
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import open_feed, write_feed
 from ledger_collect.feed.parallel import run_parallel
+from ledger_collect.storage.database import Database
 
 AS_OF = date(2026, 11, 23)
 SEED = 7

@@ -6,7 +6,7 @@ are built in memory, then saved 100 or 500 aggregates per ``save()`` into a fres
 * the library's defaults (its PostgreSQL recorder and JSON transcoder), 100 per save only: with
   500 (~1,400 events, ~400 KB) its pipelined insert can hang for ever on the embedded server's
   Unix socket (a psycopg pipeline deadlock, see ``store.BinaryInsert``);
-* ``Collections`` as configured (``ledger_collect.store``: binary batch insert, orjson
+* ``Collections`` as configured (``ledger_collect.storage.event_store``: binary batch insert, orjson
   transcoder writing the stock format);
 * the same with ``store.FastSave`` mixed in (no typing-Protocol checks per aggregate), unless
   ``Collections`` already has it.
@@ -25,10 +25,10 @@ from decimal import Decimal
 from common import arguments, fresh_store
 from import_bench import LibraryDefaults
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.store import FastSave
+from ledger_collect.storage.event_store import FastSave
 
 TODAY = date(2026, 11, 23)
 INVOICES_PER_CUSTOMER = 3

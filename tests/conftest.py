@@ -16,9 +16,9 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 TEST_DATABASE = "ledger_collect_test"
 
@@ -37,7 +37,7 @@ def server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    from ledger_collect.embedded import EmbeddedPostgres
+    from ledger_collect.storage.embedded import EmbeddedPostgres
 
     data_dir = _shared_tmp_dir("lc-test-pg-")
     server = EmbeddedPostgres(data_dir)

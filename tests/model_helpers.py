@@ -16,14 +16,14 @@ from typing import Any
 import asyncpg
 from psycopg import sql
 
-from ledger_collect.application import Collections
 from ledger_collect.commands import casework as cw
 from ledger_collect.commands import promises as pr
 from ledger_collect.commands import receivables as rc
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.projections import select
+from ledger_collect.projections.engine import build
 from ledger_collect.projections.live import follow
-from ledger_collect.projections.runner import build
+from ledger_collect.storage.database import Database
 
 TODAY = date(2026, 11, 23)
 WHO = {"actor": "erp", "business_date": TODAY}

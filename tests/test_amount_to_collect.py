@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from test_worklist_model import TODAY, Book, ago, listed
 
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
+from ledger_collect.storage.database import Database
 
 D = Decimal
 

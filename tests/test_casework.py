@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.activity import ActivityClosedError
 from ledger_collect.domain.base import ERASED, NotFoundError, ValidationError
 from ledger_collect.domain.customer import UnknownContactError

@@ -20,8 +20,7 @@ from model_helpers import (
 )
 
 from ledger_collect.api.context import OVERVIEW_PARTS
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.projections.casework import (
     ListFilter,
     activities_by_customer,
@@ -40,13 +39,14 @@ from ledger_collect.projections.disputes import (
     disputes_by_customer,
     list_disputes,
 )
-from ledger_collect.projections.records import (
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.projections.rows import (
     CursorError,
     ListArgumentError,
     fetch_part,
     fetch_parts,
 )
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.storage.database import Database
 
 MODELS = ("customers", "casework", "disputes", "correspondence")
 

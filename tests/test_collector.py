@@ -6,7 +6,7 @@ from __future__ import annotations
 import gc
 import threading
 
-from ledger_collect.collector import YOUNGEST, tuned_collector
+from ledger_collect.runtime.collector import YOUNGEST, tuned_collector
 
 
 def test_inside_the_collector_is_tuned_and_outside_as_found() -> None:

@@ -31,9 +31,9 @@ from eventsourcing.tests import persistence as conformance
 from eventsourcing.utils import Environment
 from psycopg import sql
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 POOL_SIZE = 12  # the concurrency cases run 10 writers and 2 readers at once
 

@@ -19,9 +19,8 @@ from model_helpers import (
     write_casework,
 )
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivables import register_customer
-from ledger_collect.database import Database
 from ledger_collect.projections.customers import (
     branches_by_customer,
     contact_persons_by_customer,
@@ -29,8 +28,9 @@ from ledger_collect.projections.customers import (
     notes_by_customer,
     search_customers,
 )
-from ledger_collect.projections.records import MAX_PAGE, CursorError, ListArgumentError, search_key
-from ledger_collect.projections.runner import catch_up, rebuild
+from ledger_collect.projections.engine import catch_up, rebuild
+from ledger_collect.projections.rows import MAX_PAGE, CursorError, ListArgumentError, search_key
+from ledger_collect.storage.database import Database
 
 
 def register(app: Collections, number: str, name: str, segment: str = "north",

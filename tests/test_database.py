@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database, MigrationError, read_migrations
+from ledger_collect.storage.database import Database, MigrationError, read_migrations
 
 CREATE_LEDGER = "CREATE TABLE ledger (id integer PRIMARY KEY);\n"
 ADD_BALANCE = "ALTER TABLE ledger ADD COLUMN balance numeric(12, 2) NOT NULL DEFAULT 0;\n"

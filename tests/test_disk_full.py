@@ -19,7 +19,7 @@ from psycopg import sql
 
 from ledger_collect.cli import cli
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 
 @pytest.fixture

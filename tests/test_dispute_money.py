@@ -15,11 +15,11 @@ from model_helpers import rows
 from test_feed import run
 from test_worklist_model import listed
 
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.storage.database import Database
 
 D500, D300 = Invoice.create_id("D-500"), Invoice.create_id("D-300")
 OPENED = date(2026, 11, 2)

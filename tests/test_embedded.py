@@ -17,7 +17,12 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from ledger_collect.embedded import EmbeddedPostgres, EmbeddedPostgresError, _alive, _wheel_bin
+from ledger_collect.storage.embedded import (
+    EmbeddedPostgres,
+    EmbeddedPostgresError,
+    _alive,
+    _wheel_bin,
+)
 
 ROOT = os.geteuid() == 0
 root_only = pytest.mark.skipif(not ROOT, reason="needs root")
@@ -26,7 +31,7 @@ root_only = pytest.mark.skipif(not ROOT, reason="needs root")
 HOLDER = """
 import sys
 from pathlib import Path
-from ledger_collect.embedded import EmbeddedPostgres
+from ledger_collect.storage.embedded import EmbeddedPostgres
 pg = EmbeddedPostgres(Path(sys.argv[1]))
 pg.start()
 print("ready", flush=True)
@@ -309,7 +314,7 @@ def test_these_tests_pass_with_the_checkout_under_a_private_folder(base: Path) -
     (home / "src").symlink_to(Path(ledger_collect.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         str(home / name) for name in ("wheel", "site-packages", "src"))}
-    found = subprocess.run([sys.executable, "-S", "-c", "from ledger_collect.embedded import "
+    found = subprocess.run([sys.executable, "-S", "-c", "from ledger_collect.storage.embedded import "
                             "_wheel_bin; print(_wheel_bin())"], env=env, capture_output=True,
                            text=True, check=True).stdout.strip()
     assert found.startswith(str(home)), found

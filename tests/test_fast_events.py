@@ -37,7 +37,7 @@ MIRRORED_SHA256 = "04cb0945aa9b2b30"
 
 
 def _aggregate_classes() -> list[type]:
-    import ledger_collect.application  # noqa: F401 - imports every aggregate module
+    import ledger_collect.commands.application  # noqa: F401 - imports every aggregate module
 
     found, todo = [], [CollectionsAggregate]
     while todo:
@@ -255,7 +255,7 @@ def _casework(app: Any) -> None:
 
 
 def _customer_with_two_open_invoices(app: Any) -> tuple[Any, list[Any]]:
-    from ledger_collect.feed.store import ids_by_topic, load_aggregates
+    from ledger_collect.feed.bulk_load import ids_by_topic, load_aggregates
 
     open_items: dict[Any, list[Any]] = {}
     for ids in ids_by_topic(app, ["ledger_collect.Invoice.Posted"]):

@@ -24,7 +24,7 @@ from click.testing import CliRunner
 from ledger_collect.api.auth import issue_token
 from ledger_collect.cli import cli
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 
 def ledger_collect(settings: Settings, *args: str,

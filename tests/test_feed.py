@@ -23,20 +23,20 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 from psycopg import sql
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
 from ledger_collect.domain.base import ValidationError
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.feed import BadLine, Importer
+from ledger_collect.feed.bulk_load import ImportBatch, ids_by_topic, load_aggregates
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import read_records, write_feed
 from ledger_collect.feed.importer import apply_record
 from ledger_collect.feed.portfolio import BUCKETS, portfolio
 from ledger_collect.feed.records import PaymentRecord, parse_record
-from ledger_collect.feed.store import ImportBatch, ids_by_topic, load_aggregates
+from ledger_collect.storage.database import Database
 
 AS_OF = date(2026, 11, 23)
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 
 def _run(settings: Settings, *args: str, cwd: object = None) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,7 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets
 from ledger_collect.projections.aging_report import (
     aged,
@@ -22,8 +21,9 @@ from ledger_collect.projections.aging_report import (
     oldest_balances,
     top_balances,
 )
+from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.open_items import credits_by_customer, open_items_by_customer
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.storage.database import Database
 
 TODAY = date(2026, 11, 23)
 WHO = {"actor": "erp", "business_date": TODAY}

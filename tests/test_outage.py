@@ -26,13 +26,13 @@ import httpx
 import pytest
 
 from ledger_collect.api.auth import issue_token
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivables import register_customer
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
-from ledger_collect.embedded import EmbeddedPostgres
-from ledger_collect.outage import DatabaseUnavailableError
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.storage.database import Database
+from ledger_collect.storage.embedded import EmbeddedPostgres
+from ledger_collect.storage.outage import DatabaseUnavailableError
 
 SECRET = "outage-test-secret-" + "x" * 32
 CONNECT_TIMEOUT = 3

@@ -11,11 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.base import ERASED
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.personal_data import MasterKeyError, load_master_key
+from ledger_collect.storage.personal_data import MasterKeyError, load_master_key
 
 D = date(2026, 11, 2)
 SECRETS = ("Jeanne Martin", "jeanne.martin@acme.example", "+33 1 45 67 89 00",

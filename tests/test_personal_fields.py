@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.base import ERASED
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail

@@ -16,16 +16,17 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from ledger_collect.application import Collections
+from model_helpers import assert_equals_rebuild, follow_while, head, run_async
+
 from ledger_collect.commands import casework as cw
 from ledger_collect.commands import promises as pr
 from ledger_collect.commands import receivables as rc
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import select
-from ledger_collect.projections.runner import catch_up, rebuild
+from ledger_collect.projections.engine import catch_up, rebuild
+from ledger_collect.storage.database import Database
 from ledger_collect.worklist_strategy_store import active_strategies
-from model_helpers import assert_equals_rebuild, follow_while, head, run_async
 
 TODAY = date(2026, 11, 23)
 BY = {"actor": "erp", "business_date": TODAY}

@@ -24,7 +24,7 @@ import pytest
 from eventsourcing.persistence import MapperDeserialisationError
 from psycopg import sql
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.commands.casework import (
     close_dispute,
     open_dispute,
@@ -45,15 +45,11 @@ from ledger_collect.commands.receivables import (
     write_off_invoice,
 )
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import UnknownProjectionError, select
 from ledger_collect.projections.aging_report import top_balances
-from ledger_collect.projections.live import ProjectionTimeoutError, follow
-from ledger_collect.projections.waiting import watching
-from ledger_collect.projections.open_items import OpenItems
-from ledger_collect.projections.runner import (
+from ledger_collect.projections.engine import (
     EventLog,
     RebuildRunningError,
     StaleProjectionError,
@@ -64,6 +60,10 @@ from ledger_collect.projections.runner import (
     scratch_schema,
     status,
 )
+from ledger_collect.projections.live import ProjectionTimeoutError, follow
+from ledger_collect.projections.open_items import OpenItems
+from ledger_collect.projections.waiting import watching
+from ledger_collect.storage.database import Database
 
 TODAY = date(2026, 11, 23)
 WHO = {"actor": "erp", "business_date": TODAY}
@@ -461,11 +461,11 @@ def test_follower_and_rebuild_take_turns(app: Collections, database: Database) -
 # -- kill -9 ------------------------------------------------------------------------------------
 PROJECTOR = """
 import signal, sys, threading
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 from ledger_collect.projections.live import follow
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
 database = Database(Settings.from_env()).open()
 app = Collections(database)
 if sys.argv[1] == "catch-up":

@@ -21,22 +21,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from ledger_collect.application import Collections
-from ledger_collect.commands import casework as cw
-from ledger_collect.config import Settings
-from ledger_collect.database import Database
-from ledger_collect.domain.dispute import DisputeCase
-from ledger_collect.domain.invoice import Invoice
-from ledger_collect.embedded import EmbeddedPostgres
-from ledger_collect.projections import select
-from ledger_collect.projections.disputes import Disputes
-from ledger_collect.projections.failures import Backoff, ModelFailedError
-from ledger_collect.projections.follower import follow
-from ledger_collect.projections.runner import catch_up
-from ledger_collect.projections.status import status
 from model_helpers import TODAY, assert_equals_rebuild, head, positions, write_casework
 from test_cli import invoke
+
+from ledger_collect.commands import casework as cw
+from ledger_collect.commands.application import Collections
+from ledger_collect.config import Settings
+from ledger_collect.domain.dispute import DisputeCase
+from ledger_collect.domain.invoice import Invoice
+from ledger_collect.projections import select
+from ledger_collect.projections.disputes import Disputes
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.projections.failures import Backoff, ModelFailedError
+from ledger_collect.projections.follower import follow
+from ledger_collect.projections.status import status
+from ledger_collect.storage.database import Database
+from ledger_collect.storage.embedded import EmbeddedPostgres
 
 MODELS = [cls.name for cls in select()]
 BY = {"actor": "sue", "business_date": TODAY}

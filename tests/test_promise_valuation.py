@@ -15,10 +15,10 @@ import pytest
 from test_cli import invoke
 from test_worklist_model import listed
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
 from ledger_collect.domain.invoice import Invoice
+from ledger_collect.storage.database import Database
 
 MADE, PROMISED, LAST_DAY, BROKEN_FROM = (date(2026, 12, 1), date(2026, 12, 12),
                                          date(2026, 12, 14), date(2026, 12, 15))

@@ -18,7 +18,7 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 from psycopg import sql
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.commands.promises import record_promise
 from ledger_collect.domain.base import ConflictError, CurrencyMismatchError, ValidationError
 from ledger_collect.domain.invoice import Invoice, InvoiceClosedError

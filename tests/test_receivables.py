@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.base import (
     ConflictError,
     CurrencyMismatchError,

@@ -23,7 +23,7 @@ import pytest
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.feed.demo import SEGMENTS
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
 
 SECRET = "serve-test-secret-" + "x" * 32
 

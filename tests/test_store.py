@@ -1,4 +1,4 @@
-"""The fast write path (``ledger_collect.store``) keeps the library's contract.
+"""The fast write path (``ledger_collect.storage.event_store``) keeps the library's contract.
 
 * The library's own recorder conformance cases (concurrent writers, contiguous non-interleaved
   notification ids, conflicts, subscriptions, tracking rows of process recorders) run against
@@ -41,13 +41,13 @@ from eventsourcing.tests import persistence as conformance
 from eventsourcing.utils import Environment
 from psycopg import sql
 
-from ledger_collect.application import Collections, DateAsISO
+from ledger_collect.commands.application import Collections, DateAsISO
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
 from ledger_collect.domain.base import ConflictError
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.store import (
+from ledger_collect.storage.database import Database
+from ledger_collect.storage.event_store import (
     FastApplicationRecorder,
     FastEventStore,
     FastProcessRecorder,
@@ -55,7 +55,7 @@ from ledger_collect.store import (
     application_recorder,
     binary_columns,
 )
-from ledger_collect.transcoder import FastJSONTranscoder
+from ledger_collect.storage.transcoder import FastJSONTranscoder
 
 D = date(2026, 11, 2)
 

@@ -17,12 +17,12 @@ import pytest
 from psycopg import sql
 
 from ledger_collect.api.app import _read_pool
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivables import register_customer
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
-from ledger_collect.projections.runner import ProjectionError, catch_up, rebuild
+from ledger_collect.projections.engine import ProjectionError, catch_up, rebuild
 from ledger_collect.projections.swap_wait import SWAP_LOCK_WAIT
+from ledger_collect.storage.database import Database
 
 
 def reader(database: Database) -> psycopg.Connection:

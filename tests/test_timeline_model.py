@@ -22,11 +22,10 @@ import pytest
 from psycopg import sql
 from test_projections import drop_schema, head, wait_until, write_portfolio
 
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.projections.engine import build, catch_up
 from ledger_collect.projections.live import follow
-from ledger_collect.projections.runner import build, catch_up
 from ledger_collect.projections.timeline import (
     MAX_PAGE,
     InvalidCursorError,
@@ -34,6 +33,7 @@ from ledger_collect.projections.timeline import (
     TimelinePage,
     timeline_by_customer,
 )
+from ledger_collect.storage.database import Database
 
 TODAY = date(2026, 11, 23)
 EUR = Decimal
@@ -427,11 +427,11 @@ def test_followed_live_in_small_pages_it_equals_a_full_rebuild(app: Collections,
 #: A projector process of this model alone (catch-up, or catch-up then live following).
 PROJECTOR = """
 import signal, sys, threading
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 from ledger_collect.projections.live import follow
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
 database = Database(Settings.from_env()).open()
 app = Collections(database)
 if sys.argv[1] == "catch-up":

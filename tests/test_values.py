@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ledger_collect.application import Collections
 from ledger_collect.commands import Batch, casework, promises, receivables, values
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ValidationError, money
 from ledger_collect.feed import Importer

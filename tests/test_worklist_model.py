@@ -17,11 +17,11 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.projections import worklist_ranking as ranking
 from ledger_collect.projections import worklist_snapshots as snapshots
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.storage.database import Database
 from ledger_collect.worklist_strategy import Strategy, StrategyError, StrategySet, parse_rules
 from ledger_collect.worklist_strategy_store import (
     activate,

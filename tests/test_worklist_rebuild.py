@@ -17,14 +17,14 @@ import psycopg
 from psycopg import sql
 from test_worklist_model import ERP, RISK_FIRST, TODAY, Book, ago, rank, read
 
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.resubmission import Resubmission
-from ledger_collect.projections.runner import build, catch_up
+from ledger_collect.projections.engine import build, catch_up
 from ledger_collect.projections.worklist import Worklist
+from ledger_collect.storage.database import Database
 from ledger_collect.worklist_strategy_store import publish, strategy_set
 
 

@@ -13,13 +13,13 @@ from click.testing import CliRunner
 from test_worklist_model import RISK_FIRST, TODAY, Book, ago, rank, read
 from test_worklist_rebuild import write_portfolio
 
-from ledger_collect.application import Collections
 from ledger_collect.cli import cli
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.worklist import Worklist
 from ledger_collect.projections.worklist_snapshots import rank_days
+from ledger_collect.storage.database import Database
 from ledger_collect.worklist_strategy import Facts
 from ledger_collect.worklist_strategy_store import publish, strategy_set
 

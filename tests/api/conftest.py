@@ -14,10 +14,10 @@ from starlette.testclient import TestClient
 
 from api.helpers import SECRET, TODAY, Api, Portfolio
 from ledger_collect.api.app import create_app
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.storage.database import Database
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from api.helpers import Api, Portfolio
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 
 PROBLEM = "... on Problem { code message }"
 

@@ -12,7 +12,7 @@ from uuid import UUID
 import pytest
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 
 QUERY = """
 query ($id: UUID!, $version: Int) {

@@ -26,7 +26,7 @@ from ledger_collect.api.schema import MAX_ALIASES, MAX_TOKENS, make_schema
 from ledger_collect.api.schema import schema as default_schema
 from ledger_collect.api.validation import CACHED_DOCUMENT_LENGTH, PARSED_BYTES
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 ME = "query Edge { me { id } }"
 GRAPHQL_RESPONSE = "application/graphql-response+json"

@@ -16,14 +16,14 @@ from urllib.parse import quote, urljoin, urlsplit
 
 import pytest
 import uvicorn
+from browser import Browser
 from starlette.testclient import TestClient
 
 from api.helpers import TODAY
-from browser import Browser
 from ledger_collect.api.app import create_app
 from ledger_collect.api.auth import issue_token
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 PAGE = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 

@@ -12,7 +12,7 @@ from api.helpers import SECRET, TODAY, Api, Portfolio
 from ledger_collect.api.app import create_app
 from ledger_collect.api.auth import issue_token
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 ME = "{ me { id role segments } }"
 GRAPHQL_RESPONSE = "application/graphql-response+json"

@@ -17,7 +17,7 @@ from ledger_collect.api import validation
 from ledger_collect.api.app import create_app
 from ledger_collect.api.schema import MAX_ALIASES, MAX_TOKENS, make_schema
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 
 def test_too_many_aliases_are_refused_before_execution(api: Api) -> None:

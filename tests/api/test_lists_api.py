@@ -12,12 +12,12 @@ from uuid import UUID
 import pytest
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.application import Collections
 from ledger_collect.commands import casework as cw
 from ledger_collect.commands import promises as pr
 from ledger_collect.commands import receivables as rc
-from ledger_collect.projections.records import MAX_PAGE
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.commands.application import Collections
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.projections.rows import MAX_PAGE
 
 MODELS = ("customers", "casework", "disputes", "correspondence")
 WHO = {"actor": "alice", "business_date": TODAY}

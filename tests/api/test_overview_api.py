@@ -21,14 +21,14 @@ from starlette.testclient import TestClient
 from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.api.app import create_app
 from ledger_collect.api.pages import sliced
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
 from ledger_collect.projections.casework import PromiseRecord
+from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.live import follow
 from ledger_collect.projections.open_items import OpenItem
-from ledger_collect.projections.records import MAX_PAGE
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.rows import MAX_PAGE
+from ledger_collect.storage.database import Database
 
 PAGED = ("branches", "openItems", "creditMemos", "unappliedPayments", "promises", "disputes",
          "resubmissions", "activities", "emails", "conversations", "timeline")

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from api.helpers import Api, Portfolio
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 
 CUSTOMER = """query($id: UUID!) { customer(id: $id) {
     number specialist

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
-from ledger_collect.projections import select
-from ledger_collect.projections.failures import ModelFailedError
-from ledger_collect.projections.runner import catch_up
 from api.helpers import Api, Portfolio
+from ledger_collect.commands.application import Collections
+from ledger_collect.projections import select
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.projections.failures import ModelFailedError
+from ledger_collect.storage.database import Database
 
 MODELS = [cls.name for cls in select()]
 STATUS = "{ projectionStatus { name state position lag error failedNotification attempts" \

@@ -18,7 +18,7 @@ from ledger_collect.api.context import Context, Loaders
 from ledger_collect.api.permissions import Role, User
 from ledger_collect.api.runner import wait_for_read_models
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 
 @pytest.fixture

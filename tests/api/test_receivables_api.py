@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.invoice import Invoice
 
 FACT = "... on InvoiceFact { documentNumber status openAmount dunningLevel recorded }"

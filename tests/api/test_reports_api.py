@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from api.helpers import TODAY, Api
-from ledger_collect.application import Collections
-from ledger_collect.projections.runner import catch_up, status
+from ledger_collect.commands.application import Collections
+from ledger_collect.projections.engine import catch_up, status
 
 D = Decimal
 WHO = {"actor": "erp", "business_date": TODAY}

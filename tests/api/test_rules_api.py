@@ -8,9 +8,9 @@ from decimal import Decimal
 from typing import Any
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.application import Collections
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
 
 PAID = "... on PaymentApplied { partsRecorded } ... on Problem { code message }"
 

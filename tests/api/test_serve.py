@@ -16,7 +16,7 @@ import pytest
 from api.helpers import SECRET
 from ledger_collect.api.auth import issue_token
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
+from ledger_collect.storage.database import Database
 
 SCRIPT = """
 from ledger_collect.api.app import serve

@@ -11,8 +11,8 @@ from test_worklist_model import Book
 from api.helpers import Api
 from api.test_worklist_api import numbers, three, worklist
 from ledger_collect.api import strategies
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
+from ledger_collect.storage.database import Database
 
 __all__ = ["three"]  # the fixture, used by name
 

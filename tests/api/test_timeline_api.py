@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.application import Collections
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.commands.application import Collections
+from ledger_collect.projections.engine import catch_up
 
 QUERY = """
 query ($customer: UUID!, $types: [TimelineEntryType!], $since: Date, $first: Int! = 50,

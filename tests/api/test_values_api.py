@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 
 from api.helpers import Api, Portfolio
-from ledger_collect.application import Collections
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.commands.application import Collections
+from ledger_collect.projections.engine import catch_up
 
 PROBLEM = "... on Problem { code message }"
 LONG = "x" * 16_000

@@ -12,10 +12,10 @@ import pytest
 from test_worklist_model import RISK_FIRST, Book, ago, rank
 
 from api.helpers import TODAY, Api
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.customer import Customer
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.storage.database import Database
 from ledger_collect.worklist_strategy_store import publish
 
 WORKLIST = """

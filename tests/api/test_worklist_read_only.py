@@ -17,11 +17,11 @@ from psycopg import sql
 from test_worklist_model import Book, ago
 
 from api.helpers import TODAY, Api
-from ledger_collect.application import Collections
-from ledger_collect.database import Database
+from ledger_collect.commands.application import Collections
 from ledger_collect.domain.customer import Customer
+from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.live import follow
-from ledger_collect.projections.runner import catch_up
+from ledger_collect.storage.database import Database
 from ledger_collect.worklist_strategy_store import active_strategy_set
 
 WORKLIST = """query ($date: Date) { worklist(date: $date, includeProcessed: true) {

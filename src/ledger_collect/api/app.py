@@ -33,15 +33,15 @@ from ledger_collect.api.auth import token_secret
 from ledger_collect.api.http import GraphQLView
 from ledger_collect.api.listening import shared_port
 from ledger_collect.api.schema import schema as default_schema
-from ledger_collect.application import Collections
-from ledger_collect.collector import tuned_collector
+from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
-from ledger_collect.lifetime import end_with_parent
-from ledger_collect.personal_data import load_master_key
 from ledger_collect.projections.status import DEGRADED
 from ledger_collect.projections.status import health as projection_health
 from ledger_collect.projections.waiting import watching
+from ledger_collect.runtime.collector import tuned_collector
+from ledger_collect.runtime.lifetime import end_with_parent
+from ledger_collect.storage.database import Database
+from ledger_collect.storage.personal_data import load_master_key
 
 logger = logging.getLogger("ledger_collect.api")
 

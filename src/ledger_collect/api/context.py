@@ -24,14 +24,14 @@ from ledger_collect.projections import (
     open_items,
     timeline,
 )
-from ledger_collect.projections.records import Part, fetch_parts
+from ledger_collect.projections.rows import Part, fetch_parts
 
 if TYPE_CHECKING:
     import asyncpg
     from starlette.requests import Request
     from starlette.responses import Response
 
-    from ledger_collect.application import Collections
+    from ledger_collect.commands.application import Collections
     from ledger_collect.config import Settings
     from ledger_collect.projections.waiting import ReadModelWatch
 

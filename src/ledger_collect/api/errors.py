@@ -22,7 +22,7 @@ from graphql import GraphQLError
 from strawberry.extensions import MaskErrors
 
 from ledger_collect.domain.base import ConflictError, DomainError, NotFoundError
-from ledger_collect.outage import unreachable
+from ledger_collect.storage.outage import unreachable
 
 logger = logging.getLogger("ledger_collect.api")
 

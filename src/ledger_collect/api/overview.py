@@ -51,7 +51,7 @@ from ledger_collect.api.timeline import (
 from ledger_collect.projections import open_items as model
 from ledger_collect.projections.aging_report import AgingGrid, aged
 from ledger_collect.projections.customers import CustomerRecord
-from ledger_collect.projections.records import DEFAULT_PAGE
+from ledger_collect.projections.rows import DEFAULT_PAGE
 from ledger_collect.projections.timeline import TimelineWindow
 from ledger_collect.projections.worklist_amounts import amounts_by_customer
 from ledger_collect.worklist_strategy_store import active_strategies

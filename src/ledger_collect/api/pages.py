@@ -24,7 +24,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import strawberry
 from graphql import GraphQLError
 
-from ledger_collect.projections.records import (
+from ledger_collect.projections.rows import (
     DEFAULT_PAGE,
     MAX_PAGE,
     ListArgumentError,

@@ -30,7 +30,7 @@ from ledger_collect.api.pages import (
 )
 from ledger_collect.api.permissions import Action, Personal, personal_field, require
 from ledger_collect.projections import timeline as model
-from ledger_collect.projections.records import DEFAULT_PAGE, ListArgumentError, Page
+from ledger_collect.projections.rows import DEFAULT_PAGE, ListArgumentError, Page
 
 
 @strawberry.enum(description="Kinds of timeline entries (to filter on).")

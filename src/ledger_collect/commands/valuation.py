@@ -32,7 +32,7 @@ def value_due_promises(app: Any, *, as_of: date, actor: str = VALUATION_ACTOR,
                        business_date: date | None = None) -> dict[UUID, str]:
     """Value every unconfirmed promise whose window ended before ``as_of`` (``business_date``,
     the day it runs, defaults to ``as_of``). Returns the outcome of each promise valued now."""
-    from ledger_collect.feed.store import load_aggregates, unconfirmed_ids
+    from ledger_collect.feed.bulk_load import load_aggregates, unconfirmed_ids
 
     business_date = as_of if business_date is None else business_date
     outcomes: dict[UUID, str] = {}

@@ -26,7 +26,6 @@ from ledger_collect.feed.records import (
     WriteOffRecord,
 )
 
-
 _customer_id = lru_cache(maxsize=1 << 16)(Customer.create_id)
 _invoice_id = lru_cache(maxsize=1 << 16)(Invoice.create_id)
 

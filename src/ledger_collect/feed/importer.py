@@ -30,12 +30,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger_collect.collector import tuned_collector
 from ledger_collect.commands import Batch
 from ledger_collect.domain.base import ConflictError, DomainError
+from ledger_collect.feed.bulk_load import ImportBatch, load_aggregates
 from ledger_collect.feed.commands import apply_record, needed_ids
 from ledger_collect.feed.records import BadLine, Record
-from ledger_collect.feed.store import ImportBatch, load_aggregates
+from ledger_collect.runtime.collector import tuned_collector
 
 DEFAULT_BATCH_SIZE = 500
 #: Aggregates kept between batches, ~1.1 KB each (measured): 250,000 is ~275 MB at most. A

@@ -44,8 +44,8 @@ from ledger_collect.config import Settings
 from ledger_collect.feed.files import open_feed
 from ledger_collect.feed.importer import ACTOR, DEFAULT_BATCH_SIZE, Importer, ImportResult
 from ledger_collect.feed.split import DEFERRED, Split, line_count, split
-from ledger_collect.lifetime import end_with_parent
-from ledger_collect.outage import first_line
+from ledger_collect.runtime.lifetime import end_with_parent
+from ledger_collect.storage.outage import first_line
 
 #: ``--jobs auto`` uses one process below this file size (starting workers costs ~1 s).
 PARALLEL_MIN_BYTES = 4_000_000
@@ -106,8 +106,8 @@ def _work(job: _Job, mask: Any, watermark: Any, positions: Any, tasks: Any,
     deferred lines), the ordinary Importer."""
     end_with_parent(job.parent)  # killed with it: the batch's transaction is rolled back
     try:
-        from ledger_collect.application import Collections
-        from ledger_collect.database import Database
+        from ledger_collect.commands.application import Collections
+        from ledger_collect.storage.database import Database
 
         app = Collections(Database(job.settings))
         try:

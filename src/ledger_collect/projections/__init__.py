@@ -23,7 +23,7 @@ from psycopg import sql
 from psycopg.rows import dict_row
 
 from ledger_collect.projections.tolerant import clip_keys
-from ledger_collect.resources import sql_folder
+from ledger_collect.storage.resources import sql_folder
 
 _UUID_INT = attrgetter("int")
 

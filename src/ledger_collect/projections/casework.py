@@ -26,7 +26,7 @@ from ledger_collect.domain.activity import Activity
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection
-from ledger_collect.projections.records import (
+from ledger_collect.projections.rows import (
     ListArgumentError,
     Order,
     Page,

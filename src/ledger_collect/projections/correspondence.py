@@ -23,7 +23,7 @@ import psycopg
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.projections import Projection
-from ledger_collect.projections.records import Rows, fetch_part, grouped_part, names
+from ledger_collect.projections.rows import Rows, fetch_part, grouped_part, names
 
 EMAIL_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("template", "text"), ("status", "text"),

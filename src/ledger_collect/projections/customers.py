@@ -24,7 +24,7 @@ import psycopg
 
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections import Projection, upsert
-from ledger_collect.projections.records import (
+from ledger_collect.projections.rows import (
     Order,
     Page,
     Part,

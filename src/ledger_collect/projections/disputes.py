@@ -23,7 +23,7 @@ import psycopg
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.projections import Projection, upsert
 from ledger_collect.projections.casework import NO_FILTER, ListFilter, filtered, ordered
-from ledger_collect.projections.records import (
+from ledger_collect.projections.rows import (
     Page,
     Rows,
     Where,

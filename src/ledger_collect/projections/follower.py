@@ -26,16 +26,16 @@ from typing import Any
 import psycopg
 from eventsourcing import persistence
 
-from ledger_collect.collector import tuned_collector
 from ledger_collect.projections import Projection, failures, select
-from ledger_collect.projections.failures import Backoff, ModelFailedError, connection_lost
-from ledger_collect.projections.runner import (
+from ledger_collect.projections.engine import (
     PAGE_SIZE,
     EventLog,
     StaleProjectionError,
     advance,
     rebuild,
 )
+from ledger_collect.projections.failures import Backoff, ModelFailedError, connection_lost
+from ledger_collect.runtime.collector import tuned_collector
 
 log = logging.getLogger(__name__)
 

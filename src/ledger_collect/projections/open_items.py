@@ -25,7 +25,7 @@ from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import Projection, in_order, load, upsert
-from ledger_collect.projections.records import Part, fetch_part, names
+from ledger_collect.projections.rows import Part, fetch_part, names
 
 ZERO = Decimal("0.00")
 ACTIVE_DISPUTE = ("open", "in_process")

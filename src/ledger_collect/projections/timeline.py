@@ -34,7 +34,7 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection, load, upsert
-from ledger_collect.projections.records import (
+from ledger_collect.projections.rows import (
     DEFAULT_PAGE,
     MAX_PAGE,
     CursorError,

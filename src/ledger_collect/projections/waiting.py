@@ -22,8 +22,8 @@ from typing import Any
 import asyncpg
 
 from ledger_collect.projections import select
+from ledger_collect.projections.engine import CHANNEL
 from ledger_collect.projections.live import ProjectionTimeoutError
-from ledger_collect.projections.runner import CHANNEL
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import BROKEN, PARTIALLY_KEPT, PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection, in_order, load, upsert
-from ledger_collect.projections.records import names
+from ledger_collect.projections.rows import names
 from ledger_collect.projections.worklist_figures import recompute
 from ledger_collect.projections.worklist_ranking import rescore_sql
 from ledger_collect.projections.worklist_snapshots import keep_current

@@ -72,7 +72,7 @@ def rank_days(app: Any, days: Sequence[date] = (), *, today: date | None = None)
     the active strategies, and what the projector would drop dropped. Returns the days newly
     ranked."""
     from ledger_collect.projections import select
-    from ledger_collect.projections.runner import EventLog
+    from ledger_collect.projections.engine import EventLog
 
     today = today or date.today()
     for day in days:

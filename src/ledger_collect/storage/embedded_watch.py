@@ -14,7 +14,7 @@ import os
 import threading
 from pathlib import Path
 
-from ledger_collect.embedded import EmbeddedPostgres, EmbeddedPostgresError
+from ledger_collect.storage.embedded import EmbeddedPostgres, EmbeddedPostgresError
 
 log = logging.getLogger(__name__)
 

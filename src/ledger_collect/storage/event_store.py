@@ -51,7 +51,7 @@ from psycopg.adapt import Buffer, Dumper
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
-from ledger_collect.outage import retrying
+from ledger_collect.storage.outage import retrying
 
 # -- binary arrays ------------------------------------------------------------------------------
 # PostgreSQL's binary array format: ndim, has-nulls flag, element type oid, then per dimension
@@ -262,7 +262,7 @@ class FastApplicationRecorder(BinaryInsert, PostgresApplicationRecorder):
 @fail_fast
 class FastProcessRecorder(BinaryInsert, PostgresProcessRecorder):
     """The library's process recorder (events and tracking row in one transaction), batch in
-    binary. For process applications: ``PROCESS_RECORDER_TOPIC=ledger_collect.store:FastProcessRecorder``."""
+    binary. For process applications: ``PROCESS_RECORDER_TOPIC=ledger_collect.storage.event_store:FastProcessRecorder``."""
 
 
 def application_recorder(factory: PostgresFactory) -> FastApplicationRecorder:

@@ -13,7 +13,8 @@ import psycopg
 from eventsourcing.persistence import PersistenceError
 
 from ledger_collect.config import Settings
-from ledger_collect.database import (
+from ledger_collect.domain.base import DomainError
+from ledger_collect.storage.database import (
     Database,
     MigrationError,
     applied_migrations,
@@ -22,8 +23,7 @@ from ledger_collect.database import (
     read_migrations,
     redact,
 )
-from ledger_collect.domain.base import DomainError
-from ledger_collect.personal_data import MasterKeyError, load_master_key
+from ledger_collect.storage.personal_data import MasterKeyError, load_master_key
 
 
 @contextmanager
@@ -49,7 +49,7 @@ def open_application(settings: Settings, *, migrate: bool | None = None) -> Iter
     """The Collections application on an opened database. Migrations run by themselves on the
     embedded database; a server named by URL must have been migrated (``ledger-collect
     migrate``: in production that is a step of its own)."""
-    from ledger_collect.application import Collections
+    from ledger_collect.commands.application import Collections
 
     auto = settings.database_url is None if migrate is None else migrate
     with open_database(settings, migrate=auto) as database:

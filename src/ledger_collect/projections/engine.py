@@ -31,9 +31,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ledger_collect.collector import tuned_collector
-from ledger_collect.projections import Projection, select
-from ledger_collect.projections import failures
+from ledger_collect.projections import Projection, failures, select
 from ledger_collect.projections.eventlog import (  # noqa: F401 - re-exported
     CHANNEL,
     SWAP_WAIT,
@@ -42,15 +40,16 @@ from ledger_collect.projections.eventlog import (  # noqa: F401 - re-exported
     RebuildRunningError,
     StaleProjectionError,
     drop_relations,
-    relations,
     lock_key,
     rebuild_command,
+    relations,
 )
 from ledger_collect.projections.failures import ModelFailedError, connection_lost
 from ledger_collect.projections.prefetch import Prefetch
 from ledger_collect.projections.status import ProjectionStatus, describe, status  # noqa: F401
 from ledger_collect.projections.swap_wait import swap_when_free
 from ledger_collect.projections.tolerant import apply_events
+from ledger_collect.runtime.collector import tuned_collector
 
 #: Events per transaction when catching up and following.
 PAGE_SIZE = 1000

@@ -32,7 +32,7 @@ from eventsourcing.utils import get_topic, resolve_topic
 from psycopg import sql
 
 from ledger_collect.domain.base import ERASED
-from ledger_collect.store import frozen
+from ledger_collect.storage.event_store import frozen
 
 SEALED_PREFIX = "sealed:v1:"
 NONCE_BYTES = 12

@@ -29,11 +29,11 @@ from ledger_collect.commands.promises import PromiseCommands
 from ledger_collect.commands.receivables import ReceivableCommands
 from ledger_collect.commands.values import Limits
 from ledger_collect.config import Settings
-from ledger_collect.database import Database
 from ledger_collect.domain.base import ConflictError
-from ledger_collect.personal_data import KeyRing, SealingMapper, load_master_key
-from ledger_collect.store import FastSave, application_recorder
-from ledger_collect.transcoder import FastJSONTranscoder
+from ledger_collect.storage.database import Database
+from ledger_collect.storage.event_store import FastSave, application_recorder
+from ledger_collect.storage.personal_data import KeyRing, SealingMapper, load_master_key
+from ledger_collect.storage.transcoder import FastJSONTranscoder
 
 R = TypeVar("R")
 

@@ -10,7 +10,7 @@ from datetime import date
 
 import click
 
-from ledger_collect.cli_store import open_application
+from ledger_collect.cli.opening import open_application
 from ledger_collect.config import Settings
 
 
@@ -25,7 +25,7 @@ def worklist() -> None:
 def build(days: tuple[object, ...]) -> None:
     """Rank today (and each --date) with the active strategies, unless done already; drop
     the rankings of past days and of strategies no longer active."""
-    from ledger_collect.projections.runner import ProjectionError
+    from ledger_collect.projections.engine import ProjectionError
     from ledger_collect.projections.worklist_snapshots import rank_days
 
     today = date.today()

@@ -1,6 +1,6 @@
 """The ``ledger-collect`` command: migrate, import an ERP feed, generate one, run the demo.
 
-Thin on purpose: the work is in ``ledger_collect.feed`` and ``ledger_collect.database``; this
+Thin on purpose: the work is in ``ledger_collect.feed`` and ``ledger_collect.storage.database``; this
 module turns arguments into calls, progress into a bar, and expected failures into one clear
 line (``click.ClickException``) instead of a traceback.
 """
@@ -22,17 +22,17 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.api.permissions import Role
-from ledger_collect.cli_store import open_application, open_database, require_migrated
-from ledger_collect import cli_projections
-from ledger_collect.cli_worklist import worklist
+from ledger_collect.cli import projection_commands as cli_projections
+from ledger_collect.cli.opening import open_application, open_database, require_migrated
+from ledger_collect.cli.worklist_commands import worklist
 from ledger_collect.config import Settings
-from ledger_collect.database import MigrationError, redact
 from ledger_collect.feed import DEFAULT_BATCH_SIZE, FeedFormatError, Importer, ImportResult
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import detect_format, open_feed, write_feed
 from ledger_collect.feed.portfolio import has_customers, portfolio
 from ledger_collect.feed.records import parse_record
-from ledger_collect.outage import first_line
+from ledger_collect.storage.database import MigrationError, redact
+from ledger_collect.storage.outage import first_line
 
 DEMO_CUSTOMERS = 200
 DEMO_SEED = 42
@@ -236,8 +236,8 @@ def _assign_demo_specialists(app: object, generated: list[dict[str, object]],
 def serve(host: str, port: int, demo_customers: int, development: bool | None) -> None:
     """All in one process: database, migrations, read models following, GraphQL API."""
     from ledger_collect.api.app import serve as serve_api
+    from ledger_collect.projections.engine import ProjectionError, catch_up
     from ledger_collect.projections.follower import follow
-    from ledger_collect.projections.runner import ProjectionError, catch_up
 
     settings = Settings.from_env()
     if development is None:  # the flag, else LEDGER_DEVELOPMENT, else on with the embedded one
@@ -292,7 +292,7 @@ def _print_development_token(settings: Settings) -> None:
 def api(host: str, port: int, workers: int) -> None:
     """The GraphQL API alone (production: run `projector` as its own process beside it)."""
     from ledger_collect.api.app import serve as serve_api
-    from ledger_collect.cli_store import require_master_key
+    from ledger_collect.cli.opening import require_master_key
 
     settings = Settings.from_env()
     with open_database(settings, migrate=settings.database_url is None) as database:

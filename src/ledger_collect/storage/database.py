@@ -19,7 +19,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ledger_collect.config import Settings
-from ledger_collect.resources import sql_folder
+from ledger_collect.storage.resources import sql_folder
 
 MIGRATION_LOCK = 0x1ED6E7C0  # pg_advisory_lock key for "ledger-collect migrations"
 MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -68,7 +68,7 @@ class Database:
 
     def open(self) -> Database:
         if self.embedded and self._embedded is None:
-            from ledger_collect.embedded import EmbeddedPostgres
+            from ledger_collect.storage.embedded import EmbeddedPostgres
 
             self.settings.data_dir.mkdir(parents=True, exist_ok=True)
             server = EmbeddedPostgres(self.settings.data_dir)
@@ -89,7 +89,7 @@ class Database:
         if self._embedded is None:
             yield
             return
-        from ledger_collect.embedded_watch import Watchdog
+        from ledger_collect.storage.embedded_watch import Watchdog
 
         watchdog = Watchdog(self._embedded)
         watchdog.start()

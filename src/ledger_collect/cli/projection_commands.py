@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from ledger_collect.cli_store import open_application
+from ledger_collect.cli.opening import open_application
 from ledger_collect.config import Settings
 
 
@@ -22,7 +22,7 @@ def projections() -> None:
 def projections_rebuild(name: str | None) -> None:
     """Rebuild NAME (every read model when omitted); readers keep the old tables until the swap."""
     from ledger_collect.projections import UnknownProjectionError, select
-    from ledger_collect.projections.runner import ProjectionError, rebuild
+    from ledger_collect.projections.engine import ProjectionError, rebuild
 
     try:
         models = select(name)

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Self
 from urllib.parse import quote
 
-from ledger_collect.embedded_access import blocker, readable_tree
+from ledger_collect.storage.embedded_access import blocker, readable_tree
 
 PG_MAJOR = 18  # pinned: a cluster made by 18 cannot be run by 16 (PGSERVER_POSTGRES_VERSION)
 PG_USER = "ledger-postgres"  # the account PostgreSQL runs as when we are root

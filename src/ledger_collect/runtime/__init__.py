@@ -1,0 +1,1 @@
+"""How our processes run: the garbage collector's settings, workers that end with their parent."""

@@ -1,0 +1,1 @@
+"""The store: the database (embedded or external), migrations, the event store, the key ring."""
