@@ -1,5 +1,7 @@
 """Every test runs on a real PostgreSQL: the embedded one by default, or the server named by
-LEDGER_TEST_DATABASE_URL (CI sets it to the machine's own). Each test gets a fresh schema."""
+LEDGER_TEST_DATABASE_URL (CI sets it to the machine's own). Each test gets a fresh schema.
+LEDGER_SPEEDUPS switches the speed-ups of every test's settings (CI runs the API and store
+tests once more with them off)."""
 
 from __future__ import annotations
 
@@ -59,6 +61,7 @@ def settings(server_url: str, tmp_path: Path) -> Iterator[Settings]:
         schema=schema,
         master_key=base64.b64encode(os.urandom(32)).decode(),
         pool_size=2,
+        speedups=Settings.from_env().speedups,
     )
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))

@@ -31,8 +31,7 @@ from uvicorn.supervisors import Multiprocess
 from ledger_collect.api import graphiql
 from ledger_collect.api.auth import token_secret
 from ledger_collect.api.http import GraphQLView
-from ledger_collect.api.listening import shared_port
-from ledger_collect.api.schema import schema as default_schema
+from ledger_collect.api.schema import schema_for
 from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.projections.status import DEGRADED
@@ -40,6 +39,8 @@ from ledger_collect.projections.status import health as projection_health
 from ledger_collect.projections.waiting import watching
 from ledger_collect.runtime.collector import tuned_collector
 from ledger_collect.runtime.lifetime import end_with_parent
+from ledger_collect.speedups import SOCKETS
+from ledger_collect.speedups.sockets import shared_port
 from ledger_collect.storage.database import Database
 from ledger_collect.storage.personal_data import load_master_key
 
@@ -50,12 +51,13 @@ HEALTH_TIMEOUT = 2.0  # seconds: a health check that hangs is a failed one
 
 def create_app(settings: Settings, database: Database | None = None, *,
                today: Callable[[], date] = date.today,
-               schema: strawberry.Schema = default_schema) -> Starlette:
+               schema: strawberry.Schema | None = None) -> Starlette:
     """The ASGI app. ``database``: an open, migrated database the caller keeps (tests, the
     all-in-one ``serve`` command); None: opened, migrated and closed by the app itself.
-    ``today`` gives the business date of each request's commands.
-    Serves with the garbage collector set for a server (``collector``)."""
-    view = GraphQLView(schema, secret=token_secret(settings),
+    ``today`` gives the business date of each request's commands; ``schema`` is the API's
+    (with the settings' speed-ups) unless given. Serves with the garbage collector set for a
+    server (``collector``)."""
+    view = GraphQLView(schema or schema_for(settings.speedups), secret=token_secret(settings),
                        development=bool(settings.development), today=today,
                        max_body_bytes=settings.max_body_bytes,
                        max_token_lifetime=settings.max_token_lifetime)
@@ -205,18 +207,22 @@ def _serve_workers(settings: Settings, host: str, port: int, database: Database,
                                  create=database.embedded)
     os.environ.update({"LEDGER_DATABASE_URL": database.url, "LEDGER_SCHEMA": settings.schema,
                        "LEDGER_MASTER_KEY": base64.b64encode(master_key).decode(),
-                       "LEDGER_JWT_SECRET": token_secret(settings).decode()})
+                       "LEDGER_JWT_SECRET": token_secret(settings).decode(),
+                       "LEDGER_SPEEDUPS": str(settings.speedups)})
     config = uvicorn.Config("ledger_collect.api.app:worker_app", factory=True, host=host,
                             port=port, workers=workers, lifespan="on", log_level=log_level,
                             access_log=bool(settings.development), server_header=False)
-    try:
-        listening = shared_port(host, port)
-    except OSError as error:
-        raise SystemExit(f"Error: cannot listen on {host}:{port}: {error.strerror}"
-                         f" (is another server running there?)") from None
+    if settings.speedups.on(SOCKETS):  # a socket of its own for each worker
+        try:
+            listening = shared_port(host, port)
+        except OSError as error:
+            raise SystemExit(f"Error: cannot listen on {host}:{port}: {error.strerror}"
+                             f" (is another server running there?)") from None
+    else:  # uvicorn's one socket for all
+        listening = config.bind_socket()
     with listening:
         logger.info("serving on http://%s:%d with %d workers", host, port, workers)
-        Multiprocess(config, sockets=[listening]).run()  # uvicorn.run's, with our sockets
+        Multiprocess(config, sockets=[listening]).run()  # uvicorn.run's
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

@@ -17,8 +17,10 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    EventStore,
     IntegrityError,
     JSONTranscoder,
+    Recording,
     Transcoder,
     Transcoding,
 )
@@ -30,10 +32,11 @@ from ledger_collect.commands.receivables import ReceivableCommands
 from ledger_collect.commands.values import Limits
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ConflictError
+from ledger_collect.speedups import EVENTS, SAVE, saving
+from ledger_collect.speedups import events as fast_events
+from ledger_collect.storage import event_store
 from ledger_collect.storage.database import Database
-from ledger_collect.storage.event_store import FastSave, application_recorder
 from ledger_collect.storage.personal_data import KeyRing, SealingMapper, load_master_key
-from ledger_collect.storage.transcoder import FastJSONTranscoder
 
 R = TypeVar("R")
 
@@ -49,7 +52,7 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, FastSave, Application):
+class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, Application):
     """Commands of the collections domain over the event store (the write side)."""
 
     name = "Collections"  # pinned: the events table is collections_events
@@ -61,23 +64,31 @@ class Collections(ReceivableCommands, PromiseCommands, CaseworkCommands, FastSav
         self._master_key = load_master_key(
             self.settings.master_key, self.settings.key_file, create=database.embedded
         )
+        speedups = self.settings.speedups
+        fast_events.switch(speedups.on(EVENTS))  # for every aggregate of the process
+        self._fast_save = speedups.on(SAVE)
         super().__init__(env=database.eventsourcing_env())
 
-    # -- infrastructure ----------------------------------------------------------------------
+    # -- infrastructure (each part the library's, or its speed-up: ``storage.event_store``) --
     def construct_mapper(self) -> SealingMapper:
-        mapper = SealingMapper(transcoder=self.construct_transcoder())
-        mapper.keyring = KeyRing(self._master_key, self.factory.datastore)
-        return mapper
+        keyring = KeyRing(self._master_key, self.factory.datastore)
+        return event_store.mapper(self.construct_transcoder(), keyring, self.settings.speedups)
 
     def construct_transcoder(self) -> Transcoder:
-        """The stock JSON format, written and read with orjson (see ``store``)."""
-        transcoder = FastJSONTranscoder()
+        transcoder = event_store.transcoder(self.settings.speedups)
         self.register_transcodings(transcoder)
         return transcoder
 
     def construct_recorder(self) -> ApplicationRecorder:
-        """The library's recorder with batches sent in binary (see ``store``)."""
-        return application_recorder(self.factory)  # type: ignore[arg-type]
+        return event_store.recorder(self.factory, self.settings.speedups)  # type: ignore[arg-type]
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return event_store.event_store(self.mapper, self.recorder, self.settings.speedups)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        if self._fast_save:
+            return saving.save(self, *objs, **kwargs)
+        return super().save(*objs, **kwargs)
 
     @property
     def keyring(self) -> KeyRing:

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
-from ledger_collect.domain import fast_events
+from ledger_collect.speedups import events as fast_events
 
 #: Namespace for ids derived from source keys (ERP document ids): same key, same id, always.
 ID_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4c1e-9b7a-2d0c5e9a7b11")
@@ -74,7 +74,8 @@ class CurrencyMismatchError(DomainError):
 
 
 class _FastCreation(type(Aggregate)):  # type: ignore[misc]
-    """``cls(...)`` through ``fast_events.create`` when it can, else the library's own."""
+    """``cls(...)`` through the fast path of ``speedups.events`` when it can, else the
+    library's own."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         made = None if args else fast_events.create(cls, kwargs)
@@ -83,7 +84,8 @@ class _FastCreation(type(Aggregate)):  # type: ignore[misc]
 
 class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
     """Base of every aggregate: events carry actor and business date. Events are triggered and
-    aggregates created through ``fast_events`` (the library's steps, worked out once per class)."""
+    aggregates created through ``speedups.events`` (the library's steps, worked out once per
+    class) while that speed-up is on."""
 
     TOPIC = "ledger_collect.CollectionsAggregate"
 
