@@ -25,6 +25,7 @@ from ledger_collect.api.memos import HELD, HELD_BYTES
 from ledger_collect.api.schema import MAX_ALIASES, MAX_TOKENS, make_schema
 from ledger_collect.api.schema import schema as default_schema
 from ledger_collect.config import Settings
+from ledger_collect.speedups import Speedups
 from ledger_collect.speedups.documents import CACHED_DOCUMENT_LENGTH, PARSED_BYTES
 from ledger_collect.storage.database import Database
 
@@ -193,7 +194,9 @@ def test_kept_documents_are_bounded_by_their_size(fast_api: Api) -> None:
 
 def test_a_long_query_does_not_hold_up_the_others(api_settings: Settings,
                                                    database: Database) -> None:
-    settings = api_settings.with_changes(max_body_bytes=16_000_000)
+    """A document too long to be kept is parsed and validated in a thread (the ``documents``
+    speed-up, on here)."""
+    settings = api_settings.with_changes(max_body_bytes=16_000_000, speedups=Speedups())
     with TestClient(create_app(settings, database, today=lambda: TODAY)) as client:
         api = Api(client, settings)
         api.data(ME)  # warm: the small query's document is cached

@@ -13,9 +13,9 @@ where the type says non-null, a value the scalar refuses), the whole object, or 
 of objects, goes the ordinary way, which reports the error as it always did. Middleware (schema
 extensions resolving fields) disables the short way: those must see every field.
 
-It overrides ``ExecutionContext.execute_fields``, ``complete_iterable_value``,
-``collect_subfields`` and ``build_response`` of graphql-core, and reads strawberry's field
-definitions.
+It overrides ``execute_fields``, ``complete_iterable_value``, ``collect_subfields`` and
+``build_response`` of graphql-core's executor (through strawberry's execution context), and
+reads strawberry's field definitions.
 """
 
 from __future__ import annotations
