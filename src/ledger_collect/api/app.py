@@ -103,8 +103,8 @@ async def _read_pool(db: Database, settings: Settings, **session: str) -> asyncp
     request's loaders, whose statements read rows by ids (``= ANY($1)``) and are best served
     by one plan for any ids. PostgreSQL, left to choose (``plan_cache_mode = auto``), planned
     the overview's one statement anew on each call: its generic plan, priced for an array of
-    unknown length, never looked cheaper than a plan for one id (measured: 1.4 ms a call
-    planned each time, 0.75 ms on the generic plan).
+    unknown length, never looked cheaper than a plan for one id, and planning cost more than
+    running it (``docs/performance.md``).
 
     Every transaction of these connections is read-only: queries never write (commands go
     through the write side), and a query that tried would fail loudly instead of changing the

@@ -147,7 +147,7 @@ class KeyRing:
             return
         sealed = [self._seal_key(s, AESGCM.generate_key(bit_length=256)) for s in wanted]
         with self._datastore.transaction(commit=True) as curs:
-            # No wait for the disk (~2 ms a commit here): a key is only used to seal events,
+            # No wait for the disk (a commit's flush): a key is only used to seal events,
             # and their commit, later in the one write-ahead log, makes it durable with them.
             curs.execute(_ASYNC_COMMIT)
             curs.execute(self._ensure_statement, {"ids": wanted, "keys": sealed})
