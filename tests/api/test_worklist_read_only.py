@@ -21,8 +21,8 @@ from ledger_collect.commands.application import Collections
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.live import follow
+from ledger_collect.projections.worklist.strategy_versions import active_strategy_set
 from ledger_collect.storage.database import Database
-from ledger_collect.worklist_strategy_store import active_strategy_set
 
 WORKLIST = """query ($date: Date) { worklist(date: $date, includeProcessed: true) {
   asOf totalCount nodes { number score daysOverdue amountToCollect explanation { points } } } }"""
