@@ -34,11 +34,10 @@ def customer_of(event: Any) -> UUID:
 
 
 def _registered(page: PageRows, e: Any) -> None:
-    page.customers[e.originator_id] = {
+    page.created("customers", {
         "id": e.originator_id, "number": e.number, "name": e.name, "segment": e.segment,
         "currency": e.currency, "risk_class": e.risk_class, "specialist": None,
-        "broken_promises": []}
-    page.changed["customers"].add(e.originator_id)
+        "broken_promises": []})
 
 
 def _master_data_changed(page: PageRows, e: Any) -> None:
@@ -61,13 +60,11 @@ def _assigned(specialist: bool) -> Any:
 
 
 def _posted(page: PageRows, e: Any) -> None:
-    page.items[e.originator_id] = {
+    page.created("items", {
         "id": e.originator_id, "customer_id": e.customer_id,
         "document_number": e.document_number, "currency": e.currency,
         "due_date": e.due_date, "open_amount": e.amount, "dunning_level": 0,
-        "last_dunned_on": None, "promise_id": None, "promised": None}
-    page.changed["items"].add(e.originator_id)
-    page.affected.add(e.customer_id)
+        "last_dunned_on": None, "promise_id": None, "promised": None})
 
 
 def _open_amount(sign: int) -> Any:
@@ -118,11 +115,9 @@ def _promise_ended(page: PageRows, e: Any) -> None:
 
 
 def _dispute_opened(page: PageRows, e: Any) -> None:
-    page.disputes[e.originator_id] = {
+    page.created("disputes", {
         "id": e.originator_id, "customer_id": e.customer_id, "invoice_ids": list(e.invoice_ids),
-        "currency": e.currency, "amount": e.amount, "active": True}
-    page.changed["disputes"].add(e.originator_id)
-    page.affected.add(e.customer_id)
+        "currency": e.currency, "amount": e.amount, "active": True})
 
 
 def _dispute_settled(active: bool) -> Any:
@@ -141,11 +136,9 @@ def _dispute_closed(page: PageRows, e: Any) -> None:
 
 
 def _follow_up_created(page: PageRows, e: Any) -> None:
-    page.follow_ups[e.originator_id] = {
+    page.created("follow_ups", {
         "id": e.originator_id, "customer_id": e.customer_id, "invoice_ids": list(e.invoice_ids),
-        "follow_up_date": e.follow_up_date, "open": True}
-    page.changed["follow_ups"].add(e.originator_id)
-    page.affected.add(e.customer_id)
+        "follow_up_date": e.follow_up_date, "open": True})
 
 
 def _follow_up_moved(page: PageRows, e: Any) -> None:

@@ -55,6 +55,9 @@ DISPUTE_COLUMNS = (
 FOLLOW_UP_COLUMNS = (
     ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"),
     ("follow_up_date", "date"), ("open", "bool"))
+#: The tables a page writes back with one upsert each, by the name ``PageRows`` files them by.
+_COLUMNS = {"customers": CUSTOMER_COLUMNS, "items": ITEM_COLUMNS,
+            "disputes": DISPUTE_COLUMNS, "follow_ups": FOLLOW_UP_COLUMNS}
 
 
 class Worklist(Projection):
@@ -130,11 +133,21 @@ class PageRows:
         self.follow_ups = load(conn, "worklist_follow_ups", names(FOLLOW_UP_COLUMNS), {
             e.originator_id for e in events
             if type(e) in _FOLLOW_UP_EVENTS and type(e) is not Resubmission.Created})
-        self.changed: dict[str, set[UUID]] = {
-            "customers": set(), "items": set(), "disputes": set(), "follow_ups": set()}
+        #: Each table's rows by id, under the name ``changed`` files them by.
+        self.rows = {"customers": self.customers, "items": self.items,
+                     "disputes": self.disputes, "follow_ups": self.follow_ups}
+        self.changed: dict[str, set[UUID]] = {table: set() for table in self.rows}
         self.closed_items: set[UUID] = set()
         self.affected: set[UUID] = set()  # customers whose figures must be recomputed
         self.processed: dict[tuple[UUID, Any], tuple[set[str], int]] = {}
+
+    def created(self, table: str, row: dict[str, Any]) -> None:
+        """A new row of ``table``; an invoice's, a dispute's or a follow-up's changes its
+        customer's figures."""
+        self.rows[table][row["id"]] = row
+        self.changed[table].add(row["id"])
+        if "customer_id" in row:
+            self.affected.add(row["customer_id"])
 
     def customer(self, customer_id: UUID) -> dict[str, Any] | None:
         row = self.customers.get(customer_id)
@@ -143,23 +156,19 @@ class PageRows:
         return row
 
     def item(self, invoice_id: UUID) -> dict[str, Any] | None:
-        row = self.items.get(invoice_id)
-        if row is not None:
-            self.changed["items"].add(invoice_id)
-            self.affected.add(row["customer_id"])
-        return row
+        return self._customers_row("items", invoice_id)
 
     def dispute(self, dispute_id: UUID) -> dict[str, Any] | None:
-        row = self.disputes.get(dispute_id)
-        if row is not None:
-            self.changed["disputes"].add(dispute_id)
-            self.affected.add(row["customer_id"])
-        return row
+        return self._customers_row("disputes", dispute_id)
 
     def follow_up(self, follow_up_id: UUID) -> dict[str, Any] | None:
-        row = self.follow_ups.get(follow_up_id)
+        return self._customers_row("follow_ups", follow_up_id)
+
+    def _customers_row(self, table: str, row_id: UUID) -> dict[str, Any] | None:
+        """A row about to change, if the model has it; its customer's figures change too."""
+        row = self.rows[table].get(row_id)
         if row is not None:
-            self.changed["follow_ups"].add(follow_up_id)
+            self.changed[table].add(row_id)
             self.affected.add(row["customer_id"])
         return row
 
@@ -169,22 +178,15 @@ class PageRows:
         self.processed[(customer_id, event.business_date)] = (actors, count + 1)
 
     def write(self, *, figures: bool = True) -> None:
-        changed = self.changed
-        upsert(self.conn, "worklist_customers", CUSTOMER_COLUMNS,
-               [_values(self.customers[i], CUSTOMER_COLUMNS)
-                for i in in_order(changed["customers"])])
-        upsert(self.conn, "worklist_items", ITEM_COLUMNS,
-               [_values(self.items[i], ITEM_COLUMNS)
-                for i in in_order(changed["items"] - self.closed_items)])
+        for table, columns in _COLUMNS.items():
+            written = self.changed[table] - self.closed_items if table == "items" else (
+                self.changed[table])
+            rows = self.rows[table]
+            upsert(self.conn, f"worklist_{table}", columns,
+                   [_values(rows[i], columns) for i in in_order(written)])
         if self.closed_items:
             self.conn.execute("DELETE FROM worklist_items WHERE id = ANY(%s)",
                               (in_order(self.closed_items),))
-        upsert(self.conn, "worklist_disputes", DISPUTE_COLUMNS,
-               [_values(self.disputes[i], DISPUTE_COLUMNS)
-                for i in in_order(changed["disputes"])])
-        upsert(self.conn, "worklist_follow_ups", FOLLOW_UP_COLUMNS,
-               [_values(self.follow_ups[i], FOLLOW_UP_COLUMNS)
-                for i in in_order(changed["follow_ups"])])
         if self.processed:
             keys = sorted(self.processed)
             self.conn.execute(_MARK_PROCESSED, (
