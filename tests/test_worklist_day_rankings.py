@@ -43,6 +43,7 @@ def upkeep(database: Database, today: date = TODAY) -> None:
 
 @pytest.fixture
 def two(app: Collections) -> Book:
+    """Alice's BIG (12,000.00, 100 days overdue) and SMALL (50.00, 2 days)."""
     book = Book(app)
     for number, amount, days in (("BIG", "12000.00", 100), ("SMALL", "50.00", 2)):
         book.customer(number)

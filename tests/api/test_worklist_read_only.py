@@ -16,6 +16,7 @@ import asyncpg
 import pytest
 from model_helpers import head
 from psycopg import sql
+from test_worklist_day_rankings import stored, two
 from test_worklist_model import Book, ago
 
 from api.helpers import TODAY, Api
@@ -35,20 +36,11 @@ PUBLISH = """mutation ($input: PublishCollectionStrategyInput!) {
   publishCollectionStrategy(input: $input) { __typename } }"""
 ACTIVATE = """mutation ($code: String!, $version: Int!) {
   activateCollectionStrategy(input: {code: $code, version: $version}) { __typename } }"""
+__all__ = ["two"]  # the fixture (alice's BIG and SMALL), used by name
+
 #: Small debts first: BIG (12,000.00 overdue) goes below SMALL (50.00).
 SMALL_FIRST = [{"name": "small first", "kind": "overdue_amount", "moreThan": "100.00",
                 "points": -10}]
-
-
-@pytest.fixture
-def listed(app: Collections) -> Book:
-    """Alice's BIG (12,000.00, 100 days overdue) and SMALL (50.00, 2 days)."""
-    book = Book(app)
-    for number, amount, days in (("BIG", "12000.00", 100), ("SMALL", "50.00", 2)):
-        book.customer(number)
-        book.invoice(number, amount, due_ago=days)
-    catch_up(app)
-    return book
 
 
 def every_row(database: Database) -> dict[str, tuple[Any, ...]]:
@@ -62,7 +54,7 @@ def every_row(database: Database) -> dict[str, tuple[Any, ...]]:
 
 
 def test_worklists_of_any_day_change_no_row(api: Api, database: Database,
-                                            listed: Book) -> None:
+                                            two: Book) -> None:
     before = every_row(database)
     assert "worklist_snapshots" in before
     answers = {day: api.data(WORKLIST, {"date": day}, user="alice")["worklist"] for day in (
@@ -95,12 +87,12 @@ def test_the_api_reads_on_connections_that_refuse_to_write(api: Api) -> None:
 
 
 def test_the_projector_goes_on_after_any_query_and_ranks_its_business_date(
-        api: Api, app: Collections, database: Database, listed: Book) -> None:
+        api: Api, app: Collections, database: Database, two: Book) -> None:
     for day in ("0001-01-01", "0001-01-02", "9999-12-30", "9999-12-31", str(ago(30)), None):
         api.post(WORKLIST, {"date": day}, user="alice")
     app.record_contact(Customer.create_id("SMALL"), channel="phone", result="no_answer",
                        actor="alice", business_date=TODAY)
-    listed.invoice("BIG", "10.00", due_ago=1)
+    two.invoice("BIG", "10.00", due_ago=1)
     assert catch_up(app, "worklist") == {"worklist": head(database)}
     with database.connect() as conn:
         assert conn.execute("SELECT count(*) FROM worklist_snapshots").fetchone() == (0,)
@@ -109,10 +101,7 @@ def test_the_projector_goes_on_after_any_query_and_ranks_its_business_date(
     projector = threading.Thread(target=follow, args=(app, stop, ["worklist"]))
     projector.start()
     try:
-        deadline = time.monotonic() + 30
-        while stored(database) != [(date.today(), active, 2)]:  # its own business date
-            assert time.monotonic() < deadline, stored(database)
-            time.sleep(0.05)
+        ranked_by_projector(database, [(date.today(), active, 2)])  # its own business date
     finally:
         stop.set()
         projector.join(timeout=10)
@@ -122,7 +111,7 @@ def test_the_projector_goes_on_after_any_query_and_ranks_its_business_date(
 
 
 def test_a_strategy_published_or_activated_is_ranked_by_the_projector_at_once(
-        api: Api, app: Collections, database: Database, listed: Book,
+        api: Api, app: Collections, database: Database, two: Book,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(follower, "UPKEEP_SECONDS", 3600.0)  # one round only, at start
     today = date.today()  # the projector's business date
@@ -161,10 +150,3 @@ def ranked_by_projector(database: Database, expected: list[tuple[date, str, int]
     while stored(database) != expected:
         assert time.monotonic() < deadline, stored(database)
         time.sleep(0.05)
-
-
-def stored(database: Database) -> list[tuple[date, str, int]]:
-    with database.connect() as conn:
-        return conn.execute(
-            "SELECT s.day, s.strategies, count(r.customer_id) FROM worklist_snapshots s"
-            " LEFT JOIN worklist_scores r ON r.snapshot = s.id GROUP BY s.id").fetchall()
