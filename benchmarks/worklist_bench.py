@@ -9,7 +9,7 @@ are what the writer would leave. The day's ranking is then stored as the project
 stores it (timed). Lists measured: a specialist with ~3,400 customers, one with 25,000, and the
 10,000 unassigned customers; each sequentially and with concurrent readers, and then for a day
 without a stored ranking (ranked in the query: every customer of the list scored).
-Target (issue 3, section 5): worklist page p99 <= 30 ms on this 2-core machine.
+Target: worklist page p99 <= 30 ms on this 2-core machine.
 
     python benchmarks/worklist_bench.py [--customers 100000] [--pages 300] [--concurrency 4]
 """
@@ -23,11 +23,13 @@ from datetime import date, timedelta
 import asyncpg
 from common import arguments, fresh_store, percentile
 
-from ledger_collect.projections import worklist_ranking as ranking
-from ledger_collect.projections import worklist_snapshots as snapshots
-from ledger_collect.projections.worklist import Worklist
-from ledger_collect.projections.worklist_figures import recompute
-from ledger_collect.worklist_strategy_store import active_strategies, active_strategy_set
+from ledger_collect.projections.worklist import Worklist, day_rankings
+from ledger_collect.projections.worklist import ranked_pages as ranking
+from ledger_collect.projections.worklist.customer_figures import recompute
+from ledger_collect.projections.worklist.strategy_versions import (
+    active_strategies,
+    active_strategy_set,
+)
 
 TODAY = date(2026, 11, 23)
 
@@ -84,7 +86,7 @@ def fill(database: object, customers: int) -> None:
               f"{time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
         with conn.transaction():
-            snapshots.build(conn, active_strategy_set(conn), TODAY)
+            day_rankings.build_ranking(conn, active_strategy_set(conn), TODAY)
         print(f"the day's ranking stored (as the projector's upkeep does) in "
               f"{(time.perf_counter() - started) * 1e3:.0f} ms")
 
