@@ -7,7 +7,7 @@ Three kinds, three channels:
   message and code, so clients handle them with the rest of the answer;
 - denials are GraphQL errors with ``extensions.code`` FORBIDDEN (``Forbidden``);
 - a request the API cannot work with is a GraphQL error with ``extensions.code``
-  BAD_USER_INPUT, or QUERY_TOO_COMPLEX for a limit reached (``ClientErrorCodes`` codes those
+  BAD_USER_INPUT, or QUERY_TOO_COMPLEX for a limit reached (``code_client_errors`` codes those
   that graphql-core reports without a code);
 - the database out of reach is a GraphQL error with ``extensions.code`` DATABASE_UNAVAILABLE,
   answered within the connect timeout, for queries and mutations alike: try again later;
@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
-from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.extensions import MaskErrors
 
 from ledger_collect.api.limits import BAD_USER_INPUT, coded_parse_error
 from ledger_collect.domain.base import ConflictError, DomainError, NotFoundError
@@ -108,22 +107,15 @@ class MaskInternalErrors(MaskErrors):
             extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id})
 
 
-class ClientErrorCodes(SchemaExtension):
+
+def code_client_errors(errors: list[GraphQLError]) -> None:
     """Codes the client's mistakes that graphql-core reports without a code: a document with
     too many tokens (``limits.coded_parse_error``), and a variable whose value does not coerce
     to its type (a Decimal "abc", a Date "2026-02-30"): ``BAD_USER_INPUT``, its message naming
     the variable."""
-
-    def on_parse(self) -> Iterator[None]:
-        yield
-        for error in self.execution_context.pre_execution_errors or ():
-            if isinstance(error, GraphQLSyntaxError):
-                coded_parse_error(error)
-
-    def on_execute(self) -> Iterator[None]:
-        yield
-        result = self.execution_context.result
-        for error in getattr(result, "errors", None) or ():
-            if error.path is None and error.nodes and all(
-                    isinstance(node, VariableDefinitionNode) for node in error.nodes):
-                error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}
+    for error in errors:
+        if isinstance(error, GraphQLSyntaxError):
+            coded_parse_error(error)
+        elif error.path is None and error.nodes and all(
+                isinstance(node, VariableDefinitionNode) for node in error.nodes):
+            error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}

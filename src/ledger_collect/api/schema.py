@@ -30,11 +30,11 @@ from ledger_collect.api.customers import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes import DisputeMutations
 from ledger_collect.api.emails import EmailMutations
 from ledger_collect.api.errors import (
-    ClientErrorCodes,
     Conflict,
     MaskInternalErrors,
     NotFound,
     RuleBroken,
+    code_client_errors,
 )
 from ledger_collect.api.limits import fixed_rules
 from ledger_collect.api.lists import ListQuery
@@ -82,7 +82,10 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
         """Client errors (validation, denials) are the client's business, and internal ones
-        are logged with their id by ``MaskInternalErrors``: nothing more to log here."""
+        are logged with their id by ``MaskInternalErrors``: nothing more to log here. Those
+        graphql-core reports without a code get theirs (strawberry calls this with the errors
+        of every answer that has some, before they are masked or sent)."""
+        code_client_errors(errors)
 
 
 def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
@@ -104,7 +107,6 @@ def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limits),
             *cached,
-            ClientErrorCodes,
             MaskInternalErrors,
         ],
     )
