@@ -1,4 +1,4 @@
-"""Every reach into a library's internals, each a speed-up that can be switched off.
+"""Every reach into a library's internals: the speed-ups, each of which can be switched off.
 
 The libraries' plain paths are correct, and slow where this project is hot: an ERP import saves
 hundreds of thousands of events, an overview completes hundreds of GraphQL fields. Each module
@@ -14,6 +14,7 @@ that is off leaves the library's own part in its place, so the plain path stays 
 tell a library's behaviour from ours, and to measure what each one brings
 (``docs/performance.md``).
 
+One reach is no speed-up: ``graphql_core_schema``, for want of a public accessor.
 This module imports no library: ``config`` reads the setting through it.
 """
 
