@@ -34,7 +34,7 @@ from ledger_collect.projections.engine import catch_up
 from ledger_collect.storage.database import Database
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
-import api_drive  # noqa: E402
+import api_drive
 
 #: Casework reached below the lists: the conversation's person and the records' customer come
 #: in the overview's statement too.
