@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Iterable, Sequence
 from functools import cache
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 import psycopg
@@ -24,6 +24,9 @@ from psycopg.rows import dict_row
 
 from ledger_collect.projections.tolerant import clip_keys
 from ledger_collect.storage.resources import sql_folder
+
+if TYPE_CHECKING:
+    from ledger_collect.projections.tables import Table
 
 _UUID_INT = attrgetter("int")
 
@@ -45,10 +48,19 @@ class Projection:
 
     #: The file stem: ``projections/<name>.sql`` and this module's name.
     name: ClassVar[str]
-    #: Tables the model owns (dropped and replaced when it is rebuilt).
+    #: Tables the model owns (dropped and replaced when it is rebuilt): those of ``declared``
+    #: unless the model names them itself.
     tables: ClassVar[tuple[str, ...]]
+    #: The model's tables declared in Python (``tables.Table``: columns, types, keys), from
+    #: which its writer and readers work; a test checks them against the model's SQL.
+    declared: ClassVar[tuple[Table[Any], ...]] = ()
     #: Event classes the model reads; the log is filtered on their pinned topics.
     handles: ClassVar[tuple[type, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "declared" in vars(cls):
+            cls.tables = tuple(table.name for table in cls.declared)
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:
@@ -176,13 +188,14 @@ def in_order(ids: Iterable[UUID]) -> list[UUID]:
 
 
 def load(conn: psycopg.Connection[Any], table: str, columns: Sequence[str], ids: Iterable[Any],
-         key: str = "id") -> dict[Any, dict[str, Any]]:
-    """The rows of ``table`` whose ``key`` is one of ``ids``, as dicts by key: one query."""
+         key: str = "id", by: str | None = None) -> dict[Any, dict[str, Any]]:
+    """The rows of ``table`` whose ``by`` column (``key`` unless given) is one of ``ids``, as
+    dicts by ``key``: one query."""
     wanted = list(ids)
     if not wanted:
         return {}
     query = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(
         sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table),
-        sql.Identifier(key))
+        sql.Identifier(by or key))
     with conn.cursor(row_factory=dict_row) as cursor:
         return {row[key]: row for row in cursor.execute(query, (wanted,))}

@@ -27,7 +27,8 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ledger_collect.projections import in_order, load, upsert
+from ledger_collect.projections import in_order, upsert
+from ledger_collect.projections.tables import Table
 
 T = TypeVar("T")
 
@@ -41,37 +42,82 @@ def names(columns: Sequence[tuple[str, str]]) -> list[str]:
 
 
 class Rows:
-    """One table's rows touched by a page of events, by id."""
+    """One table's rows that a page of events touches, by key: loaded with one query (``load``),
+    changed in memory event by event, written back with one statement (``write``).
 
-    def __init__(self, conn: psycopg.Connection[Any], table: str,
-                 columns: Sequence[tuple[str, str]], ids: Iterable[Any] = ()) -> None:
+    A row is a dict of the table's columns, marked changed when taken with ``get`` or given
+    with ``add``. A numbered table's rows are only ever added, as their values in column
+    order without the number (``append``), and numbered when written.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], table: Table[Any]) -> None:
         self.conn = conn
         self.table = table
-        self.columns = columns
-        self.rows: dict[Any, dict[str, Any]] = load(conn, table, names(columns), set(ids))
+        self.rows: dict[Any, dict[str, Any]] = {}
         self.changed: set[Any] = set()
+        self.appended: list[tuple[Any, ...]] = []
+
+    def load(self, ids: Iterable[Any], by: str | None = None) -> None:
+        """Read the rows of ``ids`` (of the key, or of column ``by``) not read yet."""
+        wanted = set(ids) if by else set(ids) - self.rows.keys()
+        for key, row in self.table.load(self.conn, wanted, by).items():
+            self.rows.setdefault(key, row)
 
     def add(self, row: dict[str, Any]) -> None:
-        self.rows[row["id"]] = row
-        self.changed.add(row["id"])
+        key = row[self.table.key[0]]
+        self.rows[key] = row
+        self.changed.add(key)
 
-    def get(self, row_id: Any) -> dict[str, Any] | None:
+    def get(self, key: Any) -> dict[str, Any] | None:
         """The row to change (None when the model never saw it created)."""
-        row = self.rows.get(row_id)
+        row = self.rows.get(key)
         if row is not None:
-            self.changed.add(row_id)
+            self.changed.add(key)
         return row
 
+    def append(self, values: tuple[Any, ...]) -> None:
+        self.appended.append(values)
+
     def write(self) -> None:
-        rows = [self.rows[i] for i in in_order(self.changed)]
-        if any(pgtype == "jsonb" for _, pgtype in self.columns):
-            jsonb = {name for name, pgtype in self.columns if pgtype == "jsonb"}
-            values = [tuple(Jsonb(row[name]) if name in jsonb and row[name] is not None
-                            else row[name] for name, _ in self.columns) for row in rows]
-        else:
-            read = itemgetter(*names(self.columns))
-            values = [read(row) for row in rows]
-        upsert(self.conn, self.table, self.columns, values)
+        if self.table.numbered:
+            self._copy()
+            return
+        rows = [self.rows[key] for key in in_order(self.changed)]
+        jsonb = [c.name for c in self.table.columns if c.type == "jsonb"]
+        if jsonb:
+            rows = [{**row, **{n: Jsonb(row[n]) for n in jsonb if row[n] is not None}}
+                    for row in rows]
+        values = list(map(itemgetter(*self.table.names), rows)) if rows else []
+        upsert(self.conn, self.table.name, self.table.upserted, values, self.table.key[0])
+
+    def _copy(self) -> None:
+        """New rows only, numbered after the highest number so far: COPY, the fastest way in."""
+        if not self.appended:
+            return
+        number, table = self.table.key[0], self.table.name
+        found = self.conn.execute(f"SELECT coalesce(max({number}), 0) FROM {table}").fetchone()
+        start = int(found[0]) if found else 0
+        statement = f"COPY {table} ({self.table.select()}) FROM STDIN (FORMAT BINARY)"
+        with self.conn.cursor().copy(statement) as copy:
+            copy.set_types([column.cast for column in self.table.columns])
+            for n, values in enumerate(self.appended, start + 1):
+                copy.write_row((n, *values))
+
+
+class PageRows:
+    """The rows one page of events touches in each of a model's tables (a ``Rows`` a table),
+    written back together, in the order the tables were given."""
+
+    def __init__(self, conn: psycopg.Connection[Any], tables: Iterable[Table[Any]]) -> None:
+        self.conn = conn
+        self.tables = {table.name: Rows(conn, table) for table in tables}
+
+    def __getitem__(self, table: Table[Any]) -> Rows:
+        return self.tables[table.name]
+
+    def write(self) -> None:
+        for rows in self.tables.values():
+            rows.write()
 
 
 def touch(row: dict[str, Any], event: Any) -> None:
@@ -204,11 +250,12 @@ class Where:
         return " AND ".join(self.conditions) if self.conditions else "true"
 
 
-async def fetch_page(pool: Any, table: str, columns: Sequence[str], where: Where, order: Order,
+async def fetch_page(pool: Any, table: Table[T], where: Where, order: Order,
                      first: int | None, after: str | None,
-                     make: Callable[[Any], T]) -> Page[T]:
+                     make: Callable[[Any], T] | None = None) -> Page[T]:
     """One page of ``table``'s rows matching ``where``, in ``order``, after the row of cursor
-    ``after``: one query (one row more than the page tells whether another page follows)."""
+    ``after``, as its records (or ``make``'s): one query (one row more than the page tells
+    whether another page follows)."""
     size = page_size(first)
     conditions = Where(list(where.conditions), list(where.params))
     direction, compare = ("DESC", "<") if order.descending else ("ASC", ">")
@@ -217,11 +264,11 @@ async def fetch_page(pool: Any, table: str, columns: Sequence[str], where: Where
         conditions.add(f"({order.column}, id) {compare} ({{}}, {{}})", value, row_id)
     conditions.params.append(size + 1)
     rows = await pool.fetch(
-        f"SELECT {', '.join(columns)} FROM {table} WHERE {conditions.sql()}"
+        f"SELECT {table.select()} FROM {table.name} WHERE {conditions.sql()}"
         f" ORDER BY {order.column} {direction}, id {direction} LIMIT ${len(conditions.params)}",
         *conditions.params)
     shown = rows[:size]
-    return Page(items=[make(row) for row in shown],
+    return Page(items=list(map(make or table.make, shown)),
                 cursors=[order.cursor(row[order.column], row["id"]) for row in shown],
                 has_next_page=len(rows) > size, has_previous_page=after is not None)
 
@@ -253,11 +300,12 @@ class Part(Generic[T]):
     key: str = "customer_id"
 
 
-def grouped_part(table: str, columns: Sequence[str], make: Callable[[Any], T], *,
-                 order: str, key: str = "customer_id") -> Part[T]:
-    """The rows of ``table`` whose ``key`` is one of ``$1``, in ``order`` within each key."""
-    return Part(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY($1)"
-                f" ORDER BY {key}, {order}", tuple(columns), make, key)
+def grouped_part(table: Table[T], make: Callable[[Any], T] | None = None, *, order: str,
+                 key: str = "customer_id") -> Part[T]:
+    """The rows of ``table`` whose ``key`` is one of ``$1``, in ``order`` within each key, as
+    its records (or ``make``'s)."""
+    return Part(f"SELECT {table.select()} FROM {table.name} WHERE {key} = ANY($1)"
+                f" ORDER BY {key}, {order}", table.names, make or table.make, key)
 
 
 async def fetch_part(pool: Any, part: Part[T], keys: Sequence[Any]) -> dict[Any, list[T]]:
