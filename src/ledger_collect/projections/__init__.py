@@ -3,7 +3,7 @@
 A read model is ``projections/<name>.sql`` (its tables, indexes and views: everything that can be
 thrown away and rebuilt from events) and ``ledger_collect/projections/<name>.py`` (same stem: a
 ``Projection`` subclass that turns a page of events into rows, and the async readers the API
-uses). ``runner`` keeps each model in step with the log — catch-up, live following, rebuild,
+uses). ``engine`` keeps each model in step with the log — catch-up, live following, rebuild,
 status, read-your-writes — whatever the model; a model only says what it handles and how.
 """
 
@@ -37,12 +37,12 @@ MODULES: tuple[str, ...] = (
 
 
 class Projection:
-    """What a read model declares; the runner does the rest.
+    """What a read model declares; the engine does the rest.
 
     ``apply`` receives one page of decoded domain events, in log order, inside the transaction
     that will also move the model's position: it must not commit, and it should cost a handful
     of statements per page, not one per event (load the touched rows with ``= ANY``, fold the
-    events in memory, write back with one upsert). Table names stay unqualified: the runner
+    events in memory, write back with one upsert). Table names stay unqualified: the engine
     points ``search_path`` at the live schema, or at a scratch schema during a rebuild.
     """
 
@@ -75,7 +75,7 @@ class Projection:
         """Of the definition the tables are built from: a change calls for a rebuild."""
         return _definition(cls.name)[1]
 
-    #: True while the runner builds the model from zero in a scratch schema: per-page work
+    #: True while the engine builds the model from zero in a scratch schema: per-page work
     #: that only readers need may wait for ``built``, which runs once, after the last page.
     building: bool = False
 

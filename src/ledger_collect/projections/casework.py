@@ -7,7 +7,7 @@ theirs (``correspondence``).
 
 Readers (asyncpg). ``<things>_by_customer`` serve the customer overview's loaders (one query
 for many customers); ``list_<things>`` serve the casework lists: filters, a sort order and
-keyset pages (``records.fetch_page``). "Specialist" in a promise or follow-up filter is the
+keyset pages (``rows.fetch_page``). "Specialist" in a promise or follow-up filter is the
 customer's assigned specialist (read from the customers model); an activity has its own.
 """
 
@@ -34,7 +34,6 @@ from ledger_collect.projections.rows import (
     PageRows,
     Where,
     fetch_page,
-    fetch_part,
     grouped_part,
     orders,
 )
@@ -132,15 +131,7 @@ class Casework(Projection):
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         page = PageRows(conn, self.declared)
-        for table in self.declared:
-            page[table].load(e.originator_id for e in events
-                             if _TABLE[type(e)] is table and type(e) not in _CREATED)
-        for event in events:
-            rows = page[_TABLE[type(event)]]
-            if type(event) in _CREATED:
-                rows.add(_CREATED[type(event)](event))
-            elif (row := rows.get(event.originator_id)) is not None:
-                _FOLD[type(event)](row, event)
+        page.fold_records(events, _TABLE, _CREATED, _FOLD)
         page.write()
 
 
@@ -276,21 +267,10 @@ PROMISES = grouped_part(PROMISE_TABLE, order="promised_date DESC, id DESC")
 RESUBMISSIONS = grouped_part(RESUBMISSION_TABLE, order="follow_up_date DESC, id DESC")
 #: Each customer's activities, latest due date first.
 ACTIVITIES = grouped_part(ACTIVITY_TABLE, order="due_date DESC, id DESC")
-
-
-async def promises_by_customer(pool: Any,
-                               customer_ids: Sequence[UUID]) -> dict[UUID, list[PromiseRecord]]:
-    return await fetch_part(pool, PROMISES, customer_ids)
-
-
-async def resubmissions_by_customer(
-        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ResubmissionRecord]]:
-    return await fetch_part(pool, RESUBMISSIONS, customer_ids)
-
-
-async def activities_by_customer(
-        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ActivityRecord]]:
-    return await fetch_part(pool, ACTIVITIES, customer_ids)
+#: Batched readers, for per-request loaders: one query for many keys.
+promises_by_customer = PROMISES.fetch
+resubmissions_by_customer = RESUBMISSIONS.fetch
+activities_by_customer = ACTIVITIES.fetch
 
 
 async def list_promises(pool: Any, given: ListFilter = NO_FILTER, *,

@@ -23,7 +23,7 @@ import psycopg
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.projections import Projection
-from ledger_collect.projections.rows import PageRows, fetch_part, grouped_part
+from ledger_collect.projections.rows import PageRows, grouped_part
 from ledger_collect.projections.tables import Json, Key, Table
 
 
@@ -96,15 +96,7 @@ class Correspondence(Projection):
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         page = PageRows(conn, self.declared)
-        for table in self.declared:
-            page[table].load(e.originator_id for e in events
-                             if _TABLE[type(e)] is table and type(e) not in _CREATED)
-        for e in events:
-            rows = page[_TABLE[type(e)]]
-            if type(e) in _CREATED:
-                rows.add(_CREATED[type(e)](e))
-            elif (row := rows.get(e.originator_id)) is not None:
-                _FOLD[type(e)](row, e)
+        page.fold_records(events, _TABLE, _CREATED, _FOLD)
         page.write()
 
 
@@ -177,13 +169,6 @@ def _email(row: Any) -> EmailRecord:
 EMAILS = grouped_part(EMAIL_TABLE, _email, order="created_on DESC, id DESC")
 #: Each customer's conversations, latest first.
 CONVERSATIONS = grouped_part(CONTACT_TABLE, order="contact_date DESC, recorded_on DESC, id DESC")
-
-
-async def emails_by_customer(pool: Any,
-                             customer_ids: Sequence[UUID]) -> dict[UUID, list[EmailRecord]]:
-    return await fetch_part(pool, EMAILS, customer_ids)
-
-
-async def customer_contacts_by_customer(
-        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[CustomerContactRecord]]:
-    return await fetch_part(pool, CONVERSATIONS, customer_ids)
+#: Batched readers, for per-request loaders: one query for many keys.
+emails_by_customer = EMAILS.fetch
+customer_contacts_by_customer = CONVERSATIONS.fetch

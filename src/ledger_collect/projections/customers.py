@@ -31,7 +31,6 @@ from ledger_collect.projections.rows import (
     Part,
     Where,
     fetch_page,
-    fetch_part,
     grouped_part,
     prefix_range,
     search_key,
@@ -228,33 +227,22 @@ CONTACT_PERSONS = Part(
     (*PERSON_TABLE.names, "is_default"), PERSON_TABLE.make)
 #: Each customer's notes, oldest first.
 NOTES = grouped_part(NOTE_TABLE, order="ordinal")
+#: Batched readers, for per-request loaders: one query for many keys.
+branches_by_customer = BRANCHES.fetch
+contact_persons_by_customer = CONTACT_PERSONS.fetch
+notes_by_customer = NOTES.fetch
 
 
 async def customers_by_id(pool: Any,
                           customer_ids: Sequence[UUID]) -> dict[UUID, CustomerRecord | None]:
     """Each customer asked for (None for an unknown id): one query."""
-    return only(await fetch_part(pool, CUSTOMERS, customer_ids))
+    return only(await CUSTOMERS.fetch(pool, customer_ids))
 
 
 def only(found: dict[UUID, list[CustomerRecord]]) -> dict[UUID, CustomerRecord | None]:
     """Customers read as lists of one (or none): the record or None, by id."""
     return {customer_id: records[0] if records else None
             for customer_id, records in found.items()}
-
-
-async def branches_by_customer(pool: Any,
-                               customer_ids: Sequence[UUID]) -> dict[UUID, list[CustomerRecord]]:
-    return await fetch_part(pool, BRANCHES, customer_ids)
-
-
-async def contact_persons_by_customer(
-        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ContactPersonRecord]]:
-    return await fetch_part(pool, CONTACT_PERSONS, customer_ids)
-
-
-async def notes_by_customer(pool: Any,
-                            customer_ids: Sequence[UUID]) -> dict[UUID, list[NoteRecord]]:
-    return await fetch_part(pool, NOTES, customer_ids)
 
 
 async def search_customers(pool: Any, *, search: str | None = None, segment: str | None = None,

@@ -2,7 +2,7 @@
 written off, still disputed), and the notes written on it.
 
 Writer: the cases a page touches are loaded with one query, folded in memory, written back with
-one upsert; notes are only ever added (one insert per page). Readers: ``disputes_by_customer``
+one upsert; notes are only ever added (one upsert per page). Readers: ``disputes_by_customer``
 and ``dispute_notes_by_dispute`` for loaders, ``list_disputes`` for the dispute list. Open
 items keeps its own view of disputes (what they take out of each invoice); this one is the
 case file.
@@ -29,7 +29,6 @@ from ledger_collect.projections.rows import (
     PageRows,
     Where,
     fetch_page,
-    fetch_part,
     grouped_part,
     orders,
     touch,
@@ -166,16 +165,9 @@ DISPUTE_ORDERS = orders(opened_on=date, still_disputed=Decimal, original_amount=
 DISPUTES = grouped_part(DISPUTE_TABLE, order="opened_on DESC, id DESC")
 #: Each case's notes in the order they were written (the opening note first).
 DISPUTE_NOTES = grouped_part(NOTE_TABLE, order="ordinal", key="dispute_id")
-
-
-async def disputes_by_customer(pool: Any,
-                               customer_ids: Sequence[UUID]) -> dict[UUID, list[DisputeRecord]]:
-    return await fetch_part(pool, DISPUTES, customer_ids)
-
-
-async def dispute_notes_by_dispute(
-        pool: Any, dispute_ids: Sequence[UUID]) -> dict[UUID, list[DisputeNoteRecord]]:
-    return await fetch_part(pool, DISPUTE_NOTES, dispute_ids)
+#: Batched readers, for per-request loaders: one query for many keys.
+disputes_by_customer = DISPUTES.fetch
+dispute_notes_by_dispute = DISPUTE_NOTES.fetch
 
 
 async def list_disputes(pool: Any, given: ListFilter = NO_FILTER, *,

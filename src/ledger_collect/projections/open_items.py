@@ -26,7 +26,7 @@ from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import Projection, in_order
-from ledger_collect.projections.rows import PageRows, Part, fetch_part
+from ledger_collect.projections.rows import PageRows, Part
 from ledger_collect.projections.tables import Key, Table
 
 ZERO = Decimal("0.00")
@@ -377,13 +377,10 @@ OPEN_ITEMS, ALL_ITEMS = _items(f" AND {OPEN_CONDITION}"), _items("")
 CREDITS = Part(f"SELECT {CREDIT_TABLE.select()} FROM customer_credits"
                " WHERE customer_id = ANY($1::uuid[]) ORDER BY customer_id, document_date,"
                " source_id", CREDIT_TABLE.names, CREDIT_TABLE.make)
+#: Batched readers, for per-request loaders: one query for many keys.
+credits_by_customer = CREDITS.fetch
 
 
 async def open_items_by_customer(pool: Any, customer_ids: Sequence[UUID], *,
                                  include_closed: bool = False) -> dict[UUID, list[OpenItem]]:
-    return await fetch_part(pool, ALL_ITEMS if include_closed else OPEN_ITEMS, customer_ids)
-
-
-async def credits_by_customer(pool: Any,
-                              customer_ids: Sequence[UUID]) -> dict[UUID, list[Credit]]:
-    return await fetch_part(pool, CREDITS, customer_ids)
+    return await (ALL_ITEMS if include_closed else OPEN_ITEMS).fetch(pool, customer_ids)

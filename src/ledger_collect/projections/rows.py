@@ -1,8 +1,9 @@
-"""What the master-data and casework read models share (not a read model itself).
+"""What the read models' writers and readers share (not a read model itself).
 
-Writing: ``Rows`` holds one table's rows that a page of events touches — loaded in one query,
-changed in memory event by event, written back in one upsert — so a page costs a handful of
-statements whatever its number of events.
+Writing: ``PageRows`` holds, for each table of a model (``tables.Table``), the rows a page of
+events touches (``Rows``) — loaded in one query, changed in memory event by event, written back
+in one upsert (or one COPY for rows only ever added) — so a page costs a handful of statements
+whatever its number of events.
 
 Reading: list readers answer keyset pages (``fetch_page``). A page is ordered by one column
 and the row id; its cursors carry the sort, the sort value and the id of their row, so ``after``
@@ -118,6 +119,22 @@ class PageRows:
     def write(self) -> None:
         for rows in self.tables.values():
             rows.write()
+
+    def fold_records(self, events: Sequence[Any], table_of: dict[type, Table[Any]],
+                     created: dict[type, Callable[[Any], dict[str, Any]]],
+                     fold: dict[type, Callable[[dict[str, Any], Any], None]]) -> None:
+        """Events that each name their record (the originator), whose rows are in the table
+        ``table_of`` says: an event in ``created`` makes its record's row, any other changes
+        the row (when the model saw the record created). One load per table."""
+        for table in self.tables.values():
+            table.load(e.originator_id for e in events
+                       if table_of[type(e)] is table.table and type(e) not in created)
+        for e in events:
+            rows = self[table_of[type(e)]]
+            if type(e) in created:
+                rows.add(created[type(e)](e))
+            elif (row := rows.get(e.originator_id)) is not None:
+                fold[type(e)](row, e)
 
 
 def touch(row: dict[str, Any], event: Any) -> None:
@@ -291,13 +308,18 @@ def grouped(rows: Iterable[Any], keys: Sequence[Any], make: Callable[[Any], T],
 @dataclass(frozen=True)
 class Part(Generic[T]):
     """What a batched reader reads: the rows of many keys (``$1``, an array) in a fixed order
-    within each key, and how a row becomes a record. Read alone (``fetch_part``) or with other
+    within each key, and how a row becomes a record. Read alone (``fetch``) or with other
     parts in one statement (``fetch_parts``: an overview's dozen lists in one round trip)."""
 
     query: str  # selects ``columns``, in that order
     columns: tuple[str, ...]
     make: Callable[[Any], T]
     key: str = "customer_id"
+
+    async def fetch(self, pool: Any, keys: Sequence[Any]) -> dict[Any, list[T]]:
+        """The records of many keys in one query (every key in the answer): a batched
+        reader, ``<things>_by_<key>``."""
+        return grouped(await pool.fetch(self.query, list(keys)), keys, self.make, self.key)
 
 
 def grouped_part(table: Table[T], make: Callable[[Any], T] | None = None, *, order: str,
@@ -306,12 +328,6 @@ def grouped_part(table: Table[T], make: Callable[[Any], T] | None = None, *, ord
     its records (or ``make``'s)."""
     return Part(f"SELECT {table.select()} FROM {table.name} WHERE {key} = ANY($1)"
                 f" ORDER BY {key}, {order}", table.names, make or table.make, key)
-
-
-async def fetch_part(pool: Any, part: Part[T], keys: Sequence[Any]) -> dict[Any, list[T]]:
-    """A batched reader: the records of many keys in one query (every key in the answer)."""
-    rows = await pool.fetch(part.query, list(keys))
-    return grouped(rows, keys, part.make, part.key)
 
 
 #: Columns of every array type in the read models, null, in front of ``fetch_parts``' arrays:
