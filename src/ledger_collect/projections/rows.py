@@ -54,9 +54,11 @@ class Rows:
     def __init__(self, conn: psycopg.Connection[Any], table: Table[Any]) -> None:
         self.conn = conn
         self.table = table
+        self.key = table.key[0]
         self.rows: dict[Any, dict[str, Any]] = {}
         self.changed: set[Any] = set()
         self.appended: list[tuple[Any, ...]] = []
+        self.append = self.appended.append  # called once an event: the list's own method
 
     def load(self, ids: Iterable[Any], by: str | None = None) -> None:
         """Read the rows of ``ids`` (of the key, or of column ``by``) not read yet."""
@@ -65,7 +67,7 @@ class Rows:
             self.rows.setdefault(key, row)
 
     def add(self, row: dict[str, Any]) -> None:
-        key = row[self.table.key[0]]
+        key = row[self.key]
         self.rows[key] = row
         self.changed.add(key)
 
@@ -75,9 +77,6 @@ class Rows:
         if row is not None:
             self.changed.add(key)
         return row
-
-    def append(self, values: tuple[Any, ...]) -> None:
-        self.appended.append(values)
 
     def write(self) -> None:
         if self.table.numbered:
@@ -89,13 +88,13 @@ class Rows:
             rows = [{**row, **{n: Jsonb(row[n]) for n in jsonb if row[n] is not None}}
                     for row in rows]
         values = list(map(itemgetter(*self.table.names), rows)) if rows else []
-        upsert(self.conn, self.table.name, self.table.upserted, values, self.table.key[0])
+        upsert(self.conn, self.table.name, self.table.upserted, values, self.key)
 
     def _copy(self) -> None:
         """New rows only, numbered after the highest number so far: COPY, the fastest way in."""
         if not self.appended:
             return
-        number, table = self.table.key[0], self.table.name
+        number, table = self.key, self.table.name
         found = self.conn.execute(f"SELECT coalesce(max({number}), 0) FROM {table}").fetchone()
         start = int(found[0]) if found else 0
         statement = f"COPY {table} ({self.table.select()}) FROM STDIN (FORMAT BINARY)"
@@ -105,19 +104,17 @@ class Rows:
                 copy.write_row((n, *values))
 
 
-class PageRows:
-    """The rows one page of events touches in each of a model's tables (a ``Rows`` a table),
-    written back together, in the order the tables were given."""
+class PageRows(dict[Table[Any], Rows]):
+    """The rows one page of events touches in each of a model's tables (a ``Rows`` a table,
+    by its ``Table``, or by its name in ``named``), written back together, in the order the
+    tables were given."""
 
     def __init__(self, conn: psycopg.Connection[Any], tables: Iterable[Table[Any]]) -> None:
-        self.conn = conn
-        self.tables = {table.name: Rows(conn, table) for table in tables}
-
-    def __getitem__(self, table: Table[Any]) -> Rows:
-        return self.tables[table.name]
+        super().__init__((table, Rows(conn, table)) for table in tables)
+        self.named = {table.name: rows for table, rows in self.items()}
 
     def write(self) -> None:
-        for rows in self.tables.values():
+        for rows in self.values():
             rows.write()
 
     def fold_records(self, events: Sequence[Any], table_of: dict[type, Table[Any]],
@@ -126,9 +123,9 @@ class PageRows:
         """Events that each name their record (the originator), whose rows are in the table
         ``table_of`` says: an event in ``created`` makes its record's row, any other changes
         the row (when the model saw the record created). One load per table."""
-        for table in self.tables.values():
-            table.load(e.originator_id for e in events
-                       if table_of[type(e)] is table.table and type(e) not in created)
+        for table, rows in self.items():
+            rows.load(e.originator_id for e in events
+                      if table_of[type(e)] is table and type(e) not in created)
         for e in events:
             rows = self[table_of[type(e)]]
             if type(e) in created:

@@ -95,11 +95,12 @@ def _stored(hint: Any) -> tuple[str, bool]:
     return _TYPES[hint], False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Table(Generic[R]):
     """One read-model table: its name, columns (from ``record``), primary key and unique
     constraints. ``numbered``: rows are only ever added, the key numbering them in the order
-    they were added after the highest so far (``rows.Rows``)."""
+    they were added after the highest so far (``rows.Rows``). Each table is declared once:
+    it is equal to itself only (and hashed as fast as an object is)."""
 
     name: str
     record: type[R]

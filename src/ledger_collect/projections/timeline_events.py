@@ -37,21 +37,17 @@ def add(page: PageRows, e: Any, customer_id: UUID, type_: str, event: str, descr
         amount: Decimal | None = None, currency: str | None = None,
         personal: str | None = None, occurred: date | None = None) -> None:
     """An entry of the customer's timeline (numbered when written)."""
-    page.tables[ENTRIES].append((
+    page.named[ENTRIES].append((
         customer_id, occurred or e.business_date, e.timestamp, type_, event, e.actor,
         description, amount, currency, personal, e.originator_id, e.originator_version))
 
 
 def remember(page: PageRows, table: str, key: UUID, values: dict[str, Any]) -> None:
-    page.tables[table].add({"id": key, **values})
-
-
-def _seen(page: PageRows, table: str, key: UUID) -> dict[str, Any] | None:
-    return page.tables[table].rows.get(key)
+    page.named[table].add({"id": key, **values})
 
 
 def documents(page: PageRows, invoice_ids: Iterable[UUID]) -> str:
-    invoices = page.tables[INVOICES].rows
+    invoices = page.named[INVOICES].rows
     return ", ".join(invoices[i]["document_number"] if i in invoices else "?"
                      for i in invoice_ids)
 
@@ -103,7 +99,7 @@ def _posted(page: PageRows, e: Any) -> None:
 def _invoice_fact(type_: str, event: str, say: Callable[[Any, str, str], str],
                   personal: Callable[[Any], str | None] = lambda e: None) -> Any:
     def fold(page: PageRows, e: Any) -> None:
-        invoice = _seen(page, INVOICES, e.originator_id)
+        invoice = page.named[INVOICES].rows.get(e.originator_id)
         if invoice is None:  # an invoice this model never saw posted: nothing to tell
             return
         amount = getattr(e, "amount", None)
@@ -150,7 +146,7 @@ def _promise_fact(event: Callable[[Any], str], say: Callable[[Any, dict[str, Any
                   amount: Callable[[Any], Decimal | None] = lambda e: None,
                   personal: Callable[[Any], str | None] = lambda e: None) -> Any:
     def fold(page: PageRows, e: Any) -> None:
-        promise = _seen(page, PROMISES, e.originator_id)
+        promise = page.named[PROMISES].rows.get(e.originator_id)
         if promise is None:
             return
         value = amount(e)
@@ -184,7 +180,7 @@ def _settlement(e: Any, currency: str) -> str:
 def _dispute_fact(event: str, say: Callable[[Any, str], str], *, amounts: bool = False,
                   personal: Callable[[Any], str | None] = lambda e: None) -> Any:
     def fold(page: PageRows, e: Any) -> None:
-        currency = (_seen(page, DISPUTES, e.originator_id) or {}).get("currency")
+        currency = page.named[DISPUTES].rows.get(e.originator_id, {}).get("currency")
         total = e.credited + e.paid + e.written_off if amounts else None
         add(page, e, e.customer_id, "dispute", event, say(e, currency or ""), amount=total,
             currency=currency if amounts else None, personal=personal(e))
