@@ -180,12 +180,12 @@ def _settle_disputes(page: PageRows) -> None:
         items.changed.add(invoice_id)
 
 
-def _share(dispute: dict[str, Any], invoice_id: UUID,
+def _share(case: dict[str, Any], invoice_id: UUID,
            items: dict[UUID, dict[str, Any]]) -> Decimal:
     """The part of the still-disputed amount that falls on this invoice: spread over the
     case's invoices in the order they were named, each taking at most what it has open."""
-    rest = dispute["still_disputed"]
-    for other, cap in zip(dispute["invoice_ids"], dispute["invoice_amounts"], strict=True):
+    rest = case["still_disputed"]
+    for other, cap in zip(case["invoice_ids"], case["invoice_amounts"], strict=True):
         if other in items:
             cap = items[other]["open_amount"]
         part = max(ZERO, min(rest, cap))

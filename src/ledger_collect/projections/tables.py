@@ -108,23 +108,20 @@ class Table(Generic[R]):
     unique: tuple[tuple[str, ...], ...] = ()
     numbered: bool = False
     columns: tuple[Column, ...] = dataclasses.field(init=False)
+    names: tuple[str, ...] = dataclasses.field(init=False)
+    #: The columns as ``projections.upsert`` takes them (a key column: type ``key``).
+    upserted: tuple[tuple[str, str], ...] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         hints = get_type_hints(self.record, include_extras=True)
         columns = tuple(_column(f.name, hints[f.name]) for f in dataclasses.fields(self.record)
                         if not f.metadata.get(_DERIVED))
-        object.__setattr__(self, "columns", columns)
         if self.numbered and (len(self.key) != 1 or columns[0].name != self.key[0]):
             raise TypeError(f"{self.name}: a numbered table's key is its first column")
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        return tuple(column.name for column in self.columns)
-
-    @property
-    def upserted(self) -> tuple[tuple[str, str], ...]:
-        """The columns as ``projections.upsert`` takes them (a key column: type ``key``)."""
-        return tuple((c.name, "key" if c.key else c.cast) for c in self.columns)
+        object.__setattr__(self, "columns", columns)
+        object.__setattr__(self, "names", tuple(column.name for column in columns))
+        object.__setattr__(self, "upserted", tuple(
+            (c.name, "key" if c.key else c.cast) for c in columns))
 
     def select(self, prefix: str = "") -> str:
         """The column list of a SELECT (``prefix``: a table alias and its dot)."""
