@@ -18,18 +18,23 @@ import asyncpg
 import pytest
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.projections import worklist_ranking as ranking
-from ledger_collect.projections import worklist_snapshots as snapshots
 from ledger_collect.projections.engine import catch_up
-from ledger_collect.storage.database import Database
-from ledger_collect.worklist_strategy import Strategy, StrategyError, StrategySet, parse_rules
-from ledger_collect.worklist_strategy_store import (
+from ledger_collect.projections.worklist import day_rankings
+from ledger_collect.projections.worklist import ranked_pages as ranking
+from ledger_collect.projections.worklist.strategy_rules import (
+    Strategy,
+    StrategyError,
+    StrategySet,
+    parse_rules,
+)
+from ledger_collect.projections.worklist.strategy_versions import (
     activate,
     active_strategies,
     active_strategy_set,
     publish,
     strategy_version,
 )
+from ledger_collect.storage.database import Database
 
 TODAY = date(2026, 11, 23)
 ERP = {"actor": "erp", "business_date": TODAY - timedelta(days=400)}
@@ -112,7 +117,7 @@ def read(database: Database, *, as_of: date = TODAY, specialist: str | None = "a
 def rank(database: Database, day: date = TODAY, strategies: StrategySet | None = None) -> None:
     """Store the day's ranking, as the projector's upkeep or a job does."""
     with database.connect() as conn, conn.transaction():
-        snapshots.build(conn, strategies or active_strategy_set(conn), day)
+        day_rankings.build_ranking(conn, strategies or active_strategy_set(conn), day)
 
 
 def ranked(database: Database, day: date, strategies: StrategySet) -> bool:

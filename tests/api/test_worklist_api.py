@@ -15,8 +15,8 @@ from api.helpers import TODAY, Api
 from ledger_collect.commands.application import Collections
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections.engine import catch_up
+from ledger_collect.projections.worklist.strategy_versions import publish
 from ledger_collect.storage.database import Database
-from ledger_collect.worklist_strategy_store import publish
 
 WORKLIST = """
 query ($specialist: String, $unassigned: Boolean! = false, $date: Date,
