@@ -116,8 +116,10 @@ class Table(Generic[R]):
         hints = get_type_hints(self.record, include_extras=True)
         columns = tuple(_column(f.name, hints[f.name]) for f in dataclasses.fields(self.record)
                         if not f.metadata.get(_DERIVED))
-        if self.numbered and (len(self.key) != 1 or columns[0].name != self.key[0]):
-            raise TypeError(f"{self.name}: a numbered table's key is its first column")
+        if self.numbered and (len(self.key) != 1 or columns[0].name != self.key[0]
+                              or any(c.key for c in columns)):
+            raise TypeError(f"{self.name}: a numbered table's key is its first column, and "
+                            "it holds no Key text (its rows are copied in as they are)")
         object.__setattr__(self, "columns", columns)
         object.__setattr__(self, "names", tuple(column.name for column in columns))
         object.__setattr__(self, "upserted", tuple(
