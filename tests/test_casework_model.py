@@ -43,7 +43,6 @@ from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.rows import (
     CursorError,
     ListArgumentError,
-    fetch_part,
     fetch_parts,
 )
 from ledger_collect.storage.database import Database
@@ -291,7 +290,7 @@ def test_an_overviews_parts_read_in_one_statement_equal_each_reader_alone(
     assert len(parts) == 13
 
     async def both(pool: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        alone = {name: await fetch_part(pool, part, ids) for name, part in parts.items()}
+        alone = {name: await part.fetch(pool, ids) for name, part in parts.items()}
         together = await fetch_parts(pool, parts, ids)
         async with pool.acquire() as conn:
             await conn.reload_schema_state()  # asyncpg forgets its type codecs (as after a
