@@ -207,9 +207,6 @@ def test_no_pinned_library_internal_is_used_outside_the_speedups_package() -> No
     assert used == []
 
 
-#: Private names of other libraries our modules may still reach, each with why.
-NOT_YET = {"_raw_info": "api/overview.py reads strawberry's info until its parts are declared "
-                        "on its fields"}
 #: The standard library's names with a leading underscore that are documented as public.
 DOCUMENTED = {"_exit"}  # os._exit: how a forked child ends without the parent's cleanup
 
@@ -241,7 +238,7 @@ def test_no_private_name_of_a_library_is_reached_outside_the_speedups_package() 
             for name in names:
                 if name not in ours and name not in DOCUMENTED:
                     reached.setdefault(name, []).append(f"{path.relative_to(ROOT)}:{number}")
-    assert reached.keys() == NOT_YET.keys(), reached
+    assert reached == {}
 
 
 def test_the_retried_methods_of_the_library_recorders_are_those_the_fast_one_retries() -> None:

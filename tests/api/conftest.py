@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 from starlette.testclient import TestClient
 
-from api.helpers import SECRET, TODAY, Api, Portfolio
+from api.helpers import SECRET, TODAY, Api, Portfolio, casework, when
 from ledger_collect.api.app import create_app
 from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
@@ -48,6 +48,32 @@ def portfolio(app: Collections) -> Portfolio:
     catch_up(app, "customers")  # `customer(id)` reads the customers read model
     return Portfolio(north=ids["C-1"], south=ids["C-2"], north_invoice=ids["INV-C-1"],
                      south_invoice=ids["INV-C-2"])
+
+
+@pytest.fixture
+def busy(app: Collections, portfolio: Portfolio) -> Portfolio:
+    """C-2 (south) gets one of everything; C-1 (north) gets 20 more invoices, casework on
+    five of them, a credit memo and an unapplied payment on account."""
+    erp = when(30, "erp")
+    app.add_contact(portfolio.south, "p2", name="Sam South", email="sam@c2.example",
+                    phone=None, role=None, **erp)
+    casework(app, portfolio.south, portfolio.south_invoice, "south", "p2")
+    for n in range(20):
+        invoice = app.post_invoice(
+            customer_number="C-1", document_number=f"INV-C-1-{n:02}", amount=Decimal("100.00"),
+            currency="EUR", posting_date=TODAY - timedelta(days=200),
+            due_date=TODAY - timedelta(days=n * 10 - 5), source_id=f"inv-c1-{n}",
+            **when(200, "erp"))
+        if n < 5:
+            casework(app, portfolio.north, invoice, f"north{n}", "p1")
+    app.apply_credit_memo(source_id="cm-1", customer_number="C-1", invoice_number=None,
+                          amount=Decimal("75.00"), currency="EUR",
+                          document_date=TODAY - timedelta(days=3), **when(3, "erp"))
+    app.apply_payment(source_id="pay-1", customer_number="C-1", allocations=[],
+                      unapplied=Decimal("60.00"), currency="EUR",
+                      payment_date=TODAY - timedelta(days=2), **when(2, "erp"))
+    catch_up(app)
+    return portfolio
 
 
 @pytest.fixture
