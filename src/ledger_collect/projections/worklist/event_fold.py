@@ -10,6 +10,7 @@ active: both by the aggregate's own status rule (``promise.status_after``,
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -47,7 +48,8 @@ def customer_of(event: Any) -> UUID:
 
 def promise_unconfirmed_after(event: Any) -> bool:
     """Whether a promise still waits for its money once ``event`` is applied. What counts
-    towards it only tells open from in process, both unconfirmed: the rule is given none."""
+    towards it only tells open from in process, both unconfirmed: the rule is asked with
+    nothing counted."""
     return promise.status_after(event, promise.ZERO) in promise.UNCONFIRMED
 
 
@@ -68,7 +70,7 @@ class WorklistPage(PageRows):
         self.customers, self.items = self[CUSTOMER_TABLE], self[ITEM_TABLE]
         self.disputes, self.follow_ups = self[DISPUTE_TABLE], self[FOLLOW_UP_TABLE]
         self.recounted: set[UUID] = set()
-        self.processed: dict[tuple[UUID, Any], tuple[set[str], int]] = {}
+        self.processed: dict[tuple[UUID, date], tuple[set[str], int]] = {}
         self.customers.load(customer_of(e) for e in events if type(e) in _CUSTOMER_EVENTS)
         self.items.load(e.originator_id if type(e) in _INVOICE_EVENTS else e.invoice_id
                         for e in events if type(e) in _ITEM_EVENTS)

@@ -2,11 +2,12 @@
 events (the readers are ``ranked_pages`` and ``amounts_to_collect``).
 
 The model keeps its own rows per customer, open invoice, dispute case and follow-up (it never
-reads another model's tables: each model is rebuilt on its own). A page of events is folded in
-memory (``event_fold``) over the rows it touches (one load per table), written back with one
-upsert per table, and then the per-customer figures the ranking reads are recomputed in one
-statement for the customers the page touched (``customer_figures``; while the model is built
-from zero, once for every customer after the last page).
+reads another model's tables: each model is rebuilt on its own; ``model_tables`` declares them).
+A page of events is folded in memory (``event_fold``) over the rows it touches, through the
+page writer every model uses (``rows.PageRows``: one load and one upsert per table, one delete
+for the invoices cleared or written off), and then the per-customer figures the ranking reads
+are recomputed in one statement for the customers the page touched (``customer_figures``; while
+the model is built from zero, once for every customer after the last page).
 
 Casework recorded on a customer on a business day — a contact, a promise made or withdrawn, a
 dispute opened or annotated, a follow-up set, moved or completed, a note, an email — marks the
