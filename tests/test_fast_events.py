@@ -255,7 +255,7 @@ def _casework(app: Any) -> None:
 
 
 def _customer_with_two_open_invoices(app: Any) -> tuple[Any, list[Any]]:
-    from ledger_collect.feed.bulk_load import ids_by_topic, load_aggregates
+    from ledger_collect.storage.bulk_reads import ids_by_topic, load_aggregates
 
     open_items: dict[Any, list[Any]] = {}
     for ids in ids_by_topic(app, ["ledger_collect.Invoice.Posted"]):

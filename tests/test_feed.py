@@ -30,7 +30,8 @@ from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.feed import BadLine, Importer
-from ledger_collect.feed.bulk_load import ImportBatch, ids_by_topic, load_aggregates
+from ledger_collect.feed.import_batch import ImportBatch
+from ledger_collect.storage.bulk_reads import ids_by_topic, load_aggregates
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import read_records, write_feed
 from ledger_collect.feed.importer import apply_record

@@ -16,7 +16,7 @@ from typing import Any
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.feed.bulk_load import ids_by_topic, load_aggregates
+from ledger_collect.storage.bulk_reads import ids_by_topic, load_aggregates
 
 BUCKETS = ("not due", "1-30", "31-60", "61-90", "91-120", "over 120")
 _LIMITS = (0, 30, 60, 90, 120)
