@@ -26,12 +26,12 @@ from ledger_collect.commands.receivables import assign_customer
 from ledger_collect.config import Settings
 from ledger_collect.domain.customer import Customer
 from ledger_collect.feed import DEFAULT_BATCH_SIZE
-from ledger_collect.storage.bulk_reads import load_aggregates
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import write_feed
 from ledger_collect.feed.parallel import run_parallel
 from ledger_collect.projections import select
 from ledger_collect.projections.engine import rebuild
+from ledger_collect.storage.bulk_reads import load_aggregates
 from ledger_collect.storage.database import Database, opened, redact
 
 SEED = 7

@@ -10,6 +10,8 @@ from decimal import Decimal
 import pytest
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import create_email, record_contact
+from ledger_collect.commands.receivables import add_contact, register_customer
 from ledger_collect.domain.base import ERASED
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
@@ -18,18 +20,18 @@ WHEN = {"actor": "alice", "business_date": date(2026, 11, 2)}
 
 
 def given(app: Collections):
-    customer = app.register_customer(number="C1", name="Acme", segment="north",
-                                     credit_limit=Decimal(1000), currency="EUR",
-                                     risk_class="B", source_id="md-C1", **WHEN)
-    app.add_contact(customer, "jeanne", name="Jeanne", **WHEN)
+    customer = app.run(register_customer, number="C1", name="Acme", segment="north",
+                       credit_limit=Decimal(1000), currency="EUR",
+                       risk_class="B", source_id="md-C1", **WHEN).result
+    app.run(add_contact, customer, "jeanne", name="Jeanne", **WHEN)
     return customer
 
 
 def write(app: Collections, customer):
-    email = app.create_email(customer, to=["ap@acme.example"], template="Bonjour Jeanne",
-                             attachments=["jeanne.pdf"], **WHEN)
-    talk = app.record_contact(customer, channel="phone", result="reached",
-                              contact_person_id="jeanne", **WHEN)
+    email = app.run(create_email, customer, to=["ap@acme.example"], template="Bonjour Jeanne",
+                    attachments=["jeanne.pdf"], **WHEN).result
+    talk = app.run(record_contact, customer, channel="phone", result="reached",
+                   contact_person_id="jeanne", **WHEN).result
     return email, talk
 
 

@@ -54,7 +54,7 @@ def swapped(app: Collections, command: Callable[..., Any], *args: Any,
                     object.__setattr__(event, field.name, changed)
                 elif _hashable(value) and value in swap:
                     object.__setattr__(event, field.name, swap[value])
-    app.commit(batch)
+    app.save_batch(batch)
     return result
 
 

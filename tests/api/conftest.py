@@ -13,8 +13,15 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.helpers import SECRET, TODAY, Api, Portfolio
-from ledger_collect.api.app import create_app
+from ledger_collect.app import create_api
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import (
+    add_contact,
+    add_customer_note,
+    assign_customer,
+    post_invoice,
+    register_customer,
+)
 from ledger_collect.config import Settings
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.storage.database import Database
@@ -32,18 +39,19 @@ def portfolio(app: Collections) -> Portfolio:
     when = {"actor": "erp", "business_date": TODAY - timedelta(days=40)}
     ids = {}
     for number, segment in (("C-1", "north"), ("C-2", "south")):
-        ids[number] = app.register_customer(
-            number=number, name=f"Customer {number}", segment=segment,
+        ids[number] = app.run(
+            register_customer, number=number, name=f"Customer {number}", segment=segment,
             credit_limit=Decimal("5000.00"), currency="EUR", risk_class="B",
-            source_id=f"md-{number}", **when)
-        ids[f"INV-{number}"] = app.post_invoice(
-            customer_number=number, document_number=f"INV-{number}", amount=Decimal("1000.00"),
+            source_id=f"md-{number}", **when).result
+        ids[f"INV-{number}"] = app.run(
+            post_invoice, customer_number=number, document_number=f"INV-{number}",
+            amount=Decimal("1000.00"),
             currency="EUR", posting_date=TODAY - timedelta(days=40),
-            due_date=TODAY - timedelta(days=10), source_id=f"inv-{number}", **when)
-    app.assign_customer(ids["C-1"], "alice", **when)
-    app.add_contact(ids["C-1"], "p1", name="Marie Curie", email="marie@c1.example",
-                    phone="+33 1 23 45 67 89", role="accounts payable", **when)
-    app.add_customer_note(ids["C-1"], "n1", "prefers calls after 2 pm", **when)
+            due_date=TODAY - timedelta(days=10), source_id=f"inv-{number}", **when).result
+    app.run(assign_customer, ids["C-1"], "alice", **when)
+    app.run(add_contact, ids["C-1"], "p1", name="Marie Curie", email="marie@c1.example",
+            phone="+33 1 23 45 67 89", role="accounts payable", **when)
+    app.run(add_customer_note, ids["C-1"], "n1", "prefers calls after 2 pm", **when)
     catch_up(app, "customers")  # `customer(id)` reads the customers read model
     return Portfolio(north=ids["C-1"], south=ids["C-2"], north_invoice=ids["INV-C-1"],
                      south_invoice=ids["INV-C-2"])
@@ -51,7 +59,7 @@ def portfolio(app: Collections) -> Portfolio:
 
 @pytest.fixture
 def api(api_settings: Settings, database: Database) -> Iterator[Api]:
-    app = create_app(api_settings, database, today=lambda: TODAY)
+    app = create_api(api_settings, database, today=lambda: TODAY)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Api(client, api_settings)
 

@@ -19,9 +19,24 @@ from graphql.execution.collect_fields import FieldDetails
 from starlette.testclient import TestClient
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.api.app import create_app
 from ledger_collect.api.pages import sliced
+from ledger_collect.app import create_api
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    create_activity,
+    create_email,
+    create_resubmission,
+    open_dispute,
+    record_contact,
+)
+from ledger_collect.commands.promises import record_promise
+from ledger_collect.commands.receivables import (
+    add_contact,
+    apply_credit_memo,
+    apply_payment,
+    clear_invoice,
+    post_invoice,
+)
 from ledger_collect.config import Settings
 from ledger_collect.projections.casework import PromiseRecord
 from ledger_collect.projections.engine import catch_up
@@ -61,17 +76,17 @@ def when(days_ago: int = 1, actor: str = "alice") -> dict[str, Any]:
 
 def casework(app: Collections, customer: Any, invoice: Any, tag: str, person: str) -> None:
     """One of each kind of casework on ``invoice`` of ``customer``."""
-    app.record_contact(customer, channel="phone", result="promised", contact_person_id=person,
-                       summary=f"{tag}: will pay", **when())
-    app.record_promise(invoice_id=invoice, amount=Decimal("100.00"),
-                       promised_date=TODAY + timedelta(days=7), **when())
-    app.open_dispute(customer, [invoice], amount=Decimal("50.00"), reason="price",
-                     processor="alice", note=f"{tag}: price too high", **when())
-    app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=3),
-                            reason=f"{tag}: call back", **when())
-    app.create_activity(customer, specialist="alice", due_date=TODAY + timedelta(days=2),
-                        description=f"{tag}: check the delivery", **when())
-    app.create_email(customer, to=[f"ap@{tag}.example"], template="reminder", **when())
+    app.run(record_contact, customer, channel="phone", result="promised", contact_person_id=person,
+            summary=f"{tag}: will pay", **when())
+    app.run(record_promise, invoice_id=invoice, amount=Decimal("100.00"),
+            promised_date=TODAY + timedelta(days=7), **when())
+    app.run(open_dispute, customer, [invoice], amount=Decimal("50.00"), reason="price",
+            processor="alice", note=f"{tag}: price too high", **when())
+    app.run(create_resubmission, customer, follow_up_date=TODAY + timedelta(days=3),
+            reason=f"{tag}: call back", **when())
+    app.run(create_activity, customer, specialist="alice", due_date=TODAY + timedelta(days=2),
+            description=f"{tag}: check the delivery", **when())
+    app.run(create_email, customer, to=[f"ap@{tag}.example"], template="reminder", **when())
 
 
 @pytest.fixture
@@ -79,23 +94,24 @@ def busy(app: Collections, portfolio: Portfolio) -> Portfolio:
     """C-2 (south) gets one of everything; C-1 (north) gets 20 more invoices, casework on
     five of them, a credit memo and an unapplied payment on account."""
     erp = when(30, "erp")
-    app.add_contact(portfolio.south, "p2", name="Sam South", email="sam@c2.example",
-                    phone=None, role=None, **erp)
+    app.run(add_contact, portfolio.south, "p2", name="Sam South", email="sam@c2.example",
+            phone=None, role=None, **erp)
     casework(app, portfolio.south, portfolio.south_invoice, "south", "p2")
     for n in range(20):
-        invoice = app.post_invoice(
-            customer_number="C-1", document_number=f"INV-C-1-{n:02}", amount=Decimal("100.00"),
+        invoice = app.run(
+            post_invoice, customer_number="C-1", document_number=f"INV-C-1-{n:02}",
+            amount=Decimal("100.00"),
             currency="EUR", posting_date=TODAY - timedelta(days=200),
             due_date=TODAY - timedelta(days=n * 10 - 5), source_id=f"inv-c1-{n}",
-            **when(200, "erp"))
+            **when(200, "erp")).result
         if n < 5:
             casework(app, portfolio.north, invoice, f"north{n}", "p1")
-    app.apply_credit_memo(source_id="cm-1", customer_number="C-1", invoice_number=None,
-                          amount=Decimal("75.00"), currency="EUR",
-                          document_date=TODAY - timedelta(days=3), **when(3, "erp"))
-    app.apply_payment(source_id="pay-1", customer_number="C-1", allocations=[],
-                      unapplied=Decimal("60.00"), currency="EUR",
-                      payment_date=TODAY - timedelta(days=2), **when(2, "erp"))
+    app.run(apply_credit_memo, source_id="cm-1", customer_number="C-1", invoice_number=None,
+            amount=Decimal("75.00"), currency="EUR",
+            document_date=TODAY - timedelta(days=3), **when(3, "erp"))
+    app.run(apply_payment, source_id="pay-1", customer_number="C-1", allocations=[],
+            unapplied=Decimal("60.00"), currency="EUR",
+            payment_date=TODAY - timedelta(days=2), **when(2, "erp"))
     catch_up(app)
     return portfolio
 
@@ -372,7 +388,7 @@ def following(app: Collections, api_settings: Settings, database: Database,
     projector.start()
     settings = api_settings.with_changes(read_wait_seconds=5.0)
     try:
-        with TestClient(create_app(settings, database, today=lambda: TODAY),
+        with TestClient(create_api(settings, database, today=lambda: TODAY),
                         base_url="http://127.0.0.1") as client:
             yield Api(client, settings)
     finally:
@@ -417,8 +433,8 @@ def test_the_overviews_lists_are_pages(api: Api, app: Collections, busy: Portfol
     assert seen == everything
     # the last row of a page leaves the list (cleared): the next page starts where it stood
     first = page(5)["openItems"]
-    app.clear_invoice(source_id="clr", invoice_number=everything[4], actor="erp",
-                      business_date=TODAY)
+    app.run(clear_invoice, source_id="clr", invoice_number=everything[4], actor="erp",
+            business_date=TODAY)
     catch_up(app, "open_items")
     after_cleared = page(5, first["pageInfo"]["endCursor"])["openItems"]["nodes"]
     assert [n["documentNumber"] for n in after_cleared] == everything[5:10]
