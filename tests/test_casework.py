@@ -40,6 +40,8 @@ from ledger_collect.domain.dispute import IllegalTransitionError, WrongCustomerE
 from ledger_collect.domain.invoice import InvoiceClosedError
 from ledger_collect.domain.resubmission import FollowUpDateError, ResubmissionCompletedError
 
+pytestmark = pytest.mark.store("memory")  # domain scenarios: no database needed
+
 D = date(2026, 11, 23)
 NEXT_DAY = D + timedelta(days=1)
 ERP = {"actor": "erp", "business_date": D}
@@ -327,6 +329,7 @@ def given_casework_with_personal_data(app):
     return customer_id, dispute_id, contact_id, email_id, resubmission_id, activity_id
 
 
+@pytest.mark.store("postgres")  # what PostgreSQL holds, read by another app
 def test_personal_fields_are_not_in_the_stored_bytes_but_read_back(app, database):
     _, dispute_id, contact_id, email_id, resubmission_id, activity_id = (
         given_casework_with_personal_data(app))
@@ -343,6 +346,7 @@ def test_personal_fields_are_not_in_the_stored_bytes_but_read_back(app, database
     assert app.repository.get(activity_id).description == SECRETS[6]
 
 
+@pytest.mark.store("postgres")  # what PostgreSQL holds, read by another app
 def test_after_erasure_casework_still_loads_with_amounts_and_dates(app, database):
     customer_id, dispute_id, contact_id, email_id, resubmission_id, activity_id = (
         given_casework_with_personal_data(app))

@@ -38,6 +38,8 @@ from ledger_collect.domain.dispute import (
 )
 from ledger_collect.domain.invoice import Invoice, InvoiceClosedError
 
+pytestmark = pytest.mark.store("memory")  # domain scenarios: no database needed
+
 D = date(2026, 11, 23)
 ERP = {"actor": "erp", "business_date": D}
 ALICE = {"actor": "alice", "business_date": D}

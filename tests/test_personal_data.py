@@ -85,6 +85,27 @@ def test_erasing_the_key_erases_every_personal_field_and_keeps_the_facts(app, da
         fresh.close()
 
 
+@pytest.mark.parametrize("app", ["memory", "postgres"], indirect=True)
+def test_erasure_reads_the_same_on_the_in_memory_store_and_on_postgresql(app):
+    customer = _customer_with_personal_data(app)
+    assert app.keyring.erase(customer.id, reason="GDPR request 2026-0042") is True
+    assert app.keyring.erase(customer.id, reason="again") is False
+    app.keyring.forget_cache()  # what the store holds, not what this application remembers
+    reloaded = app.repository.get(customer.id)
+    assert reloaded.contacts["k1"] == {"name": ERASED, "email": ERASED, "phone": ERASED,
+                                       "role": "accounts payable"}
+    assert reloaded.notes == {"n1": ERASED}
+    assert reloaded.number == "C-100" and reloaded.credit_limit == Decimal("10000.00")
+    assert app.repository.get(Invoice.create_id("C-100-INV-1")).open_amount == Decimal("1234.56")
+    app.keyring.ensure_keys([customer.id])  # an erased subject never gets a key again
+    assert app.keyring.cipher_for(customer.id, create=True) is None
+    app.run(add_contact, customer.id, "k2", name="Somebody New", email="new@acme.example",
+            actor="alice", business_date=D)
+    assert app.repository.get(customer.id).contacts["k2"]["name"] == ERASED
+    stored = b"\n".join(bytes(e.state) for e in app.recorder.select_events(customer.id))
+    assert b"Somebody New" not in stored and b"Acme SARL" in stored
+
+
 def test_each_customer_has_its_own_key(app, database):
     first = _customer_with_personal_data(app, "C-1")
     second = _customer_with_personal_data(app, "C-2")

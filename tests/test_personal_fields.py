@@ -16,6 +16,8 @@ from ledger_collect.domain.base import ERASED
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
 
+pytestmark = pytest.mark.store("memory")  # domain scenarios: no database needed
+
 WHEN = {"actor": "alice", "business_date": date(2026, 11, 2)}
 
 
@@ -47,13 +49,12 @@ def test_events_stored_before_the_fields_were_sealed_still_load(
     assert app.repository.get(talk).contact_person_id == "jeanne"
 
 
+@pytest.mark.parametrize("app", ["memory", "postgres"], indirect=True)
 def test_new_events_are_sealed_and_read_erased_after_erasure(app: Collections) -> None:
     customer = given(app)
     email, talk = write(app, customer)
-    with app.database.connect() as conn:
-        states = [bytes(row[0]) for row in conn.execute(
-            "SELECT state FROM collections_events WHERE originator_id = ANY(%s)",
-            ([email, talk],))]
+    states = [bytes(stored.state) for record in (email, talk)
+              for stored in app.recorder.select_events(record)]
     assert states and not any(b"jeanne" in state.lower() for state in states)
     assert app.repository.get(email).attachments == ["jeanne.pdf"]
     app.keyring.erase(customer, "GDPR request")

@@ -33,6 +33,8 @@ from ledger_collect.domain.base import (
 from ledger_collect.domain.customer import Customer, UnknownContactError
 from ledger_collect.domain.invoice import Invoice, InvoiceClosedError, OverpaymentError
 
+pytestmark = pytest.mark.store("memory")  # domain scenarios: no database needed
+
 D = date(2026, 11, 2)
 ERP = {"actor": "erp", "business_date": D}
 
@@ -238,6 +240,7 @@ def test_unknown_ids_are_reported_by_name(app):
         pay(app, "PAY1", ("INV404", "1.00"))
 
 
+@pytest.mark.store("postgres")  # two applications on one store
 def test_concurrent_changes_to_one_invoice_one_wins_the_other_is_told(app, database):
     given_customer(app)
     given_invoice(app, "INV1", "100.00")

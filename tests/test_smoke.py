@@ -22,8 +22,8 @@ def test_customer_and_invoice_round_trip(app):
     app.run(post_invoice, customer_number="C1", document_number="INV1", amount=Decimal("100.00"),
             currency="EUR", posting_date=date(2026, 9, 1), due_date=date(2026, 10, 1),
             source_id="inv-INV1", actor="erp", business_date=D)
-    app.run(apply_payment, source_id="pay-1", customer_number="C1", allocations=[("INV1",
-                                                                                  Decimal(40))],
+    app.run(apply_payment, source_id="pay-1", customer_number="C1",
+            allocations=[("INV1", Decimal(40))],
             unapplied=None, currency="EUR", payment_date=D, actor="erp", business_date=D)
     invoice = app.repository.get(Invoice.create_id("INV1"))
     assert invoice.open_amount == Decimal("60.00")

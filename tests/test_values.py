@@ -22,6 +22,8 @@ from ledger_collect.feed import Importer
 from ledger_collect.feed.files import read_records
 from ledger_collect.feed.records import parse_record
 
+pytestmark = pytest.mark.store("memory")  # domain scenarios: no database needed
+
 TODAY = date(2026, 11, 23)
 TIGHTLY = Settings(max_code_length=5, max_name_length=8, max_text_length=12,
                    promise_horizon_days=10)
