@@ -22,7 +22,7 @@ from common import fresh_store
 from psycopg import sql
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import assign_customer
+from ledger_collect.commands.receivables import assign_customers
 from ledger_collect.config import Settings
 from ledger_collect.domain.customer import Customer
 from ledger_collect.feed import DEFAULT_BATCH_SIZE
@@ -31,7 +31,6 @@ from ledger_collect.feed.files import write_feed
 from ledger_collect.feed.parallel import run_parallel
 from ledger_collect.projections import select
 from ledger_collect.projections.engine import rebuild
-from ledger_collect.storage.bulk_reads import load_aggregates
 from ledger_collect.storage.database import Database, opened, redact
 
 SEED = 7
@@ -187,11 +186,7 @@ def assign(app: Collections, segments: dict[str, str], as_of: date) -> float:
     for start in range(0, len(plan), ASSIGN_CHUNK):
         chunk = [(Customer.create_id(number), who) for number, who in
                  plan[start:start + ASSIGN_CHUNK]]
-        batch = app.batch()
-        batch.preload(load_aggregates(app, [cid for cid, _ in chunk]).values())
-        for cid, who in chunk:
-            assign_customer(batch, cid, who, actor="bench", business_date=as_of)
-        app.commit(batch)
+        app.run(assign_customers, dict(chunk), actor="bench", business_date=as_of)
         ticker(start + len(chunk), len(plan))
     seconds = time.perf_counter() - started
     print(f"assigned {len(plan):,} customers to {sum(SPECIALISTS.values())} specialists in "

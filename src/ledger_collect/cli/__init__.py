@@ -26,10 +26,11 @@ from ledger_collect.app import master_key, open_collections, open_database
 from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.import_commands import import_feed, report
 from ledger_collect.cli.worklist_commands import worklist
-from ledger_collect.commands import Batch
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import assign_customers
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import DomainError
+from ledger_collect.domain.customer import Customer
 from ledger_collect.feed import FeedFormatError, Importer
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import detect_format, write_feed
@@ -145,22 +146,11 @@ def _assign_demo_specialists(app: Collections, generated: list[dict[str, object]
     """Give each segment's customers to the demo specialists in turn, leaving every fifth
     unassigned, so that worklists (and the unassigned list) have something to show."""
     numbers = [str(raw["number"]) for raw in generated if raw.get("kind") == "customer"]
-    app.run(_assign_in_turn, numbers, actor="demo", business_date=today)
+    shares = {Customer.create_id(number): DEMO_SPECIALISTS[n % len(DEMO_SPECIALISTS)]
+              for n, number in enumerate(numbers) if n % 5 != 4}
+    app.run(assign_customers, shares, actor="demo", business_date=today)
     click.echo(f"assigned the demo customers to {', '.join(DEMO_SPECIALISTS)} "
                f"(every fifth left unassigned)")
-
-
-def _assign_in_turn(batch: Batch, numbers: list[str], *, actor: str,
-                    business_date: date) -> None:
-    """The demo's assignments, as one command: every customer but each fifth, in turn."""
-    from ledger_collect.commands.receivables import assign_customer
-    from ledger_collect.domain.customer import Customer
-
-    for n, number in enumerate(numbers):
-        if n % 5 != 4:
-            assign_customer(batch, Customer.create_id(number),
-                            DEMO_SPECIALISTS[n % len(DEMO_SPECIALISTS)], actor=actor,
-                            business_date=business_date)
 
 
 @cli.command()

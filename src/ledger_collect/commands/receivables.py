@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -56,6 +57,16 @@ def assign_customer(batch: Batch, customer_id: UUID, specialist: str, *, actor: 
                     business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").assign(specialist, actor=actor,
                                                         business_date=business_date)
+
+
+@checked
+def assign_customers(batch: Batch, assignments: Mapping[UUID, str], *, actor: str,
+                     business_date: date) -> None:
+    """Share customers out to specialists at once (customer id -> specialist): the customers
+    are loaded together and the assignments saved in one transaction."""
+    batch.load(assignments)
+    for customer_id, specialist in assignments.items():
+        assign_customer(batch, customer_id, specialist, actor=actor, business_date=business_date)
 
 
 @checked

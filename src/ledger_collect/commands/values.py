@@ -199,6 +199,7 @@ KINDS: dict[str, Check] = {
     "allocations": _pairs(CODE, AMOUNT, ("invoice", "amount")),
     "instalments": _pairs(PROMISED_DATE, AMOUNT, ("due date", "amount")),
     "failures": _mapping(NAME, TEXT),
+    "assignments": _mapping(UNCHECKED, CODE),
     **dict.fromkeys(("customer_id", "invoice_id", "promise_id", "dispute_id", "resubmission_id",
                      "activity_id", "email_id", "invoice_ids", "promise_ids", "dispute_ids",
                      "resubmission_ids", "zipped", "tolerance_days"), UNCHECKED),
