@@ -96,8 +96,11 @@ class Collections(FastSave, Application):
     # -- infrastructure ----------------------------------------------------------------------
     def construct_mapper(self) -> SealingMapper:
         mapper = SealingMapper(transcoder=self.construct_transcoder())
-        mapper.keyring = (InMemoryKeyRing(self._master_key) if self.database is None
-                          else PostgresKeyRing(self._master_key, self.factory.datastore))
+        if self.database is None:
+            mapper.keyring = InMemoryKeyRing(self._master_key)
+        else:
+            datastore = self.factory.datastore  # type: ignore[attr-defined]
+            mapper.keyring = PostgresKeyRing(self._master_key, datastore)
         return mapper
 
     def construct_transcoder(self) -> Transcoder:
@@ -131,7 +134,7 @@ class Collections(FastSave, Application):
         atomically: its result, and the notification id of the last event saved. A refused
         command (a ``DomainError``) or a conflicting save (``ConflictError``) saves nothing.
         To check who may run it, on the same batch: ``run(guarded(guard, command), ...)``."""
-        batch = self.batch()
+        batch: Batch = self.batch()
         result = command(batch, *args, **kwargs)
         changed = frozenset(aggregate.id for aggregate in batch.changed())
         return Outcome(result, self.save_batch(batch), batch.aggregates, changed)
