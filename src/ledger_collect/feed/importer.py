@@ -149,11 +149,16 @@ class Importer:
         flight.saving = saver.submit(self.app.save_events, events)
         return flight
 
-    def _run_records(self, records: list[Record], result: ImportResult) -> None:
+    def _run_records(self, records: list[Record], result: ImportResult, *,
+                     strict: bool = False,
+                     progress: Callable[[int], None] | None = None) -> None:
         """Decide and save the records, here and now (again, if another writer got there
-        first)."""
+        first). ``strict``: nothing is saved if a record is rejected."""
         for attempt in range(1, self.attempts + 1):
-            batches, outcomes, rejected = self._apply(records)
+            batches, outcomes, rejected = self._apply(records, progress)
+            if strict and (result.rejected or rejected):
+                result.saved = False
+                break
             try:
                 result.events += self._commit(batches)
             except ConflictError:  # another writer got there first: reload and decide again
@@ -167,21 +172,7 @@ class Importer:
     def _run_strict(self, items: list[Record | BadLine], result: ImportResult,
                     progress: Callable[[int], None] | None) -> None:
         result.read = len(items)
-        records = _sort_out(items, result)
-        for attempt in range(1, self.attempts + 1):
-            batches, outcomes, rejected = self._apply(records, progress)
-            if result.rejected or rejected:
-                result.saved = False
-                break
-            try:
-                result.events += self._commit(batches)
-            except ConflictError:
-                self._cache.clear()
-                if attempt == self.attempts:
-                    raise
-                continue
-            break
-        _tally(result, batches, outcomes, rejected)
+        self._run_records(_sort_out(items, result), result, strict=True, progress=progress)
         if not result.saved:
             result.applied = 0
 
