@@ -35,7 +35,7 @@ What it does, in order:
 Each phase line gives the API's CPU time per request (the least load-dependent figure: one
 API process serves at most 1 / that) and how busy the machine was: the driver and
 PostgreSQL share the 2 cores with the server, and anything else running skews every figure, so
-the run starts by saying whether the machine is quiet. Targets (issue 3, section 5): overview
+the run starts by saying whether the machine is quiet. Targets: overview
 p99 <= 50 ms at >= 300 req/s; worklist page p99 <= 30 ms; rebuild >= 10,000 events/s; live lag
 p99 <= 100 ms; API memory < 400 MB.
 

@@ -3,7 +3,7 @@
 Each command is what a mutation will run: load the invoice (and its customer's data key),
 decide, create the PromiseToPay, link it on the invoice, and save both in one transaction
 (the table lock, NOTIFY, commit). Measured end to end around the pipeline,
-``Collections.run(record_promise, ...)``. Target: p99 <= 10 ms on a 2-core machine.
+``Collections.run(record_promise, ...)``. Target: p99 <= 10 ms on this 2-core machine.
 
     python benchmarks/command_bench.py [--commands 1000] [--warmup 100]
 """

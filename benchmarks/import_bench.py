@@ -15,7 +15,7 @@
    file, into a third fresh schema: the stock recorder and JSON transcoder of eventsourcing,
    one record per ``save()`` (one transaction per record).
 
-Target (issue 2, section 7): >= 20,000 events/s sustained on this 2-core machine; the plain path
+Target: >= 20,000 events/s sustained on this 2-core machine; the plain path
 manages under 1,000.
 
     python benchmarks/import_bench.py [--customers 20000] [--processes 1,2] [--plain-records 3000]

