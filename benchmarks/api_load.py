@@ -21,6 +21,7 @@ import psycopg
 from common import fresh_store
 from psycopg import sql
 
+from ledger_collect.app import open_database
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivables import assign_customers
 from ledger_collect.config import Settings
@@ -31,7 +32,7 @@ from ledger_collect.feed.files import write_feed
 from ledger_collect.feed.parallel import run_parallel
 from ledger_collect.projections import select
 from ledger_collect.projections.engine import rebuild
-from ledger_collect.storage.database import Database, opened, redact
+from ledger_collect.storage.database import Database, redact
 
 SEED = 7
 DENSITY = 1.9  # ~10.7 invoices per customer (5.9 at the demo's default density)
@@ -84,7 +85,8 @@ def bench_store(*, keep: bool, reuse: str | None,
             raise SystemExit(f"no master key for schema {reuse}: {path} is missing (set "
                              f"LEDGER_MASTER_KEY if the schema was loaded with one)")
         key = path.read_text().strip()
-    with opened(base.with_changes(schema=reuse, master_key=key), migrate=False) as database:
+    with open_database(base.with_changes(schema=reuse, master_key=key),
+                       migrate=False) as database:
         with database.connect() as conn:
             events, models = conn.execute(
                 "SELECT to_regclass('collections_events'), to_regclass('customers')").fetchone()

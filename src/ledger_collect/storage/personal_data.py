@@ -3,9 +3,10 @@
 Every customer (the data subject) gets a random 256-bit data key, stored in ``subject_keys``
 (in memory with the in-memory event store) sealed by the master key from configuration. Fields
 an event class lists in ``PERSONAL`` are encrypted with AES-GCM under that key before the event
-is stored, and opened again when it is read. Erasing a customer deletes the key: every copy of those fields, in events, snapshots,
-backups and archives, becomes unreadable at once, while amounts and dates stay readable and
-the aggregates still load (the fields then read as ``ERASED``).
+is stored, and opened again when it is read. Erasing a customer deletes the key: every copy of
+those fields, in events, snapshots, backups and archives, becomes unreadable at once, while
+amounts and dates stay readable and the aggregates still load (the fields then read as
+``ERASED``).
 """
 
 from __future__ import annotations
