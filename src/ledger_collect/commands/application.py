@@ -104,13 +104,14 @@ class Collections(FastSave, Application):
         return mapper
 
     def construct_transcoder(self) -> Transcoder:
-        """The stock JSON format, written and read with orjson (see ``store``)."""
+        """The stock JSON format, written and read with orjson (``storage.transcoder``)."""
         transcoder = FastJSONTranscoder()
         self.register_transcodings(transcoder)
         return transcoder
 
     def construct_recorder(self) -> ApplicationRecorder:
-        """The library's recorder with batches sent in binary (see ``store``)."""
+        """The library's recorder with batches sent in binary (``storage.event_store``); in
+        memory, the library's own."""
         if self.database is None:
             return super().construct_recorder()
         return application_recorder(self.factory)  # type: ignore[arg-type]
