@@ -23,11 +23,13 @@ from datetime import date, timedelta
 import asyncpg
 from common import arguments, fresh_store, percentile
 
-from ledger_collect.projections import worklist_ranking as ranking
-from ledger_collect.projections import worklist_snapshots as snapshots
-from ledger_collect.projections.worklist import Worklist
-from ledger_collect.projections.worklist_figures import recompute
-from ledger_collect.worklist_strategy_store import active_strategies, active_strategy_set
+from ledger_collect.projections.worklist import Worklist, day_rankings
+from ledger_collect.projections.worklist import ranked_pages as ranking
+from ledger_collect.projections.worklist.customer_figures import recompute
+from ledger_collect.projections.worklist.strategy_versions import (
+    active_strategies,
+    active_strategy_set,
+)
 
 TODAY = date(2026, 11, 23)
 
@@ -84,7 +86,7 @@ def fill(database: object, customers: int) -> None:
               f"{time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
         with conn.transaction():
-            snapshots.build(conn, active_strategy_set(conn), TODAY)
+            day_rankings.build_ranking(conn, active_strategy_set(conn), TODAY)
         print(f"the day's ranking stored (as the projector's upkeep does) in "
               f"{(time.perf_counter() - started) * 1e3:.0f} ms")
 

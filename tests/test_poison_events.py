@@ -25,8 +25,8 @@ from ledger_collect.commands.application import Collections
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import select
 from ledger_collect.projections.engine import catch_up, rebuild
+from ledger_collect.projections.worklist.strategy_versions import active_strategies
 from ledger_collect.storage.database import Database
-from ledger_collect.worklist_strategy_store import active_strategies
 
 TODAY = date(2026, 11, 23)
 BY = {"actor": "erp", "business_date": TODAY}

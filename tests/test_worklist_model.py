@@ -35,18 +35,23 @@ from ledger_collect.commands.receivables import (
     raise_dunning_level,
     register_customer,
 )
-from ledger_collect.projections import worklist_ranking as ranking
-from ledger_collect.projections import worklist_snapshots as snapshots
 from ledger_collect.projections.engine import catch_up
-from ledger_collect.storage.database import Database
-from ledger_collect.worklist_strategy import Strategy, StrategyError, StrategySet, parse_rules
-from ledger_collect.worklist_strategy_store import (
+from ledger_collect.projections.worklist import day_rankings
+from ledger_collect.projections.worklist import ranked_pages as ranking
+from ledger_collect.projections.worklist.strategy_rules import (
+    Strategy,
+    StrategyError,
+    StrategySet,
+    parse_rules,
+)
+from ledger_collect.projections.worklist.strategy_versions import (
     activate,
     active_strategies,
     active_strategy_set,
     publish,
     strategy_version,
 )
+from ledger_collect.storage.database import Database
 
 TODAY = date(2026, 11, 23)
 ERP = {"actor": "erp", "business_date": TODAY - timedelta(days=400)}
@@ -65,10 +70,11 @@ class Book:
 
     def customer(self, number: str, *, segment: str = "north", risk: str = "B",
                  currency: str = "EUR", specialist: str | None = "alice") -> UUID:
-        customer_id = self.app.run(
-            register_customer, number=number, name=f"Customer {number}", segment=segment,
-            credit_limit=Decimal("50000.00"), currency=currency, risk_class=risk,
-            source_id=f"md-{number}", **ERP).result
+        customer_id = self.app.run(register_customer, 
+                                   number=number, name=f"Customer {number}", segment=segment,
+                                   credit_limit=Decimal("50000.00"), currency=currency,
+                                   risk_class=risk,
+                                   source_id=f"md-{number}", **ERP).result
         if specialist is not None:
             self.app.run(assign_customer, customer_id, specialist, actor="sue",
                          business_date=ago(300))
@@ -79,10 +85,11 @@ class Book:
         self.documents += 1
         document = f"{number}-{self.documents}"
         posted = ago(max(due_ago, 0) + 30)
-        return self.app.run(
-            post_invoice, customer_number=number, document_number=document, amount=Decimal(amount),
-            currency=currency, posting_date=posted, due_date=ago(due_ago),
-            source_id=f"inv-{document}", actor="erp", business_date=posted).result
+        return self.app.run(post_invoice, 
+                            customer_number=number, document_number=document,
+                            amount=Decimal(amount),
+                            currency=currency, posting_date=posted, due_date=ago(due_ago),
+                            source_id=f"inv-{document}", actor="erp", business_date=posted).result
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,7 @@ def read(database: Database, *, as_of: date = TODAY, specialist: str | None = "a
 def rank(database: Database, day: date = TODAY, strategies: StrategySet | None = None) -> None:
     """Store the day's ranking, as the projector's upkeep or a job does."""
     with database.connect() as conn, conn.transaction():
-        snapshots.build(conn, strategies or active_strategy_set(conn), day)
+        day_rankings.build_ranking(conn, strategies or active_strategy_set(conn), day)
 
 
 def ranked(database: Database, day: date, strategies: StrategySet) -> bool:

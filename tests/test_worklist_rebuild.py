@@ -40,8 +40,8 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections.engine import build, catch_up
 from ledger_collect.projections.worklist import Worklist
+from ledger_collect.projections.worklist.strategy_versions import publish, strategy_set
 from ledger_collect.storage.database import Database
-from ledger_collect.worklist_strategy_store import publish, strategy_set
 
 
 # -- the model against a rebuild and against the aggregates ----------------------------------

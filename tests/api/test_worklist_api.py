@@ -18,8 +18,8 @@ from ledger_collect.commands.promises import record_promise
 from ledger_collect.commands.receivables import raise_dunning_level
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections.engine import catch_up
+from ledger_collect.projections.worklist.strategy_versions import publish
 from ledger_collect.storage.database import Database
-from ledger_collect.worklist_strategy_store import publish
 
 WORKLIST = """
 query ($specialist: String, $unassigned: Boolean! = false, $date: Date,

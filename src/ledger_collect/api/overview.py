@@ -53,8 +53,8 @@ from ledger_collect.projections.aging_report import AgingGrid, aged
 from ledger_collect.projections.customers import CustomerRecord
 from ledger_collect.projections.rows import DEFAULT_PAGE
 from ledger_collect.projections.timeline import TimelineWindow
-from ledger_collect.projections.worklist_amounts import amounts_by_customer
-from ledger_collect.worklist_strategy_store import active_strategies
+from ledger_collect.projections.worklist.amounts_to_collect import amounts_by_customer
+from ledger_collect.projections.worklist.strategy_versions import active_strategies
 
 ZERO = Decimal("0.00")
 

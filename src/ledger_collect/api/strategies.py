@@ -4,7 +4,9 @@ of its segment) or by making an earlier version active again (a roll-back).
 
 A segment's strategy is its supervisors' business; the default strategy (no segment), which
 ranks every segment without one of its own, is the admin's. The change shows on the next
-worklist read: rankings are kept per set of active strategy versions.
+worklist read: rankings are kept per set of active strategy versions, and the projector ranks
+the day with the new ones as soon as the change commits (a read before that ranks its list in
+the query).
 """
 
 from __future__ import annotations
@@ -23,8 +25,16 @@ from ledger_collect.api.permissions import Action, User, require, require_everyw
 from ledger_collect.api.worklist import CollectionStrategy
 from ledger_collect.commands import values
 from ledger_collect.domain.base import ValidationError
-from ledger_collect.worklist_strategy import Strategy, StrategyError, UnknownStrategyError
-from ledger_collect.worklist_strategy_store import activate, publish, strategy_version
+from ledger_collect.projections.worklist.strategy_rules import (
+    Strategy,
+    StrategyError,
+    UnknownStrategyError,
+)
+from ledger_collect.projections.worklist.strategy_versions import (
+    activate,
+    publish,
+    strategy_version,
+)
 
 
 @strawberry.input(description="A rule: adds `points` to a customer's score when its fact "

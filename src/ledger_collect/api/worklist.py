@@ -19,9 +19,15 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.pages import AFTER_DESCRIPTION, BadUserInput, PageInfo
 from ledger_collect.api.permissions import Action, require
-from ledger_collect.projections import worklist_ranking as ranking
-from ledger_collect.worklist_strategy import Rule, Strategy, StrategyError, StrategySet
-from ledger_collect.worklist_strategy_store import (
+from ledger_collect.projections.worklist import ranked_pages as ranking
+from ledger_collect.projections.worklist.ranking_sql import DayOutOfRangeError
+from ledger_collect.projections.worklist.strategy_rules import (
+    Rule,
+    Strategy,
+    StrategyError,
+    StrategySet,
+)
+from ledger_collect.projections.worklist.strategy_versions import (
     active_strategies,
     strategy_version,
     strategy_versions,
@@ -155,7 +161,7 @@ class WorklistEntry:
 @strawberry.type(name="WorklistEntryEdge")
 class WorklistEdge:
     """The worklist's edge: its cursor worked out only when asked for (a page shows its
-    entries and its end cursor, rarely every entry's: 5 % of a page's CPU)."""
+    entries and its end cursor, rarely every entry's)."""
 
     cursor: str = strawberry.field(resolver=lambda root: root.node._entry.cursor)
     node: WorklistEntry
@@ -218,7 +224,7 @@ class WorklistQuery:
         try:
             page = await ranking.worklist(context.pool, strategies, specialist=owner, as_of=day,
                                           processed=processed, limit=first, after=after)
-        except (ranking.CursorError, ranking.DayOutOfRangeError) as error:
+        except (ranking.CursorError, DayOutOfRangeError) as error:
             raise BadUserInput(str(error)) from None
         edges = [WorklistEdge(node=WorklistEntry.of(e)) for e in page.entries]
         return Worklist(

@@ -26,13 +26,13 @@ def build(days: tuple[object, ...]) -> None:
     """Rank today (and each --date) with the active strategies, unless done already; drop
     the rankings of past days and of strategies no longer active."""
     from ledger_collect.projections.engine import ProjectionError
-    from ledger_collect.projections.worklist_snapshots import rank_days
+    from ledger_collect.projections.worklist.day_rankings import build_rankings
 
     today = date.today()
     wanted = [day.date() for day in days]  # type: ignore[attr-defined]
     with open_collections(Settings.from_env()) as app:
         try:
-            ranked = rank_days(app, wanted, today=today)
+            ranked = build_rankings(app, wanted, today=today)
         except (ValueError, ProjectionError) as exc:  # a past day, a stale model
             raise click.ClickException(str(exc)) from None
     for day in sorted({today, *wanted}):

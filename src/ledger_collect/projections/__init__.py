@@ -3,8 +3,10 @@
 A read model is ``projections/<name>.sql`` (its tables, indexes and views: everything that can be
 thrown away and rebuilt from events) and ``ledger_collect/projections/<name>.py`` (same stem: a
 ``Projection`` subclass that turns a page of events into rows, and the async readers the API
-uses). ``runner`` keeps each model in step with the log — catch-up, live following, rebuild,
-status, read-your-writes — whatever the model; a model only says what it handles and how.
+uses), or the package ``ledger_collect/projections/<name>/`` when one module would not hold it
+(the worklist). ``runner`` keeps each model in step with the log — catch-up, live following,
+rebuild, status, read-your-writes — whatever the model; a model only says what it handles and
+how.
 """
 
 from __future__ import annotations
@@ -73,10 +75,15 @@ class Projection:
     def built(self, conn: psycopg.Connection[Any]) -> None:
         """A build has applied every page (the tail and the swap come next, page by page)."""
 
+    #: NOTIFY channels on which a notification whose payload is the schema calls for the
+    #: model's upkeep at once rather than at the follower's next round.
+    upkeep_channels: ClassVar[tuple[str, ...]] = ()
+
     def upkeep(self, conn: psycopg.Connection[Any]) -> None:
         """Work on the live model that no event asks for, done by the follower now and then
-        (``follower.UPKEEP_SECONDS``) in a transaction of its own, holding the model's lock: e.g.
-        the worklist's ranking of a new business day. Nothing by default."""
+        (``follower.UPKEEP_SECONDS``) and when asked on ``upkeep_channels``, in a transaction
+        of its own, holding the model's lock: e.g. the worklist's ranking of a new business
+        day. Nothing by default."""
 
 
 @cache
@@ -100,14 +107,19 @@ def registry() -> dict[str, type[Projection]]:
         classes = [
             value for value in vars(module).values()
             if isinstance(value, type) and issubclass(value, Projection)
-            and value is not Projection and value.__module__ == module.__name__
+            and value is not Projection and _defined_in(value, module.__name__)
         ]
         if len(classes) != 1 or classes[0].name != module_name:
             raise RuntimeError(
-                f"projections/{module_name}.py must define exactly one Projection named "
-                f"{module_name!r}")
+                f"projections/{module_name}.py (or package {module_name}/) must define "
+                f"exactly one Projection named {module_name!r}")
         found[module_name] = classes[0]
     return found
+
+
+def _defined_in(cls: type, module_name: str) -> bool:
+    """The class is the module's own, or, for a model kept as a package, its package's."""
+    return cls.__module__ == module_name or cls.__module__.startswith(f"{module_name}.")
 
 
 def select(names: Sequence[str] | str | None = None) -> list[type[Projection]]:

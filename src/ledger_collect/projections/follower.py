@@ -7,6 +7,11 @@ transaction per model, together with the model's new position. The subscription 
 on purpose: every notification moves the positions, so ``waiting`` can wait for any
 command's last notification id, whichever events it wrote.
 
+Models' upkeep (``Projection.upkeep``) runs every ``UPKEEP_SECONDS``, and at once when a
+notification on one of their ``upkeep_channels`` names this schema: the connection listens on
+them, and receives them with the result of any statement (it runs one at least every
+``QUIET_SECONDS``).
+
 Nothing stops it but ``stop``. A model that fails stops alone (``failures``): the others go on,
 and it is caught up again from the log after a growing pause, until it gets past the event. A
 lost database stops every model: the follower waits (the same pauses) and starts again, from
@@ -25,6 +30,7 @@ from typing import Any
 
 import psycopg
 from eventsourcing import persistence
+from psycopg import sql
 
 from ledger_collect.projections import Projection, failures, select
 from ledger_collect.projections.engine import (
@@ -105,6 +111,8 @@ class _Follower:
         self.events = EventLog(app)
         self.conn: Any = None
         self.handled = {topic for m in models for topic in m.cls.topics()}
+        self.channels = sorted({channel for m in models for channel in m.cls.upkeep_channels})
+        self.upkeep_asked = False
 
     def lost(self, error: BaseException) -> bool:
         return connection_lost(self.conn, error)
@@ -112,6 +120,7 @@ class _Follower:
     def run(self, stop: threading.Event, outage: Backoff) -> None:
         with self.events.connect() as conn:
             self.conn = conn
+            self._listen()
             for model in self.models:
                 self._catch_up(model)
             outage.reset()
@@ -126,7 +135,8 @@ class _Follower:
                 quiet_since = time.monotonic()
                 try:
                     while not stop.is_set():
-                        if time.monotonic() >= upkeep_due:
+                        if self.upkeep_asked or time.monotonic() >= upkeep_due:
+                            self.upkeep_asked = False
                             self._upkeep()
                             upkeep_due = time.monotonic() + UPKEEP_SECONDS
                         page = _next_page(inbox, stop, self.page_size)
@@ -187,6 +197,16 @@ class _Follower:
                 retried = True
         if retried and self.on_page is not None:
             self.on_page(self._positions())
+
+    def _listen(self) -> None:
+        for channel in self.channels:
+            self.conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        if self.channels:
+            self.conn.add_notify_handler(self._notified)
+
+    def _notified(self, notify: psycopg.Notify) -> None:
+        if notify.payload == self.events.schema:
+            self.upkeep_asked = True
 
     def _upkeep(self) -> None:
         """Each healthy model's upkeep, in a transaction of its own under the model's lock. A

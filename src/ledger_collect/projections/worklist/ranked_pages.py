@@ -1,32 +1,24 @@
-"""Reading the worklist model: a specialist's customers ranked by their collection strategy on a
-day, one page at a time, each entry with its score explained rule by rule.
+"""Reading the worklist: a specialist's customers ranked by their collection strategy on a day,
+one page at a time, each entry with its score explained rule by rule.
 
 The score is an SQL expression built from the strategy rules (a CASE on the customer's segment
 when segments have strategies of their own) with the day as a parameter. Scoring a whole list
-at every request costs about a microsecond per customer — 100 ms for 100,000 — so the ranking
-of the business day with the active strategies is computed once, by the projector (or a job:
-``worklist_snapshots``), into ``worklist_scores``, and from then on kept in step by the writer:
-each page of events rescores the customers it touched, in the same transaction. Nothing goes
-stale: the day is part of the ranking's key, another day is another ranking. A page is then one
-query: an index range scan for the 50 next customers, joined to their rows and their open items
-for the amounts to be collected (computed for the page's customers only).
+at every request would cost each page time in proportion to the list, so the ranking of the
+business day with the active strategies is stored by the projector (or a job:
+``day_rankings``) in ``worklist_scores``. A page is then one query: an index range scan for
+the next customers, joined to their rows and their open items for the amounts to be collected
+(computed for the page's customers only).
 
 Readers never write. A day (or a set of strategy versions) without a stored ranking — a past
 day, a day ahead, today before the projector ranked it — is ranked in the query itself, for the
-one list asked for: the same score expression, so the same entries in the same order, only
-slower (every customer of that list is scored to find the first 50).
+one list asked for, with the same SQL (``ranking_sql``): the same entries in the same order,
+only slower (every customer of that list is scored to find the first page).
 
-Who is on a list on day D: the customers of that specialist (or the unassigned ones) with an
-item overdue on D (due before D, in the customer's currency) and no customer-level follow-up
-after D (on the follow-up's own date the customer is back). Customers processed on D are left
-out, shown, or listed alone (``processed``).
+Customers processed on the day are left out, shown, or listed alone (``processed``). The order
+is a total one (``ranking_sql``), so pages never overlap or skip (keyset cursors).
 
-Order: score, highest first; then overdue amount, highest first; then the oldest due date;
-then the customer number — a total order, so pages never overlap or skip (keyset cursors).
-
-Amount to be collected on D: the overdue amount less what is disputed, promised, under a current
-dunning notice or followed up later (``worklist_amounts``, the definition the customer overview
-shares).
+Amount to be collected on the day: ``amounts_to_collect``, the definition the customer overview
+shares.
 """
 
 from __future__ import annotations
@@ -34,13 +26,18 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger_collect.projections.worklist_amounts import Amounts, amounts_of_row, amounts_sql
-from ledger_collect.worklist_strategy import Facts, Line, Strategy, StrategySet
+from ledger_collect.projections.worklist.amounts_to_collect import (
+    Amounts,
+    amounts_of_row,
+    amounts_sql,
+)
+from ledger_collect.projections.worklist.ranking_sql import check_day, score_rows_sql
+from ledger_collect.projections.worklist.strategy_rules import Facts, Line, Strategy, StrategySet
 
 MAX_PAGE = 100
 PROCESSED_MODES = ("exclude", "include", "only")
@@ -48,22 +45,6 @@ PROCESSED_MODES = ("exclude", "include", "only")
 
 class CursorError(ValueError):
     pass
-
-
-class DayOutOfRangeError(ValueError):
-    """A day the database driver cannot send as itself: asyncpg sends 0001-01-01 and
-    9999-12-31 as -infinity and infinity, on which no day arithmetic holds."""
-
-
-#: The days a list can be ranked for.
-FIRST_DAY, LAST_DAY = date.min + timedelta(days=1), date.max - timedelta(days=1)
-
-
-def check_day(day: date) -> date:
-    if not FIRST_DAY <= day <= LAST_DAY:
-        raise DayOutOfRangeError(f"date must be from {FIRST_DAY.isoformat()} to "
-                                 f"{LAST_DAY.isoformat()}, got {day.isoformat()}")
-    return day
 
 
 @dataclass(slots=True)
@@ -128,47 +109,6 @@ def decode_cursor(cursor: str) -> tuple[int, Decimal, date, str, int]:
             ArithmeticError) as error:
         raise CursorError(f"cursor {cursor!r} is not one this list handed out") from error
     return found
-
-
-
-# -- rankings per day and strategy set (worklist_snapshots / worklist_scores) -------------------
-INSERT_SCORES = ("INSERT INTO worklist_scores (snapshot, customer_id, specialist, processed,"
-                 " neg_score, neg_overdue, oldest_due, number, strategy) ")
-
-
-def score_rows_sql(strategies: StrategySet, *, day: str, snapshot: str,
-                   customers: str | None = None, specialist: str | None = None) -> str:
-    """The ranking rows of the customers on a list on ``day`` (an SQL date expression): those
-    with an item overdue that day and no customer-level follow-up after it, in the columns of
-    ``worklist_scores``. ``customers``: an SQL uuid[] expression to rank only those;
-    ``specialist``: an SQL text expression to rank only that specialist's customers (NULL: the
-    unassigned ones)."""
-    overdue = f"coalesce(c.open_by_due[width_bucket({day} - 1, c.due_dates)], 0.00)"
-    only = f" AND c.id = ANY({customers})" if customers else ""
-    if specialist is not None:  # two arms, so that either can use the specialist index
-        only += (f" AND (c.specialist = {specialist}"
-                 f" OR ({specialist} IS NULL AND c.specialist IS NULL))")
-    return f"""SELECT {snapshot} AS snapshot, c.id AS customer_id,
-    coalesce(c.specialist, '') AS specialist,
-    EXISTS (SELECT 1 FROM worklist_processed p WHERE p.customer_id = c.id AND p.day = {day})
-        AS processed,
-    -({strategies.score_sql(day)}) AS neg_score, -{overdue} AS neg_overdue, c.oldest_due,
-    c.number, {strategies.index_sql()} AS strategy
-FROM worklist_customers c
-WHERE c.oldest_due < {day}
-  AND (c.resubmitted_until IS NULL OR c.resubmitted_until <= {day}){only}"""
-
-
-def rescore_sql(strategies: StrategySet, day: date, snapshot: int,
-                customer_ids: list[UUID]) -> list[str]:
-    """The writer's upkeep of one snapshot for the customers a page of events touched, as
-    statements without parameters (uuids and the day are literals)."""
-    ids = "'{" + ",".join(map(str, customer_ids)) + "}'::uuid[]"
-    literal_day = f"'{day.isoformat()}'::date"
-    return [(f"DELETE FROM worklist_scores WHERE snapshot = {int(snapshot)}"
-             f" AND customer_id = ANY({ids})"),
-            INSERT_SCORES + score_rows_sql(strategies, day=literal_day,
-                                           snapshot=str(int(snapshot)), customers=ids)]
 
 
 _MARKED = {"exclude": " AND NOT r.processed", "include": "", "only": " AND r.processed"}

@@ -27,7 +27,7 @@ Kinds and their facts (amounts in the customer's currency; days counted on the w
 Numeric rules take exactly one of ``at_least`` (the threshold itself counts) or ``more_than``
 (it does not). Unknown keys are refused: a typo must not silently turn a rule off.
 
-How versions are stored, published and read: ``worklist_strategy_store``.
+How versions are stored, published and read: ``strategy_versions``.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from ledger_collect.worklist_strategy import StrategySet
+from ledger_collect.projections.worklist.strategy_rules import StrategySet
 
 
 @dataclass(slots=True)

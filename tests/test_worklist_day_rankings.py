@@ -18,10 +18,10 @@ from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.worklist import Worklist
-from ledger_collect.projections.worklist_snapshots import rank_days
+from ledger_collect.projections.worklist.day_rankings import build_rankings
+from ledger_collect.projections.worklist.strategy_rules import Facts
+from ledger_collect.projections.worklist.strategy_versions import publish, strategy_set
 from ledger_collect.storage.database import Database
-from ledger_collect.worklist_strategy import Facts
-from ledger_collect.worklist_strategy_store import publish, strategy_set
 
 DEFAULT_V1 = '[["","default",1]]'
 
@@ -43,6 +43,7 @@ def upkeep(database: Database, today: date = TODAY) -> None:
 
 @pytest.fixture
 def two(app: Collections) -> Book:
+    """Alice's BIG (12,000.00, 100 days overdue) and SMALL (50.00, 2 days)."""
     book = Book(app)
     for number, amount, days in (("BIG", "12000.00", 100), ("SMALL", "50.00", 2)):
         book.customer(number)
@@ -76,13 +77,13 @@ def test_the_upkeep_ranks_the_business_date_and_drops_what_nobody_reads(
 def test_a_job_ranks_today_and_days_ahead_never_a_past_day(
         app: Collections, database: Database, two: Book) -> None:
     ahead = TODAY + timedelta(days=3)
-    assert rank_days(app, [ahead], today=TODAY) == [TODAY, ahead]
-    assert rank_days(app, [ahead], today=TODAY) == []
+    assert build_rankings(app, [ahead], today=TODAY) == [TODAY, ahead]
+    assert build_rankings(app, [ahead], today=TODAY) == []
     assert stored(database) == [(TODAY, DEFAULT_V1, 2), (ahead, DEFAULT_V1, 2)]
     with pytest.raises(ValueError, match="before today"):
-        rank_days(app, [ago(1)], today=TODAY)
+        build_rankings(app, [ago(1)], today=TODAY)
     with pytest.raises(ValueError, match="date must be from"):
-        rank_days(app, [date.max], today=TODAY)
+        build_rankings(app, [date.max], today=TODAY)
 
 
 def invoke(settings: Settings, *args: str) -> Any:

@@ -4,8 +4,8 @@ disputes and their amount, customer-level follow-ups.
 
 One statement for many customers. Its parts are materialized once each and every join is
 restricted to the customers asked for: without statistics (a model being rebuilt has none) the
-planner otherwise re-aggregated the customers' open items once per customer (431 ms for 300
-customers at 100,000, against 66 ms).
+planner otherwise re-aggregates the customers' open items once per customer, several times
+slower.
 """
 
 from __future__ import annotations
@@ -65,6 +65,6 @@ WHERE c.id = t.id AND c.id = ANY(%(ids)s::uuid[])
 def recompute(conn: psycopg.Connection[Any], customer_ids: Sequence[UUID]) -> None:
     """Recompute the figures of these customers (in the caller's transaction). Planned for
     each call (not prepared): a plan made for "some array" can be far off for the customers at
-    hand, and a model being rebuilt has no statistics yet (seen: a worklist rebuild at 100,000
-    customers fell to ~1,600 events/s once psycopg had prepared this statement)."""
+    hand, and a model being rebuilt has no statistics yet (a prepared statement's generic plan
+    slowed a whole rebuild many times over)."""
     conn.execute(_RECOMPUTE, {"ids": list(customer_ids)}, prepare=False)
