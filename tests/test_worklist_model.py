@@ -70,11 +70,10 @@ class Book:
 
     def customer(self, number: str, *, segment: str = "north", risk: str = "B",
                  currency: str = "EUR", specialist: str | None = "alice") -> UUID:
-        customer_id = self.app.run(register_customer, 
-                                   number=number, name=f"Customer {number}", segment=segment,
-                                   credit_limit=Decimal("50000.00"), currency=currency,
-                                   risk_class=risk,
-                                   source_id=f"md-{number}", **ERP).result
+        customer_id = self.app.run(
+            register_customer, number=number, name=f"Customer {number}", segment=segment,
+            credit_limit=Decimal("50000.00"), currency=currency, risk_class=risk,
+            source_id=f"md-{number}", **ERP).result
         if specialist is not None:
             self.app.run(assign_customer, customer_id, specialist, actor="sue",
                          business_date=ago(300))
@@ -85,11 +84,11 @@ class Book:
         self.documents += 1
         document = f"{number}-{self.documents}"
         posted = ago(max(due_ago, 0) + 30)
-        return self.app.run(post_invoice, 
-                            customer_number=number, document_number=document,
-                            amount=Decimal(amount),
-                            currency=currency, posting_date=posted, due_date=ago(due_ago),
-                            source_id=f"inv-{document}", actor="erp", business_date=posted).result
+        return self.app.run(
+            post_invoice, customer_number=number, document_number=document,
+            amount=Decimal(amount), currency=currency, posting_date=posted,
+            due_date=ago(due_ago), source_id=f"inv-{document}", actor="erp",
+            business_date=posted).result
 
 
 @dataclass(frozen=True)
