@@ -19,7 +19,7 @@ from model_helpers import (
     write_casework,
 )
 
-from ledger_collect.api.context import OVERVIEW_PARTS
+from ledger_collect.api.overview import READS
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.casework import (
     add_dispute_note,
@@ -57,7 +57,6 @@ from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.rows import (
     CursorError,
     ListArgumentError,
-    fetch_part,
     fetch_parts,
 )
 from ledger_collect.storage.database import Database
@@ -303,23 +302,26 @@ def test_an_overviews_parts_read_in_one_statement_equal_each_reader_alone(
         conn.execute("UPDATE customers SET head_office_id = %s WHERE id = ANY(%s)",
                      (ids[0], ids[1:4]))
 
+    parts = {part.name: part.part for part in READS.parts}  # all an overview may read
+    assert len(parts) == 13
+
     async def both(pool: Any) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-        alone = {name: await fetch_part(pool, part, ids) for name, part in OVERVIEW_PARTS.items()}
-        together = await fetch_parts(pool, OVERVIEW_PARTS, ids)
+        alone = {name: await part.fetch(pool, ids) for name, part in parts.items()}
+        together = await fetch_parts(pool, parts, ids)
         async with pool.acquire() as conn:
             await conn.reload_schema_state()  # asyncpg forgets its type codecs (as after a
-            again = await fetch_parts(conn, OVERVIEW_PARTS, ids)  # swap): still decoded
+            again = await fetch_parts(conn, parts, ids)  # swap): still decoded
         return alone, together, again
 
     alone, together, again = run_async(database, both)
-    for name in OVERVIEW_PARTS:
+    for name in parts:
         assert together[name] == again[name], name
-        if name == "head_offices":  # keyed by the head offices' own ids
+        if name == "head_office":  # keyed by the head offices' own ids
             assert {k: v for k, v in together[name].items() if v} == {ids[0]: alone[
-                "customers_by_id"][ids[0]]}
+                "customer"][ids[0]]}
         else:
             assert together[name] == alone[name], name
-    assert sum(map(len, together["promises_by_customer"].values())) > 10
-    assert any(p.instalments for found in together["promises_by_customer"].values()
+    assert sum(map(len, together["promises"].values())) > 10
+    assert any(p.instalments for found in together["promises"].values()
                for p in found)  # date[] and numeric[] columns inside the records
-    assert len(together["branches_by_customer"][ids[0]]) == 3
+    assert len(together["branches"][ids[0]]) == 3

@@ -1,6 +1,6 @@
 """`customerOverview(id)` over HTTP: every part with concrete figures, personal parts only for
 those who may see them (null + FORBIDDEN at exact paths, also inside lists and the timeline),
-a fixed number of SQL sql_queries whatever the number of items and of aliased overviews, and
+the parts read in one statement (what each query costs: ``test_query_costs``), pages, and
 read-your-writes: a promise recorded through the API shows in the overview at once."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ import gc
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
-from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
 from uuid import uuid4
@@ -22,21 +21,7 @@ from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.api.pages import sliced
 from ledger_collect.app import create_api
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
-    create_activity,
-    create_email,
-    create_resubmission,
-    open_dispute,
-    record_contact,
-)
-from ledger_collect.commands.promises import record_promise
-from ledger_collect.commands.receivables import (
-    add_contact,
-    apply_credit_memo,
-    apply_payment,
-    clear_invoice,
-    post_invoice,
-)
+from ledger_collect.commands.receivables import clear_invoice
 from ledger_collect.config import Settings
 from ledger_collect.projections.casework import PromiseRecord
 from ledger_collect.projections.engine import catch_up
@@ -68,52 +53,6 @@ QUERY = f"query ($id: UUID!) {{ customerOverview(id: $id) {{ {PARTS} }} }}"
 ALIASED = ("query ($a: UUID!, $b: UUID!) {"
            f" a: customerOverview(id: $a) {{ {PARTS} }}"
            f" b: customerOverview(id: $b) {{ {PARTS} }} }}")
-
-
-def when(days_ago: int = 1, actor: str = "alice") -> dict[str, Any]:
-    return {"actor": actor, "business_date": TODAY - timedelta(days=days_ago)}
-
-
-def casework(app: Collections, customer: Any, invoice: Any, tag: str, person: str) -> None:
-    """One of each kind of casework on ``invoice`` of ``customer``."""
-    app.run(record_contact, customer, channel="phone", result="promised", contact_person_id=person,
-            summary=f"{tag}: will pay", **when())
-    app.run(record_promise, invoice_id=invoice, amount=Decimal("100.00"),
-            promised_date=TODAY + timedelta(days=7), **when())
-    app.run(open_dispute, customer, [invoice], amount=Decimal("50.00"), reason="price",
-            processor="alice", note=f"{tag}: price too high", **when())
-    app.run(create_resubmission, customer, follow_up_date=TODAY + timedelta(days=3),
-            reason=f"{tag}: call back", **when())
-    app.run(create_activity, customer, specialist="alice", due_date=TODAY + timedelta(days=2),
-            description=f"{tag}: check the delivery", **when())
-    app.run(create_email, customer, to=[f"ap@{tag}.example"], template="reminder", **when())
-
-
-@pytest.fixture
-def busy(app: Collections, portfolio: Portfolio) -> Portfolio:
-    """C-2 (south) gets one of everything; C-1 (north) gets 20 more invoices, casework on
-    five of them, a credit memo and an unapplied payment on account."""
-    erp = when(30, "erp")
-    app.run(add_contact, portfolio.south, "p2", name="Sam South", email="sam@c2.example",
-            phone=None, role=None, **erp)
-    casework(app, portfolio.south, portfolio.south_invoice, "south", "p2")
-    for n in range(20):
-        invoice = app.run(
-            post_invoice, customer_number="C-1", document_number=f"INV-C-1-{n:02}",
-            amount=Decimal("100.00"),
-            currency="EUR", posting_date=TODAY - timedelta(days=200),
-            due_date=TODAY - timedelta(days=n * 10 - 5), source_id=f"inv-c1-{n}",
-            **when(200, "erp")).result
-        if n < 5:
-            casework(app, portfolio.north, invoice, f"north{n}", "p1")
-    app.run(apply_credit_memo, source_id="cm-1", customer_number="C-1", invoice_number=None,
-            amount=Decimal("75.00"), currency="EUR",
-            document_date=TODAY - timedelta(days=3), **when(3, "erp"))
-    app.run(apply_payment, source_id="pay-1", customer_number="C-1", allocations=[],
-            unapplied=Decimal("60.00"), currency="EUR",
-            payment_date=TODAY - timedelta(days=2), **when(2, "erp"))
-    catch_up(app)
-    return portfolio
 
 
 def overview(api: Api, user: str, customer: Any) -> dict[str, Any]:
@@ -210,26 +149,6 @@ def test_another_segments_specialist_gets_nulls_and_forbidden_at_exact_paths(
         assert secret not in response.text
 
 
-def test_the_overview_costs_a_fixed_number_of_queries(api: Api, busy: Portfolio,
-                                                      sql_queries: list[str]) -> None:
-    overview(api, "audrey", busy.south)  # one of each part
-    few = list(sql_queries)
-    sql_queries.clear()
-    overview(api, "audrey", busy.north)  # 21 items, five of each casework record
-    many = list(sql_queries)
-    sql_queries.clear()
-    both = api.data(ALIASED, {"a": str(busy.north), "b": str(busy.south)}, user="audrey")
-    aliased = list(sql_queries)
-    assert len(unpaged(both["a"])["openItems"]) == 21
-    assert len(unpaged(both["b"])["openItems"]) == 1
-    # One statement for the customer, its head office and its lists (branches, contacts,
-    # notes, open items, credits, promises, disputes, resubmissions, activities, emails,
-    # conversations, the timeline's first page; the aging grid is worked out from the open
-    # items), then the dispute notes.
-    assert len(few) == len(many) == len(aliased) == 2, (few, many, aliased)
-    assert all(query.count("ARRAY(SELECT") == 14 for query in (few[0], many[0], aliased[0]))
-
-
 AGING_ONLY = """query ($id: UUID!, $day: Date) { customerOverview(id: $id) {
   today: aging { rows { cells { amount items } } } later: aging(asOf: $day) { asOf
   rows { currency total cells { bucket amount items } } } } }"""
@@ -297,14 +216,14 @@ ALONE = """query ($id: UUID!, $n: Int!) { timeline(customerId: $id, first: $n) {
 
 def test_a_first_timeline_page_is_read_with_the_overview_the_others_on_their_own(
         api: Api, busy: Portfolio, sql_queries: list[str]) -> None:
-    """The first timeline asked for with a literal length (or none) comes in the overview's
-    statement; one with types or a variable length is read on its own; each page is the one
-    the timeline query serves."""
+    """The first timeline asked for with no argument but its length comes in the overview's
+    statement; the others are read on their own, one query per other window; each page is the
+    one the timeline query serves."""
     found = api.data(TIMELINES, {"id": str(busy.north), "n": 3},
                      user="audrey")["customerOverview"]
     overview_statement, *others = sql_queries
     assert overview_statement.count("ARRAY(SELECT") == 2  # the customer, the timeline
-    # all (the default length) and the one with types; the variable length (3) asks for the
+    # all (the default length) and the one with types; the one of length $n (3) asks for the
     # page the statement read: the loader has it
     assert len(others) == 2 and "type = ANY" in others[1], others
     sql_queries.clear()

@@ -19,6 +19,7 @@ import strawberry
 from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info
 from ledger_collect.api.customers import Customer, contact_person, customer_by_id, segments_of
+from ledger_collect.api.overview_parts import CONTACT_PERSONS, CUSTOMER, Reads
 from ledger_collect.api.permissions import Personal, personal_field
 from ledger_collect.projections.casework import ActivityRecord, PromiseRecord, ResubmissionRecord
 from ledger_collect.projections.correspondence import CustomerContactRecord, EmailRecord
@@ -31,7 +32,8 @@ async def _customer(root: Any, info: Info) -> Customer | None:
 
 def customer_field() -> Any:
     return strawberry.field(resolver=_customer, description="The customer (through the "
-                                                            "request's loader).")
+                                                            "request's loader).",
+                            extensions=[Reads(CUSTOMER)])
 
 
 def _plain(record: Any, cls: type, *personal: str) -> dict[str, Any]:
@@ -121,7 +123,8 @@ class Dispute:
     def of(cls, record: DisputeRecord, segment: str) -> Self:
         return cls(**_plain(record, cls), note_count=record.notes)
 
-    @strawberry.field(description="Notes on the case, the opening one first.")
+    @strawberry.field(description="Notes on the case, the opening one first.",
+                      extensions=[Reads(CUSTOMER, queries=1)])
     async def notes(self, info: Info) -> list[DisputeNote]:
         found = await info.context.loaders.dispute_notes_by_dispute.load(self.id)
         segment = (await segments_of(info, [self.customer_id]))[self.customer_id]
@@ -244,7 +247,8 @@ class CustomerContact:
                    summary=Personal(record.summary, segment),
                    notes=Personal(record.notes, segment))
 
-    @strawberry.field(description="The collection contact reached (also when removed since).")
+    @strawberry.field(description="The collection contact reached (also when removed since).",
+                      extensions=[Reads(CONTACT_PERSONS, CUSTOMER)])
     async def person_reached(self, info: Info) -> ContactPerson | None:
         reached = self.contact_person_id.value if self.contact_person_id else None
         if reached is None:

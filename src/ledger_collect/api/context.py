@@ -9,12 +9,14 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from uuid import UUID
 
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from ledger_collect.api.overview_parts import OverviewKey, read_ahead
 from ledger_collect.api.permissions import User
 from ledger_collect.projections import (
     casework,
@@ -24,7 +26,6 @@ from ledger_collect.projections import (
     open_items,
     timeline,
 )
-from ledger_collect.projections.rows import Part, fetch_parts
 
 if TYPE_CHECKING:
     import asyncpg
@@ -34,9 +35,6 @@ if TYPE_CHECKING:
     from ledger_collect.commands.application import Collections
     from ledger_collect.config import Settings
     from ledger_collect.projections.waiting import ReadModelWatch
-
-
-OverviewKey: TypeAlias = tuple[UUID, frozenset[str], timeline.TimelineWindow | None]
 
 
 @dataclass
@@ -60,20 +58,10 @@ class Loaders:
     timeline_by_customer: DataLoader[tuple[UUID, timeline.TimelineWindow], timeline.TimelinePage]
     open_items_by_customer: DataLoader[UUID, list[open_items.OpenItem]]
     credits_by_customer: DataLoader[UUID, list[open_items.Credit]]
-    #: Keyed by (customer, names of ``OVERVIEW_PARTS``, a timeline window or None): those parts
-    #: of every overview asked for, and the first page of the timeline in that window, read in
-    #: one statement and primed into the loaders above (so the overview's fields find them).
+    #: Keyed by (customer, parts, a timeline window or None): those parts of every overview
+    #: asked for, and the first page of the timeline in that window, read in one statement
+    #: into the loaders above, where the overview's fields find them (``overview_parts``).
     overview_parts: DataLoader[OverviewKey, None] = field(init=False)
-
-    def _prime(self, found: dict[str, dict[UUID, list[Any]]]) -> None:
-        for name, by_key in found.items():
-            if name == "customers_by_id":
-                self.customers_by_id.prime_many(customers.only(by_key))
-            elif name == "head_offices":  # rows of other customers: prime those found only
-                self.customers_by_id.prime_many({key: records[0] for key, records
-                                                 in by_key.items() if records})
-            else:
-                getattr(self, name).prime_many(by_key)
 
     def release(self) -> None:
         """Drop what the loaders hold once the request is answered. They and their load
@@ -95,21 +83,6 @@ class Loaders:
         async def timelines(keys: Sequence[tuple[UUID, timeline.TimelineWindow]]) -> list[Any]:
             return await timeline.load_timelines(pool, keys)
 
-        async def overviews(keys: Sequence[OverviewKey]) -> list[None]:
-            names = sorted(set().union(*(parts for _, parts, _ in keys)))
-            parts = {name: OVERVIEW_PARTS[name] for name in names}
-            windows = sorted({w for _, _, w in keys if w is not None}, key=repr)
-            parts.update((f"timeline_{n}", timeline.window_part(w)) for n, w in enumerate(windows))
-            customer_ids = list(dict.fromkeys(customer_id for customer_id, _, _ in keys))
-            found = await fetch_parts(pool, parts, customer_ids)
-            for n, window in enumerate(windows):
-                rows = [row for rows in found.pop(f"timeline_{n}").values() for row in rows]
-                loaders.timeline_by_customer.prime_many({
-                    (c, window): page
-                    for c, page in timeline.pages_of(rows, customer_ids, window).items()})
-            loaders._prime(found)
-            return [None] * len(keys)
-
         loaders = cls(timeline_by_customer=DataLoader(load_fn=timelines),
                    **{name: batched(read) for name, read in (
             ("customers_by_id", customers.customers_by_id),
@@ -125,28 +98,8 @@ class Loaders:
             ("customer_contacts_by_customer", correspondence.customer_contacts_by_customer),
             ("open_items_by_customer", open_items.open_items_by_customer),
             ("credits_by_customer", open_items.credits_by_customer))})
-        loaders.overview_parts = DataLoader(load_fn=overviews)
+        loaders.overview_parts = DataLoader(load_fn=partial(read_ahead, pool, loaders))
         return loaders
-
-
-#: What ``customerOverview`` may read in one statement, by the loader each part fills
-#: (``head_offices``: the customers' head offices, into ``customers_by_id``, only those found,
-#: so it never marks an asked-for customer as unknown, whatever the order of priming).
-OVERVIEW_PARTS: dict[str, Part[Any]] = {
-    "customers_by_id": customers.CUSTOMERS,
-    "head_offices": customers.HEAD_OFFICES,
-    "branches_by_customer": customers.BRANCHES,
-    "contact_persons_by_customer": customers.CONTACT_PERSONS,
-    "notes_by_customer": customers.NOTES,
-    "promises_by_customer": casework.PROMISES,
-    "resubmissions_by_customer": casework.RESUBMISSIONS,
-    "activities_by_customer": casework.ACTIVITIES,
-    "disputes_by_customer": disputes.DISPUTES,
-    "emails_by_customer": correspondence.EMAILS,
-    "customer_contacts_by_customer": correspondence.CONVERSATIONS,
-    "open_items_by_customer": open_items.OPEN_ITEMS,
-    "credits_by_customer": open_items.CREDITS,
-}
 
 
 @dataclass

@@ -14,6 +14,7 @@ import strawberry
 from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.overview_parts import BRANCHES, CONTACT_PERSONS, HEAD_OFFICE, NOTES, Reads
 from ledger_collect.api.pages import (
     AFTER_DESCRIPTION,
     FIRST_DESCRIPTION,
@@ -74,24 +75,28 @@ class Customer:
                    changed_by=record.changed_by, changed_at=record.changed_at)
 
     @strawberry.field(description="The people to contact at the customer, in the order they "
-                                  "were added; one is the default.")
+                                  "were added; one is the default.",
+                      extensions=[Reads(CONTACT_PERSONS)])
     async def contacts(self, info: Info) -> list[ContactPerson]:
         people = await info.context.loaders.contact_persons_by_customer.load(self.id)
         return [contact_person(person, self.segment) for person in people
                 if person.removed_on is None]
 
-    @strawberry.field(description="Notes about the customer, oldest first.")
+    @strawberry.field(description="Notes about the customer, oldest first.",
+                      extensions=[Reads(NOTES)])
     async def notes(self, info: Info) -> list[CustomerNote]:
         notes = await info.context.loaders.notes_by_customer.load(self.id)
         return [CustomerNote(note_id=n.note_id, written_on=n.written_on,
                              written_by=n.written_by, text=Personal(n.text, self.segment))
                 for n in notes]
 
-    @strawberry.field(description="The head office of this branch, if it is one.")
+    @strawberry.field(description="The head office of this branch, if it is one.",
+                      extensions=[Reads(HEAD_OFFICE)])
     async def head_office(self, info: Info) -> Customer | None:
         return await customer_by_id(info, self.head_office_id)
 
-    @strawberry.field(description="The branches of this head office, by number.")
+    @strawberry.field(description="The branches of this head office, by number.",
+                      extensions=[Reads(BRANCHES)])
     async def branches(self, info: Info) -> list[Customer]:
         found = await info.context.loaders.branches_by_customer.load(self.id)
         return [Customer.of(branch) for branch in found]

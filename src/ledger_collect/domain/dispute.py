@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import event
@@ -42,6 +42,8 @@ REASONS = ("price", "quantity", "quality", "not_delivered", "duplicate",
            "unauthorised_deduction", "other")
 
 OPEN, IN_PROCESS, RESOLVED, CLOSED = "open", "in_process", "resolved", "closed"
+#: Still running: the case follows the money on its invoices, which it takes out of collection.
+ACTIVE = (OPEN, IN_PROCESS)
 #: The one way through a case; anything else is refused naming both statuses.
 NEXT_STATUS = {OPEN: (IN_PROCESS,), IN_PROCESS: (RESOLVED,), RESOLVED: (CLOSED,), CLOSED: ()}
 
@@ -242,7 +244,7 @@ class DisputeCase(CollectionsAggregate):
         """Part of the disputed amount was settled before the case is resolved (a partial
         credit memo, a payment of the undisputed part...)."""
         self._check_writable()
-        if self.status not in (OPEN, IN_PROCESS):
+        if self.status not in ACTIVE:
             raise IllegalTransitionError(
                 f"a dispute that is {label(self.status)} takes no more progress; only an open "
                 f"or in-process dispute does")
@@ -262,7 +264,7 @@ class DisputeCase(CollectionsAggregate):
     @property
     def is_active(self) -> bool:
         """Open or in process: the case still follows the money on its invoices."""
-        return self.status in (OPEN, IN_PROCESS)
+        return self.status in ACTIVE
 
     def follow_invoice(self, invoice_id: UUID, source_id: str, kind: str, open_total: Decimal,
                        *, actor: str, business_date: date) -> Decimal:
@@ -365,3 +367,13 @@ class DisputeCase(CollectionsAggregate):
     def _note_added(self, customer_id: UUID, note_id: str, text: str, actor: str,
                     business_date: date) -> None:
         self.notes[note_id] = text
+
+
+def status_after(event: Any, status: str) -> str:
+    """The status a case has once ``event`` is applied (``status``: before it): the aggregate's
+    rule, for the read models that follow its events."""
+    return _STATUS_AFTER.get(type(event), status)
+
+
+_STATUS_AFTER = {DisputeCase.Opened: OPEN, DisputeCase.ProcessingStarted: IN_PROCESS,
+                 DisputeCase.Resolved: RESOLVED, DisputeCase.Closed: CLOSED}

@@ -84,6 +84,12 @@ class Instalment:
     covered: Decimal = ZERO  # what counted towards it when it was valued
 
 
+def counted_status(paid: Decimal) -> str:
+    """An unconfirmed promise's status: open while nothing counts towards it, in process once
+    money does (and open again when every payment counted is reversed)."""
+    return IN_PROCESS if paid > 0 else OPEN
+
+
 def outcome(covered: Decimal, amount: Decimal) -> str:
     """Kept, partially kept or broken: the whole amount, some of it, none of it."""
     if covered >= amount:
@@ -192,7 +198,7 @@ class PromiseToPay(CollectionsAggregate):
     def _payment_counted(self, customer_id: UUID, invoice_id: UUID, source_id: str,
                          amount: Decimal, kind: str, actor: str, business_date: date) -> None:
         self.payments[source_id] = (amount, business_date)
-        self.status = IN_PROCESS
+        self.status = counted_status(self.paid_amount)
 
     def uncount_payment(self, source_id: str, *, actor: str, business_date: date) -> bool:
         """A counted payment was reversed: it no longer counts (while the promise is open)."""
@@ -207,7 +213,7 @@ class PromiseToPay(CollectionsAggregate):
     def _payment_uncounted(self, customer_id: UUID, invoice_id: UUID, source_id: str,
                            amount: Decimal, actor: str, business_date: date) -> None:
         del self.payments[source_id]
-        self.status = IN_PROCESS if self.payments else OPEN
+        self.status = counted_status(self.paid_amount)
 
     # -- valuation ---------------------------------------------------------------------------
     def value(self, as_of: date, *, actor: str, business_date: date) -> str | None:
@@ -299,6 +305,17 @@ class PromiseToPay(CollectionsAggregate):
         self.status = CLOSED
         self.closed_reason = reason
         self.replaced_by = replaced_by
+
+
+def status_after(event: Any, paid: Decimal) -> str:
+    """The status a promise has once ``event`` is applied, ``paid`` being what counts towards it
+    then: the aggregate's rule, for the read models that follow its events."""
+    if type(event) is PromiseToPay.Valued:
+        return str(event.status)
+    return _ENDED_AS.get(type(event)) or counted_status(paid)
+
+
+_ENDED_AS = {PromiseToPay.Withdrawn: WITHDRAWN, PromiseToPay.Closed: CLOSED}
 
 
 def _check_instalments(instalments: list[tuple[date, Decimal]] | None, amount: Decimal,

@@ -1,12 +1,13 @@
 """What the store holds, in a few numbers: the summary the demo prints after its import.
 
 Computed straight from the aggregates (loaded in bulk), not from read models: the read models
-come with the API. Aging is as of a date, by days past due: not due, 1-30, 31-60, 61-90,
-91-120, over 120.
+come with the API. Aging is as of a date, by days past due, in the buckets the aging reports
+use by default (``projections.aging``).
 """
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -16,10 +17,11 @@ from typing import Any
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
+from ledger_collect.projections.aging import DEFAULT_BUCKETS, thresholds
 from ledger_collect.storage.bulk_reads import ids_by_topic, load_aggregates
 
-BUCKETS = ("not due", "1-30", "31-60", "61-90", "91-120", "over 120")
-_LIMITS = (0, 30, 60, 90, 120)
+BUCKETS = tuple(bucket.label for bucket in DEFAULT_BUCKETS)
+_LIMITS = thresholds(DEFAULT_BUCKETS)
 CUSTOMER_TOPIC = "ledger_collect.Customer.Registered"
 INVOICE_TOPIC = "ledger_collect.Invoice.Posted"
 CREDIT_TOPIC = "ledger_collect.CustomerCredit.Received"
@@ -27,10 +29,7 @@ CREDIT_TOPIC = "ledger_collect.CustomerCredit.Received"
 
 def bucket(days_past_due: int) -> str:
     """The aging bucket of an open item so many days past its due date."""
-    for name, limit in zip(BUCKETS, _LIMITS, strict=False):
-        if days_past_due <= limit:
-            return name
-    return BUCKETS[-1]
+    return BUCKETS[bisect_right(_LIMITS, days_past_due)]
 
 
 @dataclass

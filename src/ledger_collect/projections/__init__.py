@@ -4,7 +4,7 @@ A read model is ``projections/<name>.sql`` (its tables, indexes and views: every
 thrown away and rebuilt from events) and ``ledger_collect/projections/<name>.py`` (same stem: a
 ``Projection`` subclass that turns a page of events into rows, and the async readers the API
 uses), or the package ``ledger_collect/projections/<name>/`` when one module would not hold it
-(the worklist). ``runner`` keeps each model in step with the log — catch-up, live following,
+(the worklist). ``engine`` keeps each model in step with the log — catch-up, live following,
 rebuild, status, read-your-writes — whatever the model; a model only says what it handles and
 how.
 """
@@ -16,7 +16,7 @@ import importlib
 from collections.abc import Iterable, Sequence
 from functools import cache
 from operator import attrgetter
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID
 
 import psycopg
@@ -27,6 +27,9 @@ from psycopg.rows import dict_row
 from ledger_collect.projections.tolerant import clip_keys
 from ledger_collect.storage.resources import sql_folder
 
+if TYPE_CHECKING:
+    from ledger_collect.projections.tables import Table
+
 _UUID_INT = attrgetter("int")
 
 #: Modules holding one Projection subclass each; a new read model adds its stem here.
@@ -36,21 +39,30 @@ MODULES: tuple[str, ...] = (
 
 
 class Projection:
-    """What a read model declares; the runner does the rest.
+    """What a read model declares; the engine does the rest.
 
     ``apply`` receives one page of decoded domain events, in log order, inside the transaction
     that will also move the model's position: it must not commit, and it should cost a handful
     of statements per page, not one per event (load the touched rows with ``= ANY``, fold the
-    events in memory, write back with one upsert). Table names stay unqualified: the runner
+    events in memory, write back with one upsert). Table names stay unqualified: the engine
     points ``search_path`` at the live schema, or at a scratch schema during a rebuild.
     """
 
     #: The file stem: ``projections/<name>.sql`` and this module's name.
     name: ClassVar[str]
-    #: Tables the model owns (dropped and replaced when it is rebuilt).
+    #: Tables the model owns (dropped and replaced when it is rebuilt): those of ``declared``
+    #: unless the model names them itself.
     tables: ClassVar[tuple[str, ...]]
+    #: The model's tables declared in Python (``tables.Table``: columns, types, keys), from
+    #: which its writer and readers work; a test checks them against the model's SQL.
+    declared: ClassVar[tuple[Table[Any], ...]] = ()
     #: Event classes the model reads; the log is filtered on their pinned topics.
     handles: ClassVar[tuple[type, ...]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "declared" in vars(cls):
+            cls.tables = tuple(table.name for table in cls.declared)
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:
@@ -65,7 +77,7 @@ class Projection:
         """Of the definition the tables are built from: a change calls for a rebuild."""
         return _definition(cls.name)[1]
 
-    #: True while the runner builds the model from zero in a scratch schema: per-page work
+    #: True while the engine builds the model from zero in a scratch schema: per-page work
     #: that only readers need may wait for ``built``, which runs once, after the last page.
     building: bool = False
 
@@ -188,13 +200,14 @@ def in_order(ids: Iterable[UUID]) -> list[UUID]:
 
 
 def load(conn: psycopg.Connection[Any], table: str, columns: Sequence[str], ids: Iterable[Any],
-         key: str = "id") -> dict[Any, dict[str, Any]]:
-    """The rows of ``table`` whose ``key`` is one of ``ids``, as dicts by key: one query."""
+         key: str = "id", by: str | None = None) -> dict[Any, dict[str, Any]]:
+    """The rows of ``table`` whose ``by`` column (``key`` unless given) is one of ``ids``, as
+    dicts by ``key``: one query."""
     wanted = list(ids)
     if not wanted:
         return {}
     query = sql.SQL("SELECT {} FROM {} WHERE {} = ANY(%s)").format(
         sql.SQL(", ").join(map(sql.Identifier, columns)), sql.Identifier(table),
-        sql.Identifier(key))
+        sql.Identifier(by or key))
     with conn.cursor(row_factory=dict_row) as cursor:
         return {row[key]: row for row in cursor.execute(query, (wanted,))}

@@ -16,7 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets, thresholds
-from ledger_collect.projections.open_items import OPEN_CONDITION, ZERO, OpenItem
+from ledger_collect.projections.open_items import OPEN_CONDITION, ZERO, CustomerBalance, OpenItem
 
 #: The longest balance list one query returns.
 MAX_LIMIT = 500
@@ -35,15 +35,11 @@ class AgingGrid:
 
 
 @dataclass(frozen=True)
-class Balance:
-    """One customer's open balance in one currency (the supervisor's grids)."""
+class Balance(CustomerBalance):
+    """One customer's open balance in one currency (the supervisor's grids), with what of it
+    is overdue on the as-of date."""
 
-    customer_id: UUID
-    currency: str
-    open_amount: Decimal
     overdue_amount: Decimal
-    items: int
-    oldest_due_date: date
     days_overdue: int
 
 

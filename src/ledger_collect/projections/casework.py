@@ -7,7 +7,7 @@ theirs (``correspondence``).
 
 Readers (asyncpg). ``<things>_by_customer`` serve the customer overview's loaders (one query
 for many customers); ``list_<things>`` serve the casework lists: filters, a sort order and
-keyset pages (``records.fetch_page``). "Specialist" in a promise or follow-up filter is the
+keyset pages (``rows.fetch_page``). "Specialist" in a promise or follow-up filter is the
 customer's assigned specialist (read from the customers model); an activity has its own.
 """
 
@@ -22,6 +22,7 @@ from uuid import UUID
 
 import psycopg
 
+from ledger_collect.domain import promise
 from ledger_collect.domain.activity import Activity
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
@@ -30,40 +31,97 @@ from ledger_collect.projections.rows import (
     ListArgumentError,
     Order,
     Page,
-    Rows,
+    PageRows,
     Where,
     fetch_page,
-    fetch_part,
     grouped_part,
-    names,
     orders,
 )
+from ledger_collect.projections.tables import Key, Number, Table
 
 ZERO = Decimal("0.00")
 
-PROMISE_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_id", "uuid"),
-    ("document_number", "text"), ("currency", "text"), ("amount", "numeric"),
-    ("paid_amount", "numeric"), ("promised_date", "date"), ("tolerance_days", "int"),
-    ("level", "int"), ("status", "text"), ("replaces", "uuid"), ("replaced_by", "uuid"),
-    ("contact_id", "uuid"), ("issued_on", "date"), ("issued_by", "text"), ("ended_on", "date"),
-    ("closed_reason", "text"), ("withdrawal_reason", "text"), ("instalment_dates", "date[]"),
-    ("instalment_amounts", "numeric[]"), ("instalment_statuses", "text[]"),
-    ("instalment_covered", "numeric[]"))
-RESUBMISSION_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"),
-    ("follow_up_date", "date"), ("reason", "text"), ("status", "text"), ("moves", "int"),
-    ("move_reason", "text"), ("entered_on", "date"), ("entered_by", "text"),
-    ("completed_on", "date"))
-ACTIVITY_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("specialist", "key"), ("due_date", "date"),
-    ("description", "text"), ("status", "text"), ("created_on", "date"),
-    ("created_by", "text"), ("closed_on", "date"), ("closing_note", "text"))
+
+# -- tables ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InstalmentRecord:
+    number: int
+    due_date: date
+    amount: Decimal
+    status: str
+    covered: Decimal
+
+
+@dataclass(frozen=True)
+class PromiseRecord:
+    id: UUID
+    customer_id: UUID
+    invoice_id: UUID
+    document_number: str
+    currency: str
+    amount: Decimal
+    paid_amount: Decimal
+    promised_date: date
+    tolerance_days: int
+    level: int
+    status: Key
+    replaces: UUID | None
+    replaced_by: UUID | None
+    contact_id: UUID | None
+    issued_on: date
+    issued_by: str
+    ended_on: date | None
+    closed_reason: str | None
+    withdrawal_reason: str | None  # personal data
+    instalment_dates: list[date]  # instalment n is element n of each
+    instalment_amounts: list[Number]
+    instalment_statuses: list[str]
+    instalment_covered: list[Number]
+
+    @property
+    def instalments(self) -> list[InstalmentRecord]:
+        plan = zip(self.instalment_dates, self.instalment_amounts, self.instalment_statuses,
+                   self.instalment_covered, strict=True)
+        return [InstalmentRecord(n, *instalment) for n, instalment in enumerate(plan, start=1)]
+
+
+@dataclass(frozen=True)
+class ResubmissionRecord:
+    id: UUID
+    customer_id: UUID
+    invoice_ids: list[UUID]
+    follow_up_date: date
+    reason: str  # personal data, as is move_reason
+    status: str
+    moves: int
+    move_reason: str | None
+    entered_on: date
+    entered_by: str
+    completed_on: date | None
+
+
+@dataclass(frozen=True)
+class ActivityRecord:
+    id: UUID
+    customer_id: UUID
+    specialist: Key
+    due_date: date
+    description: str  # personal data
+    status: Key
+    created_on: date
+    created_by: str
+    closed_on: date | None
+    closing_note: str | None  # personal data
+
+
+PROMISE_TABLE = Table("promises", PromiseRecord)
+RESUBMISSION_TABLE = Table("resubmissions", ResubmissionRecord)
+ACTIVITY_TABLE = Table("activities", ActivityRecord)
 
 
 class Casework(Projection):
     name = "casework"
-    tables = ("promises", "resubmissions", "activities")
+    declared = (PROMISE_TABLE, RESUBMISSION_TABLE, ACTIVITY_TABLE)
     handles = (
         PromiseToPay.Issued, PromiseToPay.PaymentCounted, PromiseToPay.PaymentUncounted,
         PromiseToPay.InstalmentValued, PromiseToPay.Valued, PromiseToPay.Withdrawn,
@@ -72,23 +130,9 @@ class Casework(Projection):
         Activity.Created, Activity.Rescheduled, Activity.Closed)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
-        tables = {
-            table: Rows(conn, table, columns, {
-                e.originator_id for e in events
-                if _TABLE[type(e)] == table and type(e) not in _CREATED})
-            for table, columns in (("promises", PROMISE_COLUMNS),
-                                   ("resubmissions", RESUBMISSION_COLUMNS),
-                                   ("activities", ACTIVITY_COLUMNS))}
-        for event in events:
-            rows = tables[_TABLE[type(event)]]
-            if type(event) in _CREATED:
-                rows.add(_CREATED[type(event)](event))
-            else:
-                row = rows.get(event.originator_id)
-                if row is not None:
-                    _FOLD[type(event)](row, event)
-        for rows in tables.values():
-            rows.write()
+        page = PageRows(conn, self.declared)
+        page.fold_records(events, _TABLE, _CREATED, _FOLD)
+        page.write()
 
 
 # -- promises -------------------------------------------------------------------------------
@@ -98,23 +142,23 @@ def _promise_issued(e: Any) -> dict[str, Any]:
         "id": e.originator_id, "customer_id": e.customer_id, "invoice_id": e.invoice_id,
         "document_number": e.document_number, "currency": e.currency, "amount": e.amount,
         "paid_amount": ZERO, "promised_date": e.promised_date,
-        "tolerance_days": e.tolerance_days, "level": e.level, "status": "open",
+        "tolerance_days": e.tolerance_days, "level": e.level,
+        "status": promise.OPEN,
         "replaces": e.replaces, "replaced_by": None, "contact_id": e.contact_id,
         "issued_on": e.business_date, "issued_by": e.actor, "ended_on": None,
         "closed_reason": None, "withdrawal_reason": None,
         "instalment_dates": [p["due_date"] for p in plan],
         "instalment_amounts": [p["amount"] for p in plan],
-        "instalment_statuses": ["open"] * len(plan), "instalment_covered": [ZERO] * len(plan)}
+        "instalment_statuses": [promise.OPEN] * len(plan),
+        "instalment_covered": [ZERO] * len(plan)}
 
 
-def _counted(row: dict[str, Any], e: Any) -> None:
-    row["paid_amount"] += e.amount
-    row["status"] = "in_process"
-
-
-def _uncounted(row: dict[str, Any], e: Any) -> None:
-    row["paid_amount"] -= e.amount
-    row["status"] = "in_process" if row["paid_amount"] > 0 else "open"
+def _counted(sign: int) -> Any:
+    """A payment counted towards the promise (``sign`` 1) or taken back (-1)."""
+    def fold(row: dict[str, Any], e: Any) -> None:
+        row["paid_amount"] += sign * e.amount
+        row["status"] = promise.status_after(e, row["paid_amount"])
+    return fold
 
 
 def _instalment_valued(row: dict[str, Any], e: Any) -> None:
@@ -123,10 +167,10 @@ def _instalment_valued(row: dict[str, Any], e: Any) -> None:
     row.update(instalment_statuses=statuses, instalment_covered=covered)
 
 
-def _ended(status: str | None, **fields: str) -> Any:
+def _ended(**fields: str) -> Any:
     """A promise confirmed: valued (its outcome), withdrawn or closed by the system."""
     def fold(row: dict[str, Any], e: Any) -> None:
-        row.update(status=status or e.status, ended_on=e.business_date,
+        row.update(status=promise.status_after(e, row["paid_amount"]), ended_on=e.business_date,
                    **{column: getattr(e, attribute) for column, attribute in fields.items()})
     return fold
 
@@ -157,12 +201,12 @@ _CREATED: dict[type, Any] = {
     Activity.Created: _activity_created,
 }
 _FOLD: dict[type, Any] = {
-    PromiseToPay.PaymentCounted: _counted,
-    PromiseToPay.PaymentUncounted: _uncounted,
+    PromiseToPay.PaymentCounted: _counted(1),
+    PromiseToPay.PaymentUncounted: _counted(-1),
     PromiseToPay.InstalmentValued: _instalment_valued,
-    PromiseToPay.Valued: _ended(None),
-    PromiseToPay.Withdrawn: _ended("withdrawn", withdrawal_reason="reason"),
-    PromiseToPay.Closed: _ended("closed", closed_reason="reason", replaced_by="replaced_by"),
+    PromiseToPay.Valued: _ended(),
+    PromiseToPay.Withdrawn: _ended(withdrawal_reason="reason"),
+    PromiseToPay.Closed: _ended(closed_reason="reason", replaced_by="replaced_by"),
     Resubmission.Moved: _moved,
     Resubmission.Completed: lambda row, e: row.update(status="completed",
                                                       completed_on=e.business_date),
@@ -170,75 +214,13 @@ _FOLD: dict[type, Any] = {
     Activity.Closed: lambda row, e: row.update(status="closed", closed_on=e.business_date,
                                                closing_note=e.note),
 }
-_TABLE = {cls: {"PromiseToPay": "promises", "Resubmission": "resubmissions",
-                "Activity": "activities"}[cls.__qualname__.split(".")[0]]
+_TABLE = {cls: {"PromiseToPay": PROMISE_TABLE, "Resubmission": RESUBMISSION_TABLE,
+                "Activity": ACTIVITY_TABLE}[cls.__qualname__.split(".")[0]]
           for cls in Casework.handles}
 assert set(_CREATED) | set(_FOLD) == set(Casework.handles)
 
 
 # -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
-@dataclass(frozen=True)
-class InstalmentRecord:
-    number: int
-    due_date: date
-    amount: Decimal
-    status: str
-    covered: Decimal
-
-
-@dataclass(frozen=True)
-class PromiseRecord:
-    id: UUID
-    customer_id: UUID
-    invoice_id: UUID
-    document_number: str
-    currency: str
-    amount: Decimal
-    paid_amount: Decimal
-    promised_date: date
-    tolerance_days: int
-    level: int
-    status: str
-    replaces: UUID | None
-    replaced_by: UUID | None
-    contact_id: UUID | None
-    issued_on: date
-    issued_by: str
-    ended_on: date | None
-    closed_reason: str | None
-    withdrawal_reason: str | None  # personal data
-    instalments: list[InstalmentRecord]
-
-
-@dataclass(frozen=True)
-class ResubmissionRecord:
-    id: UUID
-    customer_id: UUID
-    invoice_ids: list[UUID]
-    follow_up_date: date
-    reason: str  # personal data, as is move_reason
-    status: str
-    moves: int
-    move_reason: str | None
-    entered_on: date
-    entered_by: str
-    completed_on: date | None
-
-
-@dataclass(frozen=True)
-class ActivityRecord:
-    id: UUID
-    customer_id: UUID
-    specialist: str
-    due_date: date
-    description: str  # personal data
-    status: str
-    created_on: date
-    created_by: str
-    closed_on: date | None
-    closing_note: str | None  # personal data
-
-
 @dataclass(frozen=True)
 class ListFilter:
     """What the casework lists filter on; each field narrows, None leaves it open."""
@@ -275,54 +257,20 @@ def ordered(orders: dict[str, Order], sort: str, descending: bool) -> Order:
     return replace(orders[sort], descending=descending)
 
 
-def _promise(row: Any) -> PromiseRecord:
-    values = dict(row)
-    plan = zip(values.pop("instalment_dates"), values.pop("instalment_amounts"),
-               values.pop("instalment_statuses"), values.pop("instalment_covered"), strict=True)
-    return PromiseRecord(**values, instalments=[
-        InstalmentRecord(n, *instalment) for n, instalment in enumerate(plan, start=1)])
-
-
-_PROMISE_FIELDS = names(PROMISE_COLUMNS)
-_RESUBMISSION_FIELDS = names(RESUBMISSION_COLUMNS)
-_ACTIVITY_FIELDS = names(ACTIVITY_COLUMNS)
 PROMISE_ORDERS = orders(promised_date=date, amount=Decimal, issued_on=date)
 RESUBMISSION_ORDERS = orders(follow_up_date=date, entered_on=date)
 ACTIVITY_ORDERS = orders(due_date=date, created_on=date)
 
-
-def _resubmission(row: Any) -> ResubmissionRecord:
-    return ResubmissionRecord(**dict(row))
-
-
-def _activity(row: Any) -> ActivityRecord:
-    return ActivityRecord(**dict(row))
-
-
 #: Each customer's promises, latest promised date first.
-PROMISES = grouped_part("promises", _PROMISE_FIELDS, _promise,
-                        order="promised_date DESC, id DESC")
+PROMISES = grouped_part(PROMISE_TABLE, order="promised_date DESC, id DESC")
 #: Each customer's follow-ups, latest follow-up date first.
-RESUBMISSIONS = grouped_part("resubmissions", _RESUBMISSION_FIELDS, _resubmission,
-                             order="follow_up_date DESC, id DESC")
+RESUBMISSIONS = grouped_part(RESUBMISSION_TABLE, order="follow_up_date DESC, id DESC")
 #: Each customer's activities, latest due date first.
-ACTIVITIES = grouped_part("activities", _ACTIVITY_FIELDS, _activity,
-                          order="due_date DESC, id DESC")
-
-
-async def promises_by_customer(pool: Any,
-                               customer_ids: Sequence[UUID]) -> dict[UUID, list[PromiseRecord]]:
-    return await fetch_part(pool, PROMISES, customer_ids)
-
-
-async def resubmissions_by_customer(
-        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ResubmissionRecord]]:
-    return await fetch_part(pool, RESUBMISSIONS, customer_ids)
-
-
-async def activities_by_customer(
-        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[ActivityRecord]]:
-    return await fetch_part(pool, ACTIVITIES, customer_ids)
+ACTIVITIES = grouped_part(ACTIVITY_TABLE, order="due_date DESC, id DESC")
+#: Batched readers, for per-request loaders: one query for many keys.
+promises_by_customer = PROMISES.fetch
+resubmissions_by_customer = RESUBMISSIONS.fetch
+activities_by_customer = ACTIVITIES.fetch
 
 
 async def list_promises(pool: Any, given: ListFilter = NO_FILTER, *,
@@ -330,9 +278,8 @@ async def list_promises(pool: Any, given: ListFilter = NO_FILTER, *,
                         first: int | None = None, after: str | None = None,
                         ) -> Page[PromiseRecord]:
     """Promises by promised date (or amount, or issue date); dates filter the promised date."""
-    return await fetch_page(pool, "promises", _PROMISE_FIELDS,
-                            filtered(Where(), given, "promised_date"),
-                            ordered(PROMISE_ORDERS, sort, descending), first, after, _promise)
+    return await fetch_page(pool, PROMISE_TABLE, filtered(Where(), given, "promised_date"),
+                            ordered(PROMISE_ORDERS, sort, descending), first, after)
 
 
 async def list_resubmissions(pool: Any, given: ListFilter = NO_FILTER, *,
@@ -340,10 +287,9 @@ async def list_resubmissions(pool: Any, given: ListFilter = NO_FILTER, *,
                              first: int | None = None, after: str | None = None,
                              ) -> Page[ResubmissionRecord]:
     """Follow-ups by follow-up date (or entry date); dates filter the follow-up date."""
-    return await fetch_page(pool, "resubmissions", _RESUBMISSION_FIELDS,
+    return await fetch_page(pool, RESUBMISSION_TABLE,
                             filtered(Where(), given, "follow_up_date"),
-                            ordered(RESUBMISSION_ORDERS, sort, descending), first, after,
-                            _resubmission)
+                            ordered(RESUBMISSION_ORDERS, sort, descending), first, after)
 
 
 async def list_activities(pool: Any, given: ListFilter = NO_FILTER, *,
@@ -352,7 +298,6 @@ async def list_activities(pool: Any, given: ListFilter = NO_FILTER, *,
                           ) -> Page[ActivityRecord]:
     """Activities by due date (or creation date); dates filter the due date; the specialist
     is the one the task is for."""
-    return await fetch_page(pool, "activities", _ACTIVITY_FIELDS,
+    return await fetch_page(pool, ACTIVITY_TABLE,
                             filtered(Where(), given, "due_date", own_specialist=True),
-                            ordered(ACTIVITY_ORDERS, sort, descending), first, after,
-                            _activity)
+                            ordered(ACTIVITY_ORDERS, sort, descending), first, after)

@@ -23,41 +23,81 @@ import psycopg
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.projections import Projection
-from ledger_collect.projections.rows import Rows, fetch_part, grouped_part, names
+from ledger_collect.projections.rows import PageRows, grouped_part
+from ledger_collect.projections.tables import Json, Key, Table
 
-EMAIL_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("template", "text"), ("status", "text"),
-    ("attempt", "int"), ("recipients", "jsonb"), ("attachments", "jsonb"), ("zipped", "bool"),
-    ("contact_id", "uuid"), ("last_error", "text"), ("failures", "jsonb"),
-    ("created_on", "date"), ("created_by", "text"), ("status_on", "date"))
-CONTACT_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("contact_person_id", "text"), ("channel", "text"),
-    ("result", "text"), ("specialist", "key"), ("summary", "text"), ("notes", "text"),
-    ("contact_date", "date"), ("recorded_on", "date"), ("recorded_by", "text"),
-    ("promise_ids", "uuid[]"), ("dispute_ids", "uuid[]"), ("resubmission_ids", "uuid[]"))
+
+# -- tables ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class EmailRecord:
+    id: UUID
+    customer_id: UUID
+    template: str
+    status: str
+    attempt: int
+    recipients: Json  # personal data, as are last_error and failures: to, cc and bcc
+    attachments: Json  # file names
+    zipped: bool
+    contact_id: UUID | None
+    last_error: str | None
+    failures: Json | None  # address -> error (partly sent)
+    created_on: date
+    created_by: str
+    status_on: date
+
+    @property
+    def to(self) -> list[str]:
+        return _listed(self.recipients["to"])
+
+    @property
+    def cc(self) -> list[str]:
+        return _listed(self.recipients["cc"])
+
+    @property
+    def bcc(self) -> list[str]:
+        return _listed(self.recipients["bcc"])
+
+
+@dataclass(frozen=True)
+class CustomerContactRecord:
+    """One conversation (summary and notes: personal data)."""
+
+    id: UUID
+    customer_id: UUID
+    contact_person_id: str | None
+    channel: str
+    result: str
+    specialist: Key
+    summary: str | None
+    notes: str | None
+    contact_date: date
+    recorded_on: date
+    recorded_by: str
+    promise_ids: list[UUID]
+    dispute_ids: list[UUID]
+    resubmission_ids: list[UUID]
+
+
+def _listed(value: Any) -> list[str]:
+    """A list as stored, or the one string an erased list replays as."""
+    return list(value) if isinstance(value, list) else [str(value)]
+
+
+EMAIL_TABLE = Table("collection_emails", EmailRecord)
+CONTACT_TABLE = Table("customer_contacts", CustomerContactRecord)
 
 
 class Correspondence(Projection):
     name = "correspondence"
-    tables = ("collection_emails", "customer_contacts")
+    declared = (EMAIL_TABLE, CONTACT_TABLE)
     handles = (CollectionEmail.Created, CollectionEmail.Sent, CollectionEmail.Failed,
                CollectionEmail.PartlySent, CollectionEmail.Corrected,
                CustomerContact.Recorded, CustomerContact.Linked)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
-        tables = {table: Rows(conn, table, columns, {
-                      e.originator_id for e in events
-                      if _TABLE[type(e)] == table and type(e) not in _CREATED})
-                  for table, columns in (("collection_emails", EMAIL_COLUMNS),
-                                         ("customer_contacts", CONTACT_COLUMNS))}
-        for e in events:
-            rows = tables[_TABLE[type(e)]]
-            if type(e) in _CREATED:
-                rows.add(_CREATED[type(e)](e))
-            elif (row := rows.get(e.originator_id)) is not None:
-                _FOLD[type(e)](row, e)
-        for rows in tables.values():
-            rows.write()
+        page = PageRows(conn, self.declared)
+        page.fold_records(events, _TABLE, _CREATED, _FOLD)
+        page.write()
 
 
 def _recipients(e: Any) -> dict[str, Any]:
@@ -109,85 +149,26 @@ _FOLD: dict[type, Any] = {
     CollectionEmail.Corrected: _corrected,
     CustomerContact.Linked: _linked,
 }
-_TABLE = {cls: ("collection_emails" if cls.__qualname__.startswith("CollectionEmail.")
-                else "customer_contacts") for cls in Correspondence.handles}
+_TABLE = {cls: (EMAIL_TABLE if cls.__qualname__.startswith("CollectionEmail.")
+                else CONTACT_TABLE) for cls in Correspondence.handles}
 assert set(_CREATED) | set(_FOLD) == set(Correspondence.handles)
 
 
 # -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
-@dataclass(frozen=True)
-class EmailRecord:
-    id: UUID
-    customer_id: UUID
-    template: str
-    status: str
-    attempt: int
-    to: list[str]  # personal data, as are cc, bcc, last_error and failures
-    cc: list[str]
-    bcc: list[str]
-    attachments: list[str]
-    zipped: bool
-    contact_id: UUID | None
-    last_error: str | None
-    failures: dict[str, str] | str | None
-    created_on: date
-    created_by: str
-    status_on: date
-
-
-@dataclass(frozen=True)
-class CustomerContactRecord:
-    """One conversation (summary and notes: personal data)."""
-
-    id: UUID
-    customer_id: UUID
-    contact_person_id: str | None
-    channel: str
-    result: str
-    specialist: str
-    summary: str | None
-    notes: str | None
-    contact_date: date
-    recorded_on: date
-    recorded_by: str
-    promise_ids: list[UUID]
-    dispute_ids: list[UUID]
-    resubmission_ids: list[UUID]
-
-
-def _listed(value: Any) -> list[str]:
-    return list(value) if isinstance(value, list) else [str(value)]
-
-
-def _email(row: Any, decode: Any) -> EmailRecord:
+def _email(row: Any) -> EmailRecord:
+    """The record of a row whose JSON columns are text, as asyncpg reads them."""
     values = dict(row)
-    recipients = decode(values.pop("recipients"))
-    failures = values.pop("failures")
-    attachments = _listed(decode(values.pop("attachments")))
-    return EmailRecord(
-        **values, to=_listed(recipients["to"]), cc=_listed(recipients["cc"]),
-        bcc=_listed(recipients["bcc"]), attachments=attachments,
-        failures=None if failures is None else decode(failures))
-
-
-_EMAIL_FIELDS = names(EMAIL_COLUMNS)
-_CONTACT_FIELDS = names(CONTACT_COLUMNS)
+    failures = values["failures"]
+    values.update(recipients=json.loads(values["recipients"]),
+                  attachments=_listed(json.loads(values["attachments"])),
+                  failures=None if failures is None else json.loads(failures))
+    return EmailRecord(**values)
 
 
 #: Each customer's collection emails, newest first.
-EMAILS = grouped_part("collection_emails", _EMAIL_FIELDS, lambda row: _email(row, json.loads),
-                      order="created_on DESC, id DESC")
+EMAILS = grouped_part(EMAIL_TABLE, _email, order="created_on DESC, id DESC")
 #: Each customer's conversations, latest first.
-CONVERSATIONS = grouped_part("customer_contacts", _CONTACT_FIELDS,
-                             lambda row: CustomerContactRecord(**dict(row)),
-                             order="contact_date DESC, recorded_on DESC, id DESC")
-
-
-async def emails_by_customer(pool: Any,
-                             customer_ids: Sequence[UUID]) -> dict[UUID, list[EmailRecord]]:
-    return await fetch_part(pool, EMAILS, customer_ids)
-
-
-async def customer_contacts_by_customer(
-        pool: Any, customer_ids: Sequence[UUID]) -> dict[UUID, list[CustomerContactRecord]]:
-    return await fetch_part(pool, CONVERSATIONS, customer_ids)
+CONVERSATIONS = grouped_part(CONTACT_TABLE, order="contact_date DESC, recorded_on DESC, id DESC")
+#: Batched readers, for per-request loaders: one query for many keys.
+emails_by_customer = EMAILS.fetch
+customer_contacts_by_customer = CONVERSATIONS.fetch

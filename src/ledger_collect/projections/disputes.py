@@ -2,7 +2,7 @@
 written off, still disputed), and the notes written on it.
 
 Writer: the cases a page touches are loaded with one query, folded in memory, written back with
-one upsert; notes are only ever added (one insert per page). Readers: ``disputes_by_customer``
+one upsert; notes are only ever added (one upsert per page). Readers: ``disputes_by_customer``
 and ``dispute_notes_by_dispute`` for loaders, ``list_disputes`` for the dispute list. Open
 items keeps its own view of disputes (what they take out of each invoice); this one is the
 case file.
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -20,111 +20,27 @@ from uuid import UUID
 
 import psycopg
 
+from ledger_collect.domain import dispute
 from ledger_collect.domain.dispute import DisputeCase
-from ledger_collect.projections import Projection, upsert
+from ledger_collect.projections import Projection
 from ledger_collect.projections.casework import NO_FILTER, ListFilter, filtered, ordered
 from ledger_collect.projections.rows import (
     Page,
-    Rows,
+    PageRows,
     Where,
     fetch_page,
-    fetch_part,
     grouped_part,
-    names,
     orders,
     touch,
 )
+from ledger_collect.projections.tables import Key, Table
 
 ZERO = Decimal("0.00")
 #: The note a case is opened with (the aggregate keeps it under this id too).
 OPENING_NOTE = "opening"
 
-DISPUTE_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"), ("currency", "text"),
-    ("reason", "text"), ("processor", "key"), ("status", "text"), ("resolution", "text"),
-    ("original_amount", "numeric"), ("credited", "numeric"), ("paid", "numeric"),
-    ("written_off", "numeric"), ("still_disputed", "numeric"), ("notes", "int"),
-    ("opened_on", "date"), ("opened_by", "text"), ("resolved_on", "date"),
-    ("closed_on", "date"), ("changed_on", "date"), ("changed_by", "text"),
-    ("changed_at", "timestamptz"))
-NOTE_COLUMNS = (
-    ("id", "uuid"), ("dispute_id", "uuid"), ("customer_id", "uuid"), ("note_id", "text"),
-    ("text", "text"), ("ordinal", "int"), ("written_on", "date"), ("written_by", "text"))
 
-
-def note_row_id(dispute_id: UUID, note_id: str) -> UUID:
-    return uuid.uuid5(dispute_id, f"note:{note_id}")
-
-
-class Disputes(Projection):
-    name = "disputes"
-    tables = ("disputes", "dispute_notes")
-    handles = (DisputeCase.Opened, DisputeCase.ProcessingStarted, DisputeCase.ProcessorChanged,
-               DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice, DisputeCase.Resolved,
-               DisputeCase.Closed, DisputeCase.NoteAdded)
-
-    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
-        cases = Rows(conn, "disputes", DISPUTE_COLUMNS, {
-            e.originator_id for e in events if type(e) is not DisputeCase.Opened})
-        notes: list[tuple[Any, ...]] = []
-        for e in events:
-            if type(e) is DisputeCase.Opened:
-                cases.add(_opened(e))
-                if e.note:
-                    notes.append(_note(e, OPENING_NOTE, e.note))
-            elif (row := cases.get(e.originator_id)) is not None:
-                if type(e) is DisputeCase.NoteAdded:
-                    notes.append(_note(e, e.note_id, e.text))
-                    row["notes"] += 1
-                else:
-                    _FOLD[type(e)](row, e)
-                touch(row, e)
-        cases.write()
-        upsert(conn, "dispute_notes", NOTE_COLUMNS, notes)
-
-
-def _opened(e: Any) -> dict[str, Any]:
-    row = {"id": e.originator_id, "customer_id": e.customer_id,
-           "invoice_ids": list(e.invoice_ids), "currency": e.currency, "reason": e.reason,
-           "processor": e.processor, "status": "open", "resolution": None,
-           "original_amount": e.amount, "credited": ZERO, "paid": ZERO, "written_off": ZERO,
-           "still_disputed": e.amount, "notes": 1 if e.note else 0,
-           "opened_on": e.business_date, "opened_by": e.actor, "resolved_on": None,
-           "closed_on": None}
-    touch(row, e)
-    return row
-
-
-def _note(e: Any, note_id: str, text: str) -> tuple[Any, ...]:
-    return (note_row_id(e.originator_id, note_id), e.originator_id, e.customer_id, note_id,
-            text, e.originator_version, e.business_date, e.actor)
-
-
-def _settled(row: dict[str, Any], e: Any) -> None:
-    row["credited"] += e.credited
-    row["paid"] += e.paid
-    row["written_off"] += e.written_off
-    row["still_disputed"] = (row["original_amount"] - row["credited"] - row["paid"]
-                             - row["written_off"])
-
-
-def _resolved(row: dict[str, Any], e: Any) -> None:
-    _settled(row, e)
-    row.update(status="resolved", resolution=e.resolution, resolved_on=e.business_date)
-
-
-_FOLD: dict[type, Any] = {
-    DisputeCase.ProcessingStarted: lambda row, e: row.update(status="in_process"),
-    DisputeCase.ProcessorChanged: lambda row, e: row.update(processor=e.processor),
-    DisputeCase.ProgressRecorded: _settled,
-    DisputeCase.SettledOnInvoice: _settled,
-    DisputeCase.Resolved: _resolved,
-    DisputeCase.Closed: lambda row, e: row.update(status="closed", closed_on=e.business_date),
-}
-assert set(_FOLD) | {DisputeCase.Opened, DisputeCase.NoteAdded} == set(Disputes.handles)
-
-
-# -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
+# -- tables ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class DisputeRecord:
     id: UUID
@@ -132,8 +48,8 @@ class DisputeRecord:
     invoice_ids: list[UUID]
     currency: str
     reason: str
-    processor: str
-    status: str
+    processor: Key
+    status: Key
     resolution: str | None
     original_amount: Decimal
     credited: Decimal
@@ -152,39 +68,106 @@ class DisputeRecord:
 
 @dataclass(frozen=True)
 class DisputeNoteRecord:
+    id: UUID  # ``note_row_id``
     dispute_id: UUID
     customer_id: UUID
     note_id: str
     text: str  # personal data
+    ordinal: int  # the dispute event version: the order of writing
     written_on: date
     written_by: str
 
 
-_FIELDS = names(DISPUTE_COLUMNS)
-_NOTE_FIELDS = [f.name for f in fields(DisputeNoteRecord)]
+DISPUTE_TABLE = Table("disputes", DisputeRecord)
+NOTE_TABLE = Table("dispute_notes", DisputeNoteRecord)
+
+
+def note_row_id(dispute_id: UUID, note_id: str) -> UUID:
+    return uuid.uuid5(dispute_id, f"note:{note_id}")
+
+
+class Disputes(Projection):
+    name = "disputes"
+    declared = (DISPUTE_TABLE, NOTE_TABLE)
+    handles = (DisputeCase.Opened, DisputeCase.ProcessingStarted, DisputeCase.ProcessorChanged,
+               DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice, DisputeCase.Resolved,
+               DisputeCase.Closed, DisputeCase.NoteAdded)
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        page = PageRows(conn, self.declared)
+        cases, notes = page[DISPUTE_TABLE], page[NOTE_TABLE]
+        cases.load(e.originator_id for e in events if type(e) is not DisputeCase.Opened)
+        for e in events:
+            if type(e) is DisputeCase.Opened:
+                cases.add(_opened(e))
+                if e.note:
+                    notes.add(_note(e, OPENING_NOTE, e.note))
+            elif (row := cases.get(e.originator_id)) is not None:
+                if type(e) is DisputeCase.NoteAdded:
+                    notes.add(_note(e, e.note_id, e.text))
+                    row["notes"] += 1
+                else:
+                    if type(e) in _FOLD:
+                        _FOLD[type(e)](row, e)
+                    row["status"] = dispute.status_after(e, row["status"])
+                touch(row, e)
+        page.write()
+
+
+def _opened(e: Any) -> dict[str, Any]:
+    row = {"id": e.originator_id, "customer_id": e.customer_id,
+           "invoice_ids": list(e.invoice_ids), "currency": e.currency, "reason": e.reason,
+           "processor": e.processor, "status": dispute.OPEN, "resolution": None,
+           "original_amount": e.amount, "credited": ZERO, "paid": ZERO, "written_off": ZERO,
+           "still_disputed": e.amount, "notes": 1 if e.note else 0,
+           "opened_on": e.business_date, "opened_by": e.actor, "resolved_on": None,
+           "closed_on": None}
+    touch(row, e)
+    return row
+
+
+def _note(e: Any, note_id: str, text: str) -> dict[str, Any]:
+    return {"id": note_row_id(e.originator_id, note_id), "dispute_id": e.originator_id,
+            "customer_id": e.customer_id, "note_id": note_id, "text": text,
+            "ordinal": e.originator_version, "written_on": e.business_date,
+            "written_by": e.actor}
+
+
+def _settled(row: dict[str, Any], e: Any) -> None:
+    row["credited"] += e.credited
+    row["paid"] += e.paid
+    row["written_off"] += e.written_off
+    row["still_disputed"] = (row["original_amount"] - row["credited"] - row["paid"]
+                             - row["written_off"])
+
+
+def _resolved(row: dict[str, Any], e: Any) -> None:
+    _settled(row, e)
+    row.update(resolution=e.resolution, resolved_on=e.business_date)
+
+
+_FOLD: dict[type, Any] = {
+    DisputeCase.ProcessorChanged: lambda row, e: row.update(processor=e.processor),
+    DisputeCase.ProgressRecorded: _settled,
+    DisputeCase.SettledOnInvoice: _settled,
+    DisputeCase.Resolved: _resolved,
+    DisputeCase.Closed: lambda row, e: row.update(closed_on=e.business_date),
+}
+assert set(_FOLD) | {DisputeCase.Opened, DisputeCase.NoteAdded,
+                    DisputeCase.ProcessingStarted} == set(Disputes.handles)
+
+
+# -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
 DISPUTE_ORDERS = orders(opened_on=date, still_disputed=Decimal, original_amount=Decimal)
 
 
-def _dispute(row: Any) -> DisputeRecord:
-    return DisputeRecord(**dict(row))
-
-
 #: Each customer's cases, latest opened first.
-DISPUTES = grouped_part("disputes", _FIELDS, _dispute, order="opened_on DESC, id DESC")
+DISPUTES = grouped_part(DISPUTE_TABLE, order="opened_on DESC, id DESC")
 #: Each case's notes in the order they were written (the opening note first).
-DISPUTE_NOTES = grouped_part("dispute_notes", _NOTE_FIELDS,
-                             lambda row: DisputeNoteRecord(**dict(row)), order="ordinal",
-                             key="dispute_id")
-
-
-async def disputes_by_customer(pool: Any,
-                               customer_ids: Sequence[UUID]) -> dict[UUID, list[DisputeRecord]]:
-    return await fetch_part(pool, DISPUTES, customer_ids)
-
-
-async def dispute_notes_by_dispute(
-        pool: Any, dispute_ids: Sequence[UUID]) -> dict[UUID, list[DisputeNoteRecord]]:
-    return await fetch_part(pool, DISPUTE_NOTES, dispute_ids)
+DISPUTE_NOTES = grouped_part(NOTE_TABLE, order="ordinal", key="dispute_id")
+#: Batched readers, for per-request loaders: one query for many keys.
+disputes_by_customer = DISPUTES.fetch
+dispute_notes_by_dispute = DISPUTE_NOTES.fetch
 
 
 async def list_disputes(pool: Any, given: ListFilter = NO_FILTER, *,
@@ -194,5 +177,5 @@ async def list_disputes(pool: Any, given: ListFilter = NO_FILTER, *,
     """Cases by opening date (or amount still disputed, or original amount); dates filter the
     opening date; ``processor`` who works the case, the specialist the customer's."""
     where = filtered(Where(), given, "opened_on").when(processor, "processor = {}")
-    return await fetch_page(pool, "disputes", _FIELDS, where,
-                            ordered(DISPUTE_ORDERS, sort, descending), first, after, _dispute)
+    return await fetch_page(pool, DISPUTE_TABLE, where,
+                            ordered(DISPUTE_ORDERS, sort, descending), first, after)

@@ -20,38 +20,102 @@ from uuid import UUID
 
 import psycopg
 
+from ledger_collect.domain import dispute, invoice, promise
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
-from ledger_collect.projections import Projection, in_order, load, upsert
-from ledger_collect.projections.rows import Part, fetch_part, names
+from ledger_collect.projections import Projection, in_order
+from ledger_collect.projections.rows import PageRows, Part
+from ledger_collect.projections.tables import Key, Table
 
 ZERO = Decimal("0.00")
-ACTIVE_DISPUTE = ("open", "in_process")
 
-ITEM_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"), ("currency", "key"),
-    ("amount", "numeric"), ("paid_amount", "numeric"), ("credited_amount", "numeric"),
-    ("open_amount", "numeric"), ("posting_date", "date"), ("due_date", "date"),
-    ("status", "text"), ("closed_on", "date"), ("dunning_level", "int"),
-    ("last_dunned_on", "date"), ("promise_id", "uuid"), ("promise_amount", "numeric"),
-    ("promise_date", "date"), ("promise_status", "text"), ("promise_paid", "numeric"),
-    ("dispute_ids", "uuid[]"), ("open_disputes", "int"), ("disputed_amount", "numeric"))
-DISPUTE_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("invoice_ids", "uuid[]"),
-    ("invoice_amounts", "numeric[]"), ("currency", "key"), ("reason", "text"),
-    ("processor", "text"), ("status", "text"), ("resolution", "text"),
-    ("original_amount", "numeric"), ("still_disputed", "numeric"), ("opened_on", "date"),
-    ("resolved_on", "date"), ("closed_on", "date"))
-CREDIT_COLUMNS = (
-    ("id", "uuid"), ("customer_id", "uuid"), ("kind", "text"), ("source_id", "text"),
-    ("amount", "numeric"), ("currency", "key"), ("document_date", "date"))
+
+# -- tables ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class OpenItem:
+    id: UUID
+    customer_id: UUID
+    document_number: str
+    currency: Key
+    amount: Decimal
+    paid_amount: Decimal
+    credited_amount: Decimal
+    open_amount: Decimal
+    posting_date: date
+    due_date: date
+    status: str
+    closed_on: date | None
+    dunning_level: int
+    last_dunned_on: date | None
+    promise_id: UUID | None
+    promise_amount: Decimal | None
+    promise_date: date | None
+    promise_status: str | None
+    promise_paid: Decimal | None
+    dispute_ids: list[UUID]
+    open_disputes: int
+    disputed_amount: Decimal
+
+    def days_overdue(self, as_of: date) -> int:
+        """Days past due on ``as_of`` (0 when not yet due)."""
+        return max(0, (as_of - self.due_date).days)
+
+    @property
+    def has_open_promise(self) -> bool:
+        return self.promise_status in promise.UNCONFIRMED
+
+
+@dataclass(frozen=True)
+class ItemDispute:
+    """A dispute as open items need it: what it takes out of each of its invoices."""
+
+    id: UUID
+    customer_id: UUID
+    invoice_ids: list[UUID]
+    invoice_amounts: list[Decimal]
+    currency: Key
+    reason: str
+    processor: str
+    status: str
+    resolution: str | None
+    original_amount: Decimal
+    still_disputed: Decimal
+    opened_on: date
+    resolved_on: date | None
+    closed_on: date | None
+
+
+@dataclass(frozen=True)
+class Credit:
+    id: UUID
+    customer_id: UUID
+    kind: str
+    source_id: str
+    amount: Decimal
+    currency: Key
+    document_date: date
+
+
+@dataclass(frozen=True)
+class CustomerBalance:
+    customer_id: UUID
+    currency: Key
+    open_amount: Decimal
+    items: int
+    oldest_due_date: date
+
+
+ITEM_TABLE = Table("open_items", OpenItem)
+DISPUTE_TABLE = Table("open_item_disputes", ItemDispute)
+CREDIT_TABLE = Table("customer_credits", Credit)
+BALANCE_TABLE = Table("customer_balances", CustomerBalance, key=("customer_id", "currency"))
 
 
 class OpenItems(Projection):
     name = "open_items"
-    tables = ("open_items", "open_item_disputes", "customer_credits", "customer_balances")
+    declared = (ITEM_TABLE, DISPUTE_TABLE, CREDIT_TABLE, BALANCE_TABLE)
     handles = (
         Invoice.Posted, Invoice.PaymentApplied, Invoice.CreditMemoApplied,
         Invoice.PaymentReversed, Invoice.Cleared, Invoice.WrittenOff,
@@ -63,95 +127,65 @@ class OpenItems(Projection):
         DisputeCase.Closed, CustomerCredit.Received)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
-        page = _Page(conn, events)
+        page = PageRows(conn, (ITEM_TABLE, DISPUTE_TABLE, CREDIT_TABLE))
+        _load(page, events)
         for event in events:
             _FOLD[type(event)](page, event)
-        page.settle_disputes()
-        page.write(balances=not self.building)
+        _settle_disputes(page)
+        page.write()
+        items = page[ITEM_TABLE]
+        if items.changed and not self.building:
+            customers = {items.rows[i]["customer_id"] for i in items.changed}
+            conn.execute(_BALANCES_OF, {"ids": in_order(customers)})
 
     def built(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(_ALL_BALANCES)  # once, rather than per page of the build
 
 
-class _Page:
-    """The rows one page of events touches, loaded in bulk and written back in bulk."""
-
-    def __init__(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
-        self.conn = conn
-        self.disputes = load(conn, "open_item_disputes", names(DISPUTE_COLUMNS), {
-            e.originator_id for e in events
-            if type(e) in _DISPUTE_EVENTS and type(e) is not DisputeCase.Opened})
-        invoice_ids = {e.originator_id for e in events if type(e) in _INVOICE_EVENTS}
-        invoice_ids.update(e.invoice_id for e in events if type(e) in _PROMISE_EVENTS)
-        for e in events:
-            if type(e) is DisputeCase.Opened:
-                invoice_ids.update(e.invoice_ids)
-        for dispute in self.disputes.values():
-            invoice_ids.update(dispute["invoice_ids"])
-        self.items = load(conn, "open_items", names(ITEM_COLUMNS), invoice_ids)
-        self.credits: list[tuple[Any, ...]] = []
-        self.changed_items: set[UUID] = set()
-        self.changed_disputes: set[UUID] = set()
-
-    def item(self, invoice_id: UUID) -> dict[str, Any] | None:
-        row = self.items.get(invoice_id)
-        if row is not None:
-            self.changed_items.add(invoice_id)
-        return row
-
-    def dispute(self, dispute_id: UUID) -> dict[str, Any] | None:
-        row = self.disputes.get(dispute_id)
-        if row is not None:
-            self.changed_disputes.add(dispute_id)
-        return row
-
-    def settle_disputes(self) -> None:
-        """Per invoice: how many of its disputes are still open and what they dispute on it.
-        Recomputed for invoices whose disputes, or whose own or fellow invoices' amounts,
-        changed."""
-        affected = {i for d in self.changed_disputes for i in self.disputes[d]["invoice_ids"]}
-        affected.update(i for i in self.changed_items if self.items[i]["dispute_ids"])
-        affected &= self.items.keys()
-        missing = {d for i in affected for d in self.items[i]["dispute_ids"]} - self.disputes.keys()
-        self.disputes.update(load(self.conn, "open_item_disputes", names(DISPUTE_COLUMNS),
-                                  missing))
-        others = {i for a in affected for d in self.items[a]["dispute_ids"]
-                  if d in self.disputes for i in self.disputes[d]["invoice_ids"]}
-        self.items.update(load(self.conn, "open_items", names(ITEM_COLUMNS),
-                               others - self.items.keys()))
-        affected |= others & self.items.keys()  # an invoice's share moves with the others'
-        for invoice_id in affected:
-            row = self.items[invoice_id]
-            active = [self.disputes[d] for d in row["dispute_ids"]
-                      if d in self.disputes and self.disputes[d]["status"] in ACTIVE_DISPUTE]
-            share = sum((_share(d, invoice_id, self.items) for d in active), ZERO)
-            row["open_disputes"] = len(active)
-            row["disputed_amount"] = min(share, row["open_amount"])
-            self.changed_items.add(invoice_id)
-
-    def write(self, *, balances: bool) -> None:
-        upsert(self.conn, "open_items", ITEM_COLUMNS,
-               [_values(self.items[i], ITEM_COLUMNS) for i in in_order(self.changed_items)])
-        if balances and self.changed_items:
-            customers = {self.items[i]["customer_id"] for i in self.changed_items}
-            self.conn.execute(_BALANCES_OF, {"ids": in_order(customers)})
-        upsert(self.conn, "open_item_disputes", DISPUTE_COLUMNS,
-               [_values(self.disputes[d], DISPUTE_COLUMNS)
-                for d in in_order(self.changed_disputes)])
-        upsert(self.conn, "customer_credits", CREDIT_COLUMNS, self.credits)
+def _load(page: PageRows, events: Sequence[Any]) -> None:
+    """The rows the page's events touch: the disputes they name, and the invoices they or
+    those disputes name."""
+    disputes = page[DISPUTE_TABLE]
+    disputes.load(e.originator_id for e in events
+                  if type(e) in _DISPUTE_EVENTS and type(e) is not DisputeCase.Opened)
+    invoice_ids = {e.originator_id for e in events if type(e) in _INVOICE_EVENTS}
+    invoice_ids.update(e.invoice_id for e in events if type(e) in _PROMISE_EVENTS)
+    for e in events:
+        if type(e) is DisputeCase.Opened:
+            invoice_ids.update(e.invoice_ids)
+    for row in disputes.rows.values():
+        invoice_ids.update(row["invoice_ids"])
+    page[ITEM_TABLE].load(invoice_ids)
 
 
+def _settle_disputes(page: PageRows) -> None:
+    """Per invoice: how many of its disputes are still open and what they dispute on it.
+    Recomputed for invoices whose disputes, or whose own or fellow invoices' amounts, changed."""
+    items, disputes = page[ITEM_TABLE], page[DISPUTE_TABLE]
+    affected = {i for d in disputes.changed for i in disputes.rows[d]["invoice_ids"]}
+    affected.update(i for i in items.changed if items.rows[i]["dispute_ids"])
+    affected &= items.rows.keys()
+    disputes.load(d for i in affected for d in items.rows[i]["dispute_ids"])
+    others = {i for a in affected for d in items.rows[a]["dispute_ids"]
+              if d in disputes.rows for i in disputes.rows[d]["invoice_ids"]}
+    items.load(others)
+    affected |= others & items.rows.keys()  # an invoice's share moves with the others'
+    for invoice_id in affected:
+        row = items.rows[invoice_id]
+        active = [disputes.rows[d] for d in row["dispute_ids"]
+                  if d in disputes.rows and disputes.rows[d]["status"] in dispute.ACTIVE]
+        share = sum((_share(d, invoice_id, items.rows) for d in active), ZERO)
+        row["open_disputes"] = len(active)
+        row["disputed_amount"] = min(share, row["open_amount"])
+        items.changed.add(invoice_id)
 
-def _values(row: dict[str, Any], columns: Sequence[tuple[str, str]]) -> tuple[Any, ...]:
-    return tuple(row[name] for name, _ in columns)
 
-
-def _share(dispute: dict[str, Any], invoice_id: UUID,
+def _share(case: dict[str, Any], invoice_id: UUID,
            items: dict[UUID, dict[str, Any]]) -> Decimal:
     """The part of the still-disputed amount that falls on this invoice: spread over the
     case's invoices in the order they were named, each taking at most what it has open."""
-    rest = dispute["still_disputed"]
-    for other, cap in zip(dispute["invoice_ids"], dispute["invoice_amounts"], strict=True):
+    rest = case["still_disputed"]
+    for other, cap in zip(case["invoice_ids"], case["invoice_amounts"], strict=True):
         if other in items:
             cap = items[other]["open_amount"]
         part = max(ZERO, min(rest, cap))
@@ -162,21 +196,21 @@ def _share(dispute: dict[str, Any], invoice_id: UUID,
 
 
 # -- the fold: one function per event ------------------------------------------------------
-def _posted(page: _Page, e: Any) -> None:
-    page.items[e.originator_id] = {
+def _posted(page: PageRows, e: Any) -> None:
+    page[ITEM_TABLE].add({
         "id": e.originator_id, "customer_id": e.customer_id,
         "document_number": e.document_number, "currency": e.currency, "amount": e.amount,
         "paid_amount": ZERO, "credited_amount": ZERO, "open_amount": e.amount,
-        "posting_date": e.posting_date, "due_date": e.due_date, "status": "open",
+        "posting_date": e.posting_date, "due_date": e.due_date, "status": invoice.OPEN,
         "closed_on": None, "dunning_level": 0, "last_dunned_on": None, "promise_id": None,
         "promise_amount": None, "promise_date": None, "promise_status": None,
-        "promise_paid": None, "dispute_ids": [], "open_disputes": 0, "disputed_amount": ZERO}
-    page.changed_items.add(e.originator_id)
+        "promise_paid": None, "dispute_ids": [], "open_disputes": 0, "disputed_amount": ZERO})
 
 
-def _invoice_fact(change: Any) -> Any:
-    def fold(page: _Page, e: Any) -> None:
-        row = page.item(e.originator_id)
+def _fact(table: Table[Any], change: Any) -> Any:
+    """An event that changes the row of its record (the originator), if the model has it."""
+    def fold(page: PageRows, e: Any) -> None:
+        row = page[table].get(e.originator_id)
         if row is not None:
             change(row, e)
     return fold
@@ -208,61 +242,51 @@ def _dispute_linked(row: dict[str, Any], e: Any) -> None:
     row["dispute_ids"] = sorted(set(row["dispute_ids"]) | {e.dispute_id})
 
 
-def _promise_issued(page: _Page, e: Any) -> None:
-    row = page.item(e.invoice_id)
+def _promise_issued(page: PageRows, e: Any) -> None:
+    row = page[ITEM_TABLE].get(e.invoice_id)
     if row is not None:
         row.update(promise_id=e.originator_id, promise_amount=e.amount,
-                   promise_date=e.promised_date, promise_status="open", promise_paid=ZERO)
+                   promise_date=e.promised_date, promise_paid=ZERO,
+                   promise_status=promise.OPEN)
 
 
-def _promise_fact(change: Any) -> Any:
-    """Later promise events only touch the invoice while it shows that promise."""
-    def fold(page: _Page, e: Any) -> None:
-        row = page.items.get(e.invoice_id)
+def _promise_fact(sign: int) -> Any:
+    """A later promise event, for the invoice while it shows that promise: what counts
+    towards it moves by the event's amount (``sign``: 1 counted, -1 uncounted, 0 none), and
+    its status follows the promise's rule."""
+    def fold(page: PageRows, e: Any) -> None:
+        items = page[ITEM_TABLE]
+        row = items.rows.get(e.invoice_id)
         if row is not None and row["promise_id"] == e.originator_id:
-            page.changed_items.add(e.invoice_id)
-            change(row, e)
+            items.changed.add(e.invoice_id)
+            if sign:
+                row["promise_paid"] += sign * e.amount
+            row["promise_status"] = promise.status_after(e, row["promise_paid"])
     return fold
 
 
-def _counted(row: dict[str, Any], e: Any) -> None:
-    row["promise_paid"] += e.amount
-    row["promise_status"] = "in_process"
-
-
-def _uncounted(row: dict[str, Any], e: Any) -> None:
-    row["promise_paid"] -= e.amount
-    row["promise_status"] = "in_process" if row["promise_paid"] > 0 else "open"
-
-
-def _promise_status(status: str | None) -> Any:
-    def change(row: dict[str, Any], e: Any) -> None:
-        row["promise_status"] = status or e.status
-    return change
-
-
-def _dispute_opened(page: _Page, e: Any) -> None:
+def _dispute_opened(page: PageRows, e: Any) -> None:
     amounts = []
     for invoice_id in e.invoice_ids:
-        row = page.item(invoice_id)
+        row = page[ITEM_TABLE].get(invoice_id)
         amounts.append(row["open_amount"] if row is not None else ZERO)
         if row is not None:
             row["dispute_ids"] = sorted(set(row["dispute_ids"]) | {e.originator_id})
-    page.disputes[e.originator_id] = {
+    page[DISPUTE_TABLE].add({
         "id": e.originator_id, "customer_id": e.customer_id, "invoice_ids": list(e.invoice_ids),
         "invoice_amounts": amounts, "currency": e.currency, "reason": e.reason,
-        "processor": e.processor, "status": "open", "resolution": None,
+        "processor": e.processor, "status": dispute.OPEN, "resolution": None,
         "original_amount": e.amount, "still_disputed": e.amount, "opened_on": e.business_date,
-        "resolved_on": None, "closed_on": None}
-    page.changed_disputes.add(e.originator_id)
+        "resolved_on": None, "closed_on": None})
 
 
-def _dispute_fact(change: Any) -> Any:
-    def fold(page: _Page, e: Any) -> None:
-        row = page.dispute(e.originator_id)
-        if row is not None:
+def _dispute_fact(change: Any = None) -> Any:
+    """A later dispute event: its change, and the status the case's rule gives it."""
+    def fold(row: dict[str, Any], e: Any) -> None:
+        if change is not None:
             change(row, e)
-    return fold
+        row["status"] = dispute.status_after(e, row["status"])
+    return _fact(DISPUTE_TABLE, fold)
 
 
 def _settled(row: dict[str, Any], e: Any) -> None:
@@ -271,12 +295,18 @@ def _settled(row: dict[str, Any], e: Any) -> None:
 
 def _resolved(row: dict[str, Any], e: Any) -> None:
     _settled(row, e)
-    row.update(status="resolved", resolution=e.resolution, resolved_on=e.business_date)
+    row.update(resolution=e.resolution, resolved_on=e.business_date)
 
 
-def _credit_received(page: _Page, e: Any) -> None:
-    page.credits.append((e.originator_id, e.customer_id, e.kind, e.source_id, e.amount,
-                         e.currency, e.document_date))
+def _credit_received(page: PageRows, e: Any) -> None:
+    page[CREDIT_TABLE].add({
+        "id": e.originator_id, "customer_id": e.customer_id, "kind": e.kind,
+        "source_id": e.source_id, "amount": e.amount, "currency": e.currency,
+        "document_date": e.document_date})
+
+
+def _invoice_fact(change: Any) -> Any:
+    return _fact(ITEM_TABLE, change)
 
 
 _FOLD: dict[type, Any] = {
@@ -284,24 +314,23 @@ _FOLD: dict[type, Any] = {
     Invoice.PaymentApplied: _invoice_fact(_moved("paid_amount", 1)),
     Invoice.CreditMemoApplied: _invoice_fact(_moved("credited_amount", 1)),
     Invoice.PaymentReversed: _invoice_fact(_moved("paid_amount", -1)),
-    Invoice.Cleared: _invoice_fact(_closed_as("cleared")),
-    Invoice.WrittenOff: _invoice_fact(_closed_as("written_off")),
+    Invoice.Cleared: _invoice_fact(_closed_as(invoice.CLEARED)),
+    Invoice.WrittenOff: _invoice_fact(_closed_as(invoice.WRITTEN_OFF)),
     Invoice.DunningLevelRaised: _invoice_fact(_dunned),
     Invoice.DisputeLinked: _invoice_fact(_dispute_linked),
     PromiseToPay.Issued: _promise_issued,
-    PromiseToPay.PaymentCounted: _promise_fact(_counted),
-    PromiseToPay.PaymentUncounted: _promise_fact(_uncounted),
-    PromiseToPay.Valued: _promise_fact(_promise_status(None)),
-    PromiseToPay.Withdrawn: _promise_fact(_promise_status("withdrawn")),
-    PromiseToPay.Closed: _promise_fact(_promise_status("closed")),
+    PromiseToPay.PaymentCounted: _promise_fact(1),
+    PromiseToPay.PaymentUncounted: _promise_fact(-1),
+    PromiseToPay.Valued: _promise_fact(0),
+    PromiseToPay.Withdrawn: _promise_fact(0),
+    PromiseToPay.Closed: _promise_fact(0),
     DisputeCase.Opened: _dispute_opened,
-    DisputeCase.ProcessingStarted: _dispute_fact(lambda row, e: row.update(status="in_process")),
+    DisputeCase.ProcessingStarted: _dispute_fact(),
     DisputeCase.ProcessorChanged: _dispute_fact(lambda row, e: row.update(processor=e.processor)),
     DisputeCase.ProgressRecorded: _dispute_fact(_settled),
     DisputeCase.SettledOnInvoice: _dispute_fact(_settled),
     DisputeCase.Resolved: _dispute_fact(_resolved),
-    DisputeCase.Closed: _dispute_fact(
-        lambda row, e: row.update(status="closed", closed_on=e.business_date)),
+    DisputeCase.Closed: _dispute_fact(lambda row, e: row.update(closed_on=e.business_date)),
     CustomerCredit.Received: _credit_received,
 }
 assert set(_FOLD) == set(OpenItems.handles)
@@ -335,71 +364,23 @@ _BALANCES_OF = (
     " IS DISTINCT FROM (EXCLUDED.open_amount, EXCLUDED.items, EXCLUDED.oldest_due_date)")
 
 
-@dataclass(frozen=True)
-class OpenItem:
-    id: UUID
-    customer_id: UUID
-    document_number: str
-    currency: str
-    amount: Decimal
-    paid_amount: Decimal
-    credited_amount: Decimal
-    open_amount: Decimal
-    posting_date: date
-    due_date: date
-    status: str
-    closed_on: date | None
-    dunning_level: int
-    last_dunned_on: date | None
-    promise_id: UUID | None
-    promise_amount: Decimal | None
-    promise_date: date | None
-    promise_status: str | None
-    promise_paid: Decimal | None
-    dispute_ids: list[UUID]
-    open_disputes: int
-    disputed_amount: Decimal
-
-    def days_overdue(self, as_of: date) -> int:
-        """Days past due on ``as_of`` (0 when not yet due)."""
-        return max(0, (as_of - self.due_date).days)
-
-    @property
-    def has_open_promise(self) -> bool:
-        return self.promise_status in ("open", "in_process")
-
-
-@dataclass(frozen=True)
-class Credit:
-    id: UUID
-    customer_id: UUID
-    kind: str
-    source_id: str
-    amount: Decimal
-    currency: str
-    document_date: date
-
-
 def _items(condition: str) -> Part[OpenItem]:
-    return Part(f"SELECT {', '.join(names(ITEM_COLUMNS))} FROM open_items"
+    return Part(f"SELECT {ITEM_TABLE.select()} FROM open_items"
                 f" WHERE customer_id = ANY($1::uuid[]){condition}"
                 " ORDER BY customer_id, due_date, document_number",
-                tuple(names(ITEM_COLUMNS)), lambda row: OpenItem(**dict(row)))
+                ITEM_TABLE.names, ITEM_TABLE.make)
 
 
 #: Each customer's open items, earliest due first (``ALL_ITEMS``: the cleared ones too).
 OPEN_ITEMS, ALL_ITEMS = _items(f" AND {OPEN_CONDITION}"), _items("")
 #: Unapplied payments and credit memos on account, oldest first.
-CREDITS = Part(f"SELECT {', '.join(names(CREDIT_COLUMNS))} FROM customer_credits"
+CREDITS = Part(f"SELECT {CREDIT_TABLE.select()} FROM customer_credits"
                " WHERE customer_id = ANY($1::uuid[]) ORDER BY customer_id, document_date,"
-               " source_id", tuple(names(CREDIT_COLUMNS)), lambda row: Credit(**dict(row)))
+               " source_id", CREDIT_TABLE.names, CREDIT_TABLE.make)
+#: Batched readers, for per-request loaders: one query for many keys.
+credits_by_customer = CREDITS.fetch
 
 
 async def open_items_by_customer(pool: Any, customer_ids: Sequence[UUID], *,
                                  include_closed: bool = False) -> dict[UUID, list[OpenItem]]:
-    return await fetch_part(pool, ALL_ITEMS if include_closed else OPEN_ITEMS, customer_ids)
-
-
-async def credits_by_customer(pool: Any,
-                              customer_ids: Sequence[UUID]) -> dict[UUID, list[Credit]]:
-    return await fetch_part(pool, CREDITS, customer_ids)
+    return await (ALL_ITEMS if include_closed else OPEN_ITEMS).fetch(pool, customer_ids)

@@ -1,8 +1,9 @@
-"""What the master-data and casework read models share (not a read model itself).
+"""What the read models' writers and readers share (not a read model itself).
 
-Writing: ``Rows`` holds one table's rows that a page of events touches — loaded in one query,
-changed in memory event by event, written back in one upsert — so a page costs a handful of
-statements whatever its number of events.
+Writing: ``PageRows`` holds, for each table of a model (``tables.Table``), the rows a page of
+events touches (``Rows``) — loaded in one query, changed in memory event by event, written back
+in one upsert (or one COPY for rows only ever added) — so a page costs a handful of statements
+whatever its number of events.
 
 Reading: list readers answer keyset pages (``fetch_page``). A page is ordered by one column
 and the row id; its cursors carry the sort, the sort value and the id of their row, so ``after``
@@ -27,7 +28,8 @@ from uuid import UUID
 import psycopg
 from psycopg.types.json import Jsonb
 
-from ledger_collect.projections import in_order, load, upsert
+from ledger_collect.projections import in_order, upsert
+from ledger_collect.projections.tables import Table
 
 T = TypeVar("T")
 
@@ -41,37 +43,95 @@ def names(columns: Sequence[tuple[str, str]]) -> list[str]:
 
 
 class Rows:
-    """One table's rows touched by a page of events, by id."""
+    """One table's rows that a page of events touches, by key: loaded with one query (``load``),
+    changed in memory event by event, written back with one statement (``write``).
 
-    def __init__(self, conn: psycopg.Connection[Any], table: str,
-                 columns: Sequence[tuple[str, str]], ids: Iterable[Any] = ()) -> None:
+    A row is a dict of the table's columns, marked changed when taken with ``get`` or given
+    with ``add``. A numbered table's rows are only ever added, as their values in column
+    order without the number (``append``), and numbered when written.
+    """
+
+    def __init__(self, conn: psycopg.Connection[Any], table: Table[Any]) -> None:
         self.conn = conn
         self.table = table
-        self.columns = columns
-        self.rows: dict[Any, dict[str, Any]] = load(conn, table, names(columns), set(ids))
+        self.key = table.key[0]
+        self.rows: dict[Any, dict[str, Any]] = {}
         self.changed: set[Any] = set()
+        self.appended: list[tuple[Any, ...]] = []
+        self.append = self.appended.append  # called once an event: the list's own method
+
+    def load(self, ids: Iterable[Any], by: str | None = None) -> None:
+        """Read the rows of ``ids`` (of the key, or of column ``by``) not read yet."""
+        wanted = set(ids) if by else set(ids) - self.rows.keys()
+        for key, row in self.table.load(self.conn, wanted, by).items():
+            self.rows.setdefault(key, row)
 
     def add(self, row: dict[str, Any]) -> None:
-        self.rows[row["id"]] = row
-        self.changed.add(row["id"])
+        key = row[self.key]
+        self.rows[key] = row
+        self.changed.add(key)
 
-    def get(self, row_id: Any) -> dict[str, Any] | None:
+    def get(self, key: Any) -> dict[str, Any] | None:
         """The row to change (None when the model never saw it created)."""
-        row = self.rows.get(row_id)
+        row = self.rows.get(key)
         if row is not None:
-            self.changed.add(row_id)
+            self.changed.add(key)
         return row
 
     def write(self) -> None:
-        rows = [self.rows[i] for i in in_order(self.changed)]
-        if any(pgtype == "jsonb" for _, pgtype in self.columns):
-            jsonb = {name for name, pgtype in self.columns if pgtype == "jsonb"}
-            values = [tuple(Jsonb(row[name]) if name in jsonb and row[name] is not None
-                            else row[name] for name, _ in self.columns) for row in rows]
-        else:
-            read = itemgetter(*names(self.columns))
-            values = [read(row) for row in rows]
-        upsert(self.conn, self.table, self.columns, values)
+        if self.table.numbered:
+            self._copy()
+            return
+        rows = [self.rows[key] for key in in_order(self.changed)]
+        jsonb = [c.name for c in self.table.columns if c.type == "jsonb"]
+        if jsonb:
+            rows = [{**row, **{n: Jsonb(row[n]) for n in jsonb if row[n] is not None}}
+                    for row in rows]
+        values = list(map(itemgetter(*self.table.names), rows)) if rows else []
+        upsert(self.conn, self.table.name, self.table.upserted, values, self.key)
+
+    def _copy(self) -> None:
+        """New rows only, numbered after the highest number so far: COPY, the fastest way in."""
+        if not self.appended:
+            return
+        number, table = self.key, self.table.name
+        found = self.conn.execute(f"SELECT coalesce(max({number}), 0) FROM {table}").fetchone()
+        start = int(found[0]) if found else 0
+        statement = f"COPY {table} ({self.table.select()}) FROM STDIN (FORMAT BINARY)"
+        with self.conn.cursor().copy(statement) as copy:
+            copy.set_types([column.cast for column in self.table.columns])
+            for n, values in enumerate(self.appended, start + 1):
+                copy.write_row((n, *values))
+
+
+class PageRows(dict[Table[Any], Rows]):
+    """The rows one page of events touches in each of a model's tables (a ``Rows`` a table,
+    by its ``Table``, or by its name in ``named``), written back together, in the order the
+    tables were given."""
+
+    def __init__(self, conn: psycopg.Connection[Any], tables: Iterable[Table[Any]]) -> None:
+        super().__init__((table, Rows(conn, table)) for table in tables)
+        self.named = {table.name: rows for table, rows in self.items()}
+
+    def write(self) -> None:
+        for rows in self.values():
+            rows.write()
+
+    def fold_records(self, events: Sequence[Any], table_of: dict[type, Table[Any]],
+                     created: dict[type, Callable[[Any], dict[str, Any]]],
+                     fold: dict[type, Callable[[dict[str, Any], Any], None]]) -> None:
+        """Events that each name their record (the originator), whose rows are in the table
+        ``table_of`` says: an event in ``created`` makes its record's row, any other changes
+        the row (when the model saw the record created). One load per table."""
+        for table, rows in self.items():
+            rows.load(e.originator_id for e in events
+                      if table_of[type(e)] is table and type(e) not in created)
+        for e in events:
+            rows = self[table_of[type(e)]]
+            if type(e) in created:
+                rows.add(created[type(e)](e))
+            elif (row := rows.get(e.originator_id)) is not None:
+                fold[type(e)](row, e)
 
 
 def touch(row: dict[str, Any], event: Any) -> None:
@@ -204,11 +264,12 @@ class Where:
         return " AND ".join(self.conditions) if self.conditions else "true"
 
 
-async def fetch_page(pool: Any, table: str, columns: Sequence[str], where: Where, order: Order,
+async def fetch_page(pool: Any, table: Table[T], where: Where, order: Order,
                      first: int | None, after: str | None,
-                     make: Callable[[Any], T]) -> Page[T]:
+                     make: Callable[[Any], T] | None = None) -> Page[T]:
     """One page of ``table``'s rows matching ``where``, in ``order``, after the row of cursor
-    ``after``: one query (one row more than the page tells whether another page follows)."""
+    ``after``, as its records (or ``make``'s): one query (one row more than the page tells
+    whether another page follows)."""
     size = page_size(first)
     conditions = Where(list(where.conditions), list(where.params))
     direction, compare = ("DESC", "<") if order.descending else ("ASC", ">")
@@ -217,11 +278,11 @@ async def fetch_page(pool: Any, table: str, columns: Sequence[str], where: Where
         conditions.add(f"({order.column}, id) {compare} ({{}}, {{}})", value, row_id)
     conditions.params.append(size + 1)
     rows = await pool.fetch(
-        f"SELECT {', '.join(columns)} FROM {table} WHERE {conditions.sql()}"
+        f"SELECT {table.select()} FROM {table.name} WHERE {conditions.sql()}"
         f" ORDER BY {order.column} {direction}, id {direction} LIMIT ${len(conditions.params)}",
         *conditions.params)
     shown = rows[:size]
-    return Page(items=[make(row) for row in shown],
+    return Page(items=list(map(make or table.make, shown)),
                 cursors=[order.cursor(row[order.column], row["id"]) for row in shown],
                 has_next_page=len(rows) > size, has_previous_page=after is not None)
 
@@ -244,7 +305,7 @@ def grouped(rows: Iterable[Any], keys: Sequence[Any], make: Callable[[Any], T],
 @dataclass(frozen=True)
 class Part(Generic[T]):
     """What a batched reader reads: the rows of many keys (``$1``, an array) in a fixed order
-    within each key, and how a row becomes a record. Read alone (``fetch_part``) or with other
+    within each key, and how a row becomes a record. Read alone (``fetch``) or with other
     parts in one statement (``fetch_parts``: an overview's dozen lists in one round trip)."""
 
     query: str  # selects ``columns``, in that order
@@ -252,18 +313,18 @@ class Part(Generic[T]):
     make: Callable[[Any], T]
     key: str = "customer_id"
 
-
-def grouped_part(table: str, columns: Sequence[str], make: Callable[[Any], T], *,
-                 order: str, key: str = "customer_id") -> Part[T]:
-    """The rows of ``table`` whose ``key`` is one of ``$1``, in ``order`` within each key."""
-    return Part(f"SELECT {', '.join(columns)} FROM {table} WHERE {key} = ANY($1)"
-                f" ORDER BY {key}, {order}", tuple(columns), make, key)
+    async def fetch(self, pool: Any, keys: Sequence[Any]) -> dict[Any, list[T]]:
+        """The records of many keys in one query (every key in the answer): a batched
+        reader, ``<things>_by_<key>``."""
+        return grouped(await pool.fetch(self.query, list(keys)), keys, self.make, self.key)
 
 
-async def fetch_part(pool: Any, part: Part[T], keys: Sequence[Any]) -> dict[Any, list[T]]:
-    """A batched reader: the records of many keys in one query (every key in the answer)."""
-    rows = await pool.fetch(part.query, list(keys))
-    return grouped(rows, keys, part.make, part.key)
+def grouped_part(table: Table[T], make: Callable[[Any], T] | None = None, *, order: str,
+                 key: str = "customer_id") -> Part[T]:
+    """The rows of ``table`` whose ``key`` is one of ``$1``, in ``order`` within each key, as
+    its records (or ``make``'s)."""
+    return Part(f"SELECT {table.select()} FROM {table.name} WHERE {key} = ANY($1)"
+                f" ORDER BY {key}, {order}", table.names, make or table.make, key)
 
 
 #: Columns of every array type in the read models, null, in front of ``fetch_parts``' arrays:

@@ -33,129 +33,37 @@ from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
-from ledger_collect.projections import Projection, load, upsert
+from ledger_collect.projections import Projection
 from ledger_collect.projections.rows import (
     DEFAULT_PAGE,
     MAX_PAGE,
     CursorError,
     ListArgumentError,
+    PageRows,
     Part,
 )
-from ledger_collect.projections.timeline_events import FOLD
+from ledger_collect.projections.tables import BigInt, Table
+from ledger_collect.projections.timeline_events import (
+    CUSTOMERS,
+    DISPUTES,
+    ENTRIES,
+    FOLD,
+    INVOICES,
+    PROMISES,
+)
 
 #: The kinds of rows, as clients filter them.
 TYPES = ("invoice", "payment", "credit_memo", "reversal", "clearing", "write_off", "reminder",
          "contact", "promise", "dispute", "resubmission", "note", "email", "activity")
 #: How far back a timeline reaches unless asked otherwise.
 DEFAULT_DAYS = 365
-
-ROW_COLUMNS = (
-    ("seq", "bigint"), ("customer_id", "uuid"), ("occurred", "date"),
-    ("recorded_at", "timestamptz"), ("type", "text"), ("event", "text"), ("actor", "text"),
-    ("description", "text"), ("amount", "numeric"), ("currency", "text"), ("personal", "text"),
-    ("object_id", "uuid"), ("object_version", "int4"))
-CUSTOMER_COLUMNS = (("id", "uuid"), ("segment", "text"))
-INVOICE_COLUMNS = (("id", "uuid"), ("customer_id", "uuid"), ("document_number", "text"),
-                   ("currency", "text"))
-PROMISE_COLUMNS = (("id", "uuid"), ("document_number", "text"), ("amount", "numeric"),
-                   ("currency", "text"))
-DISPUTE_COLUMNS = (("id", "uuid"), ("currency", "text"))
-
-
-_COPY_ROWS = (f"COPY timeline ({', '.join(name for name, _ in ROW_COLUMNS)}) FROM STDIN"
-              " (FORMAT BINARY)")
-
-
-class Timeline(Projection):
-    name = "timeline"
-    tables = ("timeline", "timeline_customers", "timeline_invoices", "timeline_promises",
-              "timeline_disputes")
-    #: Every event that adds a row or tells the model something for later rows (the
-    #: customer's segment; an invoice's, promise's or dispute's first event).
-    handles = tuple(FOLD)
-
-    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
-        page = _Page(conn, events)
-        for event in events:
-            FOLD[type(event)](page, event)
-        page.write()
-
-
-class _Page:
-    """The lookups one page needs, loaded in bulk; the rows it adds, written in bulk."""
-
-    def __init__(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
-        self.conn = conn
-        wanted: dict[str, set[UUID]] = {"invoices": set(), "promises": set(), "disputes": set()}
-        for e in events:
-            kind = type(e)
-            if kind in _LATER_INVOICE_EVENTS:
-                wanted["invoices"].add(e.originator_id)
-            elif kind in (DisputeCase.Opened, Resubmission.Created):
-                wanted["invoices"].update(e.invoice_ids)
-            elif kind is PromiseToPay.Issued:
-                continue
-            elif kind.__qualname__.startswith("PromiseToPay."):
-                wanted["promises"].add(e.originator_id)
-            elif kind.__qualname__.startswith("DisputeCase.") and kind is not DisputeCase.Opened:
-                wanted["disputes"].add(e.originator_id)
-        self.invoices = _lookup(conn, "invoices", INVOICE_COLUMNS, wanted["invoices"])
-        self.promises = _lookup(conn, "promises", PROMISE_COLUMNS, wanted["promises"])
-        self.disputes = _lookup(conn, "disputes", DISPUTE_COLUMNS, wanted["disputes"])
-        self.customers: dict[UUID, dict[str, Any]] = {}
-        self.new: dict[str, set[UUID]] = {"invoices": set(), "promises": set(),
-                                          "disputes": set(), "customers": set()}
-        self.rows: list[tuple[Any, ...]] = []
-        self.seq: int | None = None
-
-    def remember(self, table: str, key: UUID, values: dict[str, Any]) -> None:
-        getattr(self, table)[key] = {"id": key, **values}
-        self.new[table].add(key)
-
-    def add(self, e: Any, customer_id: UUID, type_: str, event: str, description: str, *,
-            amount: Decimal | None = None, currency: str | None = None,
-            personal: str | None = None, occurred: date | None = None) -> None:
-        if self.seq is None:
-            row = self.conn.execute("SELECT coalesce(max(seq), 0) FROM timeline").fetchone()
-            self.seq = int(row[0]) if row else 0
-        self.seq += 1
-        self.rows.append((self.seq, customer_id, occurred or e.business_date, e.timestamp,
-                          type_, event, e.actor, description, amount, currency, personal,
-                          e.originator_id, e.originator_version))
-
-    def write(self) -> None:
-        for table, columns in (("customers", CUSTOMER_COLUMNS), ("invoices", INVOICE_COLUMNS),
-                               ("promises", PROMISE_COLUMNS), ("disputes", DISPUTE_COLUMNS)):
-            rows = getattr(self, table)
-            upsert(self.conn, f"timeline_{table}", columns,
-                   [tuple(rows[k][n] for n, _ in columns) for k in sorted(self.new[table])])
-        if self.rows:  # new rows only (each event once): COPY, the fastest way in
-            with self.conn.cursor().copy(_COPY_ROWS) as copy:
-                copy.set_types([pgtype for _, pgtype in ROW_COLUMNS])
-                for row in self.rows:
-                    copy.write_row(row)
-
-
-def _lookup(conn: psycopg.Connection[Any], table: str, columns: Sequence[tuple[str, str]],
-            ids: set[UUID]) -> dict[UUID, dict[str, Any]]:
-    return load(conn, f"timeline_{table}", [name for name, _ in columns], ids)
-
-
-_LATER_INVOICE_EVENTS = frozenset(
-    c for c in FOLD if c.__qualname__.startswith("Invoice.") and c is not Invoice.Posted)
-
-
-# -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
 _CURSOR_PREFIX = "tl1:"
 
 
-class InvalidCursorError(CursorError):
-    """A cursor this model did not hand out (or one of another list)."""
-
-
+# -- tables ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class TimelineEntry:
-    seq: int
+    seq: BigInt
     customer_id: UUID
     occurred: date
     recorded_at: datetime
@@ -173,6 +81,89 @@ class TimelineEntry:
     def cursor(self) -> str:
         key = f"{self.occurred.isoformat()}|{self.recorded_at.isoformat()}|{self.seq}"
         return _CURSOR_PREFIX + base64.urlsafe_b64encode(key.encode()).decode()
+
+
+@dataclass(frozen=True)
+class SeenCustomer:
+    id: UUID
+    segment: str  # decides who sees the personal parts
+
+
+@dataclass(frozen=True)
+class SeenInvoice:
+    id: UUID
+    customer_id: UUID
+    document_number: str
+    currency: str
+
+
+@dataclass(frozen=True)
+class SeenPromise:
+    id: UUID
+    document_number: str
+    amount: Decimal
+    currency: str
+
+
+@dataclass(frozen=True)
+class SeenDispute:
+    id: UUID
+    currency: str
+
+
+ENTRY_TABLE = Table(ENTRIES, TimelineEntry, key=("seq",),
+                    unique=(("object_id", "object_version"),), numbered=True)
+CUSTOMER_TABLE = Table(CUSTOMERS, SeenCustomer)
+INVOICE_TABLE = Table(INVOICES, SeenInvoice)
+PROMISE_TABLE = Table(PROMISES, SeenPromise)
+DISPUTE_TABLE = Table(DISPUTES, SeenDispute)
+
+
+class Timeline(Projection):
+    name = "timeline"
+    declared = (ENTRY_TABLE, CUSTOMER_TABLE, INVOICE_TABLE, PROMISE_TABLE, DISPUTE_TABLE)
+    #: Every event that adds a row or tells the model something for later rows (the
+    #: customer's segment; an invoice's, promise's or dispute's first event).
+    handles = tuple(FOLD)
+
+    def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        page = PageRows(conn, (CUSTOMER_TABLE, INVOICE_TABLE, PROMISE_TABLE, DISPUTE_TABLE,
+                               ENTRY_TABLE))
+        _load(page, events)
+        for event in events:
+            FOLD[type(event)](page, event)
+        page.write()
+
+
+def _load(page: PageRows, events: Sequence[Any]) -> None:
+    """What the page's later events of invoices, promises and disputes need remembered."""
+    invoices: set[UUID] = set()
+    promises: set[UUID] = set()
+    disputes: set[UUID] = set()
+    for e in events:
+        kind = type(e)
+        if kind in _LATER_INVOICE_EVENTS:
+            invoices.add(e.originator_id)
+        elif kind in (DisputeCase.Opened, Resubmission.Created):
+            invoices.update(e.invoice_ids)
+        elif kind is PromiseToPay.Issued:
+            continue
+        elif kind.__qualname__.startswith("PromiseToPay."):
+            promises.add(e.originator_id)
+        elif kind.__qualname__.startswith("DisputeCase.") and kind is not DisputeCase.Opened:
+            disputes.add(e.originator_id)
+    page[INVOICE_TABLE].load(invoices)
+    page[PROMISE_TABLE].load(promises)
+    page[DISPUTE_TABLE].load(disputes)
+
+
+_LATER_INVOICE_EVENTS = frozenset(
+    c for c in FOLD if c.__qualname__.startswith("Invoice.") and c is not Invoice.Posted)
+
+
+# -- readers (asyncpg; the pool's search_path is the app's schema) ----------------------------
+class InvalidCursorError(CursorError):
+    """A cursor this model did not hand out (or one of another list)."""
 
 
 def decode_cursor(cursor: str) -> tuple[date, datetime, int]:
@@ -231,7 +222,7 @@ class TimelinePage:
         return self.entries[-1].cursor if self.entries else None
 
 
-_ENTRY = ", ".join(f"t.{name}" for name, _ in ROW_COLUMNS if name != "customer_id")
+_ENTRY = ", ".join(f"t.{name}" for name in ENTRY_TABLE.names if name != "customer_id")
 _ORDER = "occurred DESC, recorded_at DESC, seq DESC"
 
 
@@ -283,7 +274,7 @@ def pages_of(rows: Iterable[Any], customer_ids: Sequence[UUID],
         segments[customer_id] = row["segment"]
         if row["seq"] is not None:
             entries[customer_id].append(TimelineEntry(**{name: row[name]
-                                                          for name, _ in ROW_COLUMNS}))
+                                                          for name in ENTRY_TABLE.names}))
     return {c: TimelinePage(c, segments.get(c), found[:window.first],
                             len(found) > window.first) for c, found in entries.items()}
 
@@ -302,7 +293,7 @@ def window_part(window: TimelineWindow) -> Part[dict[str, Any]]:
 
 
 _PAGE_COLUMNS = ("customer_id", "segment",
-                 *(name for name, _ in ROW_COLUMNS if name != "customer_id"))
+                 *(name for name in ENTRY_TABLE.names if name != "customer_id"))
 
 
 async def load_timelines(pool: Any, keys: Sequence[tuple[UUID, TimelineWindow]],

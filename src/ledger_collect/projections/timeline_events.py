@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import date
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 from uuid import UUID
 
 from ledger_collect.domain.activity import Activity
@@ -24,24 +24,31 @@ from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
+from ledger_collect.projections.rows import PageRows
+
+#: The tables the fold writes (``projections.timeline`` declares them): the entries, and what
+#: later events of a record do not repeat, remembered from its first event.
+ENTRIES, CUSTOMERS, INVOICES, PROMISES, DISPUTES = (
+    "timeline", "timeline_customers", "timeline_invoices", "timeline_promises",
+    "timeline_disputes")
 
 
-class Page(Protocol):
-    """What the fold needs of the writer's page (``projections.timeline``)."""
-
-    invoices: dict[UUID, dict[str, Any]]
-    promises: dict[UUID, dict[str, Any]]
-    disputes: dict[UUID, dict[str, Any]]
-
-    def remember(self, table: str, key: UUID, values: dict[str, Any]) -> None: ...
-
-    def add(self, e: Any, customer_id: UUID, type_: str, event: str, description: str, *,
-            amount: Decimal | None = None, currency: str | None = None,
-            personal: str | None = None, occurred: date | None = None) -> None: ...
+def add(page: PageRows, e: Any, customer_id: UUID, type_: str, event: str, description: str, *,
+        amount: Decimal | None = None, currency: str | None = None,
+        personal: str | None = None, occurred: date | None = None) -> None:
+    """An entry of the customer's timeline (numbered when written)."""
+    page.named[ENTRIES].append((
+        customer_id, occurred or e.business_date, e.timestamp, type_, event, e.actor,
+        description, amount, currency, personal, e.originator_id, e.originator_version))
 
 
-def documents(page: Page, invoice_ids: Iterable[UUID]) -> str:
-    return ", ".join(page.invoices[i]["document_number"] if i in page.invoices else "?"
+def remember(page: PageRows, table: str, key: UUID, values: dict[str, Any]) -> None:
+    page.named[table].add({"id": key, **values})
+
+
+def documents(page: PageRows, invoice_ids: Iterable[UUID]) -> str:
+    invoices = page.named[INVOICES].rows
+    return ", ".join(invoices[i]["document_number"] if i in invoices else "?"
                      for i in invoice_ids)
 
 
@@ -66,86 +73,86 @@ def _addresses(to: Any, cc: Any, bcc: Any) -> str | None:
 
 
 # -- customers -------------------------------------------------------------------------------
-def _registered(page: Page, e: Any) -> None:
-    page.remember("customers", e.originator_id, {"segment": e.segment})
+def _registered(page: PageRows, e: Any) -> None:
+    remember(page, CUSTOMERS, e.originator_id, {"segment": e.segment})
 
 
-def _master_data_changed(page: Page, e: Any) -> None:
+def _master_data_changed(page: PageRows, e: Any) -> None:
     if "segment" in e.changes:
-        page.remember("customers", e.originator_id, {"segment": e.changes["segment"]})
+        remember(page, CUSTOMERS, e.originator_id, {"segment": e.changes["segment"]})
 
 
-def _customer_note(page: Page, e: Any) -> None:
-    page.add(e, e.originator_id, "note", "added", "Note added", personal=_text(e.text))
+def _customer_note(page: PageRows, e: Any) -> None:
+    add(page, e, e.originator_id, "note", "added", "Note added", personal=_text(e.text))
 
 
 # -- invoices and money ----------------------------------------------------------------------
-def _posted(page: Page, e: Any) -> None:
-    page.remember("invoices", e.originator_id, {
+def _posted(page: PageRows, e: Any) -> None:
+    remember(page, INVOICES, e.originator_id, {
         "customer_id": e.customer_id, "document_number": e.document_number,
         "currency": e.currency})
-    page.add(e, e.customer_id, "invoice", "posted",
-             f"Invoice {e.document_number} posted: {_money(e.amount, e.currency)}, due "
-             f"{e.due_date}", amount=e.amount, currency=e.currency)
+    add(page, e, e.customer_id, "invoice", "posted",
+        f"Invoice {e.document_number} posted: {_money(e.amount, e.currency)}, due "
+        f"{e.due_date}", amount=e.amount, currency=e.currency)
 
 
 def _invoice_fact(type_: str, event: str, say: Callable[[Any, str, str], str],
                   personal: Callable[[Any], str | None] = lambda e: None) -> Any:
-    def fold(page: Page, e: Any) -> None:
-        invoice = page.invoices.get(e.originator_id)
+    def fold(page: PageRows, e: Any) -> None:
+        invoice = page.named[INVOICES].rows.get(e.originator_id)
         if invoice is None:  # an invoice this model never saw posted: nothing to tell
             return
         amount = getattr(e, "amount", None)
-        page.add(e, invoice["customer_id"], type_, event,
-                 say(e, invoice["document_number"], invoice["currency"]), amount=amount,
-                 currency=invoice["currency"] if amount is not None else None,
-                 personal=personal(e))
+        add(page, e, invoice["customer_id"], type_, event,
+            say(e, invoice["document_number"], invoice["currency"]), amount=amount,
+            currency=invoice["currency"] if amount is not None else None,
+            personal=personal(e))
     return fold
 
 
-def _credit_received(page: Page, e: Any) -> None:
+def _credit_received(page: PageRows, e: Any) -> None:
     money = _money(e.amount, e.currency)
     if e.kind == "unapplied_payment":
         type_, what = "payment", (f"Payment {e.source_id} of {money} received on account "
                                   "(not applied to an invoice)")
     else:
         type_, what = "credit_memo", f"Credit memo {e.source_id} of {money} on account"
-    page.add(e, e.customer_id, type_, "on_account", what, amount=e.amount, currency=e.currency)
+    add(page, e, e.customer_id, type_, "on_account", what, amount=e.amount, currency=e.currency)
 
 
 # -- conversations ---------------------------------------------------------------------------
-def _contact(page: Page, e: Any) -> None:
+def _contact(page: PageRows, e: Any) -> None:
     """The person reached is named by an id a user chose (it may be an email address): it goes
     with the summary and notes to the personal part."""
     reached = f"contact {e.contact_person_id}" if e.contact_person_id else None
-    page.add(e, e.customer_id, "contact", e.result,
-             f"{e.channel[:1].upper()}{e.channel[1:]} conversation by {e.specialist}: "
-             f"{_label(e.result)}", personal=_text(reached, e.summary, e.notes),
-             occurred=e.contact_date)
+    add(page, e, e.customer_id, "contact", e.result,
+        f"{e.channel[:1].upper()}{e.channel[1:]} conversation by {e.specialist}: "
+        f"{_label(e.result)}", personal=_text(reached, e.summary, e.notes),
+        occurred=e.contact_date)
 
 
 # -- promises --------------------------------------------------------------------------------
-def _promise_issued(page: Page, e: Any) -> None:
-    page.remember("promises", e.originator_id, {
+def _promise_issued(page: PageRows, e: Any) -> None:
+    remember(page, PROMISES, e.originator_id, {
         "document_number": e.document_number, "amount": e.amount, "currency": e.currency})
     plan = f", {len(e.instalments)} instalments" if e.instalments else ""
-    page.add(e, e.customer_id, "promise", "issued",
-             f"Promise to pay {_money(e.amount, e.currency)} by {e.promised_date} on invoice "
-             f"{e.document_number} (level {e.level}{plan})", amount=e.amount,
-             currency=e.currency)
+    add(page, e, e.customer_id, "promise", "issued",
+        f"Promise to pay {_money(e.amount, e.currency)} by {e.promised_date} on invoice "
+        f"{e.document_number} (level {e.level}{plan})", amount=e.amount,
+        currency=e.currency)
 
 
 def _promise_fact(event: Callable[[Any], str], say: Callable[[Any, dict[str, Any]], str],
                   amount: Callable[[Any], Decimal | None] = lambda e: None,
                   personal: Callable[[Any], str | None] = lambda e: None) -> Any:
-    def fold(page: Page, e: Any) -> None:
-        promise = page.promises.get(e.originator_id)
+    def fold(page: PageRows, e: Any) -> None:
+        promise = page.named[PROMISES].rows.get(e.originator_id)
         if promise is None:
             return
         value = amount(e)
-        page.add(e, e.customer_id, "promise", event(e), say(e, promise), amount=value,
-                 currency=promise["currency"] if value is not None else None,
-                 personal=personal(e))
+        add(page, e, e.customer_id, "promise", event(e), say(e, promise), amount=value,
+            currency=promise["currency"] if value is not None else None,
+            personal=personal(e))
     return fold
 
 
@@ -155,12 +162,12 @@ def _promised(p: dict[str, Any], *, opening: bool = False) -> str:
 
 
 # -- disputes --------------------------------------------------------------------------------
-def _dispute_opened(page: Page, e: Any) -> None:
-    page.remember("disputes", e.originator_id, {"currency": e.currency})
-    page.add(e, e.customer_id, "dispute", "opened",
-             f"Dispute opened over invoice(s) {documents(page, e.invoice_ids)}: "
-             f"{_money(e.amount, e.currency)}, reason {_label(e.reason)}, processor "
-             f"{e.processor}", amount=e.amount, currency=e.currency, personal=_text(e.note))
+def _dispute_opened(page: PageRows, e: Any) -> None:
+    remember(page, DISPUTES, e.originator_id, {"currency": e.currency})
+    add(page, e, e.customer_id, "dispute", "opened",
+        f"Dispute opened over invoice(s) {documents(page, e.invoice_ids)}: "
+        f"{_money(e.amount, e.currency)}, reason {_label(e.reason)}, processor "
+        f"{e.processor}", amount=e.amount, currency=e.currency, personal=_text(e.note))
 
 
 def _settlement(e: Any, currency: str) -> str:
@@ -172,11 +179,11 @@ def _settlement(e: Any, currency: str) -> str:
 
 def _dispute_fact(event: str, say: Callable[[Any, str], str], *, amounts: bool = False,
                   personal: Callable[[Any], str | None] = lambda e: None) -> Any:
-    def fold(page: Page, e: Any) -> None:
-        currency = page.disputes.get(e.originator_id, {}).get("currency")
+    def fold(page: PageRows, e: Any) -> None:
+        currency = page.named[DISPUTES].rows.get(e.originator_id, {}).get("currency")
         total = e.credited + e.paid + e.written_off if amounts else None
-        page.add(e, e.customer_id, "dispute", event, say(e, currency or ""), amount=total,
-                 currency=currency if amounts else None, personal=personal(e))
+        add(page, e, e.customer_id, "dispute", event, say(e, currency or ""), amount=total,
+            currency=currency if amounts else None, personal=personal(e))
     return fold
 
 
@@ -186,17 +193,17 @@ def _resolved(e: Any, currency: str) -> str:
 
 
 # -- follow-ups, emails, tasks ---------------------------------------------------------------
-def _resubmission_created(page: Page, e: Any) -> None:
+def _resubmission_created(page: PageRows, e: Any) -> None:
     scope = (f"invoice(s) {documents(page, e.invoice_ids)}" if e.invoice_ids
              else "the customer")
-    page.add(e, e.customer_id, "resubmission", "created",
-             f"Follow-up of {scope} set for {e.follow_up_date}", personal=_text(e.reason))
+    add(page, e, e.customer_id, "resubmission", "created",
+        f"Follow-up of {scope} set for {e.follow_up_date}", personal=_text(e.reason))
 
 
 def _plain(type_: str, event: str, say: Callable[[Any], str],
            personal: Callable[[Any], str | None] = lambda e: None) -> Any:
-    def fold(page: Page, e: Any) -> None:
-        page.add(e, e.customer_id, type_, event, say(e), personal=personal(e))
+    def fold(page: PageRows, e: Any) -> None:
+        add(page, e, e.customer_id, type_, event, say(e), personal=personal(e))
     return fold
 
 
