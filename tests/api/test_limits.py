@@ -14,8 +14,8 @@ from starlette.testclient import TestClient
 
 from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.api import validation
-from ledger_collect.api.app import create_app
 from ledger_collect.api.schema import MAX_ALIASES, MAX_TOKENS, make_schema
+from ledger_collect.app import create_api
 from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
 
@@ -39,7 +39,7 @@ def test_too_long_a_document_is_refused(api: Api) -> None:
 
 def test_too_deep_a_query_is_refused(api_settings: Settings, database: Database,
                                      portfolio: Portfolio) -> None:
-    app = create_app(api_settings, database, today=lambda: TODAY, schema=make_schema(max_depth=1))
+    app = create_api(api_settings, database, today=lambda: TODAY, schema=make_schema(max_depth=1))
     api = Api(TestClient(app), api_settings)
     with api.client:
         north = {"id": str(portfolio.north)}
