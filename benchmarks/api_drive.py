@@ -35,6 +35,8 @@ from uuid import UUID
 import httpx
 import orjson
 
+from ledger_collect.commands.casework import record_contact
+from ledger_collect.commands.promises import record_promise
 from ledger_collect.domain.base import DomainError
 
 OVERVIEW = """query Overview($id: UUID!) { customerOverview(id: $id) {
@@ -263,13 +265,13 @@ def live_lag(app: Any, url: str, token: str, customers: list[UUID],
             try:
                 if i % 2:
                     invoice, customer = rng.choice(invoices)
-                    made = app.record_promise(invoice_id=invoice, amount=Decimal("1.00"),
-                                              promised_date=today + timedelta(days=7),
-                                              actor="bench", business_date=today)
+                    made = app.run(record_promise, invoice_id=invoice, amount=Decimal("1.00"),
+                                   promised_date=today + timedelta(days=7),
+                                   actor="bench", business_date=today).result
                 else:
                     customer = rng.choice(customers)
-                    made = app.record_contact(customer, channel="phone", result="no_answer",
-                                              actor="bench", business_date=today)
+                    made = app.run(record_contact, customer, channel="phone", result="no_answer",
+                                   actor="bench", business_date=today).result
             except DomainError as refusal:
                 lag.refused += 1
                 lag.first_refusal = lag.first_refusal or str(refusal)

@@ -21,18 +21,18 @@ import psycopg
 from common import fresh_store
 from psycopg import sql
 
+from ledger_collect.app import open_database
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import assign_customer
+from ledger_collect.commands.receivables import assign_customers
 from ledger_collect.config import Settings
 from ledger_collect.domain.customer import Customer
 from ledger_collect.feed import DEFAULT_BATCH_SIZE
-from ledger_collect.feed.bulk_load import load_aggregates
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import write_feed
 from ledger_collect.feed.parallel import run_parallel
 from ledger_collect.projections import select
 from ledger_collect.projections.engine import rebuild
-from ledger_collect.storage.database import Database, opened, redact
+from ledger_collect.storage.database import Database, redact
 
 SEED = 7
 DENSITY = 1.9  # ~10.7 invoices per customer (5.9 at the demo's default density)
@@ -85,7 +85,8 @@ def bench_store(*, keep: bool, reuse: str | None,
             raise SystemExit(f"no master key for schema {reuse}: {path} is missing (set "
                              f"LEDGER_MASTER_KEY if the schema was loaded with one)")
         key = path.read_text().strip()
-    with opened(base.with_changes(schema=reuse, master_key=key), migrate=False) as database:
+    with open_database(base.with_changes(schema=reuse, master_key=key),
+                       migrate=False) as database:
         with database.connect() as conn:
             events, models = conn.execute(
                 "SELECT to_regclass('collections_events'), to_regclass('customers')").fetchone()
@@ -187,11 +188,7 @@ def assign(app: Collections, segments: dict[str, str], as_of: date) -> float:
     for start in range(0, len(plan), ASSIGN_CHUNK):
         chunk = [(Customer.create_id(number), who) for number, who in
                  plan[start:start + ASSIGN_CHUNK]]
-        batch = app.batch()
-        batch.preload(load_aggregates(app, [cid for cid, _ in chunk]).values())
-        for cid, who in chunk:
-            assign_customer(batch, cid, who, actor="bench", business_date=as_of)
-        app.commit(batch)
+        app.run(assign_customers, dict(chunk), actor="bench", business_date=as_of)
         ticker(start + len(chunk), len(plan))
     seconds = time.perf_counter() - started
     print(f"assigned {len(plan):,} customers to {sum(SPECIALISTS.values())} specialists in "

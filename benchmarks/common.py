@@ -20,8 +20,9 @@ from contextlib import contextmanager
 import psycopg
 from psycopg import sql
 
+from ledger_collect.app import open_database
 from ledger_collect.config import Settings
-from ledger_collect.storage.database import Database, opened, redact
+from ledger_collect.storage.database import Database, redact
 
 
 def arguments(description: str) -> argparse.ArgumentParser:
@@ -39,7 +40,7 @@ def fresh_store(prefix: str, *, keep: bool = False) -> Iterator[Database]:
         schema=f"{prefix}_{uuid.uuid4().hex[:8]}",
         master_key=base.master_key or base64.b64encode(os.urandom(32)).decode(),
     )
-    with opened(settings) as database:
+    with open_database(settings, migrate=True) as database:
         where = redact(database.url) if settings.database_url else (
             f"embedded PostgreSQL in {settings.data_dir}")
         print(f"store: {where}, schema {settings.schema}")

@@ -1,5 +1,6 @@
-"""Every test runs on a real PostgreSQL: the embedded one by default, or the server named by
-LEDGER_TEST_DATABASE_URL (CI sets it to the machine's own). Each test gets a fresh schema.
+"""Tests run on a real PostgreSQL: the embedded one by default, or the server named by
+LEDGER_TEST_DATABASE_URL (CI sets it to the machine's own). Each test gets a fresh schema. The
+domain and command scenarios run on the library's in-memory store instead (``app``).
 LEDGER_SPEEDUPS switches the speed-ups of every test's settings (CI runs the API and store
 tests once more with them off)."""
 
@@ -76,8 +77,19 @@ def database(settings: Settings) -> Iterator[Database]:
 
 
 @pytest.fixture
-def app(database: Database) -> Iterator[Collections]:
-    application = Collections(database)
+def app(request: pytest.FixtureRequest) -> Iterator[Collections]:
+    """``Collections`` on the test's PostgreSQL schema, or on the library's in-memory store for
+    the domain and command scenarios, which need no database: tests marked
+    ``store("memory")`` (the closest mark decides), or given the store as a parameter
+    (``@pytest.mark.parametrize("app", ["memory", "postgres"], indirect=True)``)."""
+    marked = request.node.get_closest_marker("store")
+    store = getattr(request, "param", None) or (marked.args[0] if marked else "postgres")
+    if store == "memory":
+        application = Collections.in_memory(
+            Settings(master_key=base64.b64encode(os.urandom(32)).decode(),
+                     speedups=Settings.from_env().speedups))
+    else:
+        application = Collections(request.getfixturevalue("database"))
     yield application
     application.close()
 

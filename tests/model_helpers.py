@@ -43,7 +43,7 @@ def write_casework(app: Collections, customers: int, *, seed: int = 1, prefix: s
         batch = app.batch()
         for c in range(start, min(customers, start + chunk)):
             _customer(batch, rnd, f"{prefix}{seed}-{c:04d}", c)
-        last = app.commit(batch) or last
+        last = app.save_batch(batch) or last
     return last
 
 

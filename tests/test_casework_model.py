@@ -21,6 +21,20 @@ from model_helpers import (
 
 from ledger_collect.api.overview import READS
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    add_dispute_note,
+    create_activity,
+    create_email,
+    create_resubmission,
+    mark_email_partly_sent,
+    move_resubmission,
+    open_dispute,
+    record_dispute_progress,
+    resolve_dispute,
+    start_dispute_processing,
+)
+from ledger_collect.commands.promises import record_promise, withdraw_promise
+from ledger_collect.commands.receivables import assign_customer, post_invoice, register_customer
 from ledger_collect.projections.casework import (
     ListFilter,
     activities_by_customer,
@@ -109,25 +123,26 @@ def test_every_record_agrees_with_its_aggregate(app: Collections, database: Data
 
 
 def test_one_customers_casework_in_detail(app: Collections, database: Database) -> None:
-    customer = app.register_customer(number="D-1", name="Durand", segment="north",
-                                     credit_limit=Decimal(0), currency="EUR", risk_class="A",
-                                     source_id="reg-D-1", **WHO)
-    invoices = [app.post_invoice(customer_number="D-1", document_number=f"D-{n}",
-                                 amount=Decimal("400.00"), currency="EUR",
-                                 posting_date=TODAY - timedelta(days=40),
-                                 due_date=TODAY - timedelta(days=10), source_id=f"d-{n}", **WHO)
+    customer = app.run(register_customer, number="D-1", name="Durand", segment="north",
+                       credit_limit=Decimal(0), currency="EUR", risk_class="A",
+                       source_id="reg-D-1", **WHO).result
+    invoices = [app.run(post_invoice, customer_number="D-1", document_number=f"D-{n}",
+                        amount=Decimal("400.00"), currency="EUR",
+                        posting_date=TODAY - timedelta(days=40),
+                        due_date=TODAY - timedelta(days=10), source_id=f"d-{n}", **WHO).result
                 for n in (1, 2)]
-    dispute = app.open_dispute(customer, invoices, amount=Decimal("600.00"), reason="quantity",
-                               processor="pat", note="half was missing", **WHO)
-    app.start_dispute_processing(dispute, **WHO)
-    app.record_dispute_progress(dispute, credited=Decimal("100.00"), **WHO)
-    app.add_dispute_note(dispute, "credit memo for the first part", **WHO)
-    app.resolve_dispute(dispute, "accepted", credited=Decimal("300.00"), paid=Decimal("150.00"),
-                        written_off=Decimal("50.00"), **WHO)
-    email = app.create_email(customer, to=["ap@d.example"], cc=["cfo@d.example"],
-                             template="statement", attachments=["statement.pdf"], zipped=True,
-                             **WHO)
-    app.mark_email_partly_sent(email, {"cfo@d.example": "mailbox full"}, **WHO)
+    dispute = app.run(open_dispute, customer, invoices, amount=Decimal("600.00"), reason="quantity",
+                      processor="pat", note="half was missing", **WHO).result
+    app.run(start_dispute_processing, dispute, **WHO)
+    app.run(record_dispute_progress, dispute, credited=Decimal("100.00"), **WHO)
+    app.run(add_dispute_note, dispute, "credit memo for the first part", **WHO)
+    app.run(resolve_dispute, dispute, "accepted", credited=Decimal("300.00"),
+            paid=Decimal("150.00"),
+            written_off=Decimal("50.00"), **WHO)
+    email = app.run(create_email, customer, to=["ap@d.example"], cc=["cfo@d.example"],
+                    template="statement", attachments=["statement.pdf"], zipped=True,
+                    **WHO).result
+    app.run(mark_email_partly_sent, email, {"cfo@d.example": "mailbox full"}, **WHO)
     catch_up(app, MODELS, page_size=3)
     [case] = run_async(database, disputes_by_customer, [customer])[customer]
     assert (case.status, case.resolution, case.original_amount, case.credited, case.paid,
@@ -150,22 +165,22 @@ def lists(app: Collections, database: Database) -> dict[str, Any]:
     on dates TODAY+1 .. TODAY+5 alternating between them, amounts 10 .. 50 in reverse."""
     ids = {}
     for number, segment, specialist in (("L-1", "north", "alice"), ("L-2", "south", "bob")):
-        ids[number] = app.register_customer(number=number, name=number, segment=segment,
-                                            credit_limit=Decimal(0), currency="EUR",
-                                            risk_class="A", source_id=f"r-{number}", **WHO)
-        app.assign_customer(ids[number], specialist, **WHO)
+        ids[number] = app.run(register_customer, number=number, name=number, segment=segment,
+                              credit_limit=Decimal(0), currency="EUR",
+                              risk_class="A", source_id=f"r-{number}", **WHO).result
+        app.run(assign_customer, ids[number], specialist, **WHO)
     promises = []
     for n in range(1, 6):
         number = ("L-1", "L-2")[n % 2]
-        invoice = app.post_invoice(customer_number=number, document_number=f"I-{n}",
-                                   amount=Decimal("100.00"), currency="EUR",
-                                   posting_date=TODAY, due_date=TODAY, source_id=f"i-{n}",
-                                   **WHO)
-        promises.append(app.record_promise(invoice_id=invoice, amount=Decimal(60 - 10 * n),
-                                           promised_date=TODAY + timedelta(days=n), **WHO))
-        app.create_activity(ids[number], specialist=("anna", "bert")[n % 2],
-                            due_date=TODAY + timedelta(days=n), description=f"task {n}", **WHO)
-    app.withdraw_promise(promises[0], reason="mistake", **WHO)
+        invoice = app.run(post_invoice, customer_number=number, document_number=f"I-{n}",
+                          amount=Decimal("100.00"), currency="EUR",
+                          posting_date=TODAY, due_date=TODAY, source_id=f"i-{n}",
+                          **WHO).result
+        promises.append(app.run(record_promise, invoice_id=invoice, amount=Decimal(60 - 10 * n),
+                                promised_date=TODAY + timedelta(days=n), **WHO).result)
+        app.run(create_activity, ids[number], specialist=("anna", "bert")[n % 2],
+                due_date=TODAY + timedelta(days=n), description=f"task {n}", **WHO)
+    app.run(withdraw_promise, promises[0], reason="mistake", **WHO)
     catch_up(app, MODELS)
     return {"north": ids["L-1"], "south": ids["L-2"], "promises": promises}
 
@@ -226,20 +241,21 @@ def test_list_pages_continue_exactly_and_keep_their_sort(database: Database,
 def test_dispute_and_follow_up_lists(app: Collections, database: Database,
                                      lists: dict[str, Any]) -> None:
     north, south = lists["north"], lists["south"]
-    invoice = {n: app.post_invoice(customer_number=n, document_number=f"X-{n}",
-                                   amount=Decimal("500.00"), currency="EUR", posting_date=TODAY,
-                                   due_date=TODAY, source_id=f"x-{n}", **WHO)
+    invoice = {n: app.run(post_invoice, customer_number=n, document_number=f"X-{n}",
+                          amount=Decimal("500.00"), currency="EUR", posting_date=TODAY,
+                          due_date=TODAY, source_id=f"x-{n}", **WHO).result
                for n in ("L-1", "L-2")}
     later = {"actor": "erp", "business_date": TODAY + timedelta(days=3)}
-    big = app.open_dispute(north, [invoice["L-1"]], amount=Decimal("300.00"), reason="price",
-                           processor="pat", **WHO)
-    small = app.open_dispute(south, [invoice["L-2"]], amount=Decimal("80.00"), reason="quality",
-                             processor="quinn", **later)
-    app.record_dispute_progress(big, credited=Decimal("250.00"), **later)
+    big = app.run(open_dispute, north, [invoice["L-1"]], amount=Decimal("300.00"), reason="price",
+                  processor="pat", **WHO).result
+    small = app.run(open_dispute, south, [invoice["L-2"]], amount=Decimal("80.00"),
+                    reason="quality",
+                    processor="quinn", **later).result
+    app.run(record_dispute_progress, big, credited=Decimal("250.00"), **later)
     for customer, when in ((north, 20), (south, 10)):
-        follow_up = app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=5),
-                                            reason="holidays", **WHO)
-        app.move_resubmission(follow_up, TODAY + timedelta(days=when), reason="longer", **WHO)
+        follow_up = app.run(create_resubmission, customer, follow_up_date=TODAY + timedelta(days=5),
+                            reason="holidays", **WHO).result
+        app.run(move_resubmission, follow_up, TODAY + timedelta(days=when), reason="longer", **WHO)
     catch_up(app, MODELS)
 
     def cases(**kwargs: Any) -> list[UUID]:

@@ -20,7 +20,15 @@ from model_helpers import (
 )
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import register_customer
+from ledger_collect.commands.receivables import (
+    add_contact,
+    add_customer_note,
+    assign_customer,
+    register_customer,
+    remove_contact,
+    set_default_contact,
+    unassign_customer,
+)
 from ledger_collect.projections.customers import (
     branches_by_customer,
     contact_persons_by_customer,
@@ -35,10 +43,10 @@ from ledger_collect.storage.database import Database
 
 def register(app: Collections, number: str, name: str, segment: str = "north",
              head_office: str | None = None) -> Any:
-    return app.register_customer(number=number, name=name, segment=segment,
-                                 credit_limit=Decimal(1000), currency="EUR", risk_class="B",
-                                 head_office_number=head_office, source_id=f"reg-{number}",
-                                 **WHO)
+    return app.run(register_customer, number=number, name=name, segment=segment,
+                   credit_limit=Decimal(1000), currency="EUR", risk_class="B",
+                   head_office_number=head_office, source_id=f"reg-{number}",
+                   **WHO).result
 
 
 def numbers(page: Any) -> list[str]:
@@ -76,15 +84,15 @@ def test_every_customer_agrees_with_its_aggregate(app: Collections, database: Da
 def test_master_data_assignment_contacts_and_the_last_change(app: Collections,
                                                              database: Database) -> None:
     customer = register(app, "C-1", "Dupont")
-    app.register_customer(number="C-1", name="Dupont SA", segment="south",
-                          credit_limit=Decimal("2500.50"), currency="EUR", risk_class="D",
-                          source_id="reg-C-1-v2", **WHO)
-    app.add_contact(customer, "p1", name="Marie", email="m@d.example", **WHO)
-    app.add_contact(customer, "p2", name="Paul", phone="+33 6", role="buyer", **WHO)
-    app.set_default_contact(customer, "p2", **WHO)
-    app.remove_contact(customer, "p2", **WHO)  # the default leaves: the oldest one takes over
+    app.run(register_customer, number="C-1", name="Dupont SA", segment="south",
+            credit_limit=Decimal("2500.50"), currency="EUR", risk_class="D",
+            source_id="reg-C-1-v2", **WHO)
+    app.run(add_contact, customer, "p1", name="Marie", email="m@d.example", **WHO)
+    app.run(add_contact, customer, "p2", name="Paul", phone="+33 6", role="buyer", **WHO)
+    app.run(set_default_contact, customer, "p2", **WHO)
+    app.run(remove_contact, customer, "p2", **WHO)  # the default leaves: the oldest one takes over
     later = {"actor": "sue", "business_date": TODAY + timedelta(days=2)}
-    app.assign_customer(customer, "alice", **later)
+    app.run(assign_customer, customer, "alice", **later)
     catch_up(app, "customers", page_size=2)
     record = run_async(database, customers_by_id, [customer])[customer]
     assert (record.name, record.segment, record.credit_limit, record.risk_class,
@@ -95,7 +103,7 @@ def test_master_data_assignment_contacts_and_the_last_change(app: Collections,
     people = run_async(database, contact_persons_by_customer, [customer])[customer]
     assert [(p.contact_id, p.name, p.is_default, p.removed_on) for p in people] == [
         ("p1", "Marie", True, None), ("p2", "Paul", False, TODAY)]
-    app.unassign_customer(customer, **WHO)
+    app.run(unassign_customer, customer, **WHO)
     catch_up(app, "customers")
     assert run_async(database, customers_by_id, [customer])[customer].specialist is None
 
@@ -137,8 +145,8 @@ def test_segment_specialist_and_unassigned_filters(app: Collections,
     a = register(app, "A-1", "Anna", "north")
     register(app, "A-2", "Anton", "south")
     c = register(app, "A-3", "Ansgar", "north")
-    app.assign_customer(a, "alice", **WHO)
-    app.assign_customer(c, "bob", **WHO)
+    app.run(assign_customer, a, "alice", **WHO)
+    app.run(assign_customer, c, "bob", **WHO)
     catch_up(app, "customers")
 
     def found(**filters: Any) -> list[str]:
@@ -180,7 +188,7 @@ def test_page_size_is_capped_and_bad_arguments_are_refused(app: Collections,
         register_customer(batch, number=f"M-{n:04d}", name="Many", segment="north",
                           credit_limit=Decimal(1), currency="EUR", risk_class="A",
                           source_id=f"m-{n}", **WHO)
-    app.commit(batch)
+    app.save_batch(batch)
     catch_up(app, "customers")
     page = run_async(database, search_customers, first=10_000)
     assert len(page.items) == MAX_PAGE == 100 and page.has_next_page
@@ -207,8 +215,8 @@ def test_an_erased_customer_reads_erased_after_a_rebuild(app: Collections,
     customer = register(app, "E-1", "Erasable Ltd")
     keep = register(app, "E-2", "Kept Ltd")
     for who in (customer, keep):
-        app.add_contact(who, "p", name="Jean Martin", email="jean@e.example", **WHO)
-        app.add_customer_note(who, "n", "call after 5", **WHO)
+        app.run(add_contact, who, "p", name="Jean Martin", email="jean@e.example", **WHO)
+        app.run(add_customer_note, who, "n", "call after 5", **WHO)
     catch_up(app, "customers")
     app.keyring.erase(customer, "GDPR request 42")
     rebuild(app, "customers")

@@ -16,6 +16,21 @@ from test_feed import run
 from test_worklist_model import listed
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    close_dispute,
+    open_dispute,
+    resolve_dispute,
+    start_dispute_processing,
+)
+from ledger_collect.commands.receivables import (
+    apply_credit_memo,
+    apply_payment,
+    assign_customer,
+    clear_invoice,
+    post_invoice,
+    register_customer,
+    write_off_invoice,
+)
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.projections.engine import catch_up
@@ -26,18 +41,18 @@ OPENED = date(2026, 11, 2)
 
 
 def given(app: Collections, amount: str = "800.00") -> UUID:
-    customer = app.register_customer(number="C1", name="Disputer", segment="north",
-                                     credit_limit=Decimal(9000), currency="EUR",
-                                     risk_class="B", source_id="md-C1", actor="erp",
-                                     business_date=date(2026, 9, 1))
-    app.assign_customer(customer, "alice", actor="sue", business_date=date(2026, 9, 1))
+    customer = app.run(register_customer, number="C1", name="Disputer", segment="north",
+                       credit_limit=Decimal(9000), currency="EUR",
+                       risk_class="B", source_id="md-C1", actor="erp",
+                       business_date=date(2026, 9, 1)).result
+    app.run(assign_customer, customer, "alice", actor="sue", business_date=date(2026, 9, 1))
     for number, value in (("D-500", "500.00"), ("D-300", "300.00")):
-        app.post_invoice(customer_number="C1", document_number=number, amount=Decimal(value),
-                         currency="EUR", posting_date=date(2026, 9, 1),
-                         due_date=date(2026, 10, 1), source_id=f"inv-{number}", actor="erp",
-                         business_date=date(2026, 9, 1))
-    return app.open_dispute(customer, [D500, D300], amount=Decimal(amount), reason="quality",
-                            processor="bob", actor="alice", business_date=OPENED)
+        app.run(post_invoice, customer_number="C1", document_number=number, amount=Decimal(value),
+                currency="EUR", posting_date=date(2026, 9, 1),
+                due_date=date(2026, 10, 1), source_id=f"inv-{number}", actor="erp",
+                business_date=date(2026, 9, 1))
+    return app.run(open_dispute, customer, [D500, D300], amount=Decimal(amount), reason="quality",
+                   processor="bob", actor="alice", business_date=OPENED).result
 
 
 def amounts(app: Collections, dispute_id: UUID) -> tuple[Decimal, ...]:
@@ -59,16 +74,16 @@ def test_payments_credit_memos_clearings_and_write_offs_settle_the_dispute(
         app: Collections, database: Database) -> None:
     dispute = given(app)
     assert amounts(app, dispute) == (Decimal("800.00"), Decimal("800.00"), 0, 0, 0)
-    app.apply_payment(source_id="pay-1", customer_number="C1",
-                      allocations=[("D-500", Decimal("100.00"))], unapplied=None,
-                      currency="EUR", payment_date=date(2026, 11, 5), actor="erp",
-                      business_date=date(2026, 11, 6))
+    app.run(apply_payment, source_id="pay-1", customer_number="C1",
+            allocations=[("D-500", Decimal("100.00"))], unapplied=None,
+            currency="EUR", payment_date=date(2026, 11, 5), actor="erp",
+            business_date=date(2026, 11, 6))
     assert amounts(app, dispute) == (Decimal("800.00"), Decimal("700.00"), Decimal("100.00"),
                                      0, 0)
-    app.apply_credit_memo(source_id="cm-1", customer_number="C1", invoice_number="D-500",
-                          amount=Decimal("50.00"), currency="EUR",
-                          document_date=date(2026, 11, 7), actor="erp",
-                          business_date=date(2026, 11, 7))
+    app.run(apply_credit_memo, source_id="cm-1", customer_number="C1", invoice_number="D-500",
+            amount=Decimal("50.00"), currency="EUR",
+            document_date=date(2026, 11, 7), actor="erp",
+            business_date=date(2026, 11, 7))
     assert amounts(app, dispute) == (Decimal("800.00"), Decimal("650.00"), Decimal("100.00"),
                                      Decimal("50.00"), 0)
     assert open_of(app, D500, D300) == Decimal("650.00")
@@ -92,26 +107,26 @@ def test_payments_credit_memos_clearings_and_write_offs_settle_the_dispute(
     assert disputed == {D500: Decimal("350.00"), D300: Decimal("300.00")}
     assert item  # the open items model holds both invoices
 
-    app.clear_invoice(source_id="clr-1", invoice_number="D-300", actor="erp",
-                      business_date=date(2026, 11, 10))
+    app.run(clear_invoice, source_id="clr-1", invoice_number="D-300", actor="erp",
+            business_date=date(2026, 11, 10))
     assert amounts(app, dispute)[1:3] == (Decimal("350.00"), Decimal("400.00"))
-    app.write_off_invoice(source_id="wo-1", invoice_number="D-500", reason="lost",
-                          actor="erp", business_date=date(2026, 11, 11))
+    app.run(write_off_invoice, source_id="wo-1", invoice_number="D-500", reason="lost",
+            actor="erp", business_date=date(2026, 11, 11))
     assert amounts(app, dispute) == (Decimal("800.00"), Decimal("0.00"), Decimal("400.00"),
                                      Decimal("50.00"), Decimal("350.00"))
 
 
 def test_money_on_the_undisputed_part_leaves_the_dispute_as_it_is(app: Collections) -> None:
     dispute = given(app, "200.00")  # 200.00 of the 800.00 disputed
-    app.apply_payment(source_id="pay-1", customer_number="C1",
-                      allocations=[("D-500", Decimal("500.00")), ("D-300", Decimal("100.00"))],
-                      unapplied=None, currency="EUR", payment_date=date(2026, 11, 5),
-                      actor="erp", business_date=date(2026, 11, 5))
+    app.run(apply_payment, source_id="pay-1", customer_number="C1",
+            allocations=[("D-500", Decimal("500.00")), ("D-300", Decimal("100.00"))],
+            unapplied=None, currency="EUR", payment_date=date(2026, 11, 5),
+            actor="erp", business_date=date(2026, 11, 5))
     assert amounts(app, dispute)[1] == Decimal("200.00")  # 200.00 still open on D-300
-    app.apply_payment(source_id="pay-2", customer_number="C1",
-                      allocations=[("D-300", Decimal("50.01"))], unapplied=None,
-                      currency="EUR", payment_date=date(2026, 11, 6), actor="erp",
-                      business_date=date(2026, 11, 6))
+    app.run(apply_payment, source_id="pay-2", customer_number="C1",
+            allocations=[("D-300", Decimal("50.01"))], unapplied=None,
+            currency="EUR", payment_date=date(2026, 11, 6), actor="erp",
+            business_date=date(2026, 11, 6))
     assert amounts(app, dispute)[1:3] == (Decimal("149.99"), Decimal("50.01"))
 
 
@@ -119,12 +134,12 @@ def test_money_on_the_undisputed_part_leaves_the_dispute_as_it_is(app: Collectio
 def test_a_resolved_dispute_no_longer_follows_the_money(app: Collections,
                                                          closed_by: str) -> None:
     dispute = given(app)
-    app.start_dispute_processing(dispute, actor="bob", business_date=OPENED)
-    app.resolve_dispute(dispute, "rejected", actor="bob", business_date=OPENED)
+    app.run(start_dispute_processing, dispute, actor="bob", business_date=OPENED)
+    app.run(resolve_dispute, dispute, "rejected", actor="bob", business_date=OPENED)
     if closed_by == "closed":
-        app.close_dispute(dispute, actor="bob", business_date=OPENED)
-    app.clear_invoice(source_id="clr-1", invoice_number="D-300", actor="erp",
-                      business_date=date(2026, 11, 10))
+        app.run(close_dispute, dispute, actor="bob", business_date=OPENED)
+    app.run(clear_invoice, source_id="clr-1", invoice_number="D-300", actor="erp",
+            business_date=date(2026, 11, 10))
     assert settled_events(app, dispute) == []
 
 

@@ -7,8 +7,22 @@ from decimal import Decimal
 
 import pytest
 
+from ledger_collect.commands import casework
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import add_dispute_note
+from ledger_collect.commands.casework import (
+    add_dispute_note,
+    change_dispute_processor,
+    close_dispute,
+    record_dispute_progress,
+    resolve_dispute,
+    start_dispute_processing,
+)
+from ledger_collect.commands.receivables import (
+    apply_payment,
+    clear_invoice,
+    post_invoice,
+    register_customer,
+)
 from ledger_collect.domain.base import (
     ConflictError,
     CurrencyMismatchError,
@@ -24,23 +38,25 @@ from ledger_collect.domain.dispute import (
 )
 from ledger_collect.domain.invoice import Invoice, InvoiceClosedError
 
+pytestmark = pytest.mark.store("memory")  # domain scenarios: no database needed
+
 D = date(2026, 11, 23)
 ERP = {"actor": "erp", "business_date": D}
 ALICE = {"actor": "alice", "business_date": D}
 
 
 def given_customer(app: Collections, number: str = "C1"):
-    return app.register_customer(number=number, name=f"Customer {number}", segment="EU-1",
-                                 credit_limit=Decimal(5000), currency="EUR", risk_class="B",
-                                 source_id=f"cust-{number}", **ERP)
+    return app.run(register_customer, number=number, name=f"Customer {number}", segment="EU-1",
+                   credit_limit=Decimal(5000), currency="EUR", risk_class="B",
+                   source_id=f"cust-{number}", **ERP).result
 
 
 def given_invoice(app: Collections, number: str, amount: str, customer: str = "C1",
                   currency: str = "EUR"):
-    return app.post_invoice(customer_number=customer, document_number=number,
-                            amount=Decimal(amount), currency=currency,
-                            posting_date=date(2026, 9, 1), due_date=date(2026, 10, 1),
-                            source_id=f"inv-{number}", **ERP)
+    return app.run(post_invoice, customer_number=customer, document_number=number,
+                   amount=Decimal(amount), currency=currency,
+                   posting_date=date(2026, 9, 1), due_date=date(2026, 10, 1),
+                   source_id=f"inv-{number}", **ERP).result
 
 
 @pytest.fixture
@@ -53,7 +69,8 @@ def two_invoices(app):
 def open_dispute(app, customer_id, invoice_ids, amount="300.00", **extra):
     fields = {"reason": "quality", "processor": "bob"}
     fields.update(extra)
-    return app.open_dispute(customer_id, invoice_ids, amount=Decimal(amount), **fields, **ALICE)
+    return app.run(casework.open_dispute, customer_id, invoice_ids, amount=Decimal(amount),
+                   **fields, **ALICE).result
 
 
 def dispute_in(app, two_invoices, status: str):
@@ -62,11 +79,11 @@ def dispute_in(app, two_invoices, status: str):
              "closed": ["start", "resolve", "close"]}[status]
     for step in steps:
         if step == "start":
-            app.start_dispute_processing(dispute_id, **ALICE)
+            app.run(start_dispute_processing, dispute_id, **ALICE)
         elif step == "resolve":
-            app.resolve_dispute(dispute_id, "rejected", **ALICE)
+            app.run(resolve_dispute, dispute_id, "rejected", **ALICE)
         else:
-            app.close_dispute(dispute_id, **ALICE)
+            app.run(close_dispute, dispute_id, **ALICE)
     return dispute_id
 
 
@@ -100,9 +117,9 @@ def test_the_disputed_amount_may_reach_but_not_pass_the_open_amounts(app, two_in
 
 def test_the_limit_is_what_is_still_open_after_payments(app, two_invoices):
     customer_id, invoice_ids = two_invoices
-    app.apply_payment(source_id="pay-1", customer_number="C1",
-                      allocations=[("INV1", Decimal("50.00"))], unapplied=None, currency="EUR",
-                      payment_date=D, **ERP)
+    app.run(apply_payment, source_id="pay-1", customer_number="C1",
+            allocations=[("INV1", Decimal("50.00"))], unapplied=None, currency="EUR",
+            payment_date=D, **ERP)
     with pytest.raises(DisputedAmountError, match="300.00 EUR still open"):
         open_dispute(app, customer_id, invoice_ids, "300.01")
     assert open_dispute(app, customer_id, invoice_ids, "300.00")
@@ -125,7 +142,7 @@ def test_an_invoice_of_another_customer_is_refused(app, two_invoices):
 
 def test_a_closed_invoice_is_refused(app, two_invoices):
     customer_id, invoice_ids = two_invoices
-    app.clear_invoice(source_id="clr-1", invoice_number="INV2", **ERP)
+    app.run(clear_invoice, source_id="clr-1", invoice_number="INV2", **ERP)
     with pytest.raises(InvoiceClosedError, match="INV2 is cleared"):
         open_dispute(app, customer_id, invoice_ids, "100.00")
 
@@ -153,11 +170,11 @@ def test_invoices_in_two_currencies_are_refused(app, two_invoices):
 def test_accepted_with_credit_payment_and_write_off_leaves_nothing_disputed(app, two_invoices):
     dispute_id = dispute_in(app, two_invoices, "in_process")
     with pytest.raises(DisputedAmountError, match="= 300.01 EUR exceeds the 300.00 EUR"):
-        app.resolve_dispute(dispute_id, "accepted", credited=Decimal("120.00"),
-                            paid=Decimal("80.00"), written_off=Decimal("100.01"), **ALICE)
+        app.run(resolve_dispute, dispute_id, "accepted", credited=Decimal("120.00"),
+                paid=Decimal("80.00"), written_off=Decimal("100.01"), **ALICE)
     assert app.repository.get(dispute_id).status == "in_process"
-    still = app.resolve_dispute(dispute_id, "accepted", credited=Decimal("120.00"),
-                                paid=Decimal("80.00"), written_off=Decimal("100.00"), **ALICE)
+    still = app.run(resolve_dispute, dispute_id, "accepted", credited=Decimal("120.00"),
+                    paid=Decimal("80.00"), written_off=Decimal("100.00"), **ALICE).result
     dispute = app.repository.get(dispute_id)
     assert still == dispute.still_disputed == Decimal("0.00")
     assert (dispute.credited, dispute.paid, dispute.written_off) == (
@@ -167,36 +184,37 @@ def test_accepted_with_credit_payment_and_write_off_leaves_nothing_disputed(app,
 
 def test_progress_counts_towards_the_resolution(app, two_invoices):
     dispute_id = dispute_in(app, two_invoices, "open")
-    assert app.record_dispute_progress(dispute_id, paid=Decimal("50.00"), **ALICE) == Decimal(
+    assert app.run(record_dispute_progress, dispute_id, paid=Decimal("50.00"),
+                   **ALICE).result == Decimal(
         "250.00")
-    app.start_dispute_processing(dispute_id, **ALICE)
-    assert app.record_dispute_progress(dispute_id, credited=Decimal("70.00"),
-                                       **ALICE) == Decimal("180.00")
+    app.run(start_dispute_processing, dispute_id, **ALICE)
+    assert app.run(record_dispute_progress, dispute_id, credited=Decimal("70.00"),
+                   **ALICE).result == Decimal("180.00")
     with pytest.raises(DisputedAmountError, match="180.00 EUR still disputed"):
-        app.resolve_dispute(dispute_id, "written_off", written_off=Decimal("180.01"), **ALICE)
-    assert app.resolve_dispute(dispute_id, "written_off", written_off=Decimal("180.00"),
-                               **ALICE) == Decimal("0.00")
+        app.run(resolve_dispute, dispute_id, "written_off", written_off=Decimal("180.01"), **ALICE)
+    assert app.run(resolve_dispute, dispute_id, "written_off", written_off=Decimal("180.00"),
+                   **ALICE).result == Decimal("0.00")
     dispute = app.repository.get(dispute_id)
     assert (dispute.credited, dispute.paid, dispute.written_off) == (
         Decimal("70.00"), Decimal("50.00"), Decimal("180.00"))
     with pytest.raises(IllegalTransitionError, match="resolved takes no more progress"):
-        app.record_dispute_progress(dispute_id, paid=Decimal("1.00"), **ALICE)
+        app.run(record_dispute_progress, dispute_id, paid=Decimal("1.00"), **ALICE)
 
 
 def test_each_resolution_needs_its_amounts(app, two_invoices):
     dispute_id = dispute_in(app, two_invoices, "in_process")
     with pytest.raises(ValidationError, match="accepted dispute needs the credit memo amount"):
-        app.resolve_dispute(dispute_id, "accepted", paid=Decimal("300.00"), **ALICE)
+        app.run(resolve_dispute, dispute_id, "accepted", paid=Decimal("300.00"), **ALICE)
     with pytest.raises(ValidationError, match="rejected dispute is neither credited"):
-        app.resolve_dispute(dispute_id, "rejected", credited=Decimal("10.00"), **ALICE)
+        app.run(resolve_dispute, dispute_id, "rejected", credited=Decimal("10.00"), **ALICE)
     with pytest.raises(ValidationError, match="needs the amount written off"):
-        app.resolve_dispute(dispute_id, "written_off", **ALICE)
+        app.run(resolve_dispute, dispute_id, "written_off", **ALICE)
     with pytest.raises(ValidationError, match="cannot be negative"):
-        app.resolve_dispute(dispute_id, "accepted", credited=Decimal("-1.00"), **ALICE)
+        app.run(resolve_dispute, dispute_id, "accepted", credited=Decimal("-1.00"), **ALICE)
     with pytest.raises(ValidationError, match="'withdrawn' is not one of"):
-        app.resolve_dispute(dispute_id, "withdrawn", **ALICE)
-    assert app.resolve_dispute(dispute_id, "rejected", paid=Decimal("300.00"),
-                               **ALICE) == Decimal("0.00")
+        app.run(resolve_dispute, dispute_id, "withdrawn", **ALICE)
+    assert app.run(resolve_dispute, dispute_id, "rejected", paid=Decimal("300.00"),
+                   **ALICE).result == Decimal("0.00")
 
 
 def test_a_rejected_dispute_keeps_its_amount_disputed_until_paid(app, two_invoices):
@@ -207,9 +225,9 @@ def test_a_rejected_dispute_keeps_its_amount_disputed_until_paid(app, two_invoic
 
 # -- the status machine -----------------------------------------------------------------------
 COMMANDS = {
-    "start": lambda app, d: app.start_dispute_processing(d, **ALICE),
-    "resolve": lambda app, d: app.resolve_dispute(d, "rejected", **ALICE),
-    "close": lambda app, d: app.close_dispute(d, **ALICE),
+    "start": lambda app, d: app.run(start_dispute_processing, d, **ALICE).result,
+    "resolve": lambda app, d: app.run(resolve_dispute, d, "rejected", **ALICE).result,
+    "close": lambda app, d: app.run(close_dispute, d, **ALICE).result,
 }
 ALLOWED = {("open", "start"): "in_process", ("in_process", "resolve"): "resolved",
            ("resolved", "close"): "closed"}
@@ -243,31 +261,31 @@ def test_a_closed_dispute_is_read_only(app, two_invoices):
     dispute_id = dispute_in(app, two_invoices, "closed")
     version = app.repository.get(dispute_id).version
     with pytest.raises(DisputeClosedError):
-        app.add_dispute_note(dispute_id, "customer called again", **ALICE)
+        app.run(add_dispute_note, dispute_id, "customer called again", **ALICE)
     with pytest.raises(DisputeClosedError):
-        app.record_dispute_progress(dispute_id, paid=Decimal("10.00"), **ALICE)
+        app.run(record_dispute_progress, dispute_id, paid=Decimal("10.00"), **ALICE)
     with pytest.raises(DisputeClosedError):
-        app.change_dispute_processor(dispute_id, "carol", **ALICE)
+        app.run(change_dispute_processor, dispute_id, "carol", **ALICE)
     assert app.repository.get(dispute_id).version == version
 
 
 def test_an_unknown_dispute_is_reported(app):
     with pytest.raises(NotFoundError, match="dispute .* does not exist"):
-        app.start_dispute_processing(Invoice.create_id("not-a-dispute"), **ALICE)
+        app.run(start_dispute_processing, Invoice.create_id("not-a-dispute"), **ALICE)
 
 
 # -- the trail --------------------------------------------------------------------------------
 def test_the_whole_trail_replays_with_who_when_and_the_customer(app, two_invoices):
     customer_id, invoice_ids = two_invoices
     dispute_id = open_dispute(app, customer_id, invoice_ids)
-    app.add_dispute_note(dispute_id, "customer sent photos", actor="bob", business_date=D)
-    app.change_dispute_processor(dispute_id, "carol", actor="sup", business_date=D)
-    app.start_dispute_processing(dispute_id, actor="carol", business_date=date(2026, 11, 24))
-    app.record_dispute_progress(dispute_id, credited=Decimal("100.00"), actor="erp",
-                                business_date=date(2026, 11, 25))
-    app.resolve_dispute(dispute_id, "accepted", credited=Decimal("50.00"), actor="carol",
-                        business_date=date(2026, 11, 26))
-    app.close_dispute(dispute_id, actor="carol", business_date=date(2026, 11, 27))
+    app.run(add_dispute_note, dispute_id, "customer sent photos", actor="bob", business_date=D)
+    app.run(change_dispute_processor, dispute_id, "carol", actor="sup", business_date=D)
+    app.run(start_dispute_processing, dispute_id, actor="carol", business_date=date(2026, 11, 24))
+    app.run(record_dispute_progress, dispute_id, credited=Decimal("100.00"), actor="erp",
+            business_date=date(2026, 11, 25))
+    app.run(resolve_dispute, dispute_id, "accepted", credited=Decimal("50.00"), actor="carol",
+            business_date=date(2026, 11, 26))
+    app.run(close_dispute, dispute_id, actor="carol", business_date=date(2026, 11, 27))
     trail = list(app.repository.event_store.get(dispute_id))
     assert [type(e).__name__ for e in trail] == [
         "Opened", "NoteAdded", "ProcessorChanged", "ProcessingStarted", "ProgressRecorded",
@@ -289,9 +307,9 @@ def test_two_notes_at_the_same_moment_one_wins_the_other_gets_a_conflict(app, tw
     first, second = app.batch(), app.batch()
     add_dispute_note(first, dispute_id, "from alice", **ALICE)
     add_dispute_note(second, dispute_id, "from bob", actor="bob", business_date=D)
-    app.commit(first)
+    app.save_batch(first)
     with pytest.raises(ConflictError, match="reload it and try again"):
-        app.commit(second)
+        app.save_batch(second)
     assert list(app.repository.get(dispute_id).notes.values()) == ["from alice"]
 
 

@@ -21,6 +21,43 @@ from eventsourcing import domain as library
 from eventsourcing.domain import Aggregate, BoundCommandMethodDecorator
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    add_dispute_note,
+    change_dispute_processor,
+    close_activity,
+    close_dispute,
+    complete_resubmission,
+    correct_and_resend_email,
+    create_activity,
+    create_email,
+    create_resubmission,
+    link_to_contact,
+    mark_email_failed,
+    mark_email_partly_sent,
+    mark_email_sent,
+    move_resubmission,
+    open_dispute,
+    record_contact,
+    record_dispute_progress,
+    reschedule_activity,
+    resolve_dispute,
+    start_dispute_processing,
+)
+from ledger_collect.commands.promises import record_promise, value_promises, withdraw_promise
+from ledger_collect.commands.receivables import (
+    add_contact,
+    add_customer_note,
+    apply_payment,
+    assign_customer,
+    change_contact,
+    clear_invoice,
+    raise_dunning_level,
+    register_customer,
+    remove_contact,
+    reverse_payment,
+    set_default_contact,
+    unassign_customer,
+)
 from ledger_collect.domain.base import CollectionsAggregate
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
@@ -195,68 +232,70 @@ def _casework(app: Any) -> None:
     """Every casework command, on a customer the import brought in."""
     customer, (first, second) = _customer_with_two_open_invoices(app)
     later = D + timedelta(days=10)
-    app.assign_customer(customer, "alice", **ALICE)
-    app.unassign_customer(customer, **ALICE)
-    app.register_customer(number=app.repository.get(customer).number, name="Renamed SA",
-                          segment="RETAIL", credit_limit=Decimal("1234.00"), currency=_currency(
+    app.run(assign_customer, customer, "alice", **ALICE)
+    app.run(unassign_customer, customer, **ALICE)
+    app.run(register_customer, number=app.repository.get(customer).number, name="Renamed SA",
+            segment="RETAIL", credit_limit=Decimal("1234.00"), currency=_currency(
                               app, customer), risk_class="C", source_id="CUS-again", **ALICE)
-    app.add_contact(customer, "k9", name="Jeanne Martin", email="jeanne@acme.example",
-                    phone="+33 1 23 45 67 89", **ALICE)
-    app.change_contact(customer, "k9", name="Jeanne Martin-Roux", email="jmr@acme.example",
-                       **ALICE)
-    app.set_default_contact(customer, "k9", **ALICE)
-    app.add_contact(customer, "k10", name="Paul Roux", **ALICE)
-    app.remove_contact(customer, "k10", **ALICE)
-    app.add_customer_note(customer, "n1", "Prefers calls in the morning", **ALICE)
-    app.raise_dunning_level(first, actor="alice", business_date=D + timedelta(days=400))
-    promise = app.record_promise(invoice_id=first, amount=Decimal("1.00"),
-                                 promised_date=D + timedelta(days=5), **ALICE)
-    app.apply_payment(source_id="PAY-shadow", customer_number=app.repository.get(customer).number,
-                      allocations=[(app.repository.get(first).document_number, Decimal("0.50"))],
-                      unapplied=None, currency=_currency(app, customer), payment_date=D,
-                      actor="erp", business_date=D)
-    app.reverse_payment(source_id="REV-shadow",
-                        invoice_number=app.repository.get(first).document_number,
-                        payment_source_id="PAY-shadow", actor="erp", business_date=D)
-    app.withdraw_promise(promise, reason="customer changed their mind", **ALICE)
-    kept = app.record_promise(invoice_id=first, amount=Decimal("2.00"), promised_date=later,
-                              instalments=[(D + timedelta(days=3), Decimal("1.00")),
-                                           (later, Decimal("1.00"))], **ALICE)
-    app.value_promises([kept], as_of=later + timedelta(days=30), actor="valuation",
-                       business_date=later + timedelta(days=30))
-    dispute = app.open_dispute(customer, [second], amount=Decimal("5.00"), reason="price",
-                               processor="bob", note="says the price was 10 % lower", **ALICE)
-    app.start_dispute_processing(dispute, **ALICE)
-    app.change_dispute_processor(dispute, "carol", **ALICE)
-    app.record_dispute_progress(dispute, credited=Decimal("1.00"), **ALICE)
-    app.add_dispute_note(dispute, "credit note asked for", **ALICE)
-    app.resolve_dispute(dispute, "accepted", credited=Decimal("4.00"), **ALICE)
-    app.close_dispute(dispute, **ALICE)
-    follow_up = app.create_resubmission(customer, follow_up_date=later, reason="holiday",
-                                        **ALICE)
-    app.move_resubmission(follow_up, later + timedelta(days=1), reason="still away", **ALICE)
-    app.complete_resubmission(follow_up, **ALICE)
-    talk = app.record_contact(customer, channel="phone", result="reached",
-                              contact_person_id="k9", summary="will pay", **ALICE)
-    app.link_to_contact(talk, resubmission_ids=[follow_up], **ALICE)
-    email = app.create_email(customer, to=["a@acme.example", "b@acme.example"],
-                             template="reminder", **ALICE)
-    app.mark_email_partly_sent(email, {"b@acme.example": "mailbox full"}, **ALICE)
-    other = app.create_email(customer, to=["c@acme.example"], template="reminder", **ALICE)
-    app.mark_email_failed(other, "no such host", **ALICE)
-    app.correct_and_resend_email(other, to=["d@acme.example"], **ALICE)
-    app.mark_email_sent(other, **ALICE)
-    task = app.create_activity(customer, specialist="alice", due_date=later,
-                               description="send the statement", **ALICE)
-    app.reschedule_activity(task, later + timedelta(days=2), **ALICE)
-    app.close_activity(task, note="sent", **ALICE)
-    app.clear_invoice(source_id="CLR-shadow",
-                      invoice_number=app.repository.get(second).document_number,
-                      actor="erp", business_date=D)
+    app.run(add_contact, customer, "k9", name="Jeanne Martin", email="jeanne@acme.example",
+            phone="+33 1 23 45 67 89", **ALICE)
+    app.run(change_contact, customer, "k9", name="Jeanne Martin-Roux", email="jmr@acme.example",
+            **ALICE)
+    app.run(set_default_contact, customer, "k9", **ALICE)
+    app.run(add_contact, customer, "k10", name="Paul Roux", **ALICE)
+    app.run(remove_contact, customer, "k10", **ALICE)
+    app.run(add_customer_note, customer, "n1", "Prefers calls in the morning", **ALICE)
+    app.run(raise_dunning_level, first, actor="alice", business_date=D + timedelta(days=400))
+    promise = app.run(record_promise, invoice_id=first, amount=Decimal("1.00"),
+                      promised_date=D + timedelta(days=5), **ALICE).result
+    app.run(apply_payment, source_id="PAY-shadow",
+            customer_number=app.repository.get(customer).number,
+            allocations=[(app.repository.get(first).document_number, Decimal("0.50"))],
+            unapplied=None, currency=_currency(app, customer), payment_date=D,
+            actor="erp", business_date=D)
+    app.run(reverse_payment, source_id="REV-shadow",
+            invoice_number=app.repository.get(first).document_number,
+            payment_source_id="PAY-shadow", actor="erp", business_date=D)
+    app.run(withdraw_promise, promise, reason="customer changed their mind", **ALICE)
+    kept = app.run(record_promise, invoice_id=first, amount=Decimal("2.00"), promised_date=later,
+                   instalments=[(D + timedelta(days=3), Decimal("1.00")),
+                                (later, Decimal("1.00"))], **ALICE).result
+    app.run(value_promises, [kept], as_of=later + timedelta(days=30), actor="valuation",
+            business_date=later + timedelta(days=30))
+    dispute = app.run(open_dispute, customer, [second], amount=Decimal("5.00"), reason="price",
+                      processor="bob", note="says the price was 10 % lower", **ALICE).result
+    app.run(start_dispute_processing, dispute, **ALICE)
+    app.run(change_dispute_processor, dispute, "carol", **ALICE)
+    app.run(record_dispute_progress, dispute, credited=Decimal("1.00"), **ALICE)
+    app.run(add_dispute_note, dispute, "credit note asked for", **ALICE)
+    app.run(resolve_dispute, dispute, "accepted", credited=Decimal("4.00"), **ALICE)
+    app.run(close_dispute, dispute, **ALICE)
+    follow_up = app.run(create_resubmission, customer, follow_up_date=later, reason="holiday",
+                        **ALICE).result
+    app.run(move_resubmission, follow_up, later + timedelta(days=1), reason="still away", **ALICE)
+    app.run(complete_resubmission, follow_up, **ALICE)
+    talk = app.run(record_contact, customer, channel="phone", result="reached",
+                   contact_person_id="k9", summary="will pay", **ALICE).result
+    app.run(link_to_contact, talk, resubmission_ids=[follow_up], **ALICE)
+    email = app.run(create_email, customer, to=["a@acme.example", "b@acme.example"],
+                    template="reminder", **ALICE).result
+    app.run(mark_email_partly_sent, email, {"b@acme.example": "mailbox full"}, **ALICE)
+    other = app.run(create_email, customer, to=["c@acme.example"], template="reminder",
+                    **ALICE).result
+    app.run(mark_email_failed, other, "no such host", **ALICE)
+    app.run(correct_and_resend_email, other, to=["d@acme.example"], **ALICE)
+    app.run(mark_email_sent, other, **ALICE)
+    task = app.run(create_activity, customer, specialist="alice", due_date=later,
+                   description="send the statement", **ALICE).result
+    app.run(reschedule_activity, task, later + timedelta(days=2), **ALICE)
+    app.run(close_activity, task, note="sent", **ALICE)
+    app.run(clear_invoice, source_id="CLR-shadow",
+            invoice_number=app.repository.get(second).document_number,
+            actor="erp", business_date=D)
 
 
 def _customer_with_two_open_invoices(app: Any) -> tuple[Any, list[Any]]:
-    from ledger_collect.feed.bulk_load import ids_by_topic, load_aggregates
+    from ledger_collect.storage.bulk_reads import ids_by_topic, load_aggregates
 
     open_items: dict[Any, list[Any]] = {}
     for ids in ids_by_topic(app, ["ledger_collect.Invoice.Posted"]):

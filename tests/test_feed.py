@@ -24,18 +24,20 @@ from eventsourcing.application import AggregateNotFoundError
 from psycopg import sql
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import add_customer_note
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ValidationError
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.feed import BadLine, Importer
-from ledger_collect.feed.bulk_load import ImportBatch, ids_by_topic, load_aggregates
 from ledger_collect.feed.demo import demo_records
 from ledger_collect.feed.files import read_records, write_feed
+from ledger_collect.feed.import_batch import ImportBatch
 from ledger_collect.feed.importer import apply_record
 from ledger_collect.feed.portfolio import BUCKETS, portfolio
 from ledger_collect.feed.records import PaymentRecord, parse_record
+from ledger_collect.storage.bulk_reads import ids_by_topic, load_aggregates
 from ledger_collect.storage.database import Database
 
 AS_OF = date(2026, 11, 23)
@@ -328,9 +330,9 @@ def test_a_batch_whose_save_meets_another_writer_runs_again_with_the_batch_after
     dropped and run again on what the store holds, and nothing is lost or counted twice."""
     feed = demo_feed(60)
     rival = Collections(app.database)
-    save, met = app.commit_events, []
+    save, met = app.save_events, []
 
-    def commit_events(events):
+    def save_events(events):
         if not met:  # another writer adds to a customer this batch changes, just before it
             first: dict = {}
             for e in events:
@@ -338,12 +340,12 @@ def test_a_batch_whose_save_meets_another_writer_runs_again_with_the_batch_after
             known = next((e for e in first.values() if isinstance(e, Customer.Event)
                           and e.originator_version > 1), None)  # saved by an earlier batch
             if known is not None:
-                rival.add_customer_note(known.originator_id, "n-rival", "Pays on Fridays",
-                                        actor="alice", business_date=AS_OF)
+                rival.run(add_customer_note, known.originator_id, "n-rival", "Pays on Fridays",
+                          actor="alice", business_date=AS_OF)
                 met.append(known.originator_id)
         return save(events)
 
-    app.commit_events = commit_events
+    app.save_events = save_events
     try:
         result = run(app, feed, batch_size=40)
     finally:
@@ -353,8 +355,8 @@ def test_a_batch_whose_save_meets_another_writer_runs_again_with_the_batch_after
     assert result.events == event_count(app) - 1  # all but the rival's note, once each
     clean = make_app()
     run(clean, feed)
-    clean.add_customer_note(met[0], "n-rival", "Pays on Fridays", actor="alice",
-                            business_date=AS_OF)
+    clean.run(add_customer_note, met[0], "n-rival", "Pays on Fridays", actor="alice",
+              business_date=AS_OF)
     assert states(app) == states(clean)
 
 

@@ -14,6 +14,23 @@ import asyncpg
 import pytest
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    open_dispute,
+    record_dispute_progress,
+    resolve_dispute,
+    start_dispute_processing,
+)
+from ledger_collect.commands.promises import record_promise, withdraw_promise
+from ledger_collect.commands.receivables import (
+    apply_credit_memo,
+    apply_payment,
+    clear_invoice,
+    post_invoice,
+    raise_dunning_level,
+    register_customer,
+    reverse_payment,
+    write_off_invoice,
+)
 from ledger_collect.projections.aging import DEFAULT_BUCKETS, Bucket, check_buckets
 from ledger_collect.projections.aging_report import (
     aged,
@@ -35,21 +52,21 @@ def days(n: int) -> date:
 
 
 def customer(app: Collections, number: str) -> UUID:
-    return app.register_customer(number=number, name=f"Customer {number}", segment="SME",
-                                 credit_limit=D("10000"), currency="EUR", risk_class="B",
-                                 source_id=f"reg-{number}", **WHO)
+    return app.run(register_customer, number=number, name=f"Customer {number}", segment="SME",
+                   credit_limit=D("10000"), currency="EUR", risk_class="B",
+                   source_id=f"reg-{number}", **WHO).result
 
 
 def invoice(app: Collections, number: str, doc: str, amount: str, due: date,
             currency: str = "EUR") -> UUID:
-    return app.post_invoice(customer_number=number, document_number=doc, amount=D(amount),
-                            currency=currency, posting_date=min(due, TODAY) - timedelta(days=30),
-                            due_date=due, source_id=f"inv-{doc}", **WHO)
+    return app.run(post_invoice, customer_number=number, document_number=doc, amount=D(amount),
+                   currency=currency, posting_date=min(due, TODAY) - timedelta(days=30),
+                   due_date=due, source_id=f"inv-{doc}", **WHO).result
 
 
 def pay(app: Collections, number: str, source: str, doc: str, amount: str) -> None:
-    app.apply_payment(source_id=source, customer_number=number, allocations=[(doc, D(amount))],
-                      unapplied=None, currency="EUR", payment_date=TODAY, **WHO)
+    app.run(apply_payment, source_id=source, customer_number=number, allocations=[(doc, D(amount))],
+            unapplied=None, currency="EUR", payment_date=TODAY, **WHO)
 
 
 def read(app: Collections, reader: Any, *args: Any, **kwargs: Any) -> Any:
@@ -102,16 +119,17 @@ def test_payments_and_credit_memos_reduce_the_aged_amount_and_closed_items_leave
     invoice(app, "C2", "P", "80.00", days(-5))
     pay(app, "C2", "pay-A", "A", "400.00")
     assert read(app, aging, TODAY, c).amounts["EUR"][2] == D("600.00")
-    app.apply_credit_memo(source_id="cm-A", customer_number="C2", invoice_number="A",
-                          amount=D("100.00"), currency="EUR", document_date=TODAY, **WHO)
-    app.clear_invoice(source_id="clr-B", invoice_number="B", **WHO)
-    app.write_off_invoice(source_id="wo-W", invoice_number="W", reason="insolvent", **WHO)
+    app.run(apply_credit_memo, source_id="cm-A", customer_number="C2", invoice_number="A",
+            amount=D("100.00"), currency="EUR", document_date=TODAY, **WHO)
+    app.run(clear_invoice, source_id="clr-B", invoice_number="B", **WHO)
+    app.run(write_off_invoice, source_id="wo-W", invoice_number="W", reason="insolvent", **WHO)
     pay(app, "C2", "pay-P", "P", "80.00")  # paid in full, not yet cleared by the ERP
     grid = read(app, aging, TODAY, c)
     assert grid.amounts["EUR"] == (D("0.00"), D("0.00"), D("500.00"), D("0.00"), D("0.00"),
                                    D("0.00"))
     assert grid.items["EUR"] == (0, 0, 1, 0, 0, 0)
-    app.reverse_payment(source_id="rev-A", invoice_number="A", payment_source_id="pay-A", **WHO)
+    app.run(reverse_payment, source_id="rev-A", invoice_number="A", payment_source_id="pay-A",
+            **WHO)
     assert read(app, aging, TODAY, c).amounts["EUR"][2] == D("900.00")
 
     (items,) = read(app, open_items_by_customer, [c]).values()
@@ -184,7 +202,7 @@ def test_top_and_oldest_balances(app: Collections) -> None:
     invoice(app, "D", "D-1", "2000.00", days(20))
     invoice(app, "E", "E-1", "9999.00", days(-1), currency="USD")
     invoice(app, "A", "A-2", "700.00", days(-400))
-    app.clear_invoice(source_id="clr-A-2", invoice_number="A-2", **WHO)  # closed: not counted
+    app.run(clear_invoice, source_id="clr-A-2", invoice_number="A-2", **WHO)  # closed: not counted
 
     top = read(app, top_balances, TODAY, 10, "EUR")
     assert [(b.customer_id, b.open_amount, b.overdue_amount, b.items) for b in top] == [
@@ -220,10 +238,10 @@ def test_balances_follow_each_change_of_the_items(app: Collections) -> None:
     assert balances(app, c) == [("EUR", D("300.01"), 2, days(-40))]
     pay(app, "F", "pay-F-1b", "F-1", "0.01")
     assert balances(app, c) == [("EUR", D("300.00"), 1, days(-5))]
-    app.clear_invoice(source_id="clr-F-2", invoice_number="F-2", **WHO)
+    app.run(clear_invoice, source_id="clr-F-2", invoice_number="F-2", **WHO)
     assert balances(app, c) == []
-    app.reverse_payment(source_id="rev-F-1", invoice_number="F-1", payment_source_id="pay-F-1",
-                        **WHO)
+    app.run(reverse_payment, source_id="rev-F-1", invoice_number="F-1", payment_source_id="pay-F-1",
+            **WHO)
     invoice(app, "F", "F-3", "50.00", days(3), currency="USD")
     assert balances(app, c) == [("EUR", D("1199.99"), 1, days(-40)),
                                 ("USD", D("50.00"), 1, days(3))]
@@ -236,7 +254,8 @@ def test_balances_follow_each_change_of_the_items(app: Collections) -> None:
 def test_promise_state_follows_the_promise(app: Collections) -> None:
     c = customer(app, "PR")
     p = invoice(app, "PR", "PR-1", "500.00", days(-5))
-    promise = app.record_promise(invoice_id=p, amount=D("300.00"), promised_date=days(7), **WHO)
+    promise = app.run(record_promise, invoice_id=p, amount=D("300.00"), promised_date=days(7),
+                      **WHO).result
     item = read(app, open_items_by_customer, [c])[c][0]
     assert (item.promise_id, item.promise_amount, item.promise_date, item.promise_status,
             item.promise_paid, item.has_open_promise) == (
@@ -245,12 +264,14 @@ def test_promise_state_follows_the_promise(app: Collections) -> None:
     item = read(app, open_items_by_customer, [c])[c][0]
     assert (item.promise_status, item.promise_paid, item.open_amount) == (
         "in_process", D("100.00"), D("400.00"))
-    app.withdraw_promise(promise, reason="customer retracted", **WHO)
+    app.run(withdraw_promise, promise, reason="customer retracted", **WHO)
     item = read(app, open_items_by_customer, [c])[c][0]
     assert (item.promise_id, item.promise_status, item.has_open_promise) == (
         promise, "withdrawn", False)
-    second = app.record_promise(invoice_id=p, amount=D("400.00"), promised_date=days(3), **WHO)
-    third = app.record_promise(invoice_id=p, amount=D("350.00"), promised_date=days(9), **WHO)
+    second = app.run(record_promise, invoice_id=p, amount=D("400.00"), promised_date=days(3),
+                     **WHO).result
+    third = app.run(record_promise, invoice_id=p, amount=D("350.00"), promised_date=days(9),
+                    **WHO).result
     item = read(app, open_items_by_customer, [c])[c][0]
     assert second != third
     assert (item.promise_id, item.promise_amount, item.promise_status) == (
@@ -263,20 +284,20 @@ def test_dispute_state_is_spread_over_its_invoices_and_leaves_when_resolved(
     x = invoice(app, "DS", "X", "100.00", days(-20))
     y = invoice(app, "DS", "Y", "200.00", days(-20))
     z = invoice(app, "DS", "Z", "50.00", days(-40))
-    dispute = app.open_dispute(c, [x, y], amount=D("250.00"), reason="price", processor="pat",
-                               note="prices differ from the offer", **WHO)
+    dispute = app.run(open_dispute, c, [x, y], amount=D("250.00"), reason="price", processor="pat",
+                      note="prices differ from the offer", **WHO).result
 
     def state() -> dict[str, tuple[int, Decimal]]:
         return {i.document_number: (i.open_disputes, i.disputed_amount)
                 for i in read(app, open_items_by_customer, [c])[c]}
 
     assert state() == {"X": (1, D("100.00")), "Y": (1, D("150.00")), "Z": (0, D("0.00"))}
-    app.start_dispute_processing(dispute, **WHO)
-    app.record_dispute_progress(dispute, credited=D("60.00"), **WHO)
+    app.run(start_dispute_processing, dispute, **WHO)
+    app.run(record_dispute_progress, dispute, credited=D("60.00"), **WHO)
     assert state() == {"X": (1, D("100.00")), "Y": (1, D("90.00")), "Z": (0, D("0.00"))}
     pay(app, "DS", "pay-X", "X", "30.00")  # the disputed part cannot exceed what is open
     assert state()["X"] == (1, D("70.00"))
-    app.resolve_dispute(dispute, "rejected", **WHO)
+    app.run(resolve_dispute, dispute, "rejected", **WHO)
     assert state() == {"X": (0, D("0.00")), "Y": (0, D("0.00")), "Z": (0, D("0.00"))}
     items = read(app, open_items_by_customer, [c])[c]
     assert [(i.document_number, i.dispute_ids) for i in items] == [
@@ -288,19 +309,19 @@ def test_dispute_state_is_spread_over_its_invoices_and_leaves_when_resolved(
     assert row == ("resolved", "rejected", D("250.00"), D("190.00"),
                    [D("100.00"), D("200.00")])
 
-    app.raise_dunning_level(z, **WHO)
-    app.raise_dunning_level(z, **WHO)
+    app.run(raise_dunning_level, z, **WHO)
+    app.run(raise_dunning_level, z, **WHO)
     item = next(i for i in read(app, open_items_by_customer, [c])[c] if i.id == z)
     assert (item.dunning_level, item.last_dunned_on) == (2, TODAY)
 
 
 def test_credits_on_account(app: Collections) -> None:
     c, other = customer(app, "CR"), customer(app, "CR2")
-    app.apply_payment(source_id="pay-unapplied", customer_number="CR", allocations=[],
-                      unapplied=D("12.34"), currency="EUR", payment_date=days(-3),
-                      actor="erp", business_date=days(-3))
-    app.apply_credit_memo(source_id="cm-account", customer_number="CR", invoice_number=None,
-                          amount=D("5.00"), currency="EUR", document_date=days(-1), **WHO)
+    app.run(apply_payment, source_id="pay-unapplied", customer_number="CR", allocations=[],
+            unapplied=D("12.34"), currency="EUR", payment_date=days(-3),
+            actor="erp", business_date=days(-3))
+    app.run(apply_credit_memo, source_id="cm-account", customer_number="CR", invoice_number=None,
+            amount=D("5.00"), currency="EUR", document_date=days(-1), **WHO)
     credits = read(app, credits_by_customer, [c, other])
     assert [(k.kind, k.source_id, k.amount, k.document_date) for k in credits[c]] == [
         ("unapplied_payment", "pay-unapplied", D("12.34"), days(-3)),

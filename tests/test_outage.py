@@ -99,7 +99,8 @@ def test_an_outage_is_answered_database_unavailable_promptly_and_passes_without_
         app = Collections(database)
         customer = app.run(register_customer, number="C1", name="Ada", segment="north",
                            credit_limit=Decimal("1000.00"), currency="EUR", risk_class="B",
-                           source_id="c1", actor="erp", business_date=date(2026, 11, 23))
+                           source_id="c1", actor="erp",
+                           business_date=date(2026, 11, 23)).result
         catch_up(app)  # the read models the customers query reads
         app.close()
     port = free_port()
@@ -147,7 +148,8 @@ def test_mutations_waiting_for_a_stopped_projector_leave_queries_and_health_prom
         app: Collections, settings: Settings) -> None:
     customers = [app.run(register_customer, number=f"C{n}", name="Ada", segment="north",
                          credit_limit=Decimal("1000.00"), currency="EUR", risk_class="B",
-                         source_id=f"c{n}", actor="erp", business_date=date(2026, 11, 23))
+                         source_id=f"c{n}", actor="erp",
+                         business_date=date(2026, 11, 23)).result
                  for n in range(8)]  # one each: notes on one customer at once would conflict
     catch_up(app)  # then no projector: every mutation waits its whole bound
     port = free_port()

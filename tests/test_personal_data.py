@@ -12,6 +12,12 @@ from decimal import Decimal
 import pytest
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import (
+    add_contact,
+    add_customer_note,
+    post_invoice,
+    register_customer,
+)
 from ledger_collect.domain.base import ERASED
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
@@ -23,16 +29,16 @@ SECRETS = ("Jeanne Martin", "jeanne.martin@acme.example", "+33 1 45 67 89 00",
 
 
 def _customer_with_personal_data(app: Collections, number: str = "C-100") -> Customer:
-    cid = app.register_customer(number=number, name="Acme SARL", segment="EU-1",
-                                credit_limit=Decimal(10000), currency="EUR", risk_class="C",
-                                source_id=f"cust-{number}", actor="erp", business_date=D)
-    app.add_contact(cid, "k1", name=SECRETS[0], email=SECRETS[1], phone=SECRETS[2],
-                    role="accounts payable", actor="alice", business_date=D)
-    app.add_customer_note(cid, "n1", SECRETS[3], actor="alice", business_date=D)
-    app.post_invoice(customer_number=number, document_number=f"{number}-INV-1",
-                     amount=Decimal("1234.56"), currency="EUR", posting_date=date(2026, 9, 1),
-                     due_date=date(2026, 10, 1), source_id=f"inv-{number}-1", actor="erp",
-                     business_date=D)
+    cid = app.run(register_customer, number=number, name="Acme SARL", segment="EU-1",
+                  credit_limit=Decimal(10000), currency="EUR", risk_class="C",
+                  source_id=f"cust-{number}", actor="erp", business_date=D).result
+    app.run(add_contact, cid, "k1", name=SECRETS[0], email=SECRETS[1], phone=SECRETS[2],
+            role="accounts payable", actor="alice", business_date=D)
+    app.run(add_customer_note, cid, "n1", SECRETS[3], actor="alice", business_date=D)
+    app.run(post_invoice, customer_number=number, document_number=f"{number}-INV-1",
+            amount=Decimal("1234.56"), currency="EUR", posting_date=date(2026, 9, 1),
+            due_date=date(2026, 10, 1), source_id=f"inv-{number}-1", actor="erp",
+            business_date=D)
     return app.repository.get(cid)
 
 
@@ -71,12 +77,33 @@ def test_erasing_the_key_erases_every_personal_field_and_keeps_the_facts(app, da
         assert invoice.open_amount == Decimal("1234.56")
         assert invoice.due_date == date(2026, 10, 1)
         # New personal data for an erased subject is not kept either.
-        fresh.add_contact(customer.id, "k2", name="Somebody New", email="new@acme.example",
-                          actor="alice", business_date=D)
+        fresh.run(add_contact, customer.id, "k2", name="Somebody New", email="new@acme.example",
+                  actor="alice", business_date=D)
         assert fresh.repository.get(customer.id).contacts["k2"]["name"] == ERASED
         assert b"Somebody New" not in b"\n".join(_raw_states(database))
     finally:
         fresh.close()
+
+
+@pytest.mark.parametrize("app", ["memory", "postgres"], indirect=True)
+def test_erasure_reads_the_same_on_the_in_memory_store_and_on_postgresql(app):
+    customer = _customer_with_personal_data(app)
+    assert app.keyring.erase(customer.id, reason="GDPR request 2026-0042") is True
+    assert app.keyring.erase(customer.id, reason="again") is False
+    app.keyring.forget_cache()  # what the store holds, not what this application remembers
+    reloaded = app.repository.get(customer.id)
+    assert reloaded.contacts["k1"] == {"name": ERASED, "email": ERASED, "phone": ERASED,
+                                       "role": "accounts payable"}
+    assert reloaded.notes == {"n1": ERASED}
+    assert reloaded.number == "C-100" and reloaded.credit_limit == Decimal("10000.00")
+    assert app.repository.get(Invoice.create_id("C-100-INV-1")).open_amount == Decimal("1234.56")
+    app.keyring.ensure_keys([customer.id])  # an erased subject never gets a key again
+    assert app.keyring.cipher_for(customer.id, create=True) is None
+    app.run(add_contact, customer.id, "k2", name="Somebody New", email="new@acme.example",
+            actor="alice", business_date=D)
+    assert app.repository.get(customer.id).contacts["k2"]["name"] == ERASED
+    stored = b"\n".join(bytes(e.state) for e in app.recorder.select_events(customer.id))
+    assert b"Somebody New" not in stored and b"Acme SARL" in stored
 
 
 def test_each_customer_has_its_own_key(app, database):

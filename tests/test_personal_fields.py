@@ -10,26 +10,30 @@ from decimal import Decimal
 import pytest
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import create_email, record_contact
+from ledger_collect.commands.receivables import add_contact, register_customer
 from ledger_collect.domain.base import ERASED
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
+
+pytestmark = pytest.mark.store("memory")  # domain scenarios: no database needed
 
 WHEN = {"actor": "alice", "business_date": date(2026, 11, 2)}
 
 
 def given(app: Collections):
-    customer = app.register_customer(number="C1", name="Acme", segment="north",
-                                     credit_limit=Decimal(1000), currency="EUR",
-                                     risk_class="B", source_id="md-C1", **WHEN)
-    app.add_contact(customer, "jeanne", name="Jeanne", **WHEN)
+    customer = app.run(register_customer, number="C1", name="Acme", segment="north",
+                       credit_limit=Decimal(1000), currency="EUR",
+                       risk_class="B", source_id="md-C1", **WHEN).result
+    app.run(add_contact, customer, "jeanne", name="Jeanne", **WHEN)
     return customer
 
 
 def write(app: Collections, customer):
-    email = app.create_email(customer, to=["ap@acme.example"], template="Bonjour Jeanne",
-                             attachments=["jeanne.pdf"], **WHEN)
-    talk = app.record_contact(customer, channel="phone", result="reached",
-                              contact_person_id="jeanne", **WHEN)
+    email = app.run(create_email, customer, to=["ap@acme.example"], template="Bonjour Jeanne",
+                    attachments=["jeanne.pdf"], **WHEN).result
+    talk = app.run(record_contact, customer, channel="phone", result="reached",
+                   contact_person_id="jeanne", **WHEN).result
     return email, talk
 
 
@@ -45,13 +49,12 @@ def test_events_stored_before_the_fields_were_sealed_still_load(
     assert app.repository.get(talk).contact_person_id == "jeanne"
 
 
+@pytest.mark.parametrize("app", ["memory", "postgres"], indirect=True)
 def test_new_events_are_sealed_and_read_erased_after_erasure(app: Collections) -> None:
     customer = given(app)
     email, talk = write(app, customer)
-    with app.database.connect() as conn:
-        states = [bytes(row[0]) for row in conn.execute(
-            "SELECT state FROM collections_events WHERE originator_id = ANY(%s)",
-            ([email, talk],))]
+    states = [bytes(stored.state) for record in (email, talk)
+              for stored in app.recorder.select_events(record)]
     assert states and not any(b"jeanne" in state.lower() for state in states)
     assert app.repository.get(email).attachments == ["jeanne.pdf"]
     app.keyring.erase(customer, "GDPR request")

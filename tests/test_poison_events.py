@@ -54,7 +54,7 @@ def swapped(app: Collections, command: Callable[..., Any], *args: Any,
                     object.__setattr__(event, field.name, changed)
                 elif _hashable(value) and value in swap:
                     object.__setattr__(event, field.name, swap[value])
-    app.commit(batch)
+    app.save_batch(batch)
     return result
 
 
@@ -65,7 +65,8 @@ def _hashable(value: Any) -> bool:
 def write_poison(app: Collections) -> dict[str, Any]:
     """A customer whose events hold every kind of bad value; returns its ids."""
     cid = app.run(rc.register_customer, number="P-1", name="Poison SA", segment="north",
-            credit_limit=Decimal(1000), currency="EUR", risk_class="C", source_id="reg-P-1", **BY)
+                  credit_limit=Decimal(1000), currency="EUR", risk_class="C",
+                  source_id="reg-P-1", **BY).result
     swapped(app, rc.add_customer_note, cid, "n1", "NOTE", swap={"NOTE": "before\x00after"}, **BY)
     swapped(app, rc.add_contact, cid, "CONTACT", name="ANNE", email="a@example.com",
             swap={"CONTACT": HUGE, "ANNE": "Anne\x00Marie"}, **BY)

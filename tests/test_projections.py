@@ -80,7 +80,7 @@ def write_portfolio(app: Collections, customers: int, *, seed: int = 1, chunk: i
         batch = app.batch()
         for c in range(start, min(customers, start + chunk)):
             _customer(batch, rnd, f"{prefix}{seed}-{c:05d}", c)
-        last = app.commit(batch) or last
+        last = app.save_batch(batch) or last
     return last
 
 
@@ -160,7 +160,7 @@ def only_unread_events(app: Collections, number: str) -> int:
                                  credit_limit=Decimal(1), currency="EUR", risk_class="A",
                                  source_id=f"reg-{number}", **WHO)
     add_contact(batch, customer, "c", name="Ann", **WHO)
-    last = app.commit(batch)
+    last = app.save_batch(batch)
     assert last is not None
     return last
 

@@ -66,7 +66,7 @@ def open_breaking_dispute(app: Collections, database: Database) -> int:
     """A dispute the broken writer refuses; returns its notification id."""
     invoice = app.repository.get(Invoice.create_id("K1-0000-I0"))  # write_casework's
     dispute = app.run(cw.open_dispute, invoice.customer_id, [invoice.id],
-                      amount=Decimal("1.00"), reason="price", processor="BREAKS", **BY)
+                      amount=Decimal("1.00"), reason="price", processor="BREAKS", **BY).result
     with database.connect() as conn:
         return int(conn.execute(
             "SELECT notification_id FROM collections_events WHERE originator_id = %s"

@@ -22,6 +22,7 @@ import httpx
 import pytest
 
 from ledger_collect.api.auth import issue_token
+from ledger_collect.commands.receivables import post_invoice, register_customer
 from ledger_collect.feed.demo import SEGMENTS
 from ledger_collect.projections.engine import catch_up
 
@@ -298,13 +299,13 @@ def test_ledger_development_0_turns_the_embedded_servers_development_mode_off(se
 
 @pytest.mark.slow
 def test_serve_starts_with_a_failing_read_model_and_health_names_it(app, database, settings):
-    app.register_customer(number="F-1", name="Failing SA", segment="north",
-                          credit_limit=Decimal("1000.00"), currency="EUR", risk_class="B",
-                          source_id="md-F-1", actor="erp", business_date=date(2026, 11, 2))
-    app.post_invoice(customer_number="F-1", document_number="F-1-I1", amount=Decimal("10.00"),
-                     currency="EUR", posting_date=date(2026, 11, 2),
-                     due_date=date(2026, 12, 2), source_id="inv-F-1", actor="erp",
-                     business_date=date(2026, 11, 2))
+    app.run(register_customer, number="F-1", name="Failing SA", segment="north",
+            credit_limit=Decimal("1000.00"), currency="EUR", risk_class="B",
+            source_id="md-F-1", actor="erp", business_date=date(2026, 11, 2))
+    app.run(post_invoice, customer_number="F-1", document_number="F-1-I1", amount=Decimal("10.00"),
+            currency="EUR", posting_date=date(2026, 11, 2),
+            due_date=date(2026, 12, 2), source_id="inv-F-1", actor="erp",
+            business_date=date(2026, 11, 2))
     with database.connect() as conn:  # the invoice's event, damaged in the store
         broken = conn.execute(
             "SELECT max(notification_id) FROM collections_events WHERE topic = %s",

@@ -34,6 +34,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from ledger_collect.api.context import Loaders
 from ledger_collect.api.schema import schema_for
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import add_contact, register_customer
 from ledger_collect.config import Settings
 from ledger_collect.speedups import (
     SPEEDUPS,
@@ -312,11 +313,12 @@ def test_the_write_side_runs_the_parts_the_setting_names(
         assert type(app.mapper.transcoder) is (FastJSONTranscoder if on else JSONTranscoder)
         assert type(app.mapper) is (FastSealingMapper if on else SealingMapper)
         assert type(app.events) is (FastEventStore if on else EventStore)
-        customer_id = app.register_customer(
-            number="S1", name="Acme", segment="S1", credit_limit=Decimal(5000),
-            currency="EUR", risk_class="B", source_id="s1", actor="erp", business_date=TODAY)
-        app.add_contact(customer_id, "k1", name="Jeanne Martin", email="jm@acme.example",
-                        actor="alice", business_date=TODAY)
+        customer_id = app.run(
+            register_customer, number="S1", name="Acme", segment="S1",
+            credit_limit=Decimal(5000), currency="EUR", risk_class="B", source_id="s1",
+            actor="erp", business_date=TODAY).result
+        app.run(add_contact, customer_id, "k1", name="Jeanne Martin", email="jm@acme.example",
+                actor="alice", business_date=TODAY)
         assert (library_triggers == []) is on
         assert (fast_saves != []) is on
         assert app.repository.get(customer_id).contacts["k1"]["name"] == "Jeanne Martin"

@@ -1,7 +1,8 @@
 """The status rule the read models follow (``promise.status_after``, ``dispute.status_after``)
 is the aggregate's own: replayed event by event, it gives the status the aggregate has after
-each event, through every way a promise or a dispute case can go. In memory: the rule is the
-domain's, no store is involved."""
+each event, through every way a promise or a dispute case can go; so does the worklist's
+reading of it, which keeps only whether a promise is unconfirmed and a case active. In memory:
+the rule is the domain's, no store is involved."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from ledger_collect.domain import dispute, promise
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
+from ledger_collect.projections.worklist import event_fold
 
 MADE, PROMISED = date(2026, 11, 2), date(2026, 11, 10)
 IN_WINDOW, LATE = date(2026, 11, 12), date(2026, 11, 14)  # 3 days' grace: 11-13 the last day
@@ -67,6 +69,8 @@ def test_the_read_models_promise_status_is_the_aggregates_after_every_event(life
             paid -= event.amount
         statuses.append((type(event).__name__, promise.status_after(event, paid),
                          replayed.status))
+        assert event_fold.promise_unconfirmed_after(event) == (
+            replayed.status in promise.UNCONFIRMED), type(event).__name__
     assert [(name, ruled) for name, ruled, _ in statuses] == [
         (name, held) for name, _, held in statuses]
     assert len({held for *_, held in statuses}) > 1  # the life went through statuses
@@ -91,9 +95,11 @@ def test_the_read_models_dispute_status_is_the_aggregates_after_every_event() ->
     case.close(business_date=MADE, **BY)
     replayed: Any = None
     ruled = ""
+    active = False  # as the worklist keeps it
     for event in case.collect_events():
         replayed = event.mutate(replayed)
         ruled = dispute.status_after(event, ruled)
+        active = event_fold.dispute_active_after(event, active)
         assert ruled == replayed.status, type(event).__name__
-        assert (ruled in dispute.ACTIVE) == replayed.is_active
+        assert (ruled in dispute.ACTIVE) == replayed.is_active == active
     assert ruled == dispute.CLOSED

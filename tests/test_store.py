@@ -37,6 +37,7 @@ from eventsourcing.utils import Environment
 from psycopg import sql
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import register_customer
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ConflictError
 from ledger_collect.domain.customer import Customer
@@ -188,7 +189,8 @@ class TestBatchEdges(OnMigratedSchema):
         ]
         assert recorder.insert_events(batch) == [1, 2, 3]
         notifications = recorder.select_notifications(start=1, limit=10)
-        assert [(n.originator_id, n.originator_version, n.topic, n.state) for n in notifications] == [
+        assert [(n.originator_id, n.originator_version, n.topic,
+                 n.state) for n in notifications] == [
             (a, 1, "ledger_collect.Ä.Ünïcode", b""),
             (b, 2**40, "t2", b"\x00\xff" * 3000),
             (a, 2, "t3", b"x"),
@@ -235,7 +237,7 @@ def test_collections_saves_a_batch_whole_its_ids_in_order_its_personal_data_seal
     ]
     batch = app.batch()
     batch.preload([*customers, *invoices])
-    last = app.commit(batch)
+    last = app.save_batch(batch)
     assert last == 900  # 300 × (Registered, ContactAdded, Posted): every id, in order
     ids = [n.id for n in app.recorder.select_notifications(start=1, limit=1000)]
     assert ids == list(range(1, 901))
@@ -254,17 +256,17 @@ def test_collections_saves_a_batch_whole_its_ids_in_order_its_personal_data_seal
 def test_two_batches_racing_for_one_customer_one_wins_the_other_writes_nothing(
     app: Collections,
 ) -> None:
-    app.register_customer(number="C1", name="Acme", segment="S1", credit_limit=Decimal(5000),
-                          currency="EUR", risk_class="B", source_id="cust-C1", actor="erp",
-                          business_date=D)
+    app.run(register_customer, number="C1", name="Acme", segment="S1", credit_limit=Decimal(5000),
+            currency="EUR", risk_class="B", source_id="cust-C1", actor="erp",
+            business_date=D)
     first, second = app.batch(), app.batch()
     first.get(Customer, Customer.create_id("C1")).assign("alice", actor="sup", business_date=D)
     second.get(Customer, Customer.create_id("C1")).assign("bob", actor="sup", business_date=D)
     bystanders = [_customer(f"B{i}") for i in range(50)]
     second.preload(bystanders)
-    app.commit(first)
+    app.save_batch(first)
     with pytest.raises(ConflictError):
-        app.commit(second)
+        app.save_batch(second)
     assert app.repository.get(Customer.create_id("C1")).specialist == "alice"
     assert app.recorder.max_notification_id() == 2
     assert not any(b.id in app.repository for b in bystanders[:3])

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ledger_collect.api.app import _read_pool
+from ledger_collect.api.app import read_pool
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivables import register_customer
 from ledger_collect.config import Settings
@@ -86,7 +86,7 @@ def test_a_swap_blocked_by_a_long_reader_gives_up_naming_it_and_readers_wait_no_
 def test_the_api_read_pools_cut_a_statement_at_the_statement_timeout(
         database: Database, settings: Settings) -> None:
     async def scenario() -> float:
-        pool = await _read_pool(database, settings.with_changes(statement_timeout=1))
+        pool = await read_pool(database, settings.with_changes(statement_timeout=1))
         try:
             started = time.monotonic()
             with pytest.raises(asyncpg.QueryCanceledError):

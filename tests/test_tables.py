@@ -16,7 +16,16 @@ import psycopg
 import pytest
 
 from ledger_collect.projections import Projection, select
-from ledger_collect.projections.tables import BigInt, Column, Json, Key, Number, Table, derived
+from ledger_collect.projections.tables import (
+    BigInt,
+    Column,
+    Json,
+    Key,
+    Number,
+    Table,
+    derived,
+    filled_in_sql,
+)
 from ledger_collect.storage.database import Database
 
 DECLARED = [cls for cls in select() if cls.declared]
@@ -117,6 +126,7 @@ def test_a_declaration_reads_types_nulls_keys_and_derived_fields_off_the_record(
         counts: list[int] | None
         seq: BigInt
         data: Json
+        figure: int | None = filled_in_sql()
         shown: bool = derived(default=False)
 
     table = Table("examples", Example)
@@ -125,9 +135,21 @@ def test_a_declaration_reads_types_nulls_keys_and_derived_fields_off_the_record(
         ("label", "text", True, False), ("amount", "numeric(18,2)", False, False),
         ("rate", "numeric", False, False), ("days", "date[]", False, False),
         ("counts", "integer[]", True, False), ("seq", "bigint", False, False),
-        ("data", "jsonb", False, False)]
+        ("data", "jsonb", False, False), ("figure", "integer", True, False)]
     assert table.upserted[1] == ("code", "key")
     assert table.upserted[3] == ("amount", "numeric")  # sent plain, stored as numeric(18,2)
+    assert table.written_names == table.names[:-1]  # the figure is the model's SQL's to fill
+    assert [name for name, _ in table.upserted] == list(table.written_names)
+
+
+def test_a_key_filled_in_sql_is_refused() -> None:
+    @dataclass(frozen=True)
+    class Figures:
+        id: UUID = filled_in_sql()
+        total: Decimal = filled_in_sql()
+
+    with pytest.raises(TypeError, match="need their key"):
+        Table("figures", Figures)
 
 
 def test_a_type_without_a_column_type_is_refused() -> None:

@@ -23,6 +23,37 @@ from psycopg import sql
 from test_projections import drop_schema, head, wait_until, write_portfolio
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    add_dispute_note,
+    close_activity,
+    close_dispute,
+    complete_resubmission,
+    create_activity,
+    create_email,
+    create_resubmission,
+    mark_email_failed,
+    mark_email_sent,
+    move_resubmission,
+    open_dispute,
+    record_contact,
+    record_dispute_progress,
+    reschedule_activity,
+    resolve_dispute,
+    start_dispute_processing,
+)
+from ledger_collect.commands.promises import record_promise, value_promise, withdraw_promise
+from ledger_collect.commands.receivables import (
+    add_contact,
+    add_customer_note,
+    apply_credit_memo,
+    apply_payment,
+    clear_invoice,
+    post_invoice,
+    raise_dunning_level,
+    register_customer,
+    reverse_payment,
+    write_off_invoice,
+)
 from ledger_collect.config import Settings
 from ledger_collect.projections.engine import build, catch_up
 from ledger_collect.projections.live import follow
@@ -69,25 +100,25 @@ def timeline_position(database: Database) -> int:
 
 
 def register(app: Collections, number: str, segment: str = "north", days_ago: int = 40) -> UUID:
-    return app.register_customer(number=number, name=f"Customer {number}", segment=segment,
-                                 credit_limit=EUR("5000.00"), currency="EUR", risk_class="B",
-                                 source_id=f"md-{number}", **on(days_ago, "erp"))
+    return app.run(register_customer, number=number, name=f"Customer {number}", segment=segment,
+                   credit_limit=EUR("5000.00"), currency="EUR", risk_class="B",
+                   source_id=f"md-{number}", **on(days_ago, "erp")).result
 
 
 def post(app: Collections, number: str, document: str, amount: str, due_in: int,
          days_ago: int = 40) -> UUID:
-    return app.post_invoice(customer_number=number, document_number=document,
-                            amount=EUR(amount), currency="EUR",
-                            posting_date=TODAY - timedelta(days=days_ago),
-                            due_date=TODAY + timedelta(days=due_in), source_id=f"src-{document}",
-                            **on(days_ago, "erp"))
+    return app.run(post_invoice, customer_number=number, document_number=document,
+                   amount=EUR(amount), currency="EUR",
+                   posting_date=TODAY - timedelta(days=days_ago),
+                   due_date=TODAY + timedelta(days=due_in), source_id=f"src-{document}",
+                   **on(days_ago, "erp")).result
 
 
 def pay(app: Collections, number: str, source: str, document: str, amount: str,
         days_ago: int) -> None:
-    app.apply_payment(source_id=source, customer_number=number,
-                      allocations=[(document, EUR(amount))], unapplied=None, currency="EUR",
-                      payment_date=TODAY - timedelta(days=days_ago), **on(days_ago, "erp"))
+    app.run(apply_payment, source_id=source, customer_number=number,
+            allocations=[(document, EUR(amount))], unapplied=None, currency="EUR",
+            payment_date=TODAY - timedelta(days=days_ago), **on(days_ago, "erp"))
 
 
 # -- every event as its row --------------------------------------------------------------------
@@ -99,55 +130,55 @@ def scenario(app: Collections) -> tuple[UUID, list[tuple[Any, ...]]]:
     i2 = post(app, "C-1", "INV-2", "500.00", due_in=-5)
     i3 = post(app, "C-1", "INV-3", "200.00", due_in=20)
     i5 = post(app, "C-1", "INV-5", "60.00", due_in=-30)
-    app.add_contact(c, "p1", name="Marie Curie", email="marie@c1.example", phone=None,
-                    role=None, **on(39, "erp"))
-    late = app.record_promise(invoice_id=i5, amount=EUR("60.00"),
-                              promised_date=TODAY - timedelta(days=20), **on(25))
+    app.run(add_contact, c, "p1", name="Marie Curie", email="marie@c1.example", phone=None,
+            role=None, **on(39, "erp"))
+    late = app.run(record_promise, invoice_id=i5, amount=EUR("60.00"),
+                   promised_date=TODAY - timedelta(days=20), **on(25)).result
     pay(app, "C-1", "pay-1", "INV-1", "300.00", 8)
-    app.apply_credit_memo(source_id="cm-1", customer_number="C-1", invoice_number="INV-1",
-                          amount=EUR("50.00"), currency="EUR", document_date=TODAY, **on(7, "erp"))
-    app.reverse_payment(source_id="rev-1", invoice_number="INV-1", payment_source_id="pay-1",
-                        **on(6, "erp"))
-    app.raise_dunning_level(i1, **on(5, "dunning"))
-    app.record_contact(c, channel="phone", result="promised", contact_person_id="p1",
-                       summary="will pay 400 next week", notes="asked for a copy",
-                       contact_date=TODAY - timedelta(days=5), **on(4))
-    first = app.record_promise(invoice_id=i1, amount=EUR("400.00"),
-                               promised_date=TODAY + timedelta(days=5), **on(4))
-    app.withdraw_promise(first, reason="customer retracted", **on(3))
-    app.record_promise(invoice_id=i1, amount=EUR("100.00"),
-                       promised_date=TODAY - timedelta(days=1), **on(3))
-    dispute = app.open_dispute(c, [i2], amount=EUR("200.00"), reason="price", processor="pat",
-                               note="unit price is wrong", **on(3))
+    app.run(apply_credit_memo, source_id="cm-1", customer_number="C-1", invoice_number="INV-1",
+            amount=EUR("50.00"), currency="EUR", document_date=TODAY, **on(7, "erp"))
+    app.run(reverse_payment, source_id="rev-1", invoice_number="INV-1", payment_source_id="pay-1",
+            **on(6, "erp"))
+    app.run(raise_dunning_level, i1, **on(5, "dunning"))
+    app.run(record_contact, c, channel="phone", result="promised", contact_person_id="p1",
+            summary="will pay 400 next week", notes="asked for a copy",
+            contact_date=TODAY - timedelta(days=5), **on(4))
+    first = app.run(record_promise, invoice_id=i1, amount=EUR("400.00"),
+                    promised_date=TODAY + timedelta(days=5), **on(4)).result
+    app.run(withdraw_promise, first, reason="customer retracted", **on(3))
+    app.run(record_promise, invoice_id=i1, amount=EUR("100.00"),
+            promised_date=TODAY - timedelta(days=1), **on(3))
+    dispute = app.run(open_dispute, c, [i2], amount=EUR("200.00"), reason="price", processor="pat",
+                      note="unit price is wrong", **on(3)).result
     pay(app, "C-1", "pay-2", "INV-1", "100.00", 2)
-    app.start_dispute_processing(dispute, **on(2, "pat"))
-    app.record_dispute_progress(dispute, credited=EUR("50.00"), **on(2, "pat"))
-    app.add_dispute_note(dispute, "credit note requested", **on(2, "pat"))
-    app.add_customer_note(c, "n1", "prefers calls after 2 pm", **on(2))
-    app.resolve_dispute(dispute, "accepted", credited=EUR("100.00"), **on(1, "pat"))
-    follow_up = app.create_resubmission(c, follow_up_date=TODAY + timedelta(days=7),
-                                        reason="waits for the payment run", **on(1))
-    app.move_resubmission(follow_up, TODAY + timedelta(days=10), reason="holidays", **on(1))
-    email = app.create_email(c, to=["marie@c1.example"], cc=["boss@c1.example"],
-                             template="reminder-1", attachments=["INV-1.pdf", "statement.pdf"],
-                             zipped=True, **on(1))
-    app.mark_email_sent(email, **on(1, "mailer"))
-    task = app.create_activity(c, specialist="alice", due_date=TODAY + timedelta(days=2),
-                               description="call Marie back", **on(1))
-    app.reschedule_activity(task, TODAY + timedelta(days=3), **on(1))
-    app.apply_payment(source_id="pay-9", customer_number="C-1", allocations=[],
-                      unapplied=EUR("12.34"), currency="EUR", payment_date=TODAY, **on(0, "erp"))
-    app.apply_credit_memo(source_id="cm-9", customer_number="C-1", invoice_number=None,
-                          amount=EUR("5.00"), currency="EUR", document_date=TODAY, **on(0, "erp"))
-    app.record_promise(invoice_id=i3, amount=EUR("50.00"),
-                       promised_date=TODAY + timedelta(days=10), **on(1))
-    app.clear_invoice(source_id="clr-3", invoice_number="INV-3", **on(0, "erp"))
-    app.write_off_invoice(source_id="wo-5", invoice_number="INV-5", reason="insolvent",
-                          **on(0, "erp"))
-    app.close_dispute(dispute, **on(0, "pat"))
-    app.complete_resubmission(follow_up, **on(0))
-    app.close_activity(task, note="reached her, all fine", **on(0))
-    app.value_promise(late, as_of=TODAY, **on(0, "system"))  # already valued: no event
+    app.run(start_dispute_processing, dispute, **on(2, "pat"))
+    app.run(record_dispute_progress, dispute, credited=EUR("50.00"), **on(2, "pat"))
+    app.run(add_dispute_note, dispute, "credit note requested", **on(2, "pat"))
+    app.run(add_customer_note, c, "n1", "prefers calls after 2 pm", **on(2))
+    app.run(resolve_dispute, dispute, "accepted", credited=EUR("100.00"), **on(1, "pat"))
+    follow_up = app.run(create_resubmission, c, follow_up_date=TODAY + timedelta(days=7),
+                        reason="waits for the payment run", **on(1)).result
+    app.run(move_resubmission, follow_up, TODAY + timedelta(days=10), reason="holidays", **on(1))
+    email = app.run(create_email, c, to=["marie@c1.example"], cc=["boss@c1.example"],
+                    template="reminder-1", attachments=["INV-1.pdf", "statement.pdf"],
+                    zipped=True, **on(1)).result
+    app.run(mark_email_sent, email, **on(1, "mailer"))
+    task = app.run(create_activity, c, specialist="alice", due_date=TODAY + timedelta(days=2),
+                   description="call Marie back", **on(1)).result
+    app.run(reschedule_activity, task, TODAY + timedelta(days=3), **on(1))
+    app.run(apply_payment, source_id="pay-9", customer_number="C-1", allocations=[],
+            unapplied=EUR("12.34"), currency="EUR", payment_date=TODAY, **on(0, "erp"))
+    app.run(apply_credit_memo, source_id="cm-9", customer_number="C-1", invoice_number=None,
+            amount=EUR("5.00"), currency="EUR", document_date=TODAY, **on(0, "erp"))
+    app.run(record_promise, invoice_id=i3, amount=EUR("50.00"),
+            promised_date=TODAY + timedelta(days=10), **on(1))
+    app.run(clear_invoice, source_id="clr-3", invoice_number="INV-3", **on(0, "erp"))
+    app.run(write_off_invoice, source_id="wo-5", invoice_number="INV-5", reason="insolvent",
+            **on(0, "erp"))
+    app.run(close_dispute, dispute, **on(0, "pat"))
+    app.run(complete_resubmission, follow_up, **on(0))
+    app.run(close_activity, task, note="reached her, all fine", **on(0))
+    app.run(value_promise, late, as_of=TODAY, **on(0, "system"))  # already valued: no event
     expected = [
         (40, "invoice", "posted", "erp", "Invoice INV-1 posted: 1000.00 EUR, due 2026-11-13",
          "1000.00", None),
@@ -277,8 +308,8 @@ def test_a_page_writes_in_a_handful_of_statements(app: Collections, database: Da
 def test_default_window_is_the_last_365_days(app: Collections, database: Database) -> None:
     customer = register(app, "C-7", days_ago=400)
     for days_ago in (366, 365, 364, 0):
-        app.add_customer_note(customer, f"n{days_ago}", f"note of {days_ago} days ago",
-                              **on(days_ago))
+        app.run(add_customer_note, customer, f"n{days_ago}", f"note of {days_ago} days ago",
+                **on(days_ago))
     catch_up(app, "timeline")
     default = read(database, [customer])[customer]
     assert [(TODAY - e.occurred).days for e in default.entries] == [0, 364, 365]
@@ -328,7 +359,7 @@ def test_filter_by_type_and_page_with_cursors(app: Collections, database: Databa
 def test_page_size_is_capped(app: Collections, database: Database) -> None:
     customer = register(app, "C-8")
     for n in range(MAX_PAGE + 5):
-        app.add_customer_note(customer, f"n{n}", f"note {n}", **on(1))
+        app.run(add_customer_note, customer, f"n{n}", f"note {n}", **on(1))
     catch_up(app, "timeline")
     page = read(database, [customer], first=10_000)[customer]
     assert len(page.entries) == MAX_PAGE and page.has_next
@@ -340,10 +371,10 @@ def test_many_customers_in_one_query_and_unknown_ones_marked(app: Collections,
     north, south = register(app, "N-1"), register(app, "S-1", segment="south")
     post(app, "N-1", "N-INV", "10.00", due_in=5)
     post(app, "S-1", "S-INV", "20.00", due_in=5)
-    app.add_customer_note(south, "n", "call the owner", **on(3))
-    app.register_customer(number="S-1", name="Customer S-1", segment="west",
-                          credit_limit=EUR("5000.00"), currency="EUR", risk_class="B",
-                          source_id="md-S-1-v2", **on(2, "erp"))
+    app.run(add_customer_note, south, "n", "call the owner", **on(3))
+    app.run(register_customer, number="S-1", name="Customer S-1", segment="west",
+            credit_limit=EUR("5000.00"), currency="EUR", risk_class="B",
+            source_id="md-S-1-v2", **on(2, "erp"))
     catch_up(app, "timeline")
     stranger = UUID(int=7)
     queries: list[str] = []
@@ -383,20 +414,21 @@ def casework(app: Collections, customers: int, *, seed: int, prefix: str) -> Non
 
     for c in range(customers):
         customer = Customer.create_id(f"{prefix}{seed}-{c:05d}")
-        app.record_contact(customer, channel="phone", result="reached",
-                           contact_person_id="main", summary=f"talked {c}", **on(1))
-        app.add_customer_note(customer, f"n{c}", f"note {c}", **on(1))
-        follow_up = app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=3),
-                                            reason="later", **on(0))
+        app.run(record_contact, customer, channel="phone", result="reached",
+                contact_person_id="main", summary=f"talked {c}", **on(1))
+        app.run(add_customer_note, customer, f"n{c}", f"note {c}", **on(1))
+        follow_up = app.run(create_resubmission, customer, follow_up_date=TODAY + timedelta(days=3),
+                            reason="later", **on(0)).result
         if c % 2:
-            app.move_resubmission(follow_up, TODAY + timedelta(days=9), reason="later still",
-                                  **on(0))
-        email = app.create_email(customer, to=[f"x{c}@example.com"], template="t", **on(0))
+            app.run(move_resubmission, follow_up, TODAY + timedelta(days=9), reason="later still",
+                    **on(0))
+        email = app.run(create_email, customer, to=[f"x{c}@example.com"], template="t",
+                        **on(0)).result
         if c % 3 == 0:
-            app.mark_email_failed(email, "mailbox full", **on(0, "mailer"))
-        task = app.create_activity(customer, specialist="alice", due_date=TODAY,
-                                   description="call", **on(0))
-        app.close_activity(task, **on(0))
+            app.run(mark_email_failed, email, "mailbox full", **on(0, "mailer"))
+        task = app.run(create_activity, customer, specialist="alice", due_date=TODAY,
+                       description="call", **on(0)).result
+        app.run(close_activity, task, **on(0))
 
 
 def test_followed_live_in_small_pages_it_equals_a_full_rebuild(app: Collections,

@@ -18,6 +18,23 @@ import asyncpg
 import pytest
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    complete_resubmission,
+    create_resubmission,
+    move_resubmission,
+    open_dispute,
+    record_contact,
+    resolve_dispute,
+    start_dispute_processing,
+)
+from ledger_collect.commands.promises import record_promise, value_promises, withdraw_promise
+from ledger_collect.commands.receivables import (
+    add_customer_note,
+    assign_customer,
+    post_invoice,
+    raise_dunning_level,
+    register_customer,
+)
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.worklist import day_rankings
 from ledger_collect.projections.worklist import ranked_pages as ranking
@@ -53,13 +70,13 @@ class Book:
 
     def customer(self, number: str, *, segment: str = "north", risk: str = "B",
                  currency: str = "EUR", specialist: str | None = "alice") -> UUID:
-        customer_id = self.app.register_customer(
-            number=number, name=f"Customer {number}", segment=segment,
+        customer_id = self.app.run(
+            register_customer, number=number, name=f"Customer {number}", segment=segment,
             credit_limit=Decimal("50000.00"), currency=currency, risk_class=risk,
-            source_id=f"md-{number}", **ERP)
+            source_id=f"md-{number}", **ERP).result
         if specialist is not None:
-            self.app.assign_customer(customer_id, specialist, actor="sue",
-                                     business_date=ago(300))
+            self.app.run(assign_customer, customer_id, specialist, actor="sue",
+                         business_date=ago(300))
         return customer_id
 
     def invoice(self, number: str, amount: str, *, due_ago: int,
@@ -67,10 +84,11 @@ class Book:
         self.documents += 1
         document = f"{number}-{self.documents}"
         posted = ago(max(due_ago, 0) + 30)
-        return self.app.post_invoice(
-            customer_number=number, document_number=document, amount=Decimal(amount),
-            currency=currency, posting_date=posted, due_date=ago(due_ago),
-            source_id=f"inv-{document}", actor="erp", business_date=posted)
+        return self.app.run(
+            post_invoice, customer_number=number, document_number=document,
+            amount=Decimal(amount), currency=currency, posting_date=posted,
+            due_date=ago(due_ago), source_id=f"inv-{document}", actor="erp",
+            business_date=posted).result
 
 
 @dataclass(frozen=True)
@@ -200,11 +218,11 @@ def test_dunning_level_risk_class_and_open_disputes(app: Collections,
     twice = book.customer("TWICE", risk="D")
     first = book.invoice("ONCE", "100.00", due_ago=60)
     second = book.invoice("TWICE", "100.00", due_ago=60)
-    app.raise_dunning_level(first, actor="dunning", business_date=ago(50))
+    app.run(raise_dunning_level, first, actor="dunning", business_date=ago(50))
     for days in (50, 40):
-        app.raise_dunning_level(second, actor="dunning", business_date=ago(days))
-    app.open_dispute(once, [first], amount=Decimal("40.00"), reason="price", processor="pat",
-                     actor="alice", business_date=ago(2))
+        app.run(raise_dunning_level, second, actor="dunning", business_date=ago(days))
+    app.run(open_dispute, once, [first], amount=Decimal("40.00"), reason="price", processor="pat",
+            actor="alice", business_date=ago(2))
     found = listed(app, database)
     assert lines(found["ONCE"])["dunned twice or more"] == 0
     assert details(found["ONCE"])["dunned twice or more"] == (
@@ -216,13 +234,13 @@ def test_dunning_level_risk_class_and_open_disputes(app: Collections,
     assert (found["ONCE"].facts.open_disputes, found["ONCE"].facts.disputed_amount) == (
         1, Decimal("40.00"))
     assert lines(found["TWICE"])["open dispute"] == 0
-    dispute = app.open_dispute(twice, [second], amount=Decimal("100.00"), reason="quality",
-                               processor="pat", actor="alice", business_date=ago(1))
-    app.start_dispute_processing(dispute, actor="pat", business_date=ago(1))
-    app.resolve_dispute(dispute, "rejected", actor="pat", business_date=ago(1))
-    app.register_customer(number="ONCE", name="Customer ONCE", segment="north",
-                          credit_limit=Decimal("50000.00"), currency="EUR", risk_class="E",
-                          source_id="md-ONCE-2", **ERP)
+    dispute = app.run(open_dispute, twice, [second], amount=Decimal("100.00"), reason="quality",
+                      processor="pat", actor="alice", business_date=ago(1)).result
+    app.run(start_dispute_processing, dispute, actor="pat", business_date=ago(1))
+    app.run(resolve_dispute, dispute, "rejected", actor="pat", business_date=ago(1))
+    app.run(register_customer, number="ONCE", name="Customer ONCE", segment="north",
+            credit_limit=Decimal("50000.00"), currency="EUR", risk_class="E",
+            source_id="md-ONCE-2", **ERP)
     found = listed(app, database)
     assert found["TWICE"].facts.open_disputes == 0  # resolved: no longer open
     assert lines(found["ONCE"])["high risk"] == 20  # master data changed
@@ -233,11 +251,11 @@ def test_broken_promise_counts_for_recent_days_only(app: Collections,
     book = Book(app)
     book.customer("P")
     invoice = book.invoice("P", "300.00", due_ago=40)
-    promise = app.record_promise(invoice_id=invoice, amount=Decimal("300.00"),
-                                 promised_date=ago(15), actor="alice", business_date=ago(20))
+    promise = app.run(record_promise, invoice_id=invoice, amount=Decimal("300.00"),
+                      promised_date=ago(15), actor="alice", business_date=ago(20)).result
     assert listed(app, database)["P"].amounts.under_promise == Decimal("300.00")
     # 3 days' grace: the window ends ago(12); valued the day after, it is broken on ago(11)
-    assert app.value_promises([promise], actor="system", business_date=ago(11)) == {
+    assert app.run(value_promises, [promise], actor="system", business_date=ago(11)).result == {
         promise: "broken"}
     now = listed(app, database)["P"]
     assert lines(now)["broken promise"] == 30 and now.amounts.under_promise == 0
@@ -260,16 +278,16 @@ def test_amount_to_collect_leaves_out_promised_disputed_dunned_and_later_items(
     dunned_14 = book.invoice("A", "1600.00", due_ago=40)
     later = book.invoice("A", "3200.00", due_ago=40)
     book.invoice("A", "6400.00", due_ago=-10)
-    promise = app.record_promise(invoice_id=promised, amount=Decimal("200.00"),
-                                 promised_date=TODAY + timedelta(days=5), actor="alice",
-                                 business_date=ago(1))
-    app.open_dispute(customer, [disputed], amount=Decimal("400.00"), reason="quantity",
-                     processor="pat", actor="alice", business_date=ago(1))
-    app.raise_dunning_level(dunned_13, actor="dunning", business_date=ago(13))
-    app.raise_dunning_level(dunned_14, actor="dunning", business_date=ago(14))
-    app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=3),
-                            reason="waits for the ERP correction", invoice_ids=[later],
-                            actor="alice", business_date=ago(1))
+    promise = app.run(record_promise, invoice_id=promised, amount=Decimal("200.00"),
+                      promised_date=TODAY + timedelta(days=5), actor="alice",
+                      business_date=ago(1)).result
+    app.run(open_dispute, customer, [disputed], amount=Decimal("400.00"), reason="quantity",
+            processor="pat", actor="alice", business_date=ago(1))
+    app.run(raise_dunning_level, dunned_13, actor="dunning", business_date=ago(13))
+    app.run(raise_dunning_level, dunned_14, actor="dunning", business_date=ago(14))
+    app.run(create_resubmission, customer, follow_up_date=TODAY + timedelta(days=3),
+            reason="waits for the ERP correction", invoice_ids=[later],
+            actor="alice", business_date=ago(1))
     entry = listed(app, database)["A"]
     amounts = entry.amounts
     assert amounts == ranking.Amounts(
@@ -286,8 +304,8 @@ def test_amount_to_collect_leaves_out_promised_disputed_dunned_and_later_items(
     assert (on_date.amounts.followed_up_later, on_date.amounts.to_collect) == (
         0, Decimal("5700.00"))
     assert on_date.next_follow_up is None
-    app.withdraw_promise(promise, reason="customer retracted", actor="alice",
-                         business_date=TODAY)
+    app.run(withdraw_promise, promise, reason="customer retracted", actor="alice",
+            business_date=TODAY)
     assert listed(app, database, processed="include")["A"].amounts.to_collect == (
         Decimal("1900.00"))
 
@@ -300,17 +318,17 @@ def test_a_customer_with_a_follow_up_stays_off_the_list_until_that_date(
     today = book.customer("TODAY")
     for number in ("TOMORROW", "TODAY"):
         book.invoice(number, "100.00", due_ago=20)
-    app.create_resubmission(tomorrow, follow_up_date=TODAY + timedelta(days=1),
-                            reason="on holiday", actor="alice", business_date=ago(3))
-    follow_up = app.create_resubmission(today, follow_up_date=TODAY, reason="call back",
-                                        actor="alice", business_date=ago(3))
+    app.run(create_resubmission, tomorrow, follow_up_date=TODAY + timedelta(days=1),
+            reason="on holiday", actor="alice", business_date=ago(3))
+    follow_up = app.run(create_resubmission, today, follow_up_date=TODAY, reason="call back",
+                        actor="alice", business_date=ago(3)).result
     assert set(listed(app, database)) == {"TODAY"}
     assert set(listed(app, database, as_of=TODAY + timedelta(days=1))) == {"TOMORROW", "TODAY"}
-    app.move_resubmission(follow_up, TODAY + timedelta(days=7), reason="asked for a week",
-                          actor="alice", business_date=ago(2))
+    app.run(move_resubmission, follow_up, TODAY + timedelta(days=7), reason="asked for a week",
+            actor="alice", business_date=ago(2))
     assert set(listed(app, database)) == set()
     assert set(listed(app, database, as_of=TODAY + timedelta(days=7))) == {"TOMORROW", "TODAY"}
-    app.complete_resubmission(follow_up, actor="alice", business_date=ago(1))
+    app.run(complete_resubmission, follow_up, actor="alice", business_date=ago(1))
     assert set(listed(app, database)) == {"TODAY"}
 
 
@@ -321,10 +339,10 @@ def test_processed_today_is_marked_and_listable(app: Collections, database: Data
     book.customer("UNTOUCHED")
     for number in ("CALLED", "NOTED", "UNTOUCHED"):
         book.invoice(number, "100.00", due_ago=20)
-    app.record_contact(called, channel="phone", result="no_answer", actor="alice",
-                       business_date=TODAY)
-    app.add_customer_note(called, "n1", "call back friday", actor="anna", business_date=TODAY)
-    app.add_customer_note(noted, "n2", "asked for a copy", actor="alice", business_date=ago(1))
+    app.run(record_contact, called, channel="phone", result="no_answer", actor="alice",
+            business_date=TODAY)
+    app.run(add_customer_note, called, "n1", "call back friday", actor="anna", business_date=TODAY)
+    app.run(add_customer_note, noted, "n2", "asked for a copy", actor="alice", business_date=ago(1))
     assert set(listed(app, database)) == {"NOTED", "UNTOUCHED"}
     everyone = listed(app, database, processed="include")
     assert everyone["CALLED"].processed_by == ("alice", "anna")
@@ -359,7 +377,7 @@ def test_lists_per_specialist_unassigned_and_pages(app: Collections,
                                  .entries[-1].cursor).entries] == [4, 5, 6]
     assert [e.number for e in read(database, specialist="bob").entries] == ["BOB"]
     assert [e.number for e in read(database, specialist=None).entries] == ["NOBODY"]
-    app.assign_customer(nobody, "bob", actor="sue", business_date=TODAY)
+    app.run(assign_customer, nobody, "bob", actor="sue", business_date=TODAY)
     catch_up(app, "worklist")
     assert read(database, specialist=None).entries == []
     assert read(database, specialist=None).total == 0

@@ -18,6 +18,22 @@ from psycopg import sql
 from test_worklist_model import ERP, RISK_FIRST, TODAY, Book, ago, rank, read
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    complete_resubmission,
+    create_resubmission,
+    open_dispute,
+    record_contact,
+    resolve_dispute,
+    start_dispute_processing,
+)
+from ledger_collect.commands.promises import record_promise, value_promises
+from ledger_collect.commands.receivables import (
+    apply_payment,
+    assign_customer,
+    clear_invoice,
+    raise_dunning_level,
+    register_customer,
+)
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
@@ -46,42 +62,43 @@ def write_portfolio(app: Collections, customers: int, seed: int, prefix: str = "
             invoice: Invoice = app.repository.get(invoice_id)
             roll = rnd.random()
             if roll < 0.2:
-                app.clear_invoice(source_id=f"clr-{invoice_id}",
-                                  invoice_number=invoice.document_number, **ERP)
+                app.run(clear_invoice, source_id=f"clr-{invoice_id}",
+                        invoice_number=invoice.document_number, **ERP)
                 continue
             if roll < 0.4:
-                app.apply_payment(source_id=f"pay-{invoice_id}", customer_number=number,
-                                  allocations=[(invoice.document_number, Decimal("1.00"))],
-                                  unapplied=None, currency=invoice.currency,
-                                  payment_date=ago(5), actor="erp", business_date=ago(5))
+                app.run(apply_payment, source_id=f"pay-{invoice_id}", customer_number=number,
+                        allocations=[(invoice.document_number, Decimal("1.00"))],
+                        unapplied=None, currency=invoice.currency,
+                        payment_date=ago(5), actor="erp", business_date=ago(5))
             if invoice.due_date < ago(10) and rnd.random() < 0.5:
-                app.raise_dunning_level(invoice_id, actor="dunning",
-                                        business_date=ago(rnd.randint(1, 9)))
+                app.run(raise_dunning_level, invoice_id, actor="dunning",
+                        business_date=ago(rnd.randint(1, 9)))
             if rnd.random() < 0.3:
-                promise = app.record_promise(invoice_id=invoice_id, amount=Decimal("1.00"),
-                                             promised_date=ago(15), actor="alice",
-                                             business_date=ago(20))
+                promise = app.run(record_promise, invoice_id=invoice_id, amount=Decimal("1.00"),
+                                  promised_date=ago(15), actor="alice",
+                                  business_date=ago(20)).result
                 if rnd.random() < 0.5:
-                    app.value_promises([promise], actor="system", business_date=ago(10))
+                    app.run(value_promises, [promise], actor="system", business_date=ago(10))
         still_open = [i for i in invoices if app.repository.get(i).is_open
                       and app.repository.get(i).currency == "EUR"]
         if still_open and rnd.random() < 0.4:
-            dispute = app.open_dispute(customer, still_open[:2], amount=Decimal("1.00"),
-                                       reason="price", processor="pat", actor="bob",
-                                       business_date=ago(rnd.randint(0, 3)))
+            dispute = app.run(open_dispute, customer, still_open[:2], amount=Decimal("1.00"),
+                              reason="price", processor="pat", actor="bob",
+                              business_date=ago(rnd.randint(0, 3))).result
             if rnd.random() < 0.5:
-                app.start_dispute_processing(dispute, actor="pat", business_date=ago(0))
-                app.resolve_dispute(dispute, "rejected", actor="pat", business_date=ago(0))
+                app.run(start_dispute_processing, dispute, actor="pat", business_date=ago(0))
+                app.run(resolve_dispute, dispute, "rejected", actor="pat", business_date=ago(0))
         if rnd.random() < 0.4:
-            follow_up = app.create_resubmission(
-                customer, follow_up_date=TODAY + timedelta(days=rnd.randint(-1, 5)),
+            follow_up = app.run(
+                create_resubmission, customer,
+                follow_up_date=TODAY + timedelta(days=rnd.randint(-1, 5)),
                 reason="later", invoice_ids=still_open[:1] if rnd.random() < 0.5 else [],
-                actor="alice", business_date=ago(3))
+                actor="alice", business_date=ago(3)).result
             if rnd.random() < 0.3:
-                app.complete_resubmission(follow_up, actor="alice", business_date=ago(1))
+                app.run(complete_resubmission, follow_up, actor="alice", business_date=ago(1))
         if rnd.random() < 0.3:
-            app.record_contact(customer, channel="phone", result="no_answer",
-                               actor=rnd.choice(("alice", "bob")), business_date=TODAY)
+            app.run(record_contact, customer, channel="phone", result="no_answer",
+                    actor=rnd.choice(("alice", "bob")), business_date=TODAY)
 
 
 def model_rows(database: Database, schema: str | None = None) -> dict[str, list[Any]]:
@@ -135,7 +152,8 @@ def test_paged_catch_up_equals_a_full_rebuild_and_the_aggregates(app: Collection
                                     if r.status == "open" and not r.invoice_ids)
 
 
-CREATED = {Invoice: "ledger_collect.Invoice.Posted", DisputeCase: "ledger_collect.DisputeCase.Opened",
+CREATED = {Invoice: "ledger_collect.Invoice.Posted",
+           DisputeCase: "ledger_collect.DisputeCase.Opened",
            Resubmission: "ledger_collect.Resubmission.Created"}
 
 
@@ -179,19 +197,19 @@ def touch(app: Collections, numbers: list[str]) -> None:
         customer = Customer.create_id(number)
         kind = n % 5
         if kind == 0:
-            app.record_contact(customer, channel="email", result="no_answer", actor="bob",
-                               business_date=TODAY)
+            app.run(record_contact, customer, channel="email", result="no_answer", actor="bob",
+                    business_date=TODAY)
         elif kind == 1:
-            app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=1),
-                                    reason="later", actor="alice", business_date=ago(1))
+            app.run(create_resubmission, customer, follow_up_date=TODAY + timedelta(days=1),
+                    reason="later", actor="alice", business_date=ago(1))
         elif kind == 2:
-            app.assign_customer(customer, "bob", actor="sue", business_date=TODAY)
+            app.run(assign_customer, customer, "bob", actor="sue", business_date=TODAY)
         elif kind == 3:
             Book(app).invoice(number, "20000.00", due_ago=95)
         else:
-            app.register_customer(number=number, name="Renamed", segment="south",
-                                  credit_limit=Decimal("1.00"), currency="EUR",
-                                  risk_class="E", source_id=f"md2-{number}", **ERP)
+            app.run(register_customer, number=number, name="Renamed", segment="south",
+                    credit_limit=Decimal("1.00"), currency="EUR",
+                    risk_class="E", source_id=f"md2-{number}", **ERP)
 
 
 def rankings(database: Database) -> list[tuple[Any, ...]]:

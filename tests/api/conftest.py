@@ -13,8 +13,17 @@ import pytest
 from starlette.testclient import TestClient
 
 from api.helpers import SECRET, TODAY, Api, Portfolio, casework, when
-from ledger_collect.api.app import create_app
+from ledger_collect.app import create_api
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import (
+    add_contact,
+    add_customer_note,
+    apply_credit_memo,
+    apply_payment,
+    assign_customer,
+    post_invoice,
+    register_customer,
+)
 from ledger_collect.config import Settings
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.speedups import Speedups
@@ -33,18 +42,18 @@ def portfolio(app: Collections) -> Portfolio:
     when = {"actor": "erp", "business_date": TODAY - timedelta(days=40)}
     ids = {}
     for number, segment in (("C-1", "north"), ("C-2", "south")):
-        ids[number] = app.register_customer(
-            number=number, name=f"Customer {number}", segment=segment,
+        ids[number] = app.run(
+            register_customer, number=number, name=f"Customer {number}", segment=segment,
             credit_limit=Decimal("5000.00"), currency="EUR", risk_class="B",
-            source_id=f"md-{number}", **when)
-        ids[f"INV-{number}"] = app.post_invoice(
-            customer_number=number, document_number=f"INV-{number}", amount=Decimal("1000.00"),
-            currency="EUR", posting_date=TODAY - timedelta(days=40),
-            due_date=TODAY - timedelta(days=10), source_id=f"inv-{number}", **when)
-    app.assign_customer(ids["C-1"], "alice", **when)
-    app.add_contact(ids["C-1"], "p1", name="Marie Curie", email="marie@c1.example",
-                    phone="+33 1 23 45 67 89", role="accounts payable", **when)
-    app.add_customer_note(ids["C-1"], "n1", "prefers calls after 2 pm", **when)
+            source_id=f"md-{number}", **when).result
+        ids[f"INV-{number}"] = app.run(
+            post_invoice, customer_number=number, document_number=f"INV-{number}",
+            amount=Decimal("1000.00"), currency="EUR", posting_date=TODAY - timedelta(days=40),
+            due_date=TODAY - timedelta(days=10), source_id=f"inv-{number}", **when).result
+    app.run(assign_customer, ids["C-1"], "alice", **when)
+    app.run(add_contact, ids["C-1"], "p1", name="Marie Curie", email="marie@c1.example",
+            phone="+33 1 23 45 67 89", role="accounts payable", **when)
+    app.run(add_customer_note, ids["C-1"], "n1", "prefers calls after 2 pm", **when)
     catch_up(app, "customers")  # `customer(id)` reads the customers read model
     return Portfolio(north=ids["C-1"], south=ids["C-2"], north_invoice=ids["INV-C-1"],
                      south_invoice=ids["INV-C-2"])
@@ -55,30 +64,30 @@ def busy(app: Collections, portfolio: Portfolio) -> Portfolio:
     """C-2 (south) gets one of everything; C-1 (north) gets 20 more invoices, casework on
     five of them, a credit memo and an unapplied payment on account."""
     erp = when(30, "erp")
-    app.add_contact(portfolio.south, "p2", name="Sam South", email="sam@c2.example",
-                    phone=None, role=None, **erp)
+    app.run(add_contact, portfolio.south, "p2", name="Sam South", email="sam@c2.example",
+            phone=None, role=None, **erp)
     casework(app, portfolio.south, portfolio.south_invoice, "south", "p2")
     for n in range(20):
-        invoice = app.post_invoice(
-            customer_number="C-1", document_number=f"INV-C-1-{n:02}", amount=Decimal("100.00"),
-            currency="EUR", posting_date=TODAY - timedelta(days=200),
+        invoice = app.run(
+            post_invoice, customer_number="C-1", document_number=f"INV-C-1-{n:02}",
+            amount=Decimal("100.00"), currency="EUR", posting_date=TODAY - timedelta(days=200),
             due_date=TODAY - timedelta(days=n * 10 - 5), source_id=f"inv-c1-{n}",
-            **when(200, "erp"))
+            **when(200, "erp")).result
         if n < 5:
             casework(app, portfolio.north, invoice, f"north{n}", "p1")
-    app.apply_credit_memo(source_id="cm-1", customer_number="C-1", invoice_number=None,
-                          amount=Decimal("75.00"), currency="EUR",
-                          document_date=TODAY - timedelta(days=3), **when(3, "erp"))
-    app.apply_payment(source_id="pay-1", customer_number="C-1", allocations=[],
-                      unapplied=Decimal("60.00"), currency="EUR",
-                      payment_date=TODAY - timedelta(days=2), **when(2, "erp"))
+    app.run(apply_credit_memo, source_id="cm-1", customer_number="C-1", invoice_number=None,
+            amount=Decimal("75.00"), currency="EUR",
+            document_date=TODAY - timedelta(days=3), **when(3, "erp"))
+    app.run(apply_payment, source_id="pay-1", customer_number="C-1", allocations=[],
+            unapplied=Decimal("60.00"), currency="EUR",
+            payment_date=TODAY - timedelta(days=2), **when(2, "erp"))
     catch_up(app)
     return portfolio
 
 
 @pytest.fixture
 def api(api_settings: Settings, database: Database) -> Iterator[Api]:
-    app = create_app(api_settings, database, today=lambda: TODAY)
+    app = create_api(api_settings, database, today=lambda: TODAY)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Api(client, api_settings)
 
@@ -87,7 +96,7 @@ def api(api_settings: Settings, database: Database) -> Iterator[Api]:
 def fast_api(api_settings: Settings, database: Database) -> Iterator[Api]:
     """The API with every speed-up on, whatever LEDGER_SPEEDUPS says: for a speed-up's tests."""
     settings = api_settings.with_changes(speedups=Speedups())
-    app = create_app(settings, database, today=lambda: TODAY)
+    app = create_api(settings, database, today=lambda: TODAY)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Api(client, settings)
 

@@ -14,6 +14,14 @@ from starlette.testclient import TestClient
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    create_activity,
+    create_email,
+    create_resubmission,
+    open_dispute,
+    record_contact,
+)
+from ledger_collect.commands.promises import record_promise
 from ledger_collect.config import Settings
 
 TODAY = date(2026, 11, 23)
@@ -85,14 +93,14 @@ def when(days_ago: int = 1, actor: str = "alice") -> dict[str, Any]:
 
 def casework(app: Collections, customer: Any, invoice: Any, tag: str, person: str) -> None:
     """One of each kind of casework on ``invoice`` of ``customer``."""
-    app.record_contact(customer, channel="phone", result="promised", contact_person_id=person,
-                       summary=f"{tag}: will pay", **when())
-    app.record_promise(invoice_id=invoice, amount=Decimal("100.00"),
-                       promised_date=TODAY + timedelta(days=7), **when())
-    app.open_dispute(customer, [invoice], amount=Decimal("50.00"), reason="price",
-                     processor="alice", note=f"{tag}: price too high", **when())
-    app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=3),
-                            reason=f"{tag}: call back", **when())
-    app.create_activity(customer, specialist="alice", due_date=TODAY + timedelta(days=2),
-                        description=f"{tag}: check the delivery", **when())
-    app.create_email(customer, to=[f"ap@{tag}.example"], template="reminder", **when())
+    app.run(record_contact, customer, channel="phone", result="promised", contact_person_id=person,
+            summary=f"{tag}: will pay", **when())
+    app.run(record_promise, invoice_id=invoice, amount=Decimal("100.00"),
+            promised_date=TODAY + timedelta(days=7), **when())
+    app.run(open_dispute, customer, [invoice], amount=Decimal("50.00"), reason="price",
+            processor="alice", note=f"{tag}: price too high", **when())
+    app.run(create_resubmission, customer, follow_up_date=TODAY + timedelta(days=3),
+            reason=f"{tag}: call back", **when())
+    app.run(create_activity, customer, specialist="alice", due_date=TODAY + timedelta(days=2),
+            description=f"{tag}: check the delivery", **when())
+    app.run(create_email, customer, to=[f"ap@{tag}.example"], template="reminder", **when())

@@ -13,6 +13,14 @@ import pytest
 
 from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import (
+    add_dispute_note,
+    close_dispute,
+    open_dispute,
+    record_dispute_progress,
+    resolve_dispute,
+    start_dispute_processing,
+)
 
 QUERY = """
 query ($id: UUID!, $version: Int) {
@@ -37,14 +45,14 @@ def when(days_ago: int, actor: str) -> dict[str, Any]:
 @pytest.fixture
 def case(app: Collections, portfolio: Portfolio) -> UUID:
     """A dispute over C-1's invoice (segment north) through its whole life."""
-    dispute = app.open_dispute(portfolio.north, [portfolio.north_invoice],
-                               amount=Decimal("300.00"), reason="price", processor="pat",
-                               note="unit price is wrong", **when(5, "alice"))
-    app.start_dispute_processing(dispute, **when(4, "pat"))
-    app.record_dispute_progress(dispute, credited=Decimal("100.00"), **when(3, "pat"))
-    app.add_dispute_note(dispute, "credit request sent", **when(3, "pat"))
-    app.resolve_dispute(dispute, "accepted", credited=Decimal("50.00"), **when(2, "sue"))
-    app.close_dispute(dispute, **when(1, "sue"))
+    dispute = app.run(open_dispute, portfolio.north, [portfolio.north_invoice],
+                      amount=Decimal("300.00"), reason="price", processor="pat",
+                      note="unit price is wrong", **when(5, "alice")).result
+    app.run(start_dispute_processing, dispute, **when(4, "pat"))
+    app.run(record_dispute_progress, dispute, credited=Decimal("100.00"), **when(3, "pat"))
+    app.run(add_dispute_note, dispute, "credit request sent", **when(3, "pat"))
+    app.run(resolve_dispute, dispute, "accepted", credited=Decimal("50.00"), **when(2, "sue"))
+    app.run(close_dispute, dispute, **when(1, "sue"))
     return dispute
 
 
@@ -144,9 +152,9 @@ def test_unknown_cases_and_versions_are_clear_answers(api: Api, case: UUID,
 
 def test_a_case_still_open_has_a_short_trail(api: Api, app: Collections,
                                              portfolio: Portfolio) -> None:
-    dispute = app.open_dispute(portfolio.south, [portfolio.south_invoice],
-                               amount=Decimal("10.00"), reason="quantity", processor="bob",
-                               **when(0, "bob"))
+    dispute = app.run(open_dispute, portfolio.south, [portfolio.south_invoice],
+                      amount=Decimal("10.00"), reason="quantity", processor="bob",
+                      **when(0, "bob")).result
     found = trail(api, "bob", dispute)
     assert [e["type"] for e in found["events"]] == ["Opened"]
     assert found["events"][0]["personalFields"] == [{"name": "note", "value": None}]

@@ -18,12 +18,12 @@ from graphql import Source
 from starlette.testclient import TestClient
 
 from api.helpers import SECRET, TODAY, Api, Portfolio
-from ledger_collect.api.app import create_app
 from ledger_collect.api.auth import issue_token
 from ledger_collect.api.limits import ECHO_LENGTH, MAX_STRING_LENGTH
 from ledger_collect.api.memos import HELD, HELD_BYTES
 from ledger_collect.api.schema import MAX_ALIASES, MAX_TOKENS, make_schema
 from ledger_collect.api.schema import schema as default_schema
+from ledger_collect.app import create_api
 from ledger_collect.config import Settings
 from ledger_collect.speedups import Speedups
 from ledger_collect.speedups.documents import CACHED_DOCUMENT_LENGTH, PARSED_BYTES
@@ -37,7 +37,7 @@ GRAPHQL_RESPONSE = "application/graphql-response+json"
 def small_bodies(api_settings: Settings, database: Database) -> Iterator[Api]:
     """The API accepting bodies of at most 10,000 bytes."""
     settings = api_settings.with_changes(max_body_bytes=10_000)
-    with TestClient(create_app(settings, database, today=lambda: TODAY)) as client:
+    with TestClient(create_api(settings, database, today=lambda: TODAY)) as client:
         yield Api(client, settings)
 
 
@@ -122,7 +122,7 @@ def test_a_variable_string_beyond_the_limit_is_bad_user_input(api: Api) -> None:
 def test_every_limit_error_has_a_code(api_settings: Settings, database: Database) -> None:
     aliases = " ".join(f"a{i}: me {{ id }}" for i in range(MAX_ALIASES + 1))
     schema = make_schema(max_depth=2, speedups=api_settings.speedups)
-    app = create_app(api_settings, database, today=lambda: TODAY, schema=schema)
+    app = create_api(api_settings, database, today=lambda: TODAY, schema=schema)
     with TestClient(app) as client:
         api = Api(client, api_settings)
         for query, words in ((f"{{ {aliases} }}", "aliases found"),
@@ -197,7 +197,7 @@ def test_a_long_query_does_not_hold_up_the_others(api_settings: Settings,
     """A document too long to be kept is parsed and validated in a thread (the ``documents``
     speed-up, on here)."""
     settings = api_settings.with_changes(max_body_bytes=16_000_000, speedups=Speedups())
-    with TestClient(create_app(settings, database, today=lambda: TODAY)) as client:
+    with TestClient(create_api(settings, database, today=lambda: TODAY)) as client:
         api = Api(client, settings)
         api.data(ME)  # warm: the small query's document is cached
         long_name = "{ me { " + "x" * 6_000_000 + " } }"  # seconds to read, token by token
@@ -260,7 +260,7 @@ def test_a_server_refuses_tokens_longer_than_its_lifetime(api_settings: Settings
                                                           database: Database) -> None:
     settings = api_settings.with_changes(max_token_lifetime=3600)
     token = issue_token(api_settings, "alice", "admin", ttl=3601)
-    with TestClient(create_app(settings, database, today=lambda: TODAY)) as client:
+    with TestClient(create_api(settings, database, today=lambda: TODAY)) as client:
         response = client.post("/graphql", json={"query": ME},
                                headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 401
@@ -274,7 +274,7 @@ def served(api_settings: Settings, database: Database) -> Iterator[int]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, database, today=lambda: TODAY),
+    server = uvicorn.Server(uvicorn.Config(create_api(settings, database, today=lambda: TODAY),
                                            host="127.0.0.1", port=port, lifespan="on",
                                            log_level="warning"))
     thread = threading.Thread(target=server.run)

@@ -20,8 +20,8 @@ from browser import Browser
 from starlette.testclient import TestClient
 
 from api.helpers import TODAY
-from ledger_collect.api.app import create_app
 from ledger_collect.api.auth import issue_token
+from ledger_collect.app import create_api
 from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
 
@@ -52,7 +52,7 @@ def development(api_settings: Settings) -> Settings:
 
 def test_the_page_names_no_other_host_and_the_server_serves_all_it_names(
         development: Settings, database: Database) -> None:
-    with TestClient(create_app(development, database, today=lambda: TODAY)) as client:
+    with TestClient(create_api(development, database, today=lambda: TODAY)) as client:
         page = client.get("/graphql", headers=PAGE)
         assert page.status_code == 200 and "GraphiQL" in page.text
         links = [link for link in _links(page.text) if not link.startswith("data:")]
@@ -72,7 +72,7 @@ def test_the_page_names_no_other_host_and_the_server_serves_all_it_names(
 
 def test_production_serves_neither_the_page_nor_its_files(api_settings: Settings,
                                                           database: Database) -> None:
-    with TestClient(create_app(api_settings, database, today=lambda: TODAY)) as client:
+    with TestClient(create_api(api_settings, database, today=lambda: TODAY)) as client:
         assert client.get("/graphiql/static/graphiql.min.js").status_code == 404
 
 
@@ -87,7 +87,7 @@ def served(development: Settings, database: Database) -> Iterator[str]:
     """The development API on a real port, in a thread of this process."""
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(
-        create_app(development, database, today=lambda: TODAY), host="127.0.0.1", port=port,
+        create_api(development, database, today=lambda: TODAY), host="127.0.0.1", port=port,
         lifespan="on", log_level="warning"))
     thread = threading.Thread(target=server.run, name="graphiql-test-server", daemon=True)
     thread.start()

@@ -9,8 +9,8 @@ import jwt
 from starlette.testclient import TestClient
 
 from api.helpers import SECRET, TODAY, Api, Portfolio
-from ledger_collect.api.app import create_app
 from ledger_collect.api.auth import issue_token
+from ledger_collect.app import create_api
 from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
 
@@ -123,13 +123,13 @@ def test_unparsable_body_is_400(api: Api) -> None:
 
 def test_graphiql_only_in_development(api_settings: Settings, database: Database) -> None:
     page = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
-    development = create_app(api_settings.with_changes(development=True), database,
+    development = create_api(api_settings.with_changes(development=True), database,
                              today=lambda: TODAY)
     with TestClient(development) as client:
         response = client.get("/graphql", headers=page)
         assert response.status_code == 200
         assert "graphiql" in response.text.lower()
-    production = create_app(api_settings, database, today=lambda: TODAY)
+    production = create_api(api_settings, database, today=lambda: TODAY)
     token = issue_token(api_settings, "root", "admin", ttl=timedelta(minutes=1))
     with TestClient(production) as client:
         assert client.get("/graphql", headers=page).status_code == 401

@@ -13,8 +13,8 @@ from psycopg import sql
 from starlette.testclient import TestClient
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.api.app import create_app
 from ledger_collect.api.schema import MAX_ALIASES, MAX_TOKENS, make_schema
+from ledger_collect.app import create_api
 from ledger_collect.config import Settings
 from ledger_collect.speedups import documents
 from ledger_collect.storage.database import Database
@@ -40,7 +40,7 @@ def test_too_long_a_document_is_refused(api: Api) -> None:
 def test_too_deep_a_query_is_refused(api_settings: Settings, database: Database,
                                      portfolio: Portfolio) -> None:
     schema = make_schema(max_depth=1, speedups=api_settings.speedups)
-    app = create_app(api_settings, database, today=lambda: TODAY, schema=schema)
+    app = create_api(api_settings, database, today=lambda: TODAY, schema=schema)
     api = Api(TestClient(app), api_settings)
     with api.client:
         north = {"id": str(portfolio.north)}

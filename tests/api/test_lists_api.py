@@ -16,6 +16,7 @@ from ledger_collect.commands import casework as cw
 from ledger_collect.commands import promises as pr
 from ledger_collect.commands import receivables as rc
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import assign_customer, register_customer
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.rows import MAX_PAGE
 
@@ -85,7 +86,7 @@ def casework(app: Collections, portfolio: Portfolio) -> dict[str, Any]:
             reason="price", processor="pat" if side == "north" else "quinn",
             note=f"{side} dispute", **WHO)
     cw.record_dispute_progress(batch, made["north"], credited=Decimal("250.00"), **WHO)
-    app.commit(batch)
+    app.save_batch(batch)
     catch_up(app, MODELS)
     return made
 
@@ -137,7 +138,7 @@ def test_page_size_is_capped(api: Api, app: Collections, portfolio: Portfolio) -
     for n in range(MAX_PAGE + 3):
         cw.create_activity(batch, portfolio.south, specialist="bob",
                            due_date=TODAY + timedelta(days=n), description=f"task {n}", **WHO)
-    app.commit(batch)
+    app.save_batch(batch)
     catch_up(app, MODELS)
     page = api.data(ACTIVITIES, {"first": 10_000})["activities"]
     assert len(page["nodes"]) == MAX_PAGE == 100 and page["pageInfo"]["hasNextPage"]
@@ -254,11 +255,11 @@ CUSTOMER = """query($id: UUID!) { customer(id: $id) { number name specialist cre
 
 def test_customer_reads_the_read_model(api: Api, app: Collections,
                                        portfolio: Portfolio) -> None:
-    app.register_customer(number="C-3", name="Branch of C-1", segment="north",
-                          credit_limit=Decimal(100), currency="EUR", risk_class="A",
-                          head_office_number="C-1", source_id="md-C-3", actor="erp",
-                          business_date=TODAY)
-    app.assign_customer(portfolio.north, "anna", actor="sue", business_date=TODAY)
+    app.run(register_customer, number="C-3", name="Branch of C-1", segment="north",
+            credit_limit=Decimal(100), currency="EUR", risk_class="A",
+            head_office_number="C-1", source_id="md-C-3", actor="erp",
+            business_date=TODAY)
+    app.run(assign_customer, portfolio.north, "anna", actor="sue", business_date=TODAY)
     before = api.data(CUSTOMER, {"id": str(portfolio.north)})["customer"]
     assert (before["specialist"], before["branches"]) == ("alice", [])  # not caught up yet
     catch_up(app, MODELS)
@@ -274,9 +275,9 @@ def test_customer_reads_the_read_model(api: Api, app: Collections,
 
 def test_customer_search_over_http(api: Api, app: Collections, portfolio: Portfolio) -> None:
     for n in range(3, 6):
-        app.register_customer(number=f"C-{n}", name=f"Client {n}", segment="south",
-                              credit_limit=Decimal(100), currency="EUR", risk_class="A",
-                              source_id=f"md-C-{n}", actor="erp", business_date=TODAY)
+        app.run(register_customer, number=f"C-{n}", name=f"Client {n}", segment="south",
+                credit_limit=Decimal(100), currency="EUR", risk_class="A",
+                source_id=f"md-C-{n}", actor="erp", business_date=TODAY)
     catch_up(app, MODELS)
 
     def found(**variables: Any) -> dict[str, Any]:

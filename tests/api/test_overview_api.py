@@ -18,9 +18,10 @@ from graphql.execution.collect_fields import FieldDetails
 from starlette.testclient import TestClient
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.api.app import create_app
 from ledger_collect.api.pages import sliced
+from ledger_collect.app import create_api
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import clear_invoice
 from ledger_collect.config import Settings
 from ledger_collect.projections.casework import PromiseRecord
 from ledger_collect.projections.engine import catch_up
@@ -307,7 +308,7 @@ def following(app: Collections, api_settings: Settings, database: Database,
     projector.start()
     settings = api_settings.with_changes(read_wait_seconds=5.0)
     try:
-        with TestClient(create_app(settings, database, today=lambda: TODAY),
+        with TestClient(create_api(settings, database, today=lambda: TODAY),
                         base_url="http://127.0.0.1") as client:
             yield Api(client, settings)
     finally:
@@ -352,8 +353,8 @@ def test_the_overviews_lists_are_pages(api: Api, app: Collections, busy: Portfol
     assert seen == everything
     # the last row of a page leaves the list (cleared): the next page starts where it stood
     first = page(5)["openItems"]
-    app.clear_invoice(source_id="clr", invoice_number=everything[4], actor="erp",
-                      business_date=TODAY)
+    app.run(clear_invoice, source_id="clr", invoice_number=everything[4], actor="erp",
+            business_date=TODAY)
     catch_up(app, "open_items")
     after_cleared = page(5, first["pageInfo"]["endCursor"])["openItems"]["nodes"]
     assert [n["documentNumber"] for n in after_cleared] == everything[5:10]

@@ -30,6 +30,7 @@ from api.test_rules_api import AMOUNT, SEEN_BY_OTHERS
 from ledger_collect.api.context import Info
 from ledger_collect.api.overview_parts import NOTES, Reads, ReadsBelow
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import assign_customer, post_invoice, register_customer
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.storage.database import Database
 
@@ -91,13 +92,14 @@ def _documents(portfolio: Portfolio) -> dict[str, tuple[str, dict[str, Any], str
 def _on_annas_list(app: Collections) -> None:
     """C-3 (north), anna's, overdue and not followed up: her worklist has an entry."""
     erp = when(40, "erp")
-    customer = app.register_customer(
-        number="C-3", name="Customer C-3", segment="north", credit_limit=Decimal("5000.00"),
-        currency="EUR", risk_class="B", source_id="md-C-3", **erp)
-    app.post_invoice(customer_number="C-3", document_number="INV-C-3", amount=Decimal("800.00"),
-                     currency="EUR", posting_date=TODAY - timedelta(days=40),
-                     due_date=TODAY - timedelta(days=10), source_id="inv-C-3", **erp)
-    app.assign_customer(customer, "anna", **erp)
+    customer = app.run(
+        register_customer, number="C-3", name="Customer C-3", segment="north",
+        credit_limit=Decimal("5000.00"), currency="EUR", risk_class="B", source_id="md-C-3",
+        **erp).result
+    app.run(post_invoice, customer_number="C-3", document_number="INV-C-3",
+            amount=Decimal("800.00"), currency="EUR", posting_date=TODAY - timedelta(days=40),
+            due_date=TODAY - timedelta(days=10), source_id="inv-C-3", **erp)
+    app.run(assign_customer, customer, "anna", **erp)
 
 
 def test_every_query_costs_the_statements_pinned(

@@ -13,10 +13,10 @@ from psycopg import sql
 from starlette.testclient import TestClient
 
 from api.helpers import TODAY
-from ledger_collect.api.app import create_app
 from ledger_collect.api.context import Context, Loaders
 from ledger_collect.api.permissions import Role, User
 from ledger_collect.api.runner import wait_for_read_models
+from ledger_collect.app import create_api
 from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
 
@@ -30,7 +30,7 @@ def context(api_settings: Settings, database: Database) -> Iterator[tuple[TestCl
                      " updated_at timestamptz NOT NULL DEFAULT now())")
         conn.execute("INSERT INTO projection_positions (name, position, checksum) VALUES"
                      " ('open_items', 7, 'x'), ('worklist', 3, 'x')")
-    with TestClient(create_app(settings, database, today=lambda: TODAY)) as client:
+    with TestClient(create_api(settings, database, today=lambda: TODAY)) as client:
         state = client.app.state  # type: ignore[attr-defined]
         yield client, Context(user=User("root", Role.ADMIN), collections=state.collections,
                               settings=settings, business_date=TODAY,

@@ -11,6 +11,7 @@ import pytest
 
 from api.helpers import TODAY, Api
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import clear_invoice, post_invoice, register_customer
 from ledger_collect.projections.engine import catch_up, status
 
 D = Decimal
@@ -41,14 +42,14 @@ class Book:
         self.app = app
 
     def customer(self, number: str, segment: str) -> None:
-        self.app.register_customer(number=number, name=f"Customer {number}", segment=segment,
-                                   credit_limit=D("10000"), currency="EUR", risk_class="B",
-                                   source_id=f"reg-{number}", **WHO)
+        self.app.run(register_customer, number=number, name=f"Customer {number}", segment=segment,
+                     credit_limit=D("10000"), currency="EUR", risk_class="B",
+                     source_id=f"reg-{number}", **WHO)
 
     def invoice(self, number: str, doc: str, amount: str, due: int, currency: str = "EUR") -> None:
-        self.app.post_invoice(customer_number=number, document_number=doc, amount=D(amount),
-                              currency=currency, posting_date=days(min(due, 0) - 30),
-                              due_date=days(due), source_id=f"inv-{doc}", **WHO)
+        self.app.run(post_invoice, customer_number=number, document_number=doc, amount=D(amount),
+                     currency=currency, posting_date=days(min(due, 0) - 30),
+                     due_date=days(due), source_id=f"inv-{doc}", **WHO)
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ def book(app: Collections) -> Book:
                                      ("S-1", "C61", "700.00", -61), ("S-1", "C9", "900.00", -9)):
         book.invoice(number, doc, amount, due)
     book.invoice("N-2", "B120", "50.00", -120, currency="USD")
-    app.clear_invoice(source_id="clr-C9", invoice_number="C9", **WHO)
+    app.run(clear_invoice, source_id="clr-C9", invoice_number="C9", **WHO)
     catch_up(app, ["open_items", "customers"])
     return book
 

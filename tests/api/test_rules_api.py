@@ -8,7 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from api.helpers import TODAY, Api, Portfolio
+from ledger_collect.commands import receivables
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import create_email, open_dispute, record_contact
+from ledger_collect.commands.promises import record_promise
+from ledger_collect.commands.receivables import add_contact
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.projections.engine import catch_up
 
@@ -41,9 +45,9 @@ def test_a_payment_counts_on_its_payment_date_not_the_day_it_was_recorded(
         api: Api, app: Collections, portfolio: Portfolio) -> None:
     made = TODAY - timedelta(days=12)  # 11-11
     promised = date(2026, 11, 12)
-    pid = app.record_promise(invoice_id=portfolio.north_invoice, amount=Decimal("100.00"),
-                             promised_date=promised, tolerance_days=1, actor="alice",
-                             business_date=made)
+    pid = app.run(record_promise, invoice_id=portfolio.north_invoice, amount=Decimal("100.00"),
+                  promised_date=promised, tolerance_days=1, actor="alice",
+                  business_date=made).result
     # Recorded today (11-23), dated 11-14: after the window (11-12 + 1 day's grace = 11-13).
     paid = apply_payment(api, sourceId="pay-late", customerNumber="C-1",
                          paymentDate="2026-11-14",
@@ -72,16 +76,16 @@ def test_the_overview_shows_the_amount_to_collect_the_worklist_shows(
     leaves 850.00."""
     catch_up(app)
     assert overview_amount(api, portfolio.north) == "1000.00"
-    app.record_promise(invoice_id=portfolio.north_invoice, amount=Decimal("50.00"),
-                       promised_date=TODAY + timedelta(days=5), actor="alice",
-                       business_date=TODAY)
+    app.run(record_promise, invoice_id=portfolio.north_invoice, amount=Decimal("50.00"),
+            promised_date=TODAY + timedelta(days=5), actor="alice",
+            business_date=TODAY)
     catch_up(app)
     assert overview_amount(api, portfolio.north) == "950.00"
-    app.apply_payment(source_id="pay-1", customer_number="C-1",
-                      allocations=[("INV-C-1", Decimal("20.00"))], unapplied=None,
-                      currency="EUR", payment_date=TODAY, actor="erp", business_date=TODAY)
-    app.open_dispute(portfolio.north, [portfolio.north_invoice], amount=Decimal("100.00"),
-                     reason="price", processor="bob", actor="alice", business_date=TODAY)
+    app.run(receivables.apply_payment, source_id="pay-1", customer_number="C-1",
+            allocations=[("INV-C-1", Decimal("20.00"))], unapplied=None,
+            currency="EUR", payment_date=TODAY, actor="erp", business_date=TODAY)
+    app.run(open_dispute, portfolio.north, [portfolio.north_invoice], amount=Decimal("100.00"),
+            reason="price", processor="bob", actor="alice", business_date=TODAY)
     catch_up(app)
     assert overview_amount(api, portfolio.north) == "850.00"
     worklist = api.data("""{ worklist(specialist: "alice", includeProcessed: true) { nodes {
@@ -108,11 +112,11 @@ def test_ids_templates_and_attachment_names_are_personal_data(
     data, and are sealed in the event store."""
     when = {"actor": "bob", "business_date": TODAY}
     south = portfolio.south
-    app.add_contact(south, "jeanne.privee@example.org", name="Jeanne Privée", **when)
-    talk = app.record_contact(south, channel="phone", result="reached",
-                              contact_person_id="jeanne.privee@example.org", **when)
-    email = app.create_email(south, to=["ap@c2.example"], template="Bonjour Jeanne Privée",
-                             attachments=["releve-jeanne-privee.pdf"], **when)
+    app.run(add_contact, south, "jeanne.privee@example.org", name="Jeanne Privée", **when)
+    talk = app.run(record_contact, south, channel="phone", result="reached",
+                   contact_person_id="jeanne.privee@example.org", **when).result
+    email = app.run(create_email, south, to=["ap@c2.example"], template="Bonjour Jeanne Privée",
+                    attachments=["releve-jeanne-privee.pdf"], **when).result
     catch_up(app)
     response = api.post(SEEN_BY_OTHERS, {"id": str(south)}, user="alice")  # another segment
     assert response.status_code == 200

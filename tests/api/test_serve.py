@@ -19,9 +19,9 @@ from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
 
 SCRIPT = """
-from ledger_collect.api.app import serve
+from ledger_collect.app import serve_api
 from ledger_collect.config import Settings
-serve(Settings.from_env(), "127.0.0.1", {port}, log_level="info")
+serve_api(Settings.from_env(), "127.0.0.1", {port}, log_level="info")
 print("serve returned", flush=True)
 """
 

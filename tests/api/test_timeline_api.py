@@ -12,6 +12,9 @@ import pytest
 
 from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import record_contact
+from ledger_collect.commands.promises import record_promise
+from ledger_collect.commands.receivables import add_customer_note, apply_payment
 from ledger_collect.projections.engine import catch_up
 
 QUERY = """
@@ -33,14 +36,14 @@ def when(days_ago: int, actor: str = "alice") -> dict[str, Any]:
 def history(app: Collections, portfolio: Portfolio) -> Portfolio:
     """C-1 (north) gets a conversation, a promise, a payment and a note of a year and a day ago
     on top of the portfolio's invoice and note; then the timeline catches up."""
-    app.record_contact(portfolio.north, channel="phone", result="promised",
-                       contact_person_id="p1", summary="Marie will pay on Friday", **when(2))
-    app.record_promise(invoice_id=portfolio.north_invoice, amount=Decimal("400.00"),
-                       promised_date=TODAY + timedelta(days=5), **when(2))
-    app.apply_payment(source_id="pay-1", customer_number="C-1",
-                      allocations=[("INV-C-1", Decimal("250.00"))], unapplied=None,
-                      currency="EUR", payment_date=TODAY - timedelta(days=1), **when(1, "erp"))
-    app.add_customer_note(portfolio.north, "old", "met at the trade fair", **when(366))
+    app.run(record_contact, portfolio.north, channel="phone", result="promised",
+            contact_person_id="p1", summary="Marie will pay on Friday", **when(2))
+    app.run(record_promise, invoice_id=portfolio.north_invoice, amount=Decimal("400.00"),
+            promised_date=TODAY + timedelta(days=5), **when(2))
+    app.run(apply_payment, source_id="pay-1", customer_number="C-1",
+            allocations=[("INV-C-1", Decimal("250.00"))], unapplied=None,
+            currency="EUR", payment_date=TODAY - timedelta(days=1), **when(1, "erp"))
+    app.run(add_customer_note, portfolio.north, "old", "met at the trade fair", **when(366))
     catch_up(app, "timeline")
     return portfolio
 

@@ -13,6 +13,9 @@ from test_worklist_model import RISK_FIRST, Book, ago, rank
 
 from api.helpers import TODAY, Api
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import create_resubmission, open_dispute
+from ledger_collect.commands.promises import record_promise
+from ledger_collect.commands.receivables import raise_dunning_level
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.worklist.strategy_versions import publish
@@ -120,10 +123,10 @@ def test_other_specialists_and_unassigned_customers_are_listable(
 def test_follow_up_today_vs_tomorrow_and_processed_today(api: Api, app: Collections,
                                                          three: Book) -> None:
     big, mid = Customer.create_id("BIG"), Customer.create_id("MID")
-    app.create_resubmission(big, follow_up_date=TODAY + timedelta(days=1), reason="holiday",
-                            actor="alice", business_date=ago(2))
-    app.create_resubmission(mid, follow_up_date=TODAY, reason="call back", actor="alice",
-                            business_date=ago(2))
+    app.run(create_resubmission, big, follow_up_date=TODAY + timedelta(days=1), reason="holiday",
+            actor="alice", business_date=ago(2))
+    app.run(create_resubmission, mid, follow_up_date=TODAY, reason="call back", actor="alice",
+            business_date=ago(2))
     assert numbers(worklist(api, app)) == ["MID", "SMALL"]
     tomorrow = (TODAY + timedelta(days=1)).isoformat()
     assert numbers(worklist(api, app, date=tomorrow)) == ["BIG", "MID", "SMALL"]
@@ -147,15 +150,15 @@ def test_the_day_decides_days_overdue_and_amounts(api: Api, app: Collections) ->
     dunned = book.invoice("EDGE", "250.00", due_ago=30)
     disputed = book.invoice("EDGE", "300.00", due_ago=30)
     later = book.invoice("EDGE", "100.00", due_ago=30)
-    app.create_resubmission(customer, follow_up_date=TODAY + timedelta(days=1),
-                            reason="credit note coming", invoice_ids=[later], actor="alice",
-                            business_date=ago(1))
-    app.record_promise(invoice_id=promised, amount=Decimal("0.01"),
-                       promised_date=TODAY + timedelta(days=2), actor="alice",
-                       business_date=ago(1))
-    app.raise_dunning_level(dunned, actor="dunning", business_date=ago(13))
-    app.open_dispute(customer, [disputed], amount=Decimal("300.00"), reason="price",
-                     processor="pat", actor="anna", business_date=ago(1))
+    app.run(create_resubmission, customer, follow_up_date=TODAY + timedelta(days=1),
+            reason="credit note coming", invoice_ids=[later], actor="alice",
+            business_date=ago(1))
+    app.run(record_promise, invoice_id=promised, amount=Decimal("0.01"),
+            promised_date=TODAY + timedelta(days=2), actor="alice",
+            business_date=ago(1))
+    app.run(raise_dunning_level, dunned, actor="dunning", business_date=ago(13))
+    app.run(open_dispute, customer, [disputed], amount=Decimal("300.00"), reason="price",
+            processor="pat", actor="anna", business_date=ago(1))
     today = worklist(api, app)["nodes"][0]
     assert (today["daysOverdue"], today["overdueAmount"], today["amountToCollect"],
             today["underPromise"], today["underDunningNotice"], today["underDispute"],

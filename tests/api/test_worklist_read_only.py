@@ -21,6 +21,7 @@ from test_worklist_model import Book, ago
 
 from api.helpers import TODAY, Api
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.casework import record_contact
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections import follower
 from ledger_collect.projections.engine import catch_up
@@ -90,8 +91,8 @@ def test_the_projector_goes_on_after_any_query_and_ranks_its_business_date(
         api: Api, app: Collections, database: Database, two: Book) -> None:
     for day in ("0001-01-01", "0001-01-02", "9999-12-30", "9999-12-31", str(ago(30)), None):
         api.post(WORKLIST, {"date": day}, user="alice")
-    app.record_contact(Customer.create_id("SMALL"), channel="phone", result="no_answer",
-                       actor="alice", business_date=TODAY)
+    app.run(record_contact, Customer.create_id("SMALL"), channel="phone", result="no_answer",
+            actor="alice", business_date=TODAY)
     two.invoice("BIG", "10.00", due_ago=1)
     assert catch_up(app, "worklist") == {"worklist": head(database)}
     with database.connect() as conn:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -28,7 +29,7 @@ STRING_RULES: dict[str, Callable[[Any, str, values.Limits], str]] = {
     "label": values.name,
     # A cursor holds the sort value of the last row (a name, say), encoded: as long as a text.
     "after": lambda value, label, limits: values.code(
-        value, label, values.Limits(code_length=limits.text_length)),
+        value, label, replace(limits, code_length=limits.text_length)),
 }
 
 

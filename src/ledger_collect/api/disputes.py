@@ -14,12 +14,12 @@ from ledger_collect.api.permissions import Action
 from ledger_collect.api.runner import (
     DISPUTE_READS,
     Guard,
-    Saved,
     on_customer,
     on_record,
     run_command,
     state_of,
 )
+from ledger_collect.commands import Outcome
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.dispute import REASONS, RESOLUTIONS, DisputeCase
 
@@ -199,7 +199,7 @@ class DisputeMutations:
     @strawberry.mutation(description="Add a note to the case (personal data).")
     async def add_dispute_note(self, info: Info,
                                input: AddDisputeNoteInput) -> AddDisputeNoteResult:
-        def answer(saved: Saved[str]) -> DisputeNoteAdded:
+        def answer(saved: Outcome[str]) -> DisputeNoteAdded:
             return DisputeNoteAdded.of(saved[input.dispute_id], note_id=saved.result)
 
         return await run_command(info, _case(input.dispute_id), commands.add_dispute_note,

@@ -92,7 +92,6 @@ class PromiseMutations:
             commands.record_promise, invoice_id=input.invoice_id, amount=input.amount,
             promised_date=input.promised_date, instalments=instalments,
             currency=input.currency, contact_id=input.contact_id,
-            tolerance_days=info.context.settings.promise_tolerance_days,
             reads=PROMISE_READS, answer=lambda saved: PromiseRecorded.of(
                 saved[saved.result], replaced_promise_id=saved[saved.result].replaces))
 

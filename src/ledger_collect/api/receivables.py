@@ -19,7 +19,8 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import ERP_READS, Saved, anywhere, run_command
+from ledger_collect.api.runner import ERP_READS, anywhere, run_command
+from ledger_collect.commands import Outcome
 from ledger_collect.commands import receivables as commands
 from ledger_collect.domain.customer import RISK_CLASSES
 from ledger_collect.domain.invoice import Invoice
@@ -191,10 +192,10 @@ RaiseDunningLevelResult = Annotated[DunningLevelRaised | NotFound | RuleBroken |
                                     strawberry.union("RaiseDunningLevelResult")]
 
 
-def _fact(kind: type[F], number: str) -> Callable[[Saved[Any]], F]:
+def _fact(kind: type[F], number: str) -> Callable[[Outcome[Any]], F]:
     """The answer for a fact on invoice ``number``: the invoice as it stands now."""
 
-    def answer(saved: Saved[Any]) -> F:
+    def answer(saved: Outcome[Any]) -> F:
         invoice_id = Invoice.create_id(number)
         return kind.of(saved[invoice_id], invoice_id in saved.changed)
 

@@ -1,21 +1,22 @@
-"""The one way a mutation runs a command.
+"""How a mutation runs a command: through the pipeline, ``Collections.run``.
 
-In a worker thread (the event store is synchronous): a fresh batch; the guard checks the user's
-role and loads the customer the command concerns to check its segment; the command function
-decides and records; the batch is saved in one transaction; the answer is built from the
-aggregates just saved. Back on the event loop, the mutation waits (bounded) until the read models
-its answer reads have reached the command's notification id, so a client that asks again sees
-its own write. Refusals of the domain come back as ``Problem`` union members; denials raise
-``Forbidden``; anything else is an internal error (masked, logged).
+In a worker thread (the event store is synchronous), the pipeline runs the command guarded: on
+a fresh batch the guard checks the user's role and loads the customer the command concerns to
+check its segment; the command function decides and records; the batch is saved in one
+transaction; the answer is built from the aggregates just saved. Back on the event loop, the
+mutation waits (bounded) until the read models its answer reads have reached the command's
+notification id, so a client that asks again sees its own write. Refusals of the domain come
+back as ``Problem`` union members; denials raise ``Forbidden``; anything else is an internal
+error (masked, logged).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 from starlette.concurrency import run_in_threadpool
@@ -23,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger_collect.api.context import Context, Info
 from ledger_collect.api.errors import Conflict, NotFound, RuleBroken, problem
 from ledger_collect.api.permissions import Action, User, require
-from ledger_collect.commands import Batch
+from ledger_collect.commands import Batch, Outcome, guarded
 from ledger_collect.domain.base import DomainError
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections.live import ProjectionTimeoutError
@@ -43,23 +44,12 @@ ERP_READS = ("open_items", "customers", "casework", "disputes", "timeline", "wor
 
 R = TypeVar("R")
 P = TypeVar("P")
-#: Checks the user may run the command; raises Forbidden, or NotFoundError for unknown ids.
+#: Checks the user may run the command, on its batch before it runs; raises Forbidden, or
+#: NotFoundError for unknown ids.
 Guard = Callable[[User, Batch], None]
 
 
-@dataclass(frozen=True)
-class Saved(Generic[R]):
-    """What a command left behind: its result and the aggregates of its batch, as saved."""
-
-    result: R
-    aggregates: dict[UUID, Any]
-    changed: frozenset[UUID]  # ids of the aggregates this command recorded events on
-
-    def __getitem__(self, aggregate_id: UUID) -> Any:
-        return self.aggregates[aggregate_id]
-
-
-def state_of(kind: Any, record_id: UUID) -> Callable[[Saved[Any]], Any]:
+def state_of(kind: Any, record_id: UUID) -> Callable[[Outcome[Any]], Any]:
     """The answer ``kind.of(<record as saved>)``, for commands that change one record."""
     return lambda saved: kind.of(saved[record_id])
 
@@ -96,23 +86,20 @@ def on_record(action: Action, kind: type[Any], record_id: UUID, label: str) -> G
 
 
 async def run_command(info: Info, guard: Guard, function: Callable[..., R], *args: Any,
-                      answer: Callable[[Saved[R]], P], reads: Sequence[str] = (),
+                      answer: Callable[[Outcome[R]], P], reads: Sequence[str] = (),
                       business_date: date | None = None,
                       **kwargs: Any) -> P | NotFound | RuleBroken | Conflict:
     """Run ``function(batch, *args, **kwargs, actor=<user>, business_date=<today>)`` for the
-    request's user and answer ``answer(Saved(result, ...))``, once the read models named in
-    ``reads`` show the change."""
+    request's user, guarded, and answer ``answer(<its Outcome>)``, once the read models named
+    in ``reads`` show the change."""
     context = info.context
-    actor = context.user.id
+    command = guarded(functools.partial(guard, context.user), function)
     when = business_date or context.business_date
 
     def work() -> tuple[P, int | None]:
-        batch = context.collections.batch()
-        guard(context.user, batch)
-        result = function(batch, *args, actor=actor, business_date=when, **kwargs)
-        changed = frozenset(aggregate.id for aggregate in batch.changed())
-        position = context.collections.commit(batch)
-        return answer(Saved(result, batch.aggregates, changed)), position
+        outcome = context.collections.run(command, *args, actor=context.user.id,
+                                          business_date=when, **kwargs)
+        return answer(outcome), outcome.position
 
     try:
         payload, position = await run_in_threadpool(work)

@@ -1,8 +1,9 @@
 """The ``ledger-collect`` command: migrate, import an ERP feed, generate one, run the demo.
 
-Thin on purpose: the work is in ``ledger_collect.feed`` and ``ledger_collect.storage.database``; this
-module turns arguments into calls, progress into a bar, and expected failures into one clear
-line (``click.ClickException``) instead of a traceback.
+Thin on purpose: the work is in ``ledger_collect.feed`` and the other packages, what a command
+works on is opened by the composition root (``ledger_collect.app``); this module turns arguments
+into calls, progress into a bar, and expected failures into one clear line
+(``click.ClickException``, see ``Commands``) instead of a traceback.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date, timedelta
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 import psycopg
@@ -22,24 +22,50 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.api.permissions import Role
+from ledger_collect.app import master_key, open_collections, open_database
 from ledger_collect.cli import projection_commands as cli_projections
-from ledger_collect.cli.opening import open_application, open_database, require_migrated
+from ledger_collect.cli.import_commands import import_feed, report
 from ledger_collect.cli.worklist_commands import worklist
+from ledger_collect.commands.application import Collections
+from ledger_collect.commands.receivables import assign_customers
 from ledger_collect.config import Settings
-from ledger_collect.feed import DEFAULT_BATCH_SIZE, FeedFormatError, Importer, ImportResult
+from ledger_collect.domain.base import DomainError
+from ledger_collect.domain.customer import Customer
+from ledger_collect.feed import FeedFormatError, Importer
 from ledger_collect.feed.demo import demo_records
-from ledger_collect.feed.files import detect_format, open_feed, write_feed
+from ledger_collect.feed.files import detect_format, write_feed
 from ledger_collect.feed.portfolio import has_customers, portfolio
 from ledger_collect.feed.records import parse_record
 from ledger_collect.storage.database import MigrationError, redact
 from ledger_collect.storage.outage import first_line
+from ledger_collect.storage.personal_data import MasterKeyError
 
 DEMO_CUSTOMERS = 200
 DEMO_SEED = 42
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class Commands(click.Group):
+    """The command group: an expected failure of any command ends it with one line instead of
+    a traceback: the store unreachable, its migrations not the code's, the master key wrong,
+    the embedded server not starting, a command the domain refused."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (psycopg.OperationalError, PersistenceError) as exc:
+            url = Settings.from_env().database_url
+            where = redact(url) if url else "the embedded database"
+            raise click.ClickException(f"cannot reach {where}: {first_line(exc)}") from None
+        except (MigrationError, MasterKeyError, DomainError) as exc:
+            raise click.ClickException(str(exc)) from None
+        except RuntimeError as exc:  # the embedded server could not start
+            if type(exc).__name__ != "EmbeddedPostgresError":
+                raise
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="ledger-collect")
 def cli() -> None:
     """Accounts-receivable collections on an event-sourced PostgreSQL store.
@@ -52,101 +78,9 @@ def cli() -> None:
 def migrate() -> None:
     """Apply the pending database migrations, in order."""
     with open_database(Settings.from_env(), migrate=False) as database:
-        try:
-            applied = database.migrate(on_applied=lambda m: click.echo(f"applied {m.name}"))
-        except MigrationError as exc:
-            raise click.ClickException(str(exc)) from None
+        applied = database.migrate(on_applied=lambda m: click.echo(f"applied {m.name}"))
         if not applied:
             click.echo("nothing to apply: the database is up to date")
-
-
-@cli.command("import")
-@click.argument("file", type=click.Path(path_type=Path, dir_okay=False))
-@click.option("--strict", is_flag=True,
-              help="All or nothing: save nothing if any line is rejected (one process).")
-@click.option("--batch-size", type=click.IntRange(min=1), default=DEFAULT_BATCH_SIZE,
-              show_default=True, help="Records saved per transaction.")
-@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
-              help="Override the format the file name suggests.")
-@click.option("--jobs", "-j", default="auto", show_default=True, metavar="N|auto",
-              help="Worker processes, each importing the records of its customer groups "
-                   "(auto: one per core, at most 4; one for a file under 4 MB or --strict).")
-def import_feed(file: Path, strict: bool, batch_size: int, fmt: str | None, jobs: str) -> None:
-    """Import an ERP feed (JSON Lines or CSV); lines already imported are skipped."""
-    if not file.is_file():
-        raise click.ClickException(f"{file}: no such file")
-    try:
-        detect_format(file, fmt)
-    except FeedFormatError as exc:
-        raise click.ClickException(str(exc)) from None
-    processes = _jobs(jobs, file, strict)
-    settings = Settings.from_env()
-    with open_application(settings) as app, _stopped_by_database():
-        if processes > 1:
-            result = _import_in_processes(app, settings, file, fmt, batch_size, processes)
-        else:
-            reader, stream = open_feed(file, fmt)
-            with stream, click.progressbar(length=max(1, file.stat().st_size),
-                                           label="importing", file=sys.stderr) as bar:
-                try:
-                    result = Importer(app, batch_size=batch_size).run(
-                        reader, strict=strict,
-                        progress=lambda _: bar.update(reader.position - bar.pos))
-                except FeedFormatError as exc:
-                    raise click.ClickException(str(exc)) from None
-    _report(result, str(file))
-    if result.rejected:
-        sys.exit(1)
-
-
-@contextmanager
-def _stopped_by_database() -> Iterator[None]:
-    """A batch the database refused (its disk full, say) ends the import with PostgreSQL's
-    reason in one line; the batches committed before it stay, and a new run skips them."""
-    try:
-        yield
-    except (PersistenceError, psycopg.Error) as exc:
-        raise click.ClickException(
-            f"the import stopped, the database refused a batch: {first_line(exc)} (the batches "
-            f"saved before stay saved; run the import again once the cause is fixed)") from None
-
-
-def _jobs(value: str, file: Path, strict: bool) -> int:
-    from ledger_collect.feed.parallel import auto_jobs
-
-    if value.strip().lower() == "auto":
-        return 1 if strict else auto_jobs(file)
-    try:
-        jobs = int(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is neither a number nor auto",
-                                 param_hint="--jobs") from None
-    if not 1 <= jobs <= 64:
-        raise click.BadParameter("use 1 to 64 processes", param_hint="--jobs")
-    if strict and jobs > 1:
-        raise click.UsageError(
-            "--strict saves the whole file in one transaction, which one process must hold: "
-            "use --strict without --jobs (or --jobs 1)")
-    return jobs
-
-
-def _import_in_processes(app: object, settings: Settings, file: Path, fmt: str | None,
-                         batch_size: int, jobs: int) -> ImportResult:
-    from ledger_collect.feed.parallel import ParallelImportError, run_parallel
-
-    click.echo(f"importing with {jobs} processes, each with its customer groups", err=True)
-    with click.progressbar(length=1, label="importing", file=sys.stderr) as bar:
-        def sized(records: int) -> None:
-            bar.length = max(1, records)
-
-        try:
-            return run_parallel(settings, app.database.url, file, jobs,  # type: ignore[attr-defined]
-                                fmt=fmt, batch_size=batch_size, progress=bar.update,
-                                on_partitioned=sized)
-        except FeedFormatError as exc:
-            raise click.ClickException(str(exc)) from None
-        except ParallelImportError as exc:
-            raise click.ClickException(str(exc)) from None
 
 
 @cli.command("demo-data")
@@ -180,7 +114,8 @@ def demo(customers: int, seed: int) -> None:
     """Load a demo portfolio on first run, then print what the store holds."""
     settings = Settings.from_env()
     today = date.today()
-    with open_application(settings, migrate=True) as app:
+    with open_collections(settings, migrate=True) as app:
+        assert app.database is not None
         where = (f"embedded PostgreSQL in {settings.data_dir}" if app.database.embedded
                  else redact(app.database.url))
         click.echo(f"database: {where} (schema {settings.schema})")
@@ -189,7 +124,7 @@ def demo(customers: int, seed: int) -> None:
             click.echo(line)
 
 
-def _load_demo(app: object, customers: int, seed: int, today: date) -> None:
+def _load_demo(app: Collections, customers: int, seed: int, today: date) -> None:
     """Import a generated demo portfolio unless the store already holds customers."""
     if has_customers(app):
         click.echo("the demo portfolio is already loaded")
@@ -199,28 +134,21 @@ def _load_demo(app: object, customers: int, seed: int, today: date) -> None:
     records = [parse_record(raw, n) for n, raw in enumerate(generated, start=1)]
     with click.progressbar(length=len(records), label="importing", file=sys.stderr) as bar:
         result = Importer(app, today=today).run(records, progress=bar.update)
-    _report(result, "demo")
+    report(result, "demo")
     _assign_demo_specialists(app, generated, today)
 
 
 DEMO_SPECIALISTS = ("alice", "bruno", "chloe")
 
 
-def _assign_demo_specialists(app: object, generated: list[dict[str, object]],
+def _assign_demo_specialists(app: Collections, generated: list[dict[str, object]],
                              today: date) -> None:
     """Give each segment's customers to the demo specialists in turn, leaving every fifth
     unassigned, so that worklists (and the unassigned list) have something to show."""
-    from ledger_collect.commands.receivables import assign_customer
-    from ledger_collect.domain.customer import Customer
-
-    batch = app.batch()  # type: ignore[attr-defined]
     numbers = [str(raw["number"]) for raw in generated if raw.get("kind") == "customer"]
-    for n, number in enumerate(numbers):
-        if n % 5 != 4:
-            assign_customer(batch, Customer.create_id(number),
-                            DEMO_SPECIALISTS[n % len(DEMO_SPECIALISTS)], actor="demo",
-                            business_date=today)
-    app.commit(batch)  # type: ignore[attr-defined]
+    shares = {Customer.create_id(number): DEMO_SPECIALISTS[n % len(DEMO_SPECIALISTS)]
+              for n, number in enumerate(numbers) if n % 5 != 4}
+    app.run(assign_customers, shares, actor="demo", business_date=today)
     click.echo(f"assigned the demo customers to {', '.join(DEMO_SPECIALISTS)} "
                f"(every fifth left unassigned)")
 
@@ -235,7 +163,7 @@ def _assign_demo_specialists(app: object, generated: list[dict[str, object]],
                    "else on with the embedded database).")
 def serve(host: str, port: int, demo_customers: int, development: bool | None) -> None:
     """All in one process: database, migrations, read models following, GraphQL API."""
-    from ledger_collect.api.app import serve as serve_api
+    from ledger_collect.app import serve_api
     from ledger_collect.projections.engine import ProjectionError, catch_up
     from ledger_collect.projections.follower import follow
 
@@ -245,7 +173,8 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
                        else settings.development)
     settings = settings.with_changes(development=development)
     today = date.today()
-    with open_application(settings) as app:
+    with open_collections(settings) as app:
+        assert app.database is not None
         if demo_customers:
             _load_demo(app, demo_customers, DEMO_SEED, today)
         with click.progressbar(length=1, label="read models", file=sys.stderr) as bar:
@@ -291,14 +220,11 @@ def _print_development_token(settings: Settings) -> None:
               help="Processes serving the port (about one per core).")
 def api(host: str, port: int, workers: int) -> None:
     """The GraphQL API alone (production: run `projector` as its own process beside it)."""
-    from ledger_collect.api.app import serve as serve_api
-    from ledger_collect.cli.opening import require_master_key
+    from ledger_collect.app import serve_api
 
     settings = Settings.from_env()
-    with open_database(settings, migrate=settings.database_url is None) as database:
-        if settings.database_url is not None:
-            require_migrated(database)
-        require_master_key(settings, database)
+    with open_database(settings) as database:
+        master_key(settings, database)  # checked before serving: one line, not a failed start
         with database.supervised():
             serve_api(settings, host, port, database=database, workers=workers)
 
@@ -316,9 +242,10 @@ def promises_value(as_of: object) -> None:
     day = _day(as_of)
     if day > date.today():
         raise click.ClickException(f"--as-of {day} is a day still to come")
-    with open_application(Settings.from_env()) as app:
-        valued = app.value_due_promises(  # type: ignore[attr-defined]
-            as_of=day, business_date=date.today()).values()
+    from ledger_collect.commands.valuation import daily_valuation
+
+    with open_collections(Settings.from_env()) as app:
+        valued = daily_valuation(app, as_of=day, business_date=date.today()).values()
     summary = ", ".join(f"{status.replace('_', ' ')}: {list(valued).count(status)}"
                         for status in sorted(set(valued)))
     click.echo(f"promises valued as of {day}: {len(valued)}" + (f" ({summary})" if summary
@@ -342,20 +269,10 @@ def token(user: str, role: str, segments: tuple[str, ...], hours: float) -> None
         raise click.ClickException(str(exc)) from None
 
 
+cli.add_command(import_feed)
 cli.add_command(cli_projections.projections)
 cli.add_command(cli_projections.projector)
 cli.add_command(worklist)
-
-
-def _report(result: ImportResult, source: str) -> None:
-    for bad in result.rejected:
-        click.echo(f"{source}:{bad.line}: {bad.reason}", err=True)
-    click.echo(f"records read: {result.read}, applied: {result.applied}, already present: "
-               f"{result.already_present}, rejected: {len(result.rejected)}")
-    if not result.saved:
-        click.echo("strict: nothing was saved because some lines were rejected")
-    click.echo(f"events written: {result.events} in {result.seconds:.1f} s "
-               f"({result.events_per_second:,.0f} events/s)")
 
 
 def _day(value: object) -> date:

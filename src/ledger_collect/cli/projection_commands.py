@@ -8,7 +8,7 @@ import threading
 
 import click
 
-from ledger_collect.cli.opening import open_application
+from ledger_collect.app import open_collections
 from ledger_collect.config import Settings
 
 
@@ -28,7 +28,7 @@ def projections_rebuild(name: str | None) -> None:
         models = select(name)
     except UnknownProjectionError as exc:
         raise click.ClickException(str(exc)) from None
-    with open_application(Settings.from_env()) as app:
+    with open_collections(Settings.from_env()) as app:
         for model in models:
             with click.progressbar(length=1, label=f"rebuilding {model.name}",
                                    file=sys.stderr) as bar:
@@ -49,7 +49,7 @@ def projections_status() -> None:
     one stopped."""
     from ledger_collect.projections.status import status
 
-    with open_application(Settings.from_env()) as app:
+    with open_collections(Settings.from_env()) as app:
         rows = status(app)
     click.echo(f"{'read model':<16} {'position':>10} {'head':>10} {'lag':>8}  state")
     for row in rows:
@@ -68,7 +68,7 @@ def projector(names: tuple[str, ...]) -> None:
     that fails is retried on its own, a lost database waited for."""
     from ledger_collect.projections.follower import follow
 
-    with open_application(Settings.from_env()) as app:
+    with open_collections(Settings.from_env()) as app:
         try:
             follow(app, threading.Event(), list(names) or None)
         except KeyboardInterrupt:

@@ -10,7 +10,7 @@ from datetime import date
 
 import click
 
-from ledger_collect.cli.opening import open_application
+from ledger_collect.app import open_collections
 from ledger_collect.config import Settings
 
 
@@ -30,7 +30,7 @@ def build(days: tuple[object, ...]) -> None:
 
     today = date.today()
     wanted = [day.date() for day in days]  # type: ignore[attr-defined]
-    with open_application(Settings.from_env()) as app:
+    with open_collections(Settings.from_env()) as app:
         try:
             ranked = build_rankings(app, wanted, today=today)
         except (ValueError, ProjectionError) as exc:  # a past day, a stale model

@@ -3,8 +3,8 @@ emails and activities.
 
 Each command function takes the batch, the command's arguments, the actor and the business date;
 it loads what it needs and lets the aggregates decide every rule before anything is recorded, so
-a refused command leaves the batch untouched. ``CaseworkCommands`` offers each of them as a
-``Collections`` method of the same name. Creating commands return the new record's id (uuid4).
+a refused command leaves the batch untouched (``Collections.run`` runs them). Creating commands
+return the new record's id (uuid4).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ledger_collect.commands import command
 from ledger_collect.commands.values import UNCHECKED, checked
 from ledger_collect.domain.activity import Activity
 from ledger_collect.domain.base import CollectionsAggregate, NotFoundError
@@ -280,28 +279,3 @@ def reschedule_activity(batch: Batch, activity_id: UUID, due_date: date, *, acto
 def close_activity(batch: Batch, activity_id: UUID, *, note: str | None = None, actor: str,
                    business_date: date) -> None:
     _activity(batch, activity_id).close(note=note, actor=actor, business_date=business_date)
-
-
-class CaseworkCommands:
-    """Collections methods for a specialist's casework."""
-
-    open_dispute = command(open_dispute)
-    start_dispute_processing = command(start_dispute_processing)
-    change_dispute_processor = command(change_dispute_processor)
-    record_dispute_progress = command(record_dispute_progress)
-    resolve_dispute = command(resolve_dispute)
-    add_dispute_note = command(add_dispute_note)
-    close_dispute = command(close_dispute)
-    create_resubmission = command(create_resubmission)
-    move_resubmission = command(move_resubmission)
-    complete_resubmission = command(complete_resubmission)
-    record_contact = command(record_contact)
-    link_to_contact = command(link_to_contact)
-    create_email = command(create_email)
-    mark_email_sent = command(mark_email_sent)
-    mark_email_failed = command(mark_email_failed)
-    mark_email_partly_sent = command(mark_email_partly_sent)
-    correct_and_resend_email = command(correct_and_resend_email)
-    create_activity = command(create_activity)
-    reschedule_activity = command(reschedule_activity)
-    close_activity = command(close_activity)

@@ -8,15 +8,13 @@ the other gets a ConflictError and nothing of theirs is stored.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from ledger_collect.commands import command
 from ledger_collect.commands.values import UNCHECKED, checked
-from ledger_collect.config import Settings
 from ledger_collect.domain.base import (
     CurrencyMismatchError,
     ValidationError,
@@ -38,11 +36,6 @@ from ledger_collect.domain.promise import (
 
 if TYPE_CHECKING:
     from ledger_collect.commands import Batch
-
-#: Grace days for callers that run ``record_promise`` on a batch themselves; ``Collections``
-#: passes its own ``settings.promise_tolerance_days``.
-DEFAULT_TOLERANCE_DAYS: int = Settings.promise_tolerance_days
-
 
 def _promise(batch: Batch, promise_id: UUID) -> PromiseToPay:
     return batch.get(PromiseToPay, promise_id, "promise to pay")
@@ -76,7 +69,8 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
     already over is valued instead (kept, partly kept or broken). The new promise's level is
     one more than the earlier promises on the invoice that were not kept (replaced, withdrawn,
     broken, partially kept): taking a promise back and giving it again does not reset the
-    escalation, while a promise for what is left after a kept one starts at level 1.
+    escalation, while a promise for what is left after a kept one starts at level 1. The
+    grace after the promised date is ``tolerance_days``, by default the setting's.
     """
     invoice = batch.get(Invoice, invoice_id, "invoice")
     if not invoice.is_open:
@@ -109,7 +103,8 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
         customer_id=invoice.customer_id, invoice_id=invoice.id,
         document_number=invoice.document_number, currency=invoice.currency, amount=amount,
         promised_date=promised_date,
-        tolerance_days=DEFAULT_TOLERANCE_DAYS if tolerance_days is None else tolerance_days,
+        tolerance_days=(batch.settings.promise_tolerance_days if tolerance_days is None
+                        else tolerance_days),
         instalments=instalments, level=unkept + 1,
         replaces=replaces.id if replaces else None, contact_id=contact_id, actor=actor,
         business_date=business_date)
@@ -164,6 +159,22 @@ def value_promises(batch: Batch, promise_ids: Iterable[UUID], *, as_of: date | N
     return outcomes
 
 
+@checked
+def value_due_promises(batch: Batch, promise_ids: Iterable[UUID], *, as_of: date, actor: str,
+                       business_date: date) -> dict[UUID, str]:
+    """The daily valuation's step (``commands.valuation``): of these promises, value those
+    still unconfirmed whose window ended before ``as_of``; the others, and their instalments,
+    are left for the day their window ends. Loads the promises, then the invoices the valued
+    ones free, in one go each."""
+    ids = list(dict.fromkeys(promise_ids))
+    batch.load(ids)
+    due = [promise for promise in (_promise(batch, promise_id) for promise_id in ids)
+           if promise.is_unconfirmed and as_of > promise.window_end]
+    batch.load(promise.invoice_id for promise in due)
+    return value_promises(batch, [promise.id for promise in due], as_of=as_of, actor=actor,
+                          business_date=business_date)
+
+
 def after_invoice_change(batch: Batch, invoice: Invoice, *, actor: str,
                          business_date: date) -> None:
     """Let the invoice's unconfirmed promise follow the fact just recorded on the invoice:
@@ -188,37 +199,3 @@ def after_invoice_change(batch: Batch, invoice: Invoice, *, actor: str,
             promise.close(reason, actor=actor, business_date=received)
     if not promise.is_unconfirmed:
         invoice.unlink_promise(promise.id, actor=actor, business_date=received)
-
-
-class PromiseCommands:
-    """Collections methods for promises to pay."""
-
-    if TYPE_CHECKING:
-        settings: Settings
-        run: Callable[..., Any]
-
-    def record_promise(self, *, invoice_id: UUID, amount: Decimal, promised_date: date,
-                       instalments: list[tuple[date, Decimal]] | None = None,
-                       currency: str | None = None, contact_id: UUID | None = None,
-                       tolerance_days: int | None = None, actor: str,
-                       business_date: date) -> UUID:
-        """Record a promise; its grace days default to ``settings.promise_tolerance_days``."""
-        if tolerance_days is None:
-            tolerance_days = self.settings.promise_tolerance_days
-        result: UUID = self.run(
-            record_promise, invoice_id=invoice_id, amount=amount, promised_date=promised_date,
-            instalments=instalments, currency=currency, contact_id=contact_id,
-            tolerance_days=tolerance_days, actor=actor, business_date=business_date)
-        return result
-
-    def value_due_promises(self, *, as_of: date, actor: str | None = None,
-                           business_date: date | None = None) -> dict[UUID, str]:
-        """The daily valuation (``commands.valuation``): every promise whose window is over."""
-        from ledger_collect.commands.valuation import VALUATION_ACTOR, value_due_promises
-
-        return value_due_promises(self, as_of=as_of, actor=actor or VALUATION_ACTOR,
-                                  business_date=business_date)
-
-    withdraw_promise = command(withdraw_promise)
-    value_promise = command(value_promise)
-    value_promises = command(value_promises)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ledger_collect.commands import command
 from ledger_collect.commands.casework import disputes_follow_invoice
 from ledger_collect.commands.promises import after_invoice_change
 from ledger_collect.commands.values import checked
@@ -57,6 +57,16 @@ def assign_customer(batch: Batch, customer_id: UUID, specialist: str, *, actor: 
                     business_date: date) -> None:
     batch.get(Customer, customer_id, "customer").assign(specialist, actor=actor,
                                                         business_date=business_date)
+
+
+@checked
+def assign_customers(batch: Batch, assignments: Mapping[UUID, str], *, actor: str,
+                     business_date: date) -> None:
+    """Share customers out to specialists at once (customer id -> specialist): the customers
+    are loaded together and the assignments saved in one transaction."""
+    batch.load(assignments)
+    for customer_id, specialist in assignments.items():
+        assign_customer(batch, customer_id, specialist, actor=actor, business_date=business_date)
 
 
 @checked
@@ -275,23 +285,3 @@ def raise_dunning_level(batch: Batch, invoice_id: UUID, *, actor: str,
                         business_date: date) -> int:
     return batch.get(Invoice, invoice_id, "invoice").raise_dunning_level(
         actor=actor, business_date=business_date)
-
-
-class ReceivableCommands:
-    """Collections methods for customers and open items."""
-
-    register_customer = command(register_customer)
-    assign_customer = command(assign_customer)
-    unassign_customer = command(unassign_customer)
-    add_contact = command(add_contact)
-    change_contact = command(change_contact)
-    remove_contact = command(remove_contact)
-    set_default_contact = command(set_default_contact)
-    add_customer_note = command(add_customer_note)
-    post_invoice = command(post_invoice)
-    apply_payment = command(apply_payment)
-    apply_credit_memo = command(apply_credit_memo)
-    reverse_payment = command(reverse_payment)
-    clear_invoice = command(clear_invoice)
-    write_off_invoice = command(write_off_invoice)
-    raise_dunning_level = command(raise_dunning_level)

@@ -22,14 +22,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, ParamSpec, TypeVar, overload
 
+from ledger_collect.config import Settings
 from ledger_collect.domain.base import MAX_AMOUNT, ValidationError, money
 
-if TYPE_CHECKING:
-    from ledger_collect.config import Settings
-
 R = TypeVar("R")
+P = ParamSpec("P")
 
 #: Business dates, due dates, promised dates and query dates lie in this window.
 EARLIEST = date(1900, 1, 1)
@@ -44,12 +43,13 @@ _FORBIDDEN_IN_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udf
 
 @dataclass(frozen=True)
 class Limits:
-    """How long each kind of string may be, in characters, and how far ahead a promise may be."""
+    """How long each kind of string may be, in characters, and how far ahead a promise may be
+    (their defaults are the settings')."""
 
-    code_length: int = 100  # ids, numbers, codes, user ids, segments
-    name_length: int = 200  # names, email addresses, phone numbers, roles, file names
-    text_length: int = 10_000  # notes, reasons, summaries, email templates
-    promise_horizon_days: int = 730
+    code_length: int  # ids, numbers, codes, user ids, segments
+    name_length: int  # names, email addresses, phone numbers, roles, file names
+    text_length: int  # notes, reasons, summaries, email templates
+    promise_horizon_days: int
 
     @classmethod
     def of(cls, settings: Settings) -> Limits:
@@ -58,7 +58,7 @@ class Limits:
                    promise_horizon_days=settings.promise_horizon_days)
 
 
-DEFAULT_LIMITS = Limits()
+DEFAULT_LIMITS = Limits.of(Settings())
 
 
 def _string(value: Any, label: str, limit: int, forbidden: re.Pattern[str], lines: bool) -> str:
@@ -199,6 +199,7 @@ KINDS: dict[str, Check] = {
     "allocations": _pairs(CODE, AMOUNT, ("invoice", "amount")),
     "instalments": _pairs(PROMISED_DATE, AMOUNT, ("due date", "amount")),
     "failures": _mapping(NAME, TEXT),
+    "assignments": _mapping(UNCHECKED, CODE),
     **dict.fromkeys(("customer_id", "invoice_id", "promise_id", "dispute_id", "resubmission_id",
                      "activity_id", "email_id", "invoice_ids", "promise_ids", "dispute_ids",
                      "resubmission_ids", "zipped", "tolerance_days"), UNCHECKED),
@@ -217,8 +218,16 @@ _SHORT_WAYS = {
 }
 
 
-def checked(function: Callable[..., R] | None = None, /,
-            **overrides: Check) -> Callable[..., Any]:
+@overload
+def checked(function: Callable[P, R], /) -> Callable[P, R]: ...
+
+
+@overload
+def checked(**overrides: Check) -> Callable[[Callable[P, R]], Callable[P, R]]: ...
+
+
+def checked(function: Callable[P, R] | None = None, /,
+            **overrides: Check) -> Any:
     """Check every argument of the command function ``(batch, ...)`` before it runs, by the
     rule of its parameter's name in ``KINDS`` (or in ``overrides``), with the batch's limits
     and the ``business_date`` as today (checked first). Used as ``@checked`` or

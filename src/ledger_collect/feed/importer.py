@@ -2,9 +2,10 @@
 
 Throughput: the library serialises writers with a table lock, so events per second grow with
 the number of aggregates saved per transaction, not with threads. Each batch of records runs
-on one ``ImportBatch`` whose aggregates were loaded in one query (``store.load_aggregates``),
-and its events are saved in one transaction (``Collections.commit_events``), in a thread, while
-the next batch is decided: the save mostly waits for the database.
+on one ``ImportBatch`` whose aggregates were loaded in one query (``bulk_reads``): the records'
+commands run on it as they run on the pipeline's batch, and its events are saved in one
+transaction by the pipeline's ``save_events``, in a thread, while the next batch is decided:
+the save mostly waits for the database.
 
 Idempotence: aggregate ids derive from ERP keys (customer number, document number, source id)
 and every fact carries its source document id, so a record already in the store changes
@@ -26,16 +27,19 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import islice
+from typing import TYPE_CHECKING
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from ledger_collect.commands import Batch
 from ledger_collect.domain.base import ConflictError, DomainError
-from ledger_collect.feed.bulk_load import ImportBatch, load_aggregates
 from ledger_collect.feed.commands import apply_record, needed_ids
+from ledger_collect.feed.import_batch import ImportBatch
 from ledger_collect.feed.records import BadLine, Record
 from ledger_collect.runtime.collector import tuned_collector
+
+if TYPE_CHECKING:
+    from ledger_collect.commands.application import Collections
 
 DEFAULT_BATCH_SIZE = 500
 #: Aggregates kept between batches, ~1.1 KB each (measured): 250,000 is ~275 MB at most. A
@@ -66,8 +70,8 @@ class ImportResult:
 
 
 class Importer:
-    def __init__(self, app: object, *, batch_size: int = DEFAULT_BATCH_SIZE, actor: str = ACTOR,
-                 today: date | None = None, attempts: int = 3,
+    def __init__(self, app: Collections, *, batch_size: int = DEFAULT_BATCH_SIZE,
+                 actor: str = ACTOR, today: date | None = None, attempts: int = 3,
                  cache_size: int = DEFAULT_CACHE_SIZE) -> None:
         if batch_size < 1:
             raise ValueError("the batch size must be at least 1")
@@ -142,14 +146,19 @@ class Importer:
         events = [e for a in self._changed(batches) for e in a.collect_events()]
         self._keep(batches)
         flight = _Flight(records, batches, outcomes, rejected, len(events))
-        flight.saving = saver.submit(self.app.commit_events, events)  # type: ignore[attr-defined]
+        flight.saving = saver.submit(self.app.save_events, events)
         return flight
 
-    def _run_records(self, records: list[Record], result: ImportResult) -> None:
+    def _run_records(self, records: list[Record], result: ImportResult, *,
+                     strict: bool = False,
+                     progress: Callable[[int], None] | None = None) -> None:
         """Decide and save the records, here and now (again, if another writer got there
-        first)."""
+        first). ``strict``: nothing is saved if a record is rejected."""
         for attempt in range(1, self.attempts + 1):
-            batches, outcomes, rejected = self._apply(records)
+            batches, outcomes, rejected = self._apply(records, progress)
+            if strict and (result.rejected or rejected):
+                result.saved = False
+                break
             try:
                 result.events += self._commit(batches)
             except ConflictError:  # another writer got there first: reload and decide again
@@ -163,31 +172,16 @@ class Importer:
     def _run_strict(self, items: list[Record | BadLine], result: ImportResult,
                     progress: Callable[[int], None] | None) -> None:
         result.read = len(items)
-        records = _sort_out(items, result)
-        for attempt in range(1, self.attempts + 1):
-            batches, outcomes, rejected = self._apply(records, progress)
-            if result.rejected or rejected:
-                result.saved = False
-                break
-            try:
-                result.events += self._commit(batches)
-            except ConflictError:
-                self._cache.clear()
-                if attempt == self.attempts:
-                    raise
-                continue
-            break
-        _tally(result, batches, outcomes, rejected)
+        self._run_records(_sort_out(items, result), result, strict=True, progress=progress)
         if not result.saved:
             result.applied = 0
 
     def _commit(self, batches: list[ImportBatch]) -> int:
         """Save every aggregate the batches changed in one transaction; the events written."""
-        changed = self._changed(batches)
-        events = sum(len(a.pending_events) for a in changed)
-        self.app.commit_aggregates(changed)  # type: ignore[attr-defined]
+        events = [e for a in self._changed(batches) for e in a.collect_events()]
+        self.app.save_events(events)
         self._keep(batches)
-        return events
+        return len(events)
 
     @staticmethod
     def _changed(batches: list[ImportBatch]) -> list[Aggregate]:
@@ -210,7 +204,7 @@ class Importer:
 
     # -- deciding ----------------------------------------------------------------------------
     @staticmethod
-    def apply_record(batch: Batch, record: Record, *, actor: str, today: date) -> None:
+    def apply_record(batch: ImportBatch, record: Record, *, actor: str, today: date) -> None:
         apply_record(batch, record, actor=actor, today=today)
 
     def _apply(self, records: list[Record],
@@ -259,7 +253,7 @@ class Importer:
                  absent: set[UUID]) -> ImportBatch:
         """A batch holding every aggregate the records will ask for, loaded in one query, and
         knowing which of them do not exist."""
-        batch = ImportBatch(self.app.repository, self.app.limits)  # type: ignore[attr-defined]
+        batch = self.app.batch(ImportBatch)
         batch.absent = absent
         needed = dict.fromkeys(i for record in records for i in needed_ids(record))
         aggregates, take, missing = batch.aggregates, self._cache.pop, []
@@ -269,7 +263,7 @@ class Importer:
                 aggregates[i] = found
             elif i not in absent:
                 missing.append(i)
-        loaded = load_aggregates(self.app, missing)
+        loaded = self.app.load_aggregates(missing)
         batch.preload(loaded.values())
         absent.update(i for i in missing if i not in loaded)
         return batch

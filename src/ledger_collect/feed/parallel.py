@@ -106,11 +106,9 @@ def _work(job: _Job, mask: Any, watermark: Any, positions: Any, tasks: Any,
     deferred lines), the ordinary Importer."""
     end_with_parent(job.parent)  # killed with it: the batch's transaction is rolled back
     try:
-        from ledger_collect.commands.application import Collections
-        from ledger_collect.storage.database import Database
+        from ledger_collect.app import open_collections
 
-        app = Collections(Database(job.settings))
-        try:
+        with open_collections(job.settings, migrate=False) as app:  # the parent migrated it
             def progress(done: int) -> None:
                 messages.put(("progress", job.index, done))
 
@@ -125,8 +123,6 @@ def _work(job: _Job, mask: Any, watermark: Any, positions: Any, tasks: Any,
             messages.put(("done", job.index, run(job.index)))
             if tasks.get() == "deferred":  # every part is committed: the joined groups now
                 messages.put(("deferred", job.index, run(DEFERRED)))
-        finally:
-            app.close()
     except (PersistenceError, psycopg.Error) as exc:  # the database's reason says it all
         messages.put(("error", job.index, f"the database refused a batch: {first_line(exc)}"))
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops

@@ -17,8 +17,8 @@ from typing import Any
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.feed.bulk_load import ids_by_topic, load_aggregates
 from ledger_collect.projections.aging import DEFAULT_BUCKETS, thresholds
+from ledger_collect.storage.bulk_reads import ids_by_topic, load_aggregates
 
 BUCKETS = tuple(bucket.label for bucket in DEFAULT_BUCKETS)
 _LIMITS = thresholds(DEFAULT_BUCKETS)

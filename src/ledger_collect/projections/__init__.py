@@ -51,18 +51,21 @@ class Projection:
     #: The file stem: ``projections/<name>.sql`` and this module's name.
     name: ClassVar[str]
     #: Tables the model owns (dropped and replaced when it is rebuilt): those of ``declared``
-    #: unless the model names them itself.
+    #: and ``caches`` unless the model names them itself.
     tables: ClassVar[tuple[str, ...]]
     #: The model's tables declared in Python (``tables.Table``: columns, types, keys), from
     #: which its writer and readers work; a test checks them against the model's SQL.
     declared: ClassVar[tuple[Table[Any], ...]] = ()
+    #: Tables that keep what readers would otherwise compute again, written by the model's SQL
+    #: alone (not declared): not part of what a rebuild must equal.
+    caches: ClassVar[tuple[str, ...]] = ()
     #: Event classes the model reads; the log is filtered on their pinned topics.
     handles: ClassVar[tuple[type, ...]]
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "declared" in vars(cls):
-            cls.tables = tuple(table.name for table in cls.declared)
+            cls.tables = (*(table.name for table in cls.declared), *cls.caches)
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from ledger_collect.projections import in_order, upsert
@@ -44,11 +45,13 @@ def names(columns: Sequence[tuple[str, str]]) -> list[str]:
 
 class Rows:
     """One table's rows that a page of events touches, by key: loaded with one query (``load``),
-    changed in memory event by event, written back with one statement (``write``).
+    changed in memory event by event, written back with one statement (``write``), and one
+    more for the rows removed.
 
-    A row is a dict of the table's columns, marked changed when taken with ``get`` or given
-    with ``add``. A numbered table's rows are only ever added, as their values in column
-    order without the number (``append``), and numbered when written.
+    A row is a dict of the table's written columns (``Table.written``: a column filled in SQL
+    is neither loaded nor written), marked changed when taken with ``get`` or given with
+    ``add``. A numbered table's rows are only ever added, as their values in column order
+    without the number (``append``), and numbered when written.
     """
 
     def __init__(self, conn: psycopg.Connection[Any], table: Table[Any]) -> None:
@@ -57,14 +60,18 @@ class Rows:
         self.key = table.key[0]
         self.rows: dict[Any, dict[str, Any]] = {}
         self.changed: set[Any] = set()
+        #: Rows removed (their last values, by key): deleted when written.
+        self.removed: dict[Any, dict[str, Any]] = {}
         self.appended: list[tuple[Any, ...]] = []
         self.append = self.appended.append  # called once an event: the list's own method
 
     def load(self, ids: Iterable[Any], by: str | None = None) -> None:
-        """Read the rows of ``ids`` (of the key, or of column ``by``) not read yet."""
-        wanted = set(ids) if by else set(ids) - self.rows.keys()
+        """Read the rows of ``ids`` (of the key, or of column ``by``) not read (nor removed)
+        yet."""
+        wanted = set(ids) if by else set(ids) - self.rows.keys() - self.removed.keys()
         for key, row in self.table.load(self.conn, wanted, by).items():
-            self.rows.setdefault(key, row)
+            if key not in self.removed:
+                self.rows.setdefault(key, row)
 
     def add(self, row: dict[str, Any]) -> None:
         key = row[self.key]
@@ -78,16 +85,29 @@ class Rows:
             self.changed.add(key)
         return row
 
+    def remove(self, key: Any) -> dict[str, Any] | None:
+        """Take the row out of the table (deleted when written; later events of the page find
+        no row): the row removed, None when the model never saw it created."""
+        row = self.rows.pop(key, None)
+        if row is not None:
+            self.changed.discard(key)
+            self.removed[key] = row
+        return row
+
     def write(self) -> None:
         if self.table.numbered:
             self._copy()
             return
+        if self.removed:  # first: a row added again after its removal is written back
+            self.conn.execute(sql.SQL("DELETE FROM {} WHERE {} = ANY(%s)").format(
+                sql.Identifier(self.table.name), sql.Identifier(self.key)),
+                (in_order(self.removed),))
         rows = [self.rows[key] for key in in_order(self.changed)]
-        jsonb = [c.name for c in self.table.columns if c.type == "jsonb"]
+        jsonb = [c.name for c in self.table.written if c.type == "jsonb"]
         if jsonb:
             rows = [{**row, **{n: Jsonb(row[n]) for n in jsonb if row[n] is not None}}
                     for row in rows]
-        values = list(map(itemgetter(*self.table.names), rows)) if rows else []
+        values = list(map(itemgetter(*self.table.written_names), rows)) if rows else []
         upsert(self.conn, self.table.name, self.table.upserted, values, self.key)
 
     def _copy(self) -> None:
@@ -97,9 +117,10 @@ class Rows:
         number, table = self.key, self.table.name
         found = self.conn.execute(f"SELECT coalesce(max({number}), 0) FROM {table}").fetchone()
         start = int(found[0]) if found else 0
-        statement = f"COPY {table} ({self.table.select()}) FROM STDIN (FORMAT BINARY)"
+        columns = ", ".join(self.table.written_names)
+        statement = f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)"
         with self.conn.cursor().copy(statement) as copy:
-            copy.set_types([column.cast for column in self.table.columns])
+            copy.set_types([column.cast for column in self.table.written])
             for n, values in enumerate(self.appended, start + 1):
                 copy.write_row((n, *values))
 

@@ -11,7 +11,9 @@ from it, and a test checks every declaration against ``projections/<name>.sql`` 
 creates it, so that the two cannot drift apart.
 
 A record may carry more than its row: a field declared with ``derived()`` is read (a join, a
-computation) but is no column, and properties may present columns in another shape.
+computation) but is no column, and properties may present columns in another shape. A column
+declared with ``filled_in_sql()`` is the model's SQL's to fill (figures recomputed from its
+other tables): the writer's rows neither load nor write it, and a new row takes its default.
 """
 
 from __future__ import annotations
@@ -48,12 +50,17 @@ Json = Annotated[Any, Stored("jsonb")]
 _TYPES: dict[Any, str] = {
     UUID: "uuid", str: "text", Decimal: "numeric(18,2)", date: "date",
     datetime: "timestamp with time zone", int: "integer", bool: "boolean"}
-_DERIVED = "derived"
+_DERIVED, _FILLED_IN_SQL = "derived", "filled in SQL"
 
 
 def derived(**options: Any) -> Any:
     """A record's field that is read with its row but is no column of the table."""
     return dataclasses.field(metadata={_DERIVED: True}, **options)
+
+
+def filled_in_sql(**options: Any) -> Any:
+    """A column the model fills with SQL of its own rather than through the page writer."""
+    return dataclasses.field(metadata={_FILLED_IN_SQL: True}, **options)
 
 
 @dataclass(frozen=True)
@@ -109,21 +116,30 @@ class Table(Generic[R]):
     numbered: bool = False
     columns: tuple[Column, ...] = dataclasses.field(init=False)
     names: tuple[str, ...] = dataclasses.field(init=False)
-    #: The columns as ``projections.upsert`` takes them (a key column: type ``key``).
+    #: The columns the writer's rows hold, loaded and written back: all but those filled in SQL.
+    written: tuple[Column, ...] = dataclasses.field(init=False)
+    written_names: tuple[str, ...] = dataclasses.field(init=False)
+    #: The written columns as ``projections.upsert`` takes them (a key column: type ``key``).
     upserted: tuple[tuple[str, str], ...] = dataclasses.field(init=False)
 
     def __post_init__(self) -> None:
         hints = get_type_hints(self.record, include_extras=True)
-        columns = tuple(_column(f.name, hints[f.name]) for f in dataclasses.fields(self.record)
-                        if not f.metadata.get(_DERIVED))
-        if self.numbered and (len(self.key) != 1 or columns[0].name != self.key[0]
-                              or any(c.key for c in columns)):
+        fields = [f for f in dataclasses.fields(self.record) if not f.metadata.get(_DERIVED)]
+        columns = tuple(_column(f.name, hints[f.name]) for f in fields)
+        written = tuple(column for column, f in zip(columns, fields, strict=True)
+                        if not f.metadata.get(_FILLED_IN_SQL))
+        if not set(self.key) <= {column.name for column in written}:
+            raise TypeError(f"{self.name}: the writer's rows need their key, not filled in SQL")
+        if self.numbered and (len(self.key) != 1 or written[0].name != self.key[0]
+                              or any(c.key for c in written)):
             raise TypeError(f"{self.name}: a numbered table's key is its first column, and "
                             "it holds no Key text (its rows are copied in as they are)")
         object.__setattr__(self, "columns", columns)
         object.__setattr__(self, "names", tuple(column.name for column in columns))
+        object.__setattr__(self, "written", written)
+        object.__setattr__(self, "written_names", tuple(column.name for column in written))
         object.__setattr__(self, "upserted", tuple(
-            (c.name, "key" if c.key else c.cast) for c in columns))
+            (c.name, "key" if c.key else c.cast) for c in written))
 
     def select(self, prefix: str = "") -> str:
         """The column list of a SELECT (``prefix``: a table alias and its dot)."""
@@ -135,6 +151,6 @@ class Table(Generic[R]):
 
     def load(self, conn: psycopg.Connection[Any], ids: Iterable[Any],
              by: str | None = None) -> dict[Any, dict[str, Any]]:
-        """The rows whose ``by`` column (the key unless given) is one of ``ids``, as dicts by
-        key: one query."""
-        return load(conn, self.name, self.names, ids, self.key[0], by)
+        """The rows whose ``by`` column (the key unless given) is one of ``ids``, as dicts of
+        their written columns by key: one query."""
+        return load(conn, self.name, self.written_names, ids, self.key[0], by)

@@ -222,18 +222,6 @@ def differences(applied: dict[int, tuple[str, str]], migrations: list[Migration]
     return found
 
 
-@contextmanager
-def opened(settings: Settings, *, migrate: bool = True) -> Iterator[Database]:
-    """The database, started if embedded, migrated, and closed (stopped) on the way out."""
-    database = Database(settings).open()
-    try:
-        if migrate:
-            database.migrate()
-        yield database
-    finally:
-        database.close()
-
-
 def redact(url: str) -> str:
     """The URL without its password, for messages and logs."""
     params = conninfo_to_dict(url)

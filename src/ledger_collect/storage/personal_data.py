@@ -1,11 +1,12 @@
 """Personal data sealed per data subject (crypto-shredding).
 
 Every customer (the data subject) gets a random 256-bit data key, stored in ``subject_keys``
-sealed by the master key from configuration. Fields an event class lists in ``PERSONAL`` are
-encrypted with AES-GCM under that key before the event is stored, and opened again when it is
-read. Erasing a customer deletes the key: every copy of those fields, in events, snapshots,
-backups and archives, becomes unreadable at once, while amounts and dates stay readable and
-the aggregates still load (the fields then read as ``ERASED``).
+(in memory with the in-memory event store) sealed by the master key from configuration. Fields
+an event class lists in ``PERSONAL`` are encrypted with AES-GCM under that key before the event
+is stored, and opened again when it is read. Erasing a customer deletes the key: every copy of
+those fields, in events, snapshots, backups and archives, becomes unreadable at once, while
+amounts and dates stay readable and the aggregates still load (the fields then read as
+``ERASED``).
 """
 
 from __future__ import annotations
@@ -69,16 +70,102 @@ def _decoded(text: str, source: str) -> bytes:
 
 
 class KeyRing:
-    """Data keys per subject, cached in memory, stored sealed in the ``subject_keys`` table."""
+    """Data keys per subject, cached in memory, kept sealed by the master key in a store of
+    keys and erasures: ``PostgresKeyRing``'s tables, or ``InMemoryKeyRing``'s dictionaries for
+    the in-memory event store. Both erase alike: once a subject's key is deleted, it never gets
+    another one."""
+
+    def __init__(self, master_key: bytes) -> None:
+        self._master = AESGCM(master_key)
+        self._cache: dict[UUID, AESGCM | None] = {}  # None: erased
+        self._lock = threading.Lock()
+
+    # -- the store, by kind ----------------------------------------------------------------
+    def _fetch(self, subjects: list[UUID]) -> tuple[dict[UUID, bytes], set[UUID]]:
+        """The sealed keys stored for ``subjects``, and which of the others were erased."""
+        raise NotImplementedError
+
+    def _offer(self, offered: dict[UUID, bytes]) -> dict[UUID, bytes | None]:
+        """Store the offered keys of subjects that have none and were not erased; returns what
+        is stored for each subject (None: erased), as far as this store can see it."""
+        raise NotImplementedError
+
+    def _delete(self, subject: UUID, reason: str) -> bool:
+        """Delete the subject's key and record its erasure; False when it had no key."""
+        raise NotImplementedError
+
+    # -- keys ------------------------------------------------------------------------------
+    def _seal_key(self, subject: UUID, key: bytes) -> bytes:
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._master.encrypt(nonce, key, subject.bytes)
+
+    def _open_key(self, subject: UUID, sealed: bytes) -> AESGCM:
+        try:
+            key = self._master.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], subject.bytes)
+        except InvalidTag as exc:
+            raise MasterKeyError(
+                f"the data key of subject {subject} does not open with the configured master key"
+            ) from exc
+        return AESGCM(key)
+
+    def load(self, subjects: Iterable[UUID]) -> None:
+        """Fetch the stored keys (or erasures) of the subjects not cached, at once."""
+        wanted = [s for s in dict.fromkeys(subjects) if s not in self._cache]
+        if not wanted:
+            return
+        sealed, erased = self._fetch(wanted)
+        found = {subject: self._open_key(subject, key) for subject, key in sealed.items()}
+        with self._lock:
+            self._cache.update(found)
+            self._cache.update({s: None for s in erased})
+
+    def ensure_keys(self, subjects: Iterable[UUID]) -> None:
+        """Make sure each subject has a key: new keys for the subjects not cached are offered,
+        stored where missing, and every subject's stored key (or its erasure) read back."""
+        wanted = [s for s in dict.fromkeys(subjects) if s not in self._cache]
+        if not wanted:
+            return
+        stored = self._offer({s: self._seal_key(s, AESGCM.generate_key(bit_length=256))
+                              for s in wanted})
+        found: dict[UUID, AESGCM | None] = {
+            subject: None if key is None else self._open_key(subject, key)
+            for subject, key in stored.items()}
+        with self._lock:
+            self._cache.update(found)
+        # A subject whose key another process stored meanwhile may not be in what the store
+        # could see: read it now that it is there.
+        self.load([s for s in wanted if s not in found])
+
+    def cipher_for(self, subject: UUID, *, create: bool) -> AESGCM | None:
+        """The subject's cipher, or None when the subject was erased (or has no key)."""
+        if subject not in self._cache:
+            if create:
+                self.ensure_keys([subject])
+            else:
+                self.load([subject])
+        return self._cache.get(subject)
+
+    def erase(self, subject: UUID, reason: str) -> bool:
+        """Delete the subject's key for good. Returns False when it was already erased."""
+        deleted = self._delete(subject, reason)
+        with self._lock:
+            self._cache[subject] = None
+        return deleted
+
+    def forget_cache(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+
+class PostgresKeyRing(KeyRing):
+    """The key ring in the ``subject_keys`` and ``erased_subjects`` tables."""
 
     def __init__(self, master_key: bytes, datastore: Any) -> None:
-        self._master = AESGCM(master_key)
+        super().__init__(master_key)
         self._datastore = datastore  # eventsourcing's PostgresDatastore: one pool for all
         schema = sql.Identifier(datastore.schema or "public")
         self._keys_table = sql.SQL("{}.subject_keys").format(schema)
         self._erased_table = sql.SQL("{}.erased_subjects").format(schema)
-        self._cache: dict[UUID, AESGCM | None] = {}  # None: erased
-        self._lock = threading.Lock()
         # Keys offered for subjects (the erased ones get none), inserted where missing, and
         # what is stored for each: the inserted rows come back by RETURNING (the statement's
         # snapshot does not show them), the others by the join, erasures as a NULL key.
@@ -96,82 +183,31 @@ class KeyRing:
             " UNION ALL SELECT subject_id, NULL FROM erased"
         ).format(keys=self._keys_table, erased=self._erased_table)
 
-    def _seal_key(self, subject: UUID, key: bytes) -> bytes:
-        nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._master.encrypt(nonce, key, subject.bytes)
-
-    def _open_key(self, subject: UUID, sealed: bytes) -> AESGCM:
-        try:
-            key = self._master.decrypt(sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], subject.bytes)
-        except InvalidTag as exc:
-            raise MasterKeyError(
-                f"the data key of subject {subject} does not open with the configured master key"
-            ) from exc
-        return AESGCM(key)
-
-    def load(self, subjects: Iterable[UUID]) -> None:
-        """Fetch the stored keys (or erasures) of the subjects not cached, in one query."""
-        wanted = [s for s in dict.fromkeys(subjects) if s not in self._cache]
-        if not wanted:
-            return
+    def _fetch(self, subjects: list[UUID]) -> tuple[dict[UUID, bytes], set[UUID]]:
+        """In one transaction: the keys, then the erasures of the subjects without one."""
         with self._datastore.transaction(commit=False) as curs:
-            curs.execute(
-                sql.SQL("SELECT subject_id, sealed_key FROM {} WHERE subject_id = ANY(%s)").format(
-                    self._keys_table
-                ),
-                (wanted,),
-            )
-            found = {row["subject_id"]: self._open_key(row["subject_id"], row["sealed_key"])
-                     for row in curs.fetchall()}
-            missing = [s for s in wanted if s not in found]
+            curs.execute(sql.SQL("SELECT subject_id, sealed_key FROM {} WHERE subject_id = "
+                                 "ANY(%s)").format(self._keys_table), (subjects,))
+            found = {row["subject_id"]: row["sealed_key"] for row in curs.fetchall()}
+            missing = [s for s in subjects if s not in found]
             erased: set[UUID] = set()
             if missing:
-                curs.execute(
-                    sql.SQL("SELECT subject_id FROM {} WHERE subject_id = ANY(%s)").format(
-                        self._erased_table
-                    ),
-                    (missing,),
-                )
+                curs.execute(sql.SQL("SELECT subject_id FROM {} WHERE subject_id = "
+                                     "ANY(%s)").format(self._erased_table), (missing,))
                 erased = {row["subject_id"] for row in curs.fetchall()}
-        with self._lock:
-            self._cache.update(found)
-            self._cache.update({s: None for s in erased})
+        return found, erased
 
-    def ensure_keys(self, subjects: Iterable[UUID]) -> None:
-        """Make sure each subject has a key, in one statement of one transaction: new keys
-        for the subjects not cached are offered, inserted where missing, and every subject's
-        stored key (or its erasure) read back. (Three transactions before: read, insert, read
-        again.)"""
-        wanted = [s for s in dict.fromkeys(subjects) if s not in self._cache]
-        if not wanted:
-            return
-        sealed = [self._seal_key(s, AESGCM.generate_key(bit_length=256)) for s in wanted]
+    def _offer(self, offered: dict[UUID, bytes]) -> dict[UUID, bytes | None]:
+        """One statement of one transaction (three before: read, insert, read again)."""
         with self._datastore.transaction(commit=True) as curs:
-            # No wait for the disk (a commit's flush): a key is only used to seal events,
-            # and their commit, later in the one write-ahead log, makes it durable with them.
+            # No wait for the disk: a key is only used to seal events, and their commit, later
+            # in the one write-ahead log, makes it durable with them.
             curs.execute(_ASYNC_COMMIT)
-            curs.execute(self._ensure_statement, {"ids": wanted, "keys": sealed})
-            rows = curs.fetchall()
-        found: dict[UUID, AESGCM | None] = {
-            row["subject_id"]: None if row["sealed_key"] is None
-            else self._open_key(row["subject_id"], row["sealed_key"]) for row in rows}
-        with self._lock:
-            self._cache.update(found)
-        # A subject whose key another process inserted while this statement ran is not in its
-        # snapshot: read it now that it is committed.
-        self.load([s for s in wanted if s not in found])
+            curs.execute(self._ensure_statement,
+                         {"ids": list(offered), "keys": list(offered.values())})
+            return {row["subject_id"]: row["sealed_key"] for row in curs.fetchall()}
 
-    def cipher_for(self, subject: UUID, *, create: bool) -> AESGCM | None:
-        """The subject's cipher, or None when the subject was erased (or has no key)."""
-        if subject not in self._cache:
-            if create:
-                self.ensure_keys([subject])
-            else:
-                self.load([subject])
-        return self._cache.get(subject)
-
-    def erase(self, subject: UUID, reason: str) -> bool:
-        """Delete the subject's key for good. Returns False when it was already erased."""
+    def _delete(self, subject: UUID, reason: str) -> bool:
         with self._datastore.transaction(commit=True) as curs:
             curs.execute(
                 sql.SQL("DELETE FROM {} WHERE subject_id = %s").format(self._keys_table),
@@ -184,13 +220,34 @@ class KeyRing:
                 ).format(self._erased_table),
                 (subject, reason),
             )
-        with self._lock:
-            self._cache[subject] = None
         return deleted
 
-    def forget_cache(self) -> None:
+
+class InMemoryKeyRing(KeyRing):
+    """The key ring of the in-memory event store (the library's POPO persistence): its keys
+    and erasures live as long as the application, as its events do."""
+
+    def __init__(self, master_key: bytes) -> None:
+        super().__init__(master_key)
+        self.sealed_keys: dict[UUID, bytes] = {}
+        self.erasures: dict[UUID, str] = {}  # subject -> reason
+
+    def _fetch(self, subjects: list[UUID]) -> tuple[dict[UUID, bytes], set[UUID]]:
         with self._lock:
-            self._cache.clear()
+            return ({s: self.sealed_keys[s] for s in subjects if s in self.sealed_keys},
+                    {s for s in subjects if s in self.erasures})
+
+    def _offer(self, offered: dict[UUID, bytes]) -> dict[UUID, bytes | None]:
+        with self._lock:
+            for subject, key in offered.items():
+                if subject not in self.erasures:
+                    self.sealed_keys.setdefault(subject, key)
+            return {s: None if s in self.erasures else self.sealed_keys[s] for s in offered}
+
+    def _delete(self, subject: UUID, reason: str) -> bool:
+        with self._lock:
+            self.erasures.setdefault(subject, reason)
+            return self.sealed_keys.pop(subject, None) is not None
 
 
 def _aad(subject: UUID, field: str) -> bytes:

@@ -5,6 +5,7 @@ Strategies, as data:
     ``strategy_rules``     a strategy's rules, read as SQL (to rank) and in Python (to explain)
     ``strategy_versions``  versions published, activated again and read
 Writer (the projector's side):
+    ``model_tables``       its row tables, declared once
     ``model_writer``       the ``Worklist`` read model: a page of events into rows
     ``event_fold``         how each event changes those rows
     ``customer_figures``   the per-customer figures the ranking reads, recomputed

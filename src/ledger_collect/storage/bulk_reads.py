@@ -1,29 +1,28 @@
-"""Loading many aggregates at once, and the batch the importer runs its records on.
+"""Reading the event store in bulk: many aggregates at once, and the ids of aggregates by the
+topics of their events.
 
 The repository loads one aggregate per SELECT: fine for a command, far too slow for an import
-of 300,000 records. ``load_aggregates`` reads the events of a whole set of ids in one query and
-rebuilds the aggregates the way the library's repository does (the first event's ``mutate(None)``
-creates the aggregate, each later one mutates it). No snapshots are configured, so the events
-are the whole story.
+of 300,000 records or a job going through thousands of promises. ``load_aggregates`` reads the
+events of a whole set of ids in one query and rebuilds the aggregates the way the library's
+repository does (the first event's ``mutate(None)`` creates the aggregate, each later one
+mutates it). No snapshots are configured, so the events are the whole story.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.postgres import PostgresRecorder
 from eventsourcing.utils import resolve_topic
 from psycopg import sql
 
-from ledger_collect.commands import Batch
-from ledger_collect.commands.values import DEFAULT_LIMITS, Limits
 from ledger_collect.domain.customer import Customer
-
-A = TypeVar("A", bound=Aggregate)
 
 
 def _events_table(app: Any) -> sql.Composed:
@@ -33,11 +32,14 @@ def _events_table(app: Any) -> sql.Composed:
 
 
 def load_aggregates(app: Any, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
-    """The current state of every aggregate among ``ids`` that exists, in one query."""
+    """The current state of every aggregate among ``ids`` that exists, in one query (on the
+    in-memory store, one lookup each: there is no query to save)."""
     wanted = list(dict.fromkeys(ids))
     if not wanted:
         return {}
     recorder = app.recorder
+    if not isinstance(recorder, PostgresRecorder):
+        return _one_by_one(app.repository, wanted)
     query = sql.SQL(
         "SELECT originator_id, originator_version, topic, state FROM {} "
         "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
@@ -60,6 +62,16 @@ def load_aggregates(app: Any, ids: Iterable[UUID]) -> dict[UUID, Aggregate]:
             aggregate = event.mutate(aggregate)
         if aggregate is not None:
             found[aggregate_id] = aggregate
+    return found
+
+
+def _one_by_one(repository: Any, ids: list[UUID]) -> dict[UUID, Aggregate]:
+    found: dict[UUID, Aggregate] = {}
+    for aggregate_id in ids:
+        try:
+            found[aggregate_id] = repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            pass
     return found
 
 
@@ -109,52 +121,3 @@ def unconfirmed_ids(app: Any, created: str, ended: Iterable[str]) -> list[UUID]:
     with app.recorder.datastore.transaction(commit=False) as curs:
         curs.execute(query, (created, list(ended)))
         return [row["originator_id"] for row in curs.fetchall()]
-
-
-class ImportBatch(Batch):
-    """A Batch that knows which ids the store does not hold (so asking again costs nothing),
-    counts the aggregates it still had to load one by one, and watches what one record does:
-    ``watch()`` before a record, then ``added()`` is the number of events the record recorded
-    and ``left_partial()`` says whether it left events behind although it failed. (What a
-    record touched is kept with its pending count, so ``added()`` looks nothing up.)"""
-
-    def __init__(self, repository: Any, limits: Limits = DEFAULT_LIMITS) -> None:
-        super().__init__(repository, limits)
-        self.absent: set[UUID] = set()
-        self.single_loads = 0
-        # What the record touched, by object (an int key: a UUID hashes in Python): each
-        # aggregate with its pending events before.
-        self._touched: dict[int, list[Any]] = {}
-
-    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
-        known = self.aggregates.get(aggregate_id)
-        if known is None:
-            if aggregate_id in self.absent:
-                return None
-            self.single_loads += 1
-            found = super().find(cls, aggregate_id)
-            if aggregate_id not in self.aggregates:
-                self.absent.add(aggregate_id)
-                return None
-        else:
-            found = known if isinstance(known, cls) else None
-        if found is not None and id(found) not in self._touched:
-            self._touched[id(found)] = [found, len(found.pending_events)]
-        return found
-
-    def add(self, aggregate: A) -> A:
-        replaced = self.aggregates.get(aggregate.id)
-        if replaced is not None and replaced is not aggregate:  # its events are not saved
-            self._touched.pop(id(replaced), None)
-        self._touched.setdefault(id(aggregate), [aggregate, 0])
-        self.absent.discard(aggregate.id)
-        return super().add(aggregate)
-
-    def watch(self) -> None:
-        self._touched = {}
-
-    def added(self) -> int:
-        return sum(len(a.pending_events) - n for a, n in self._touched.values())
-
-    def left_partial(self) -> bool:
-        return self.added() > 0
