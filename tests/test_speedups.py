@@ -16,7 +16,9 @@ import hashlib
 import importlib
 import importlib.metadata
 import inspect
+import io
 import re
+import tokenize
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -193,18 +195,35 @@ def test_the_library_internals_the_speedups_rely_on_are_as_pinned(pin: Pin) -> N
         f"that relies on it against the new source, then update its digest")
 
 
-def _our_sources() -> Iterator[tuple[Path, str]]:
-    """Our modules outside the speed-ups package, and the benchmarks."""
+def _code(text: str) -> list[str]:
+    """The lines of a module's source with its comments and docstrings (triple-quoted strings)
+    blanked: what it says about a name is no use of it."""
+    lines = text.splitlines()
+    for token in tokenize.generate_tokens(io.StringIO(text).readline):
+        if token.type == tokenize.COMMENT or (
+                token.type == tokenize.STRING and token.string.lstrip("rRbBuUfF")[:3] in
+                ('"""', "'''")):
+            (first, start), (last, end) = token.start, token.end
+            for row in range(first, last + 1):
+                line = lines[row - 1]
+                left = start if row == first else 0
+                right = end if row == last else len(line)
+                lines[row - 1] = line[:left] + " " * (right - left) + line[right:]
+    return lines
+
+
+def _our_sources() -> Iterator[tuple[Path, list[str]]]:
+    """Our modules outside the speed-ups package, and the benchmarks: their code lines."""
     for path in sorted([*PACKAGE.rglob("*.py"), *(ROOT / "benchmarks").glob("*.py")]):
         if SPEEDUPS_PACKAGE not in path.parents:
-            yield path, path.read_text()
+            yield path, _code(path.read_text())
 
 
 def test_no_pinned_library_internal_is_used_outside_the_speedups_package() -> None:
     used = [f"{path.relative_to(ROOT)}:{number}: {pin} ({line.strip()})"
-            for path, text in _our_sources()
-            for number, line in enumerate(text.splitlines(), start=1)
-            for pin in PINS if pin.used_as and re.search(pin.used_as, line.split("#")[0])]
+            for path, lines in _our_sources()
+            for number, line in enumerate(lines, start=1)
+            for pin in PINS if pin.used_as and re.search(pin.used_as, line)]
     assert used == []
 
 
@@ -226,9 +245,8 @@ def test_no_private_name_of_a_library_is_reached_outside_the_speedups_package() 
     imported, that our code does not define, belongs to a library: only the speed-ups may."""
     ours = _our_private_names()
     reached: dict[str, list[str]] = {}
-    for path, text in _our_sources():
-        for number, line in enumerate(text.splitlines(), start=1):
-            code = line.split("#")[0]
+    for path, lines in _our_sources():
+        for number, code in enumerate(lines, start=1):
             names = [name for receiver, name in re.findall(r"(\w+|\))\.(_[A-Za-z]\w*)", code)
                      if receiver not in ("self", "cls") and not name.startswith("__")]
             imported = re.match(r"\s*(?:from\s+(\S+)\s+import\s+(.*)|import\s+(\S+))", code)
