@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Self
+from typing import Self
 from uuid import UUID
 
 import strawberry
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
-from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import (
-    ACTIVITY_READS,
-    Guard,
-    on_customer,
-    on_record,
-    run_command,
-    state_of,
-)
+from ledger_collect.api.errors import Problem, command_mutation
+from ledger_collect.api.runner import ACTIVITY_READS, RecordCommands
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.activity import Activity
 
@@ -74,39 +66,27 @@ class ActivityClosed(ActivityState):
     pass
 
 
-CreateActivityResult = Annotated[ActivityCreated | NotFound | RuleBroken | Conflict,
-                                 strawberry.union("CreateActivityResult")]
-RescheduleActivityResult = Annotated[ActivityRescheduled | NotFound | RuleBroken | Conflict,
-                                     strawberry.union("RescheduleActivityResult")]
-CloseActivityResult = Annotated[ActivityClosed | NotFound | RuleBroken | Conflict,
-                                strawberry.union("CloseActivityResult")]
-
-
-def _task(activity_id: UUID) -> Guard:
-    return on_record(Action.CASEWORK, Activity, activity_id, "activity")
+_ACTIVITY = RecordCommands(Activity, "activity_id", "activity", ACTIVITY_READS)
 
 
 @strawberry.type
 class ActivityMutations:
-    @strawberry.mutation(description="Create a task about the customer for a specialist.")
+    @command_mutation(ActivityCreated,
+                      description="Create a task about the customer for a specialist.")
     async def create_activity(self, info: Info,
-                              input: CreateActivityInput) -> CreateActivityResult:
-        return await run_command(
-            info, on_customer(Action.CASEWORK, input.customer_id), commands.create_activity,
-            input.customer_id, specialist=input.specialist or info.context.user.id,
-            due_date=input.due_date, description=input.description,
-            reads=ACTIVITY_READS, answer=lambda saved: ActivityCreated.of(saved[saved.result]))
+                              input: CreateActivityInput) -> ActivityState | Problem:
+        return await _ACTIVITY.create(info, commands.create_activity, input,
+                                      specialist=input.specialist or info.context.user.id,
+                                      answer=ActivityCreated)
 
-    @strawberry.mutation(description="Move the task's due date.")
+    @command_mutation(ActivityRescheduled, description="Move the task's due date.")
     async def reschedule_activity(self, info: Info,
-                                  input: RescheduleActivityInput) -> RescheduleActivityResult:
-        return await run_command(
-            info, _task(input.activity_id), commands.reschedule_activity, input.activity_id,
-            input.due_date, reads=ACTIVITY_READS, answer=state_of(ActivityRescheduled, input.activity_id))
+                                  input: RescheduleActivityInput) -> ActivityState | Problem:
+        return await _ACTIVITY.change(info, commands.reschedule_activity, input,
+                                      answer=ActivityRescheduled)
 
-    @strawberry.mutation(description="The task is done (or no longer needed).")
+    @command_mutation(ActivityClosed, description="The task is done (or no longer needed).")
     async def close_activity(self, info: Info,
-                             input: CloseActivityInput) -> CloseActivityResult:
-        return await run_command(
-            info, _task(input.activity_id), commands.close_activity, input.activity_id,
-            note=input.note, reads=ACTIVITY_READS, answer=state_of(ActivityClosed, input.activity_id))
+                             input: CloseActivityInput) -> ActivityState | Problem:
+        return await _ACTIVITY.change(info, commands.close_activity, input,
+                                      answer=ActivityClosed)

@@ -4,16 +4,23 @@ conversations with them). Names, emails, phones and notes are personal data."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 import strawberry
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.permissions import Action, Personal, personal_field
-from ledger_collect.api.runner import CONTACT_READS, on_customer, on_record, run_command
+from ledger_collect.api.runner import (
+    CONTACT_READS,
+    arguments,
+    on_customer,
+    on_record,
+    run_command,
+)
 from ledger_collect.commands import casework, receivables
 from ledger_collect.domain.contact import CHANNELS, RESULTS, CustomerContact
 
@@ -132,80 +139,59 @@ class LinkedToContact:
                                                   "idempotent).")
 
 
-AddContactResult = Annotated[ContactAdded | NotFound | RuleBroken | Conflict,
-                             strawberry.union("AddContactResult")]
-ChangeContactResult = Annotated[ContactChanged | NotFound | RuleBroken | Conflict,
-                                strawberry.union("ChangeContactResult")]
-RemoveContactResult = Annotated[ContactRemoved | NotFound | RuleBroken | Conflict,
-                                strawberry.union("RemoveContactResult")]
-SetDefaultContactResult = Annotated[DefaultContactSet | NotFound | RuleBroken | Conflict,
-                                    strawberry.union("SetDefaultContactResult")]
-RecordContactResult = Annotated[ContactRecorded | NotFound | RuleBroken | Conflict,
-                                strawberry.union("RecordContactResult")]
-LinkToContactResult = Annotated[LinkedToContact | NotFound | RuleBroken | Conflict,
-                                strawberry.union("LinkToContactResult")]
+async def _on_person(info: Info, function: Callable[..., None], input: Any,
+                     answer: type[ContactPersonChanged], **changes: Any) -> Any:
+    """Run a command on one contact person of the customer ``input.customer_id``; the answer
+    names the person."""
+    given = arguments(input, **changes)
+    return await run_command(
+        info, on_customer(Action.CASEWORK, input.customer_id), function, **given,
+        reads=CONTACT_READS,
+        answer=lambda saved: answer(customer_id=input.customer_id, contact_id=given["contact_id"]))
 
 
 @strawberry.type
 class ContactMutations:
-    @strawberry.mutation(description="Add a person to contact at the customer.")
-    async def add_contact(self, info: Info, input: AddContactInput) -> AddContactResult:
-        contact_id = input.contact_id or uuid.uuid4().hex
-        return await run_command(
-            info, on_customer(Action.CASEWORK, input.customer_id), receivables.add_contact,
-            input.customer_id, contact_id, name=input.name, email=input.email,
-            phone=input.phone, role=input.role,
-            reads=CONTACT_READS, answer=lambda saved: ContactAdded(customer_id=input.customer_id,
-                                                 contact_id=contact_id))
+    @command_mutation(ContactAdded, description="Add a person to contact at the customer.")
+    async def add_contact(self, info: Info,
+                          input: AddContactInput) -> ContactPersonChanged | Problem:
+        return await _on_person(info, receivables.add_contact, input, ContactAdded,
+                                contact_id=input.contact_id or uuid.uuid4().hex)
 
-    @strawberry.mutation(description="Correct a contact person's name, email, phone or role.")
+    @command_mutation(ContactChanged,
+                      description="Correct a contact person's name, email, phone or role.")
     async def change_contact(self, info: Info,
-                             input: ChangeContactInput) -> ChangeContactResult:
-        return await run_command(
-            info, on_customer(Action.CASEWORK, input.customer_id), receivables.change_contact,
-            input.customer_id, input.contact_id, name=input.name, email=input.email,
-            phone=input.phone, role=input.role,
-            reads=CONTACT_READS, answer=lambda saved: ContactChanged(customer_id=input.customer_id,
-                                                   contact_id=input.contact_id))
+                             input: ChangeContactInput) -> ContactPersonChanged | Problem:
+        return await _on_person(info, receivables.change_contact, input, ContactChanged)
 
-    @strawberry.mutation(description="Remove a contact person from the customer.")
+    @command_mutation(ContactRemoved, description="Remove a contact person from the customer.")
     async def remove_contact(self, info: Info,
-                             input: RemoveContactInput) -> RemoveContactResult:
-        return await run_command(
-            info, on_customer(Action.CASEWORK, input.customer_id), receivables.remove_contact,
-            input.customer_id, input.contact_id,
-            reads=CONTACT_READS, answer=lambda saved: ContactRemoved(customer_id=input.customer_id,
-                                                   contact_id=input.contact_id))
+                             input: RemoveContactInput) -> ContactPersonChanged | Problem:
+        return await _on_person(info, receivables.remove_contact, input, ContactRemoved)
 
-    @strawberry.mutation(description="Make this person the one to contact first.")
+    @command_mutation(DefaultContactSet, description="Make this person the one to contact first.")
     async def set_default_contact(self, info: Info,
-                                  input: SetDefaultContactInput) -> SetDefaultContactResult:
-        return await run_command(
-            info, on_customer(Action.CASEWORK, input.customer_id),
-            receivables.set_default_contact, input.customer_id, input.contact_id,
-            reads=CONTACT_READS, answer=lambda saved: DefaultContactSet(customer_id=input.customer_id,
-                                                      contact_id=input.contact_id))
+                                  input: SetDefaultContactInput) -> ContactPersonChanged | Problem:
+        return await _on_person(info, receivables.set_default_contact, input, DefaultContactSet)
 
-    @strawberry.mutation(description="Record a conversation with the customer; the caller is "
-                                     "the specialist who had it.")
+    @command_mutation(ContactRecorded,
+                      description="Record a conversation with the customer; the caller is the "
+                                  "specialist who had it.")
     async def record_contact(self, info: Info,
-                             input: RecordContactInput) -> RecordContactResult:
+                             input: RecordContactInput) -> ContactRecorded | Problem:
         return await run_command(
             info, on_customer(Action.CASEWORK, input.customer_id), casework.record_contact,
-            input.customer_id, channel=input.channel, result=input.result,
-            contact_person_id=input.contact_person_id, summary=input.summary,
-            notes=input.notes, contact_date=input.contact_date,
-            reads=CONTACT_READS, answer=lambda saved: ContactRecorded(contact_id=saved.result,
-                                                             customer_id=input.customer_id))
+            **arguments(input), reads=CONTACT_READS, answer=lambda saved: ContactRecorded(
+                contact_id=saved.result, customer_id=input.customer_id))
 
-    @strawberry.mutation(description="Link the promises, disputes and follow-ups that came "
-                                     "out of a conversation to it.")
+    @command_mutation(LinkedToContact,
+                      description="Link the promises, disputes and follow-ups that came out of a "
+                                  "conversation to it.")
     async def link_to_contact(self, info: Info,
-                              input: LinkToContactInput) -> LinkToContactResult:
+                              input: LinkToContactInput) -> LinkedToContact | Problem:
         return await run_command(
             info, on_record(Action.CASEWORK, CustomerContact, input.contact_id,
                             "customer contact"),
-            casework.link_to_contact, input.contact_id, promise_ids=input.promise_ids,
-            dispute_ids=input.dispute_ids, resubmission_ids=input.resubmission_ids,
-            reads=CONTACT_READS, answer=lambda saved: LinkedToContact(contact_id=input.contact_id,
-                                                     new_links=saved.result))
+            casework.link_to_contact, **arguments(input), reads=CONTACT_READS,
+            answer=lambda saved: LinkedToContact(contact_id=input.contact_id,
+                                                 new_links=saved.result))

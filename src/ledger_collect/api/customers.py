@@ -13,7 +13,7 @@ import strawberry
 
 from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.overview_parts import BRANCHES, CONTACT_PERSONS, HEAD_OFFICE, NOTES, Reads
 from ledger_collect.api.pages import (
     AFTER_DESCRIPTION,
@@ -30,7 +30,13 @@ from ledger_collect.api.permissions import (
     require,
     require_assignment,
 )
-from ledger_collect.api.runner import CUSTOMER_READS, Guard, on_customer, run_command
+from ledger_collect.api.runner import (
+    CUSTOMER_READS,
+    Guard,
+    arguments,
+    on_customer,
+    run_command,
+)
 from ledger_collect.commands import Batch
 from ledger_collect.commands import receivables as commands
 from ledger_collect.domain import customer as domain
@@ -186,14 +192,6 @@ class CustomerNoteAdded:
     note_id: str
 
 
-AssignCustomerResult = Annotated[CustomerAssigned | NotFound | RuleBroken | Conflict,
-                                 strawberry.union("AssignCustomerResult")]
-UnassignCustomerResult = Annotated[CustomerUnassigned | NotFound | RuleBroken | Conflict,
-                                   strawberry.union("UnassignCustomerResult")]
-AddCustomerNoteResult = Annotated[CustomerNoteAdded | NotFound | RuleBroken | Conflict,
-                                  strawberry.union("AddCustomerNoteResult")]
-
-
 def _assignment(customer_id: UUID, new: str | None) -> Guard:
     def guard(user: User, batch: Batch) -> None:
         require(user, Action.ASSIGN)
@@ -206,32 +204,35 @@ def _assignment(customer_id: UUID, new: str | None) -> Guard:
 
 @strawberry.type
 class CustomerMutations:
-    @strawberry.mutation(description="Give the customer to a specialist. Supervisors assign "
-                                     "anyone in their segments; a specialist takes only "
-                                     "unassigned customers, for themselves.")
+    @command_mutation(CustomerAssigned,
+                      description="Give the customer to a specialist. Supervisors assign anyone "
+                                  "in their segments; a specialist takes only unassigned "
+                                  "customers, for themselves.")
     async def assign_customer(self, info: Info,
-                              input: AssignCustomerInput) -> AssignCustomerResult:
+                              input: AssignCustomerInput) -> CustomerAssigned | Problem:
         specialist = input.specialist.strip()
         return await run_command(
             info, _assignment(input.customer_id, specialist), commands.assign_customer,
-            input.customer_id, specialist,
-            reads=CUSTOMER_READS, answer=lambda saved: CustomerAssigned(customer_id=input.customer_id,
-                                                     specialist=specialist))
+            **arguments(input, specialist=specialist), reads=CUSTOMER_READS,
+            answer=lambda saved: CustomerAssigned(customer_id=input.customer_id,
+                                                  specialist=specialist))
 
-    @strawberry.mutation(description="Take the customer off its specialist's list.")
+    @command_mutation(CustomerUnassigned,
+                      description="Take the customer off its specialist's list.")
     async def unassign_customer(self, info: Info,
-                                input: UnassignCustomerInput) -> UnassignCustomerResult:
+                                input: UnassignCustomerInput) -> CustomerUnassigned | Problem:
         return await run_command(
             info, _assignment(input.customer_id, None), commands.unassign_customer,
-            input.customer_id,
-            reads=CUSTOMER_READS, answer=lambda saved: CustomerUnassigned(customer_id=input.customer_id))
+            **arguments(input), reads=CUSTOMER_READS,
+            answer=lambda saved: CustomerUnassigned(customer_id=input.customer_id))
 
-    @strawberry.mutation(description="Add a free-text note to the customer (personal data).")
+    @command_mutation(CustomerNoteAdded,
+                      description="Add a free-text note to the customer (personal data).")
     async def add_customer_note(self, info: Info,
-                                input: AddCustomerNoteInput) -> AddCustomerNoteResult:
+                                input: AddCustomerNoteInput) -> CustomerNoteAdded | Problem:
         note_id = uuid.uuid4().hex
         return await run_command(
             info, on_customer(Action.CASEWORK, input.customer_id), commands.add_customer_note,
-            input.customer_id, note_id, input.text,
-            reads=CUSTOMER_READS, answer=lambda saved: CustomerNoteAdded(customer_id=input.customer_id,
-                                                      note_id=note_id))
+            **arguments(input, note_id=note_id), reads=CUSTOMER_READS,
+            answer=lambda saved: CustomerNoteAdded(customer_id=input.customer_id,
+                                                   note_id=note_id))

@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Any, Self
 from uuid import UUID
 
 import strawberry
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
-from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import (
-    DISPUTE_READS,
-    Guard,
-    on_customer,
-    on_record,
-    run_command,
-    state_of,
-)
+from ledger_collect.api.errors import Problem, command_mutation
+from ledger_collect.api.runner import DISPUTE_READS, RecordCommands, arguments, run_command
 from ledger_collect.commands import Outcome
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.dispute import REASONS, RESOLUTIONS, DisputeCase
@@ -130,83 +122,54 @@ class DisputeClosed(DisputeState):
     pass
 
 
-OpenDisputeResult = Annotated[DisputeOpened | NotFound | RuleBroken | Conflict,
-                              strawberry.union("OpenDisputeResult")]
-StartDisputeProcessingResult = Annotated[
-    DisputeProcessingStarted | NotFound | RuleBroken | Conflict,
-    strawberry.union("StartDisputeProcessingResult")]
-ChangeDisputeProcessorResult = Annotated[
-    DisputeProcessorChanged | NotFound | RuleBroken | Conflict,
-    strawberry.union("ChangeDisputeProcessorResult")]
-RecordDisputeProgressResult = Annotated[
-    DisputeProgressRecorded | NotFound | RuleBroken | Conflict,
-    strawberry.union("RecordDisputeProgressResult")]
-ResolveDisputeResult = Annotated[DisputeResolved | NotFound | RuleBroken | Conflict,
-                                 strawberry.union("ResolveDisputeResult")]
-AddDisputeNoteResult = Annotated[DisputeNoteAdded | NotFound | RuleBroken | Conflict,
-                                 strawberry.union("AddDisputeNoteResult")]
-CloseDisputeResult = Annotated[DisputeClosed | NotFound | RuleBroken | Conflict,
-                               strawberry.union("CloseDisputeResult")]
-
-
-def _case(dispute_id: UUID) -> Guard:
-    return on_record(Action.CASEWORK, DisputeCase, dispute_id, "dispute")
+_CASE = RecordCommands(DisputeCase, "dispute_id", "dispute", DISPUTE_READS)
 
 
 @strawberry.type
 class DisputeMutations:
-    @strawberry.mutation(description="Open a dispute over open invoices of one customer; the "
-                                     "disputed amount leaves collection and dunning.")
-    async def open_dispute(self, info: Info, input: OpenDisputeInput) -> OpenDisputeResult:
-        return await run_command(
-            info, on_customer(Action.CASEWORK, input.customer_id), commands.open_dispute,
-            input.customer_id, input.invoice_ids, amount=input.amount, reason=input.reason,
-            processor=input.processor, note=input.note,
-            reads=DISPUTE_READS, answer=lambda saved: DisputeOpened.of(saved[saved.result]))
+    @command_mutation(DisputeOpened,
+                      description="Open a dispute over open invoices of one customer; the "
+                                  "disputed amount leaves collection and dunning.")
+    async def open_dispute(self, info: Info, input: OpenDisputeInput) -> DisputeState | Problem:
+        return await _CASE.create(info, commands.open_dispute, input, answer=DisputeOpened)
 
-    @strawberry.mutation(description="The processor starts working the case.")
+    @command_mutation(DisputeProcessingStarted,
+                      description="The processor starts working the case.")
     async def start_dispute_processing(
-            self, info: Info, input: StartDisputeProcessingInput) -> StartDisputeProcessingResult:
-        return await run_command(
-            info, _case(input.dispute_id), commands.start_dispute_processing, input.dispute_id,
-            reads=DISPUTE_READS, answer=state_of(DisputeProcessingStarted, input.dispute_id))
+            self, info: Info, input: StartDisputeProcessingInput) -> DisputeState | Problem:
+        return await _CASE.change(info, commands.start_dispute_processing, input,
+                                  answer=DisputeProcessingStarted)
 
-    @strawberry.mutation(description="Hand the case to another processor.")
+    @command_mutation(DisputeProcessorChanged, description="Hand the case to another processor.")
     async def change_dispute_processor(
-            self, info: Info, input: ChangeDisputeProcessorInput) -> ChangeDisputeProcessorResult:
-        return await run_command(
-            info, _case(input.dispute_id), commands.change_dispute_processor, input.dispute_id,
-            input.processor, reads=DISPUTE_READS, answer=state_of(DisputeProcessorChanged, input.dispute_id))
+            self, info: Info, input: ChangeDisputeProcessorInput) -> DisputeState | Problem:
+        return await _CASE.change(info, commands.change_dispute_processor, input,
+                                  answer=DisputeProcessorChanged)
 
-    @strawberry.mutation(description="Part of the disputed amount was credited, paid or "
-                                     "written off.")
-    async def record_dispute_progress(
-            self, info: Info, input: RecordDisputeProgressInput) -> RecordDisputeProgressResult:
-        return await run_command(
-            info, _case(input.dispute_id), commands.record_dispute_progress, input.dispute_id,
-            credited=input.credited, paid=input.paid, written_off=input.written_off,
-            reads=DISPUTE_READS, answer=state_of(DisputeProgressRecorded, input.dispute_id))
+    @command_mutation(DisputeProgressRecorded,
+                      description="Part of the disputed amount was credited, paid or written off.")
+    async def record_dispute_progress(self, info: Info,
+                                      input: RecordDisputeProgressInput) -> DisputeState | Problem:
+        return await _CASE.change(info, commands.record_dispute_progress, input,
+                                  answer=DisputeProgressRecorded)
 
-    @strawberry.mutation(description="Resolve an in-process case: accepted (credit memo), "
-                                     "rejected, or written off.")
+    @command_mutation(DisputeResolved,
+                      description="Resolve an in-process case: accepted (credit memo), rejected, "
+                                  "or written off.")
     async def resolve_dispute(self, info: Info,
-                              input: ResolveDisputeInput) -> ResolveDisputeResult:
-        return await run_command(
-            info, _case(input.dispute_id), commands.resolve_dispute, input.dispute_id,
-            input.resolution, credited=input.credited, paid=input.paid,
-            written_off=input.written_off, reads=DISPUTE_READS, answer=state_of(DisputeResolved, input.dispute_id))
+                              input: ResolveDisputeInput) -> DisputeState | Problem:
+        return await _CASE.change(info, commands.resolve_dispute, input, answer=DisputeResolved)
 
-    @strawberry.mutation(description="Add a note to the case (personal data).")
+    @command_mutation(DisputeNoteAdded, description="Add a note to the case (personal data).")
     async def add_dispute_note(self, info: Info,
-                               input: AddDisputeNoteInput) -> AddDisputeNoteResult:
+                               input: AddDisputeNoteInput) -> DisputeState | Problem:
         def answer(saved: Outcome[str]) -> DisputeNoteAdded:
             return DisputeNoteAdded.of(saved[input.dispute_id], note_id=saved.result)
 
-        return await run_command(info, _case(input.dispute_id), commands.add_dispute_note,
-                                 input.dispute_id, input.text, reads=DISPUTE_READS, answer=answer)
+        return await run_command(info, _CASE.guard(input.dispute_id), commands.add_dispute_note,
+                                 **arguments(input), reads=DISPUTE_READS, answer=answer)
 
-    @strawberry.mutation(description="Close a resolved case; it is read-only afterwards.")
-    async def close_dispute(self, info: Info, input: CloseDisputeInput) -> CloseDisputeResult:
-        return await run_command(
-            info, _case(input.dispute_id), commands.close_dispute, input.dispute_id,
-            reads=DISPUTE_READS, answer=state_of(DisputeClosed, input.dispute_id))
+    @command_mutation(DisputeClosed,
+                      description="Close a resolved case; it is read-only afterwards.")
+    async def close_dispute(self, info: Info, input: CloseDisputeInput) -> DisputeState | Problem:
+        return await _CASE.change(info, commands.close_dispute, input, answer=DisputeClosed)

@@ -4,22 +4,15 @@ Recipients are personal data: answers carry the status, not the addresses."""
 
 from __future__ import annotations
 
-from typing import Annotated, Self
+from typing import Self
 from uuid import UUID
 
 import strawberry
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import (
-    EMAIL_READS,
-    Guard,
-    on_customer,
-    on_record,
-    run_command,
-    state_of,
-)
+from ledger_collect.api.runner import EMAIL_READS, RecordCommands
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.email import CollectionEmail
 
@@ -107,61 +100,40 @@ class EmailCorrected(EmailState):
     pass
 
 
-CreateEmailResult = Annotated[EmailCreated | NotFound | RuleBroken | Conflict,
-                              strawberry.union("CreateEmailResult")]
-MarkEmailSentResult = Annotated[EmailMarkedSent | NotFound | RuleBroken | Conflict,
-                                strawberry.union("MarkEmailSentResult")]
-MarkEmailFailedResult = Annotated[EmailMarkedFailed | NotFound | RuleBroken | Conflict,
-                                  strawberry.union("MarkEmailFailedResult")]
-MarkEmailPartlySentResult = Annotated[EmailMarkedPartlySent | NotFound | RuleBroken | Conflict,
-                                      strawberry.union("MarkEmailPartlySentResult")]
-CorrectAndResendEmailResult = Annotated[EmailCorrected | NotFound | RuleBroken | Conflict,
-                                        strawberry.union("CorrectAndResendEmailResult")]
-
-
-def _email(action: Action, email_id: UUID) -> Guard:
-    return on_record(action, CollectionEmail, email_id, "email")
+_EMAIL = RecordCommands(CollectionEmail, "email_id", "email", EMAIL_READS)
 
 
 @strawberry.type
 class EmailMutations:
-    @strawberry.mutation(description="Create a pending email to the customer; attachments are "
-                                     "made in the background, then it is sent.")
-    async def create_email(self, info: Info, input: CreateEmailInput) -> CreateEmailResult:
-        return await run_command(
-            info, on_customer(Action.CASEWORK, input.customer_id), commands.create_email,
-            input.customer_id, to=input.to, cc=input.cc, bcc=input.bcc,
-            template=input.template, attachments=input.attachments, zipped=input.zipped,
-            contact_id=input.contact_id,
-            reads=EMAIL_READS, answer=lambda saved: EmailCreated.of(saved[saved.result]))
+    @command_mutation(EmailCreated,
+                      description="Create a pending email to the customer; attachments are made "
+                                  "in the background, then it is sent.")
+    async def create_email(self, info: Info, input: CreateEmailInput) -> EmailState | Problem:
+        return await _EMAIL.create(info, commands.create_email, input, answer=EmailCreated)
 
-    @strawberry.mutation(description="The mailer delivered the email to every recipient.")
-    async def mark_email_sent(self, info: Info, input: MarkEmailSentInput) -> MarkEmailSentResult:
-        return await run_command(
-            info, _email(Action.EMAIL_DELIVERY, input.email_id), commands.mark_email_sent,
-            input.email_id, reads=EMAIL_READS, answer=state_of(EmailMarkedSent, input.email_id))
+    @command_mutation(EmailMarkedSent,
+                      description="The mailer delivered the email to every recipient.")
+    async def mark_email_sent(self, info: Info, input: MarkEmailSentInput) -> EmailState | Problem:
+        return await _EMAIL.change(info, commands.mark_email_sent, input,
+                                   action=Action.EMAIL_DELIVERY, answer=EmailMarkedSent)
 
-    @strawberry.mutation(description="The mailer could not send the email at all.")
+    @command_mutation(EmailMarkedFailed, description="The mailer could not send the email at all.")
     async def mark_email_failed(self, info: Info,
-                                input: MarkEmailFailedInput) -> MarkEmailFailedResult:
-        return await run_command(
-            info, _email(Action.EMAIL_DELIVERY, input.email_id), commands.mark_email_failed,
-            input.email_id, input.error, reads=EMAIL_READS, answer=state_of(EmailMarkedFailed, input.email_id))
+                                input: MarkEmailFailedInput) -> EmailState | Problem:
+        return await _EMAIL.change(info, commands.mark_email_failed, input,
+                                   action=Action.EMAIL_DELIVERY, answer=EmailMarkedFailed)
 
-    @strawberry.mutation(description="Some recipients refused the email.")
-    async def mark_email_partly_sent(
-            self, info: Info, input: MarkEmailPartlySentInput) -> MarkEmailPartlySentResult:
-        return await run_command(
-            info, _email(Action.EMAIL_DELIVERY, input.email_id),
-            commands.mark_email_partly_sent, input.email_id,
-            {failure.address: failure.error for failure in input.failures},
-            reads=EMAIL_READS, answer=state_of(EmailMarkedPartlySent, input.email_id))
+    @command_mutation(EmailMarkedPartlySent, description="Some recipients refused the email.")
+    async def mark_email_partly_sent(self, info: Info,
+                                     input: MarkEmailPartlySentInput) -> EmailState | Problem:
+        return await _EMAIL.change(
+            info, commands.mark_email_partly_sent, input, action=Action.EMAIL_DELIVERY,
+            failures={failure.address: failure.error for failure in input.failures},
+            answer=EmailMarkedPartlySent)
 
-    @strawberry.mutation(description="Correct the recipients of a failed email and send it "
-                                     "again.")
-    async def correct_and_resend_email(
-            self, info: Info, input: CorrectAndResendEmailInput) -> CorrectAndResendEmailResult:
-        return await run_command(
-            info, _email(Action.CASEWORK, input.email_id), commands.correct_and_resend_email,
-            input.email_id, to=input.to, cc=input.cc, bcc=input.bcc,
-            reads=EMAIL_READS, answer=state_of(EmailCorrected, input.email_id))
+    @command_mutation(EmailCorrected,
+                      description="Correct the recipients of a failed email and send it again.")
+    async def correct_and_resend_email(self, info: Info,
+                                       input: CorrectAndResendEmailInput) -> EmailState | Problem:
+        return await _EMAIL.change(info, commands.correct_and_resend_email, input,
+                                   answer=EmailCorrected)

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import strawberry
 from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
@@ -60,6 +62,20 @@ class RuleBroken(Problem):
                              "reload it and try again.")
 class Conflict(Problem):
     pass
+
+
+def command_mutation(answer: type, *, description: str) -> Callable[[Callable[..., Any]], Any]:
+    """``strawberry.mutation`` for a command that may be refused: its result is the union
+    ``<Mutation>Result`` (``recordPromise``: ``RecordPromiseResult``) of ``answer`` and the
+    problems."""
+
+    def declare(resolver: Callable[..., Any]) -> Any:
+        name = "".join(word.capitalize() for word in resolver.__name__.split("_")) + "Result"
+        members = answer | NotFound | RuleBroken | Conflict
+        return strawberry.mutation(resolver, description=description,
+                                   graphql_type=Annotated[members, strawberry.union(name)])
+
+    return declare
 
 
 def problem(error: DomainError) -> NotFound | RuleBroken | Conflict:
@@ -105,7 +121,6 @@ class MaskInternalErrors(MaskErrors):
                     f"quote the id when reporting it.",
             nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id})
-
 
 
 def code_client_errors(errors: list[GraphQLError]) -> None:

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Any, Self
 from uuid import UUID
 
 import strawberry
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import PROMISE_READS, on_record, run_command
+from ledger_collect.api.runner import (
+    PROMISE_READS,
+    RecordCommands,
+    arguments,
+    on_record,
+    run_command,
+)
 from ledger_collect.commands import promises as commands
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
@@ -73,32 +79,26 @@ class PromiseWithdrawn(PromiseState):
     pass
 
 
-RecordPromiseResult = Annotated[PromiseRecorded | NotFound | RuleBroken | Conflict,
-                                strawberry.union("RecordPromiseResult")]
-WithdrawPromiseResult = Annotated[PromiseWithdrawn | NotFound | RuleBroken | Conflict,
-                                  strawberry.union("WithdrawPromiseResult")]
+_PROMISE = RecordCommands(PromiseToPay, "promise_id", "promise to pay", PROMISE_READS)
 
 
 @strawberry.type
 class PromiseMutations:
-    @strawberry.mutation(description="The customer promises to pay (part of) an invoice by a "
-                                     "date. An unconfirmed promise on the invoice is replaced.")
-    async def record_promise(self, info: Info,
-                             input: RecordPromiseInput) -> RecordPromiseResult:
+    @command_mutation(PromiseRecorded,
+                      description="The customer promises to pay (part of) an invoice by a date. "
+                                  "An unconfirmed promise on the invoice is replaced.")
+    async def record_promise(self, info: Info, input: RecordPromiseInput) -> PromiseState | Problem:
         instalments = ([(i.due_date, i.amount) for i in input.instalments]
                        if input.instalments else None)
         return await run_command(
             info, on_record(Action.CASEWORK, Invoice, input.invoice_id, "invoice"),
-            commands.record_promise, invoice_id=input.invoice_id, amount=input.amount,
-            promised_date=input.promised_date, instalments=instalments,
-            currency=input.currency, contact_id=input.contact_id,
+            commands.record_promise, **arguments(input, instalments=instalments),
             reads=PROMISE_READS, answer=lambda saved: PromiseRecorded.of(
                 saved[saved.result], replaced_promise_id=saved[saved.result].replaces))
 
-    @strawberry.mutation(description="Take back an open or in-process promise, saying why.")
+    @command_mutation(PromiseWithdrawn,
+                      description="Take back an open or in-process promise, saying why.")
     async def withdraw_promise(self, info: Info,
-                               input: WithdrawPromiseInput) -> WithdrawPromiseResult:
-        return await run_command(
-            info, on_record(Action.CASEWORK, PromiseToPay, input.promise_id, "promise to pay"),
-            commands.withdraw_promise, input.promise_id, reason=input.reason,
-            reads=PROMISE_READS, answer=lambda saved: PromiseWithdrawn.of(saved[input.promise_id]))
+                               input: WithdrawPromiseInput) -> PromiseState | Problem:
+        return await _PROMISE.change(info, commands.withdraw_promise, input,
+                                     answer=PromiseWithdrawn)

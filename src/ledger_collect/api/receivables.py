@@ -11,21 +11,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 from uuid import UUID
 
 import strawberry
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import ERP_READS, anywhere, run_command
+from ledger_collect.api.runner import ERP_READS, anywhere, arguments, run_command
 from ledger_collect.commands import Outcome
 from ledger_collect.commands import receivables as commands
 from ledger_collect.domain.customer import RISK_CLASSES
 from ledger_collect.domain.invoice import Invoice
-
-ERP = anywhere(Action.ERP_FEED)
 
 
 @strawberry.input
@@ -174,108 +172,71 @@ class DunningLevelRaised(InvoiceFact):
     pass
 
 
-RegisterCustomerResult = Annotated[CustomerRegistered | NotFound | RuleBroken | Conflict,
-                                   strawberry.union("RegisterCustomerResult")]
-PostInvoiceResult = Annotated[InvoicePosted | NotFound | RuleBroken | Conflict,
-                              strawberry.union("PostInvoiceResult")]
-ApplyPaymentResult = Annotated[PaymentApplied | NotFound | RuleBroken | Conflict,
-                               strawberry.union("ApplyPaymentResult")]
-ApplyCreditMemoResult = Annotated[CreditMemoApplied | NotFound | RuleBroken | Conflict,
-                                  strawberry.union("ApplyCreditMemoResult")]
-ReversePaymentResult = Annotated[PaymentReversed | NotFound | RuleBroken | Conflict,
-                                 strawberry.union("ReversePaymentResult")]
-ClearInvoiceResult = Annotated[InvoiceCleared | NotFound | RuleBroken | Conflict,
-                               strawberry.union("ClearInvoiceResult")]
-WriteOffInvoiceResult = Annotated[InvoiceWrittenOff | NotFound | RuleBroken | Conflict,
-                                  strawberry.union("WriteOffInvoiceResult")]
-RaiseDunningLevelResult = Annotated[DunningLevelRaised | NotFound | RuleBroken | Conflict,
-                                    strawberry.union("RaiseDunningLevelResult")]
+async def _feed(info: Info, function: Callable[..., Any], input: Any,
+                answer: Callable[[Outcome[Any]], Any], **changes: Any) -> Any:
+    """Run the command of an ERP fact, its input naming the command's arguments (the fact's
+    business date among them); the integration role decides alone."""
+    return await run_command(info, anywhere(Action.ERP_FEED), function,
+                             **arguments(input, **changes), reads=ERP_READS, answer=answer)
 
 
-def _fact(kind: type[F], number: str) -> Callable[[Outcome[Any]], F]:
-    """The answer for a fact on invoice ``number``: the invoice as it stands now."""
-
-    def answer(saved: Outcome[Any]) -> F:
-        invoice_id = Invoice.create_id(number)
-        return kind.of(saved[invoice_id], invoice_id in saved.changed)
-
-    return answer
+def _fact(kind: type[F], invoice_id: UUID) -> Callable[[Outcome[Any]], F]:
+    """The answer for a fact on an invoice: the invoice as it stands now."""
+    return lambda saved: kind.of(saved[invoice_id], invoice_id in saved.changed)
 
 
 @strawberry.type
 class ReceivableMutations:
-    @strawberry.mutation(description="Register a customer from the ERP, or update its master "
-                                     "data (integration).")
+    @command_mutation(CustomerRegistered,
+                      description="Register a customer from the ERP, or update its master data "
+                                  "(integration).")
     async def register_customer(self, info: Info,
-                                input: RegisterCustomerInput) -> RegisterCustomerResult:
-        return await run_command(
-            info, ERP, commands.register_customer, number=input.number, name=input.name,
-            segment=input.segment, credit_limit=input.credit_limit, currency=input.currency,
-            risk_class=input.risk_class, head_office_number=input.head_office_number,
-            source_id=input.source_id, business_date=input.business_date,
-            reads=ERP_READS, answer=lambda saved: CustomerRegistered(customer_id=saved.result))
+                                input: RegisterCustomerInput) -> CustomerRegistered | Problem:
+        return await _feed(info, commands.register_customer, input,
+                           lambda saved: CustomerRegistered(customer_id=saved.result))
 
-    @strawberry.mutation(description="Post an ERP invoice (integration).")
-    async def post_invoice(self, info: Info, input: PostInvoiceInput) -> PostInvoiceResult:
-        return await run_command(
-            info, ERP, commands.post_invoice, customer_number=input.customer_number,
-            document_number=input.document_number, amount=input.amount,
-            currency=input.currency, posting_date=input.posting_date, due_date=input.due_date,
-            source_id=input.source_id, business_date=input.business_date,
-            reads=ERP_READS, answer=_fact(InvoicePosted, input.document_number))
+    @command_mutation(InvoicePosted, description="Post an ERP invoice (integration).")
+    async def post_invoice(self, info: Info, input: PostInvoiceInput) -> InvoiceFact | Problem:
+        return await _feed(info, commands.post_invoice, input,
+                           _fact(InvoicePosted, Invoice.create_id(input.document_number)))
 
-    @strawberry.mutation(description="Apply a customer payment to invoices (integration).")
-    async def apply_payment(self, info: Info, input: ApplyPaymentInput) -> ApplyPaymentResult:
-        return await run_command(
-            info, ERP, commands.apply_payment, source_id=input.source_id,
-            customer_number=input.customer_number,
-            allocations=[(a.invoice_number, a.amount) for a in input.allocations],
-            unapplied=input.unapplied, currency=input.currency,
-            payment_date=input.payment_date, business_date=input.business_date,
-            reads=ERP_READS, answer=lambda saved: PaymentApplied(parts_recorded=saved.result))
+    @command_mutation(PaymentApplied,
+                      description="Apply a customer payment to invoices (integration).")
+    async def apply_payment(self, info: Info, input: ApplyPaymentInput) -> PaymentApplied | Problem:
+        return await _feed(info, commands.apply_payment, input,
+                           lambda saved: PaymentApplied(parts_recorded=saved.result),
+                           allocations=[(a.invoice_number, a.amount) for a in input.allocations])
 
-    @strawberry.mutation(description="Apply a credit memo to an invoice or to the customer's "
-                                     "account (integration).")
+    @command_mutation(CreditMemoApplied,
+                      description="Apply a credit memo to an invoice or to the customer's account "
+                                  "(integration).")
     async def apply_credit_memo(self, info: Info,
-                                input: ApplyCreditMemoInput) -> ApplyCreditMemoResult:
-        return await run_command(
-            info, ERP, commands.apply_credit_memo, source_id=input.source_id,
-            customer_number=input.customer_number, invoice_number=input.invoice_number,
-            amount=input.amount, currency=input.currency, document_date=input.document_date,
-            business_date=input.business_date,
-            reads=ERP_READS, answer=lambda saved: CreditMemoApplied(recorded=saved.result))
+                                input: ApplyCreditMemoInput) -> CreditMemoApplied | Problem:
+        return await _feed(info, commands.apply_credit_memo, input,
+                           lambda saved: CreditMemoApplied(recorded=saved.result))
 
-    @strawberry.mutation(description="Take a payment off an invoice again (integration).")
+    @command_mutation(PaymentReversed,
+                      description="Take a payment off an invoice again (integration).")
     async def reverse_payment(self, info: Info,
-                              input: ReversePaymentInput) -> ReversePaymentResult:
-        return await run_command(
-            info, ERP, commands.reverse_payment, source_id=input.source_id,
-            invoice_number=input.invoice_number, payment_source_id=input.payment_source_id,
-            business_date=input.business_date,
-            reads=ERP_READS, answer=_fact(PaymentReversed, input.invoice_number))
+                              input: ReversePaymentInput) -> InvoiceFact | Problem:
+        return await _feed(info, commands.reverse_payment, input,
+                           _fact(PaymentReversed, Invoice.create_id(input.invoice_number)))
 
-    @strawberry.mutation(description="Close an invoice by clearing (integration).")
-    async def clear_invoice(self, info: Info, input: ClearInvoiceInput) -> ClearInvoiceResult:
-        return await run_command(
-            info, ERP, commands.clear_invoice, source_id=input.source_id,
-            invoice_number=input.invoice_number, business_date=input.business_date,
-            reads=ERP_READS, answer=_fact(InvoiceCleared, input.invoice_number))
+    @command_mutation(InvoiceCleared, description="Close an invoice by clearing (integration).")
+    async def clear_invoice(self, info: Info, input: ClearInvoiceInput) -> InvoiceFact | Problem:
+        return await _feed(info, commands.clear_invoice, input,
+                           _fact(InvoiceCleared, Invoice.create_id(input.invoice_number)))
 
-    @strawberry.mutation(description="Close an invoice as a loss (integration).")
+    @command_mutation(InvoiceWrittenOff, description="Close an invoice as a loss (integration).")
     async def write_off_invoice(self, info: Info,
-                                input: WriteOffInvoiceInput) -> WriteOffInvoiceResult:
-        return await run_command(
-            info, ERP, commands.write_off_invoice, source_id=input.source_id,
-            invoice_number=input.invoice_number, reason=input.reason,
-            business_date=input.business_date,
-            reads=ERP_READS, answer=_fact(InvoiceWrittenOff, input.invoice_number))
+                                input: WriteOffInvoiceInput) -> InvoiceFact | Problem:
+        return await _feed(info, commands.write_off_invoice, input,
+                           _fact(InvoiceWrittenOff, Invoice.create_id(input.invoice_number)))
 
-    @strawberry.mutation(description="A reminder letter went out: the invoice's dunning level "
-                                     "rises by one (integration).")
+    @command_mutation(DunningLevelRaised,
+                      description="A reminder letter went out: the invoice's dunning level rises "
+                                  "by one (integration).")
     async def raise_dunning_level(self, info: Info,
-                                  input: RaiseDunningLevelInput) -> RaiseDunningLevelResult:
-        return await run_command(
-            info, ERP, commands.raise_dunning_level, input.invoice_id,
-            business_date=input.business_date,
-            reads=ERP_READS, answer=lambda saved: DunningLevelRaised.of(saved[input.invoice_id],
-                                                       input.invoice_id in saved.changed))
+                                  input: RaiseDunningLevelInput) -> InvoiceFact | Problem:
+        return await _feed(info, commands.raise_dunning_level, input,
+                           _fact(DunningLevelRaised, input.invoice_id))

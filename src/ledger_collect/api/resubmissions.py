@@ -3,22 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Self
+from typing import Self
 from uuid import UUID
 
 import strawberry
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
-from ledger_collect.api.permissions import Action
-from ledger_collect.api.runner import (
-    FOLLOW_UP_READS,
-    Guard,
-    on_customer,
-    on_record,
-    run_command,
-    state_of,
-)
+from ledger_collect.api.errors import Problem, command_mutation
+from ledger_collect.api.runner import FOLLOW_UP_READS, RecordCommands
 from ledger_collect.commands import casework as commands
 from ledger_collect.domain.resubmission import Resubmission
 
@@ -75,42 +67,28 @@ class ResubmissionCompleted(ResubmissionState):
     pass
 
 
-CreateResubmissionResult = Annotated[ResubmissionCreated | NotFound | RuleBroken | Conflict,
-                                     strawberry.union("CreateResubmissionResult")]
-MoveResubmissionResult = Annotated[ResubmissionMoved | NotFound | RuleBroken | Conflict,
-                                   strawberry.union("MoveResubmissionResult")]
-CompleteResubmissionResult = Annotated[
-    ResubmissionCompleted | NotFound | RuleBroken | Conflict,
-    strawberry.union("CompleteResubmissionResult")]
-
-
-def _follow_up(resubmission_id: UUID) -> Guard:
-    return on_record(Action.CASEWORK, Resubmission, resubmission_id, "follow-up")
+_FOLLOW_UP = RecordCommands(Resubmission, "resubmission_id", "follow-up", FOLLOW_UP_READS)
 
 
 @strawberry.type
 class ResubmissionMutations:
-    @strawberry.mutation(description="Keep the customer (or some of its invoices) off the "
-                                     "worklist until the follow-up date.")
+    @command_mutation(ResubmissionCreated,
+                      description="Keep the customer (or some of its invoices) off the worklist "
+                                  "until the follow-up date.")
     async def create_resubmission(self, info: Info,
-                                  input: CreateResubmissionInput) -> CreateResubmissionResult:
-        return await run_command(
-            info, on_customer(Action.CASEWORK, input.customer_id), commands.create_resubmission,
-            input.customer_id, follow_up_date=input.follow_up_date, reason=input.reason,
-            invoice_ids=input.invoice_ids,
-            reads=FOLLOW_UP_READS, answer=lambda saved: ResubmissionCreated.of(saved[saved.result]))
+                                  input: CreateResubmissionInput) -> ResubmissionState | Problem:
+        return await _FOLLOW_UP.create(info, commands.create_resubmission, input,
+                                       answer=ResubmissionCreated)
 
-    @strawberry.mutation(description="Move the follow-up to another date, saying why.")
+    @command_mutation(ResubmissionMoved,
+                      description="Move the follow-up to another date, saying why.")
     async def move_resubmission(self, info: Info,
-                                input: MoveResubmissionInput) -> MoveResubmissionResult:
-        return await run_command(
-            info, _follow_up(input.resubmission_id), commands.move_resubmission,
-            input.resubmission_id, input.follow_up_date, reason=input.reason,
-            reads=FOLLOW_UP_READS, answer=state_of(ResubmissionMoved, input.resubmission_id))
+                                input: MoveResubmissionInput) -> ResubmissionState | Problem:
+        return await _FOLLOW_UP.change(info, commands.move_resubmission, input,
+                                       answer=ResubmissionMoved)
 
-    @strawberry.mutation(description="The follow-up was done.")
+    @command_mutation(ResubmissionCompleted, description="The follow-up was done.")
     async def complete_resubmission(
-            self, info: Info, input: CompleteResubmissionInput) -> CompleteResubmissionResult:
-        return await run_command(
-            info, _follow_up(input.resubmission_id), commands.complete_resubmission,
-            input.resubmission_id, reads=FOLLOW_UP_READS, answer=state_of(ResubmissionCompleted, input.resubmission_id))
+            self, info: Info, input: CompleteResubmissionInput) -> ResubmissionState | Problem:
+        return await _FOLLOW_UP.change(info, commands.complete_resubmission, input,
+                                       answer=ResubmissionCompleted)

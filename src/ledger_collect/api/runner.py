@@ -12,9 +12,11 @@ error (masked, logged).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any, TypeVar
 from uuid import UUID
@@ -47,11 +49,6 @@ P = TypeVar("P")
 #: Checks the user may run the command, on its batch before it runs; raises Forbidden, or
 #: NotFoundError for unknown ids.
 Guard = Callable[[User, Batch], None]
-
-
-def state_of(kind: Any, record_id: UUID) -> Callable[[Outcome[Any]], Any]:
-    """The answer ``kind.of(<record as saved>)``, for commands that change one record."""
-    return lambda saved: kind.of(saved[record_id])
 
 
 def anywhere(action: Action) -> Guard:
@@ -108,6 +105,48 @@ async def run_command(info: Info, guard: Guard, function: Callable[..., R], *arg
     if reads and position is not None:
         await wait_for_read_models(context, position, reads)
     return payload
+
+
+def arguments(input: Any, **changes: Any) -> dict[str, Any]:
+    """A mutation's input as its command's arguments: each input field names one (``changes``
+    replace or add some)."""
+    return {**{field.name: getattr(input, field.name) for field in dataclasses.fields(input)},
+            **changes}
+
+
+@dataclass(frozen=True)
+class RecordCommands:
+    """How mutations run the commands on one kind of a customer's record (a dispute case, an
+    email...), their inputs naming the commands' arguments: the record's customer decides who
+    may, and the answer is the record as saved once the read models ``reads`` show it.
+    ``key``: the input field holding the record's id; ``label``: the record as the commands'
+    own not-found messages name it."""
+
+    kind: type[Any]
+    key: str
+    label: str
+    reads: Sequence[str]
+
+    def guard(self, record_id: UUID, action: Action = Action.CASEWORK) -> Guard:
+        return on_record(action, self.kind, record_id, self.label)
+
+    async def create(self, info: Info, function: Callable[..., UUID], input: Any, *,
+                     answer: Any, **changes: Any) -> Any:
+        """Run a command making a record for the customer ``input.customer_id``; answer
+        ``answer.of(<the record made>)``."""
+        return await run_command(
+            info, on_customer(Action.CASEWORK, input.customer_id), function,
+            **arguments(input, **changes), reads=self.reads,
+            answer=lambda saved: answer.of(saved[saved.result]))
+
+    async def change(self, info: Info, function: Callable[..., Any], input: Any, *,
+                     answer: Any, action: Action = Action.CASEWORK, **changes: Any) -> Any:
+        """Run a command changing the record the input names; answer
+        ``answer.of(<the record as saved>)``."""
+        record_id = getattr(input, self.key)
+        return await run_command(
+            info, self.guard(record_id, action), function, **arguments(input, **changes),
+            reads=self.reads, answer=lambda saved: answer.of(saved[record_id]))
 
 
 async def wait_for_read_models(context: Context, position: int, names: Sequence[str]) -> bool:

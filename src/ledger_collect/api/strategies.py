@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Any
 
 import psycopg
 import strawberry
 from starlette.concurrency import run_in_threadpool
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.errors import Conflict, NotFound, RuleBroken
+from ledger_collect.api.errors import Conflict, NotFound, Problem, RuleBroken, command_mutation
 from ledger_collect.api.permissions import Action, User, require, require_everywhere
 from ledger_collect.api.worklist import CollectionStrategy
 from ledger_collect.commands import values
@@ -96,20 +96,15 @@ class StrategyActivated:
 
 #: Publications are serialised by a table lock: two at once make two versions; one that waits
 #: longer than ``LOCK_WAIT`` for the other gives up with ``Conflict``.
-PublishCollectionStrategyResult = Annotated[
-    StrategyPublished | NotFound | RuleBroken | Conflict,
-    strawberry.union("PublishCollectionStrategyResult")]
-ActivateCollectionStrategyResult = Annotated[
-    StrategyActivated | NotFound | RuleBroken | Conflict,
-    strawberry.union("ActivateCollectionStrategyResult")]
 LOCK_WAIT = "5s"
 
 
 @strawberry.type
 class StrategyMutations:
-    @strawberry.mutation(description="Publish a new version of a collection strategy.")
+    @command_mutation(StrategyPublished,
+                      description="Publish a new version of a collection strategy.")
     async def publish_collection_strategy(self, info: Info, input: PublishCollectionStrategyInput,
-                                          ) -> PublishCollectionStrategyResult:
+                                          ) -> StrategyPublished | Problem:
         _require(info.context.user, input.segment)
         definition = {"dunning_notice_days": input.dunning_notice_days,
                       "recent_days": input.recent_days,
@@ -119,9 +114,10 @@ class StrategyMutations:
             description=input.description, actor=info.context.user.id,
             activate=input.activate, limits=info.context.collections.limits))
 
-    @strawberry.mutation(description="Make an earlier (or inactive) version active again.")
+    @command_mutation(StrategyActivated,
+                      description="Make an earlier (or inactive) version active again.")
     async def activate_collection_strategy(self, info: Info, input: ActivateCollectionStrategyInput,
-                                           ) -> ActivateCollectionStrategyResult:
+                                           ) -> StrategyActivated | Problem:
         try:
             values.code(input.code, "code", info.context.collections.limits)
         except ValidationError as error:
