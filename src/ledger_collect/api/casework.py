@@ -9,19 +9,32 @@ notes, summaries, addresses — go out only through the personal-data guard. The
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Collection
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Self
+from typing import Any, Self, get_type_hints
 from uuid import UUID
 
 import strawberry
 
 from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info
-from ledger_collect.api.customers import Customer, contact_person, customer_by_id, segments_of
+from ledger_collect.api.customers import (
+    Customer,
+    WrittenNote,
+    contact_person,
+    customer_by_id,
+    segments_of,
+)
 from ledger_collect.api.overview_parts import CONTACT_PERSONS, CUSTOMER, Reads
 from ledger_collect.api.permissions import Personal, personal_field
-from ledger_collect.projections.casework import ActivityRecord, PromiseRecord, ResubmissionRecord
+from ledger_collect.projections.casework import (
+    ActivityRecord,
+    InstalmentRecord,
+    PromiseRecord,
+    ResubmissionRecord,
+)
 from ledger_collect.projections.correspondence import CustomerContactRecord, EmailRecord
 from ledger_collect.projections.disputes import DisputeRecord
 
@@ -36,60 +49,65 @@ def customer_field() -> Any:
                             extensions=[Reads(CUSTOMER)])
 
 
-def _plain(record: Any, cls: type, *personal: str) -> dict[str, Any]:
-    """The record's fields that ``cls`` shows as they are (personal ones are wrapped)."""
-    shown = set(cls.__annotations__) - set(personal)
+def record_fields(record: type, *, leave_out: Collection[str] = (), **descriptions: str) -> Any:
+    """A base for the strawberry type of a read model's record: the record's fields, typed
+    and ordered as the record declares them, but those in ``leave_out`` (which the type shows
+    in its own way, as personal data, or not at all), with ``descriptions`` for the schema.
+    ``shown(record)`` gives those fields' values, to build the type with."""
+    names = tuple(f.name for f in dataclasses.fields(record) if f.name not in leave_out)
+    if unknown := set(descriptions) - set(names):
+        raise TypeError(f"{record.__name__} shows no field {', '.join(sorted(unknown))}")
+    hints = get_type_hints(record)  # without the tables' marks: a Key is a str here
+
+    def shown(cls: type, row: Any) -> dict[str, Any]:
+        return {name: getattr(row, name) for name in names}
+
+    return strawberry.type(type(f"{record.__name__}Fields", (), {
+        "__annotations__": {name: hints[name] for name in names},
+        **{name: strawberry.field(description=text) for name, text in descriptions.items()},
+        "shown": classmethod(shown)}))
+
+
+def _plain(record: Any, cls: type) -> dict[str, Any]:
+    """The record's fields that ``cls`` declares, for a type that orders them otherwise."""
+    shown = cls.__annotations__
     return {name: value for name, value in vars(record).items() if name in shown}
 
 
+def _personal(record: Any, segment: str, *names: str) -> dict[str, Personal]:
+    """The record's personal fields ``names``, each behind its customer's segment's guard."""
+    return {name: Personal(getattr(record, name), segment) for name in names}
+
+
 @strawberry.type(description="One instalment of a promise to pay.")
-class Instalment:
-    number: int
-    due_date: date
-    amount: Decimal
-    status: str = strawberry.field(description="open, kept, partially_kept or broken.")
-    covered: Decimal = strawberry.field(description="What counted towards it when valued.")
+class Instalment(record_fields(InstalmentRecord,
+                               status="open, kept, partially_kept or broken.",
+                               covered="What counted towards it when valued.")):
+    pass
 
 
 @strawberry.type(description="A promise to pay: one invoice, an amount by a date.")
-class Promise:
-    id: UUID
-    customer_id: UUID
-    invoice_id: UUID
-    document_number: str
-    currency: str
-    amount: Decimal
-    paid_amount: Decimal = strawberry.field(description="Received inside its window so far.")
-    promised_date: date
-    tolerance_days: int
-    level: int
-    status: str = strawberry.field(description="open, in_process, kept, partially_kept, "
-                                               "broken, withdrawn or closed.")
-    replaces: UUID | None
-    replaced_by: UUID | None
-    contact_id: UUID | None = strawberry.field(description="The conversation it was made in.")
-    issued_on: date
-    issued_by: str
-    ended_on: date | None = strawberry.field(description="When it was valued, withdrawn or "
-                                                         "closed.")
-    closed_reason: str | None
+class Promise(record_fields(
+        PromiseRecord, leave_out=("withdrawal_reason", "instalment_dates", "instalment_amounts",
+                                  "instalment_statuses", "instalment_covered"),
+        paid_amount="Received inside its window so far.",
+        status="open, in_process, kept, partially_kept, broken, withdrawn or closed.",
+        contact_id="The conversation it was made in.",
+        ended_on="When it was valued, withdrawn or closed.")):
     instalments: list[Instalment]
     withdrawal_reason: Personal | None = personal_field()
     customer: Customer | None = customer_field()
 
     @classmethod
     def of(cls, record: PromiseRecord, segment: str) -> Self:
-        plain = _plain(record, cls, "withdrawal_reason", "instalments")
-        return cls(**plain, instalments=[Instalment(**vars(i)) for i in record.instalments],
+        return cls(**cls.shown(record),
+                   instalments=[Instalment(**Instalment.shown(i)) for i in record.instalments],
                    withdrawal_reason=Personal(record.withdrawal_reason, segment))
 
 
 @strawberry.type(description="A note written on a dispute case.")
-class DisputeNote:
-    note_id: str
-    written_on: date
-    written_by: str
-    text: Personal | None = personal_field()
+class DisputeNote(WrittenNote):
+    pass
 
 
 @strawberry.type(description="A dispute case over invoices of one customer, its amounts "
@@ -128,52 +146,34 @@ class Dispute:
     async def notes(self, info: Info) -> list[DisputeNote]:
         found = await info.context.loaders.dispute_notes_by_dispute.load(self.id)
         segment = (await segments_of(info, [self.customer_id]))[self.customer_id]
-        return [DisputeNote(note_id=n.note_id, written_on=n.written_on,
-                            written_by=n.written_by, text=Personal(n.text, segment))
-                for n in found]
+        return [DisputeNote.of(note, segment) for note in found]
 
 
 @strawberry.type(description="A follow-up (resubmission): not before this date.")
-class Resubmission:
-    id: UUID
-    customer_id: UUID
-    invoice_ids: list[UUID] = strawberry.field(description="Empty: the whole customer.")
-    follow_up_date: date
-    status: str = strawberry.field(description="open or completed.")
-    moves: int = strawberry.field(description="How often the date was moved.")
-    entered_on: date
-    entered_by: str
-    completed_on: date | None
+class Resubmission(record_fields(ResubmissionRecord, leave_out=("reason", "move_reason"),
+                                 invoice_ids="Empty: the whole customer.",
+                                 status="open or completed.",
+                                 moves="How often the date was moved.")):
     reason: Personal | None = personal_field(description="Why it was entered.")
     move_reason: Personal | None = personal_field(description="Why it was last moved.")
     customer: Customer | None = customer_field()
 
     @classmethod
     def of(cls, record: ResubmissionRecord, segment: str) -> Self:
-        return cls(**_plain(record, cls, "reason", "move_reason"),
-                   reason=Personal(record.reason, segment),
-                   move_reason=Personal(record.move_reason, segment))
+        return cls(**cls.shown(record), **_personal(record, segment, "reason", "move_reason"))
 
 
 @strawberry.type(description="A task for a specialist about a customer, due on a date.")
-class Activity:
-    id: UUID
-    customer_id: UUID
-    specialist: str
-    due_date: date
-    status: str = strawberry.field(description="open or closed.")
-    created_on: date
-    created_by: str
-    closed_on: date | None
+class Activity(record_fields(ActivityRecord, leave_out=("description", "closing_note"),
+                             status="open or closed.")):
     description: Personal | None = personal_field()
     closing_note: Personal | None = personal_field()
     customer: Customer | None = customer_field()
 
     @classmethod
     def of(cls, record: ActivityRecord, segment: str) -> Self:
-        return cls(**_plain(record, cls, "description", "closing_note"),
-                   description=Personal(record.description, segment),
-                   closing_note=Personal(record.closing_note, segment))
+        return cls(**cls.shown(record),
+                   **_personal(record, segment, "description", "closing_note"))
 
 
 @strawberry.type(description="A recipient the email did not reach, and why.")
@@ -183,16 +183,9 @@ class EmailFailure:
 
 
 @strawberry.type(description="A collection email (its latest attempt).")
-class CollectionEmail:
-    id: UUID
-    customer_id: UUID
-    status: str = strawberry.field(description="pending, sent, failed or partly_sent.")
-    attempt: int
-    zipped: bool
-    contact_id: UUID | None
-    created_on: date
-    created_by: str
-    status_on: date
+class CollectionEmail(record_fields(
+        EmailRecord, leave_out=("template", "recipients", "attachments", "last_error", "failures"),
+        status="pending, sent, failed or partly_sent.")):
     to: list[Personal] | None = personal_field()
     cc: list[Personal] | None = personal_field()
     bcc: list[Personal] | None = personal_field()
@@ -207,31 +200,18 @@ class CollectionEmail:
         failures = record.failures
         pairs = (failures.items() if isinstance(failures, dict)
                  else [(failures, failures)] if failures else [])
-        return cls(**_plain(record, cls, "to", "cc", "bcc", "template", "attachments",
-                            "last_error", "failures"),
-                   template=Personal(record.template, segment),
+        return cls(**cls.shown(record), **_personal(record, segment, "template", "last_error"),
                    attachments=[Personal(a, segment) for a in record.attachments],
                    to=[Personal(a, segment) for a in record.to],
                    cc=[Personal(a, segment) for a in record.cc],
                    bcc=[Personal(a, segment) for a in record.bcc],
-                   last_error=Personal(record.last_error, segment),
                    failures=[EmailFailure(address=Personal(a, segment),
                                           error=Personal(e, segment)) for a, e in pairs])
 
 
 @strawberry.type(description="A conversation with the customer, and what came out of it.")
-class CustomerContact:
-    id: UUID
-    customer_id: UUID
-    channel: str
-    result: str
-    specialist: str
-    contact_date: date
-    recorded_on: date
-    recorded_by: str
-    promise_ids: list[UUID]
-    dispute_ids: list[UUID]
-    resubmission_ids: list[UUID]
+class CustomerContact(record_fields(CustomerContactRecord,
+                                    leave_out=("contact_person_id", "summary", "notes"))):
     contact_person_id: Personal | None = personal_field(
         description="The id of the collection contact reached (personal: a user may have "
                     "chosen it).")
@@ -241,11 +221,9 @@ class CustomerContact:
 
     @classmethod
     def of(cls, record: CustomerContactRecord, segment: str) -> Self:
-        return cls(**_plain(record, cls, "contact_person_id", "summary", "notes"),
+        return cls(**cls.shown(record), **_personal(record, segment, "summary", "notes"),
                    contact_person_id=None if record.contact_person_id is None
-                   else Personal(record.contact_person_id, segment),
-                   summary=Personal(record.summary, segment),
-                   notes=Personal(record.notes, segment))
+                   else Personal(record.contact_person_id, segment))
 
     @strawberry.field(description="The collection contact reached (also when removed since).",
                       extensions=[Reads(CONTACT_PERSONS, CUSTOMER)])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 import strawberry
@@ -41,14 +41,27 @@ from ledger_collect.commands import Batch
 from ledger_collect.commands import receivables as commands
 from ledger_collect.domain import customer as domain
 from ledger_collect.projections import customers as model
+from ledger_collect.projections.disputes import DisputeNoteRecord
 
 
-@strawberry.type(description="A note a specialist wrote about the customer.")
-class CustomerNote:
+@strawberry.type
+class WrittenNote:
+    """A note as the customer's and the dispute cases' notes show it: its text is personal."""
+
     note_id: str
     written_on: date
     written_by: str
     text: Personal | None = personal_field()
+
+    @classmethod
+    def of(cls, note: model.NoteRecord | DisputeNoteRecord, segment: str) -> Self:
+        return cls(note_id=note.note_id, written_on=note.written_on, written_by=note.written_by,
+                   text=Personal(note.text, segment))
+
+
+@strawberry.type(description="A note a specialist wrote about the customer.")
+class CustomerNote(WrittenNote):
+    pass
 
 
 @strawberry.type(description="A customer (business partner): master data, assignment, the "
@@ -92,9 +105,7 @@ class Customer:
                       extensions=[Reads(NOTES)])
     async def notes(self, info: Info) -> list[CustomerNote]:
         notes = await info.context.loaders.notes_by_customer.load(self.id)
-        return [CustomerNote(note_id=n.note_id, written_on=n.written_on,
-                             written_by=n.written_by, text=Personal(n.text, self.segment))
-                for n in notes]
+        return [CustomerNote.of(note, self.segment) for note in notes]
 
     @strawberry.field(description="The head office of this branch, if it is one.",
                       extensions=[Reads(HEAD_OFFICE)])
