@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Any, Self
+from typing import Any, Self
 from uuid import UUID
 
 import strawberry
@@ -15,13 +15,7 @@ from ledger_collect.api.contacts import ContactPerson
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.overview_parts import BRANCHES, CONTACT_PERSONS, HEAD_OFFICE, NOTES, Reads
-from ledger_collect.api.pages import (
-    AFTER_DESCRIPTION,
-    FIRST_DESCRIPTION,
-    Connection,
-    connection,
-    read_page,
-)
+from ledger_collect.api.pages import After, Connection, FirstOrNull, connection, read_page
 from ledger_collect.api.permissions import (
     Action,
     Personal,
@@ -154,11 +148,8 @@ class CustomerQuery:
     async def customers(self, info: Info, search: str | None = None,
                         segment: str | None = None, specialist: str | None = None,
                         unassigned: bool = False,
-                        first: Annotated[int | None, strawberry.argument(
-                            description=FIRST_DESCRIPTION)] = None,
-                        after: Annotated[str | None, strawberry.argument(
-                            description=AFTER_DESCRIPTION)] = None,
-                        ) -> Connection[Customer]:
+                        first: FirstOrNull = None,
+                        after: After = None) -> Connection[Customer]:
         require(info.context.user, Action.READ)
         page = await read_page(model.search_customers, info.context.pool, search=search,
                                segment=segment, specialist=specialist, unassigned=unassigned,

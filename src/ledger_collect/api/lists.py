@@ -18,13 +18,7 @@ import strawberry
 from ledger_collect.api.casework import Activity, Dispute, Promise, Resubmission
 from ledger_collect.api.context import Info
 from ledger_collect.api.customers import segments_of
-from ledger_collect.api.pages import (
-    AFTER_DESCRIPTION,
-    FIRST_DESCRIPTION,
-    Connection,
-    connection,
-    read_page,
-)
+from ledger_collect.api.pages import After, Connection, FirstOrNull, connection, read_page
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.projections import casework, disputes
 from ledger_collect.projections.casework import ListFilter
@@ -78,8 +72,6 @@ class ActivitySort(enum.Enum):
     CREATED_ON = "created_on"
 
 
-First = Annotated[int | None, strawberry.argument(description=FIRST_DESCRIPTION)]
-After = Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)]
 Descending = Annotated[bool, strawberry.argument(description="Latest / largest first.")]
 
 
@@ -100,7 +92,7 @@ class ListQuery:
     @strawberry.field(description="Promises to pay across customers.")
     async def promises(self, info: Info, filter: CaseworkFilter | None = None,
                        sort: PromiseSort = PromiseSort.PROMISED_DATE,
-                       descending: Descending = False, first: First = None,
+                       descending: Descending = False, first: FirstOrNull = None,
                        after: After = None) -> Connection[Promise]:
         return await _listed(info, casework.list_promises, Promise.of, filter, sort,
                              descending, first, after)
@@ -110,7 +102,7 @@ class ListQuery:
                        processor: Annotated[str | None, strawberry.argument(
                            description="Who works the case.")] = None,
                        sort: DisputeSort = DisputeSort.OPENED_ON,
-                       descending: Descending = False, first: First = None,
+                       descending: Descending = False, first: FirstOrNull = None,
                        after: After = None) -> Connection[Dispute]:
         return await _listed(info, disputes.list_disputes, Dispute.of, filter, sort,
                              descending, first, after, processor=processor)
@@ -118,7 +110,7 @@ class ListQuery:
     @strawberry.field(description="Follow-ups (resubmissions) across customers.")
     async def resubmissions(self, info: Info, filter: CaseworkFilter | None = None,
                             sort: ResubmissionSort = ResubmissionSort.FOLLOW_UP_DATE,
-                            descending: Descending = False, first: First = None,
+                            descending: Descending = False, first: FirstOrNull = None,
                             after: After = None) -> Connection[Resubmission]:
         return await _listed(info, casework.list_resubmissions, Resubmission.of, filter, sort,
                              descending, first, after)
@@ -126,7 +118,7 @@ class ListQuery:
     @strawberry.field(description="Activities (tasks) across customers and specialists.")
     async def activities(self, info: Info, filter: CaseworkFilter | None = None,
                          sort: ActivitySort = ActivitySort.DUE_DATE,
-                         descending: Descending = False, first: First = None,
+                         descending: Descending = False, first: FirstOrNull = None,
                          after: After = None) -> Connection[Activity]:
         return await _listed(info, casework.list_activities, Activity.of, filter, sort,
                              descending, first, after)

@@ -38,6 +38,8 @@ R = TypeVar("R")
 FIRST_DESCRIPTION = f"Rows per page: {DEFAULT_PAGE} by default, at most {MAX_PAGE}."
 AFTER_DESCRIPTION = "The endCursor of the previous page."
 First = Annotated[int, strawberry.argument(description=FIRST_DESCRIPTION)]
+#: ``first`` of a list read page by page from its table: null takes the default.
+FirstOrNull = Annotated[int | None, strawberry.argument(description=FIRST_DESCRIPTION)]
 After = Annotated[str | None, strawberry.argument(description=AFTER_DESCRIPTION)]
 
 

@@ -17,7 +17,7 @@ from uuid import UUID
 import strawberry
 
 from ledger_collect.api.context import Info
-from ledger_collect.api.pages import AFTER_DESCRIPTION, BadUserInput, PageInfo
+from ledger_collect.api.pages import After, BadUserInput, PageInfo
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.projections.worklist import ranked_pages as ranking
 from ledger_collect.projections.worklist.ranking_sql import DayOutOfRangeError
@@ -208,8 +208,7 @@ class WorklistQuery:
                             "of each segment's active one.")] = None,
             strategy_version: int | None = None,
             first: int = DEFAULT_PAGE,
-            after: Annotated[str | None, strawberry.argument(
-                description=AFTER_DESCRIPTION)] = None) -> Worklist:
+            after: After = None) -> Worklist:
         context = info.context
         require(context.user, Action.READ)
         if unassigned and specialist is not None:
