@@ -171,7 +171,8 @@ def _new_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str
 
 
 class InvoiceOfAnotherCustomerError(DomainError):
-    code = "INVOICE_OF_ANOTHER_CUSTOMER"
+    """Money is allocated to an invoice of a customer that is neither the payer nor one of
+    its branches."""
 
 
 def check_payer(batch: Batch, payer: Customer, invoices: list[Invoice]) -> None:

@@ -15,7 +15,7 @@ OPEN, CLOSED = "open", "closed"
 
 
 class ActivityClosedError(DomainError):
-    code = "ACTIVITY_CLOSED"
+    """A closed task is read-only: it can be neither moved nor closed again."""
 
 
 class Activity(CollectionsAggregate):

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import re
 import uuid
 from datetime import date
 from decimal import Decimal
@@ -50,27 +51,38 @@ def derived_id(kind: str, key: str) -> uuid.UUID:
 
 
 class DomainError(Exception):
-    """A rule of the domain was broken; the message is meant for a collections specialist."""
+    """A rule of the domain was broken; the message is meant for a collections specialist.
+
+    ``code`` names the rule for clients, which act on it (the API returns it): the class's name
+    without ``Error``, in capitals (``PromiseAmountError``: ``PROMISE_AMOUNT``), unless the
+    class names another (``class ValidationError(DomainError, code="INVALID")``)."""
 
     code: ClassVar[str] = "RULE_BROKEN"
 
+    def __init_subclass__(cls, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = code or _CAPITALS.sub("_", cls.__name__.removesuffix("Error")).upper()
+
+
+#: Where a name in CamelCase takes an underscore in CAPITALS_WITH_UNDERSCORES.
+_CAPITALS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
 
 class NotFoundError(DomainError):
-    code = "NOT_FOUND"
+    """A record a command names does not exist (or is not of the kind it names)."""
 
 
 class ConflictError(DomainError):
     """Somebody else changed the same record at the same moment; reload and try again."""
 
-    code = "CONFLICT"
 
-
-class ValidationError(DomainError):
-    code = "INVALID"
+class ValidationError(DomainError, code="INVALID"):
+    """A value given to a command is missing, malformed or out of the range it allows."""
 
 
 class CurrencyMismatchError(DomainError):
-    code = "CURRENCY_MISMATCH"
+    """Amounts in different currencies would meet: money on an invoice or account, a promise
+    on an invoice, the invoices of one dispute."""
 
 
 class _FastCreation(type(Aggregate)):  # type: ignore[misc]

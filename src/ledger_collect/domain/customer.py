@@ -21,8 +21,8 @@ from ledger_collect.domain.base import (
 RISK_CLASSES = ("A", "B", "C", "D", "E")  # A: lowest risk
 
 
-class UnknownContactError(NotFoundError):
-    pass
+class UnknownContactError(NotFoundError, code="NOT_FOUND"):
+    """The customer has no collection contact of that id (or no longer has it)."""
 
 
 class Customer(CollectionsAggregate):

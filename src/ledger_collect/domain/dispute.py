@@ -60,24 +60,18 @@ def label(status: str) -> str:
 class IllegalTransitionError(DomainError):
     """A case (or an email) cannot go from its current status to the one asked for."""
 
-    code = "ILLEGAL_TRANSITION"
-
 
 class DisputeClosedError(DomainError):
-    code = "DISPUTE_CLOSED"
+    """A closed dispute is read-only."""
 
 
 class WrongCustomerError(DomainError):
     """An invoice (or another record) named in a command belongs to another customer."""
 
-    code = "WRONG_CUSTOMER"
-
 
 class DisputedAmountError(DomainError):
     """The amounts of a dispute do not add up (more disputed than open, more settled than
     disputed)."""
-
-    code = "DISPUTED_AMOUNT"
 
 
 def check_invoices_of(customer_id: UUID, invoices: Sequence[Invoice], what: str) -> None:

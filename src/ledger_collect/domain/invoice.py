@@ -28,11 +28,12 @@ OPEN, CLEARED, WRITTEN_OFF = "open", "cleared", "written_off"
 
 
 class InvoiceClosedError(DomainError):
-    code = "INVOICE_CLOSED"
+    """The invoice is cleared or written off, and what was asked needs it open (money
+    applied or reversed, dunning, a promise, a dispute, a follow-up)."""
 
 
 class OverpaymentError(DomainError):
-    code = "OVERPAYMENT"
+    """A payment or credit memo exceeds what is still open on its invoice."""
 
 
 class Invoice(CollectionsAggregate):

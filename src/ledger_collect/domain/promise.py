@@ -53,26 +53,24 @@ ZERO = Decimal("0.00")
 
 
 class PromiseAmountError(DomainError):
-    code = "PROMISE_AMOUNT"
+    """The promised amount exceeds what is still open on the invoice."""
 
 
 class PromiseDateError(ValidationError):
-    code = "PROMISE_DATE"
+    """The promised date is already past."""
 
 
 class InstalmentSumError(DomainError):
-    code = "INSTALMENT_SUM"
+    """The instalments do not add up to the promised amount."""
 
 
 class InstalmentDateError(ValidationError):
-    code = "INSTALMENT_DATE"
+    """The instalments' dates are out of order, past, or the last is not the promised date."""
 
 
 class PromiseClosedError(DomainError):
     """The promise is confirmed (kept, partially kept, broken, withdrawn or closed) or its
     window is over: it can no longer be changed."""
-
-    code = "PROMISE_CLOSED"
 
 
 @dataclass

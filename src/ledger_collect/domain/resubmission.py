@@ -24,11 +24,11 @@ OPEN, COMPLETED = "open", "completed"
 
 
 class ResubmissionCompletedError(DomainError):
-    code = "RESUBMISSION_COMPLETED"
+    """A completed follow-up is read-only: it can be neither moved nor completed again."""
 
 
 class FollowUpDateError(DomainError):
-    code = "FOLLOW_UP_DATE"
+    """A follow-up date that would change nothing: today or earlier, or the date it has."""
 
 
 def _check_date(follow_up_date: date, business_date: date) -> None:

@@ -48,10 +48,8 @@ _CURRENCIES: dict[str, str] = {}
 _MEMO_LIMIT = 100_000
 
 
-class RecordError(DomainError):
+class RecordError(DomainError, code="BAD_RECORD"):
     """One line of the feed is not a valid record; the message says which field and why."""
-
-    code = "BAD_RECORD"
 
 
 @dataclass(frozen=True, slots=True)
