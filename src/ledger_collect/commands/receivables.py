@@ -206,7 +206,7 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
         # allocation decides as it records)
         for invoice, amount in invoices:
             if not invoice.knows(source_id):
-                invoice._check_reduction(source_id, amount, currency, "payment")
+                invoice.check_reduction(source_id, amount, currency, "payment")
     if len({invoice.id for invoice, _ in invoices}) != len(invoices):
         raise ValidationError(f"payment {source_id} allocates to the same invoice twice")
     rest = None

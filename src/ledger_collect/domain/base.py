@@ -15,6 +15,7 @@ import functools
 import hashlib
 import re
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -83,6 +84,27 @@ class ValidationError(DomainError, code="INVALID"):
 class CurrencyMismatchError(DomainError):
     """Amounts in different currencies would meet: money on an invoice or account, a promise
     on an invoice, the invoices of one dispute."""
+
+
+class IllegalTransitionError(DomainError):
+    """A record (a dispute, an email) cannot go from its status to the one asked for."""
+
+
+def label(code: str) -> str:
+    """A status or kind as a sentence says it: ``written_off`` is "written off"."""
+    return code.replace("_", " ")
+
+
+def check_transition(what: str, status: str, to: str,
+                     next_status: Mapping[str, tuple[str, ...]]) -> None:
+    """Refuse a change of status that ``next_status`` (where each status may go) does not
+    allow, naming both statuses and where ``what`` (the record) may go instead."""
+    allowed = next_status[status]
+    if to not in allowed:
+        raise IllegalTransitionError(
+            f"{what} that is {label(status)} cannot become {label(to)}; "
+            + (f"it can only become {' or '.join(map(label, allowed))}" if allowed
+               else "its outcome is final"))
 
 
 class _FastCreation(type(Aggregate)):  # type: ignore[misc]

@@ -29,11 +29,13 @@ from ledger_collect.domain.base import (
     CollectionsAggregate,
     CurrencyMismatchError,
     DomainError,
+    IllegalTransitionError,
     ValidationError,
+    check_transition,
+    label,
     money,
     positive,
 )
-from ledger_collect.domain.invoice import InvoiceClosedError
 
 if TYPE_CHECKING:
     from ledger_collect.domain.invoice import Invoice
@@ -51,14 +53,6 @@ ACCEPTED, REJECTED, WRITTEN_OFF = "accepted", "rejected", "written_off"
 RESOLUTIONS = (ACCEPTED, REJECTED, WRITTEN_OFF)
 
 ZERO = Decimal("0.00")
-
-
-def label(status: str) -> str:
-    return status.replace("_", " ")
-
-
-class IllegalTransitionError(DomainError):
-    """A case (or an email) cannot go from its current status to the one asked for."""
 
 
 class DisputeClosedError(DomainError):
@@ -85,10 +79,7 @@ def check_invoices_of(customer_id: UUID, invoices: Sequence[Invoice], what: str)
         if invoice.id in seen:
             raise ValidationError(f"invoice {invoice.document_number} is named twice")
         seen.add(invoice.id)
-        if not invoice.is_open:
-            raise InvoiceClosedError(
-                f"invoice {invoice.document_number} is {label(invoice.status)}; a {what} "
-                f"needs open invoices")
+        invoice.check_open(f"a {what} needs open invoices")
 
 
 def _text(value: str | None, what: str) -> str:
@@ -187,11 +178,7 @@ class DisputeCase(CollectionsAggregate):
 
     def _check_transition(self, to: str) -> None:
         self._check_writable()
-        if to not in NEXT_STATUS[self.status]:
-            allowed = " or ".join(label(s) for s in NEXT_STATUS[self.status])
-            raise IllegalTransitionError(
-                f"a dispute that is {label(self.status)} cannot become {label(to)}; "
-                f"from {label(self.status)} it can only become {allowed}")
+        check_transition("a dispute", self.status, to, NEXT_STATUS)
 
     def _amounts(self, credited: Decimal | int | str, paid: Decimal | int | str,
                  written_off: Decimal | int | str) -> tuple[Decimal, Decimal, Decimal]:

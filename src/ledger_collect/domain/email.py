@@ -21,9 +21,9 @@ from ledger_collect.domain.base import (
     ERASED,
     CollectionsAggregate,
     ValidationError,
+    check_transition,
     email_address,
 )
-from ledger_collect.domain.dispute import IllegalTransitionError
 
 PENDING, SENT, FAILED, PARTLY_SENT = "pending", "sent", "failed", "partly_sent"
 NEXT_STATUS = {PENDING: (SENT, FAILED, PARTLY_SENT), FAILED: (PENDING,), SENT: (),
@@ -111,12 +111,7 @@ class CollectionEmail(CollectionsAggregate):
         return [*self.to, *self.cc, *self.bcc]
 
     def _check_transition(self, to: str) -> None:
-        if to not in NEXT_STATUS[self.status]:
-            allowed = " or ".join(s.replace("_", " ") for s in NEXT_STATUS[self.status])
-            raise IllegalTransitionError(
-                f"an email that is {self.status.replace('_', ' ')} cannot become "
-                f"{to.replace('_', ' ')}; "
-                + (f"it can only become {allowed}" if allowed else "its outcome is final"))
+        check_transition("an email", self.status, to, NEXT_STATUS)
 
     def _log(self, outcomes: Mapping[str, str | None], on: date) -> None:
         for recipient in self.recipients:

@@ -7,6 +7,7 @@ makes the feed idempotent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,6 +21,7 @@ from ledger_collect.domain.base import (
     DomainError,
     ValidationError,
     derived_id,
+    label,
     money,
     positive,
 )
@@ -107,18 +109,22 @@ class Invoice(CollectionsAggregate):
         """Was the fact with this source document id already recorded here?"""
         return source_id in self.source_ids
 
-    def _check_reduction(self, source_id: str, amount: Decimal, currency: str, what: str) -> Decimal:
+    def check_open(self, then: str | None = None) -> None:
+        """Refuse what only an open invoice takes; ``then`` says what cannot be done."""
+        if not self.is_open:
+            closed = f"invoice {self.document_number} is"
+            raise InvoiceClosedError(f"{closed} {label(self.status)}; {then}" if then
+                                     else f"{closed} already {label(self.status)}")
+
+    def check_reduction(self, source_id: str, amount: Decimal, currency: str, what: str) -> Decimal:
+        """The amount of a payment or credit memo (``what``) as this invoice can take it."""
         amount = positive(amount, f"{what} amount")
         if currency != self.currency:
             raise CurrencyMismatchError(
                 f"{what} {source_id} is in {currency} but invoice {self.document_number} is in "
                 f"{self.currency}"
             )
-        if not self.is_open:
-            raise InvoiceClosedError(
-                f"invoice {self.document_number} is {self.status.replace('_', ' ')}; "
-                f"{what} {source_id} cannot be applied"
-            )
+        self.check_open(f"{what} {source_id} cannot be applied")
         if amount > self.open_amount:
             raise OverpaymentError(
                 f"{what} {source_id} of {amount} {currency} exceeds the open amount "
@@ -130,12 +136,8 @@ class Invoice(CollectionsAggregate):
     def apply_payment(self, source_id: str, amount: Decimal, currency: str, *, actor: str,
                       business_date: date) -> bool:
         """Record a payment allocated to this invoice; False if already recorded."""
-        if self.knows(source_id):
-            return False
-        amount = self._check_reduction(source_id, amount, currency, "payment")
-        self._payment_applied(source_id=source_id, amount=amount, actor=actor,
-                              business_date=business_date)
-        return True
+        return self._reduce(self._payment_applied, "payment", source_id, amount, currency,
+                            actor=actor, business_date=business_date)
 
     @event("PaymentApplied", topic="ledger_collect.Invoice.PaymentApplied")
     def _payment_applied(self, source_id: str, amount: Decimal, actor: str,
@@ -145,11 +147,17 @@ class Invoice(CollectionsAggregate):
 
     def apply_credit_memo(self, source_id: str, amount: Decimal, currency: str, *, actor: str,
                           business_date: date) -> bool:
+        """Record a credit memo against this invoice; False if already recorded."""
+        return self._reduce(self._credit_memo_applied, "credit memo", source_id, amount,
+                            currency, actor=actor, business_date=business_date)
+
+    def _reduce(self, record: Callable[..., None], what: str, source_id: str, amount: Decimal,
+                currency: str, *, actor: str, business_date: date) -> bool:
+        """Check a payment or credit memo (``what``) and ``record`` it, once."""
         if self.knows(source_id):
             return False
-        amount = self._check_reduction(source_id, amount, currency, "credit memo")
-        self._credit_memo_applied(source_id=source_id, amount=amount, actor=actor,
-                                  business_date=business_date)
+        record(source_id=source_id, amount=self.check_reduction(source_id, amount, currency, what),
+               actor=actor, business_date=business_date)
         return True
 
     @event("CreditMemoApplied", topic="ledger_collect.Invoice.CreditMemoApplied")
@@ -168,11 +176,7 @@ class Invoice(CollectionsAggregate):
                 f"payment {payment_source_id} was never applied to invoice "
                 f"{self.document_number}, or was already reversed"
             )
-        if not self.is_open:
-            raise InvoiceClosedError(
-                f"invoice {self.document_number} is {self.status.replace('_', ' ')}; reopen it "
-                f"in the ERP before reversing payment {payment_source_id}"
-            )
+        self.check_open(f"reopen it in the ERP before reversing payment {payment_source_id}")
         self._payment_reversed(source_id=source_id, payment_source_id=payment_source_id,
                                amount=self.payments[payment_source_id], actor=actor,
                                business_date=business_date)
@@ -189,9 +193,7 @@ class Invoice(CollectionsAggregate):
         """The ERP cleared the item: whatever was still open is settled and the item closes."""
         if self.knows(source_id):
             return False
-        if not self.is_open:
-            raise InvoiceClosedError(f"invoice {self.document_number} is already "
-                                     f"{self.status.replace('_', ' ')}")
+        self.check_open()
         self._cleared(source_id=source_id, amount=self.open_amount, actor=actor,
                       business_date=business_date)
         return True
@@ -206,9 +208,7 @@ class Invoice(CollectionsAggregate):
         """Close the item as a loss: its open amount is written off."""
         if self.knows(source_id):
             return False
-        if not self.is_open:
-            raise InvoiceClosedError(f"invoice {self.document_number} is already "
-                                     f"{self.status.replace('_', ' ')}")
+        self.check_open()
         self._written_off(source_id=source_id, amount=self.open_amount, reason=reason,
                           actor=actor, business_date=business_date)
         return True
@@ -222,9 +222,7 @@ class Invoice(CollectionsAggregate):
 
     # -- collections -------------------------------------------------------------------------
     def raise_dunning_level(self, *, actor: str, business_date: date) -> int:
-        if not self.is_open:
-            raise InvoiceClosedError(f"invoice {self.document_number} is "
-                                     f"{self.status.replace('_', ' ')}; it is not dunned")
+        self.check_open("it is not dunned")
         if business_date <= self.due_date:
             raise ValidationError(
                 f"invoice {self.document_number} is not overdue on {business_date} "

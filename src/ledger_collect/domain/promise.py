@@ -35,6 +35,7 @@ from ledger_collect.domain.base import (
     CollectionsAggregate,
     DomainError,
     ValidationError,
+    label,
     positive,
 )
 
@@ -257,7 +258,7 @@ class PromiseToPay(CollectionsAggregate):
     # -- ending it otherwise -----------------------------------------------------------------
     def check_changeable(self, what: str, on: date) -> None:
         if not self.is_unconfirmed:
-            raise PromiseClosedError(f"{self.describe()} is {self.status.replace('_', ' ')}; "
+            raise PromiseClosedError(f"{self.describe()} is {label(self.status)}; "
                                      f"it can no longer be {what}")
         if on > self.window_end:
             raise PromiseClosedError(
