@@ -61,3 +61,26 @@ def test_new_events_are_sealed_and_read_erased_after_erasure(app: Collections) -
     erased = app.repository.get(email)
     assert (erased.template, erased.attachments) == (ERASED, [ERASED])
     assert app.repository.get(talk).contact_person_id == ERASED
+
+
+def test_an_aggregate_declares_its_events_personal_fields() -> None:
+    assert CollectionEmail.Failed.PERSONAL == ("error",)
+    assert CollectionEmail.Sent.PERSONAL == ()
+
+
+def test_a_personal_field_the_event_lacks_is_refused_when_the_class_is_made() -> None:
+    from eventsourcing.domain import event
+
+    from ledger_collect.domain.base import CollectionsAggregate
+
+    with pytest.raises(TypeError, match="Memo.Noted has no field txt"):
+        class Memo(CollectionsAggregate):
+            TOPIC = "test_personal_fields.Memo"
+            PERSONAL = {"Noted": ("txt",)}
+
+            class Event(CollectionsAggregate.Event):
+                TOPIC = "test_personal_fields.Memo.Event"
+
+            @event("Noted", topic="test_personal_fields.Memo.Noted")
+            def _noted(self, text: str, actor: str, business_date: date) -> None:
+                pass

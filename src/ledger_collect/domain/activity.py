@@ -20,6 +20,7 @@ class ActivityClosedError(DomainError):
 
 class Activity(CollectionsAggregate):
     TOPIC = "ledger_collect.Activity"
+    PERSONAL = {"Created": ("description",), "Closed": ("note",)}
 
     class Event(CollectionsAggregate.Event):
         TOPIC = "ledger_collect.Activity.Event"
@@ -39,15 +40,7 @@ class Activity(CollectionsAggregate):
         return cls(customer_id=customer_id, specialist=specialist, due_date=due_date,
                    description=description, actor=actor, business_date=business_date)
 
-    class Created(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.Activity.Created"
-        PERSONAL = ("description",)
-        customer_id: UUID
-        specialist: str
-        due_date: date
-        description: str
-
-    @event(Created)
+    @event("Created", topic="ledger_collect.Activity.Created")
     def __init__(self, customer_id: UUID, specialist: str, due_date: date, description: str,
                  actor: str, business_date: date) -> None:
         self.customer_id = customer_id
@@ -86,13 +79,7 @@ class Activity(CollectionsAggregate):
         self._closed(customer_id=self.customer_id, note=(note or "").strip() or None,
                      actor=actor, business_date=business_date)
 
-    class Closed(Event):
-        TOPIC = "ledger_collect.Activity.Closed"
-        PERSONAL = ("note",)
-        customer_id: UUID
-        note: str | None
-
-    @event(Closed)
+    @event("Closed", topic="ledger_collect.Activity.Closed")
     def _closed(self, customer_id: UUID, note: str | None, actor: str,
                 business_date: date) -> None:
         self.status = CLOSED

@@ -5,12 +5,14 @@ Events are facts with who and when: each carries the ``actor`` who did it and th
 strings so that renaming or moving a class never orphans a stream.
 
 Personal data (names of people, email addresses, phone numbers, free-text notes) is declared
-per event class in ``PERSONAL``; the mapper in ``personal_data`` seals those fields with the data
-key of the event's data subject (the customer), so that erasing that key erases them everywhere.
+per aggregate in ``PERSONAL`` (an event's name → its fields that hold it), which becomes each
+event class's ``PERSONAL``; the mapper in ``personal_data`` seals those fields with the data key
+of the event's data subject (the customer), so that erasing that key erases them everywhere.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
@@ -123,6 +125,12 @@ class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for name, fields in cls.__dict__.get("PERSONAL", {}).items():
+            event_class = getattr(cls, name)
+            unknown = set(fields).difference(f.name for f in dataclasses.fields(event_class))
+            if unknown:
+                raise TypeError(f"{cls.__name__}.{name} has no field {', '.join(unknown)}")
+            event_class.PERSONAL = fields
         fast_events.install(cls)
 
     class Event(Aggregate.Event):

@@ -91,6 +91,7 @@ def _text(value: str | None, what: str) -> str:
 
 class DisputeCase(CollectionsAggregate):
     TOPIC = "ledger_collect.DisputeCase"
+    PERSONAL = {"Opened": ("note",), "NoteAdded": ("text",)}
 
     class Event(CollectionsAggregate.Event):
         TOPIC = "ledger_collect.DisputeCase.Event"
@@ -125,18 +126,7 @@ class DisputeCase(CollectionsAggregate):
                    currency=currency, reason=reason, processor=processor, amount=amount,
                    note=note, actor=actor, business_date=business_date)
 
-    class Opened(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.DisputeCase.Opened"
-        PERSONAL = ("note",)
-        customer_id: UUID
-        invoice_ids: list[UUID]
-        currency: str
-        reason: str
-        processor: str
-        amount: Decimal
-        note: str | None
-
-    @event(Opened)
+    @event("Opened", topic="ledger_collect.DisputeCase.Opened")
     def __init__(self, customer_id: UUID, invoice_ids: list[UUID], currency: str, reason: str,
                  processor: str, amount: Decimal, note: str | None, actor: str,
                  business_date: date) -> None:
@@ -337,14 +327,7 @@ class DisputeCase(CollectionsAggregate):
                          business_date=business_date)
         return note_id
 
-    class NoteAdded(Event):
-        TOPIC = "ledger_collect.DisputeCase.NoteAdded"
-        PERSONAL = ("text",)
-        customer_id: UUID
-        note_id: str
-        text: str
-
-    @event(NoteAdded)
+    @event("NoteAdded", topic="ledger_collect.DisputeCase.NoteAdded")
     def _note_added(self, customer_id: UUID, note_id: str, text: str, actor: str,
                     business_date: date) -> None:
         self.notes[note_id] = text

@@ -56,6 +56,10 @@ def _recipients(to: Iterable[str], cc: Iterable[str],
 
 class CollectionEmail(CollectionsAggregate):
     TOPIC = "ledger_collect.CollectionEmail"
+    #: The template text and the attachments' names may name people, too.
+    PERSONAL = {"Created": ("to", "cc", "bcc", "template", "attachments"),
+                "Failed": ("error",), "PartlySent": ("failures",),
+                "Corrected": ("to", "cc", "bcc")}
 
     class Event(CollectionsAggregate.Event):
         TOPIC = "ledger_collect.CollectionEmail.Event"
@@ -78,20 +82,7 @@ class CollectionEmail(CollectionsAggregate):
                    attachments=files, zipped=zipped, contact_id=contact_id, actor=actor,
                    business_date=business_date)
 
-    class Created(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.CollectionEmail.Created"
-        #: The template text and the attachments' names may name people, too.
-        PERSONAL = ("to", "cc", "bcc", "template", "attachments")
-        customer_id: UUID
-        to: list[str]
-        cc: list[str]
-        bcc: list[str]
-        template: str
-        attachments: list[str]
-        zipped: bool
-        contact_id: UUID | None
-
-    @event(Created)
+    @event("Created", topic="ledger_collect.CollectionEmail.Created")
     def __init__(self, customer_id: UUID, to: list[str], cc: list[str], bcc: list[str],
                  template: str, attachments: list[str], zipped: bool, contact_id: UUID | None,
                  actor: str, business_date: date) -> None:
@@ -137,13 +128,7 @@ class CollectionEmail(CollectionsAggregate):
         self._failed(customer_id=self.customer_id, error=error, actor=actor,
                      business_date=business_date)
 
-    class Failed(Event):
-        TOPIC = "ledger_collect.CollectionEmail.Failed"
-        PERSONAL = ("error",)
-        customer_id: UUID
-        error: str
-
-    @event(Failed)
+    @event("Failed", topic="ledger_collect.CollectionEmail.Failed")
     def _failed(self, customer_id: UUID, error: str, actor: str, business_date: date) -> None:
         self._log(dict.fromkeys(self.recipients, error), business_date)
         self.status = FAILED
@@ -164,13 +149,7 @@ class CollectionEmail(CollectionsAggregate):
         self._partly_sent(customer_id=self.customer_id, failures=errors, actor=actor,
                           business_date=business_date)
 
-    class PartlySent(Event):
-        TOPIC = "ledger_collect.CollectionEmail.PartlySent"
-        PERSONAL = ("failures",)
-        customer_id: UUID
-        failures: dict[str, str]
-
-    @event(PartlySent)
+    @event("PartlySent", topic="ledger_collect.CollectionEmail.PartlySent")
     def _partly_sent(self, customer_id: UUID, failures: dict[str, str], actor: str,
                      business_date: date) -> None:
         if isinstance(failures, dict):
@@ -188,15 +167,7 @@ class CollectionEmail(CollectionsAggregate):
         self._corrected(customer_id=self.customer_id, to=to_, cc=cc_, bcc=bcc_, actor=actor,
                         business_date=business_date)
 
-    class Corrected(Event):
-        TOPIC = "ledger_collect.CollectionEmail.Corrected"
-        PERSONAL = ("to", "cc", "bcc")
-        customer_id: UUID
-        to: list[str]
-        cc: list[str]
-        bcc: list[str]
-
-    @event(Corrected)
+    @event("Corrected", topic="ledger_collect.CollectionEmail.Corrected")
     def _corrected(self, customer_id: UUID, to: list[str], cc: list[str], bcc: list[str],
                    actor: str, business_date: date) -> None:
         self.to, self.cc, self.bcc = _kept(to), _kept(cc), _kept(bcc)

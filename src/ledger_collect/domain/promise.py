@@ -100,6 +100,8 @@ class PromiseToPay(CollectionsAggregate):
     """Ids are random (uuid4): a promise is made by a person, not fed by the ERP."""
 
     TOPIC = "ledger_collect.PromiseToPay"
+    #: A withdrawal's reason is free text a specialist types.
+    PERSONAL = {"Withdrawn": ("reason",)}
 
     class Event(CollectionsAggregate.Event):
         TOPIC = "ledger_collect.PromiseToPay.Event"
@@ -273,16 +275,7 @@ class PromiseToPay(CollectionsAggregate):
         self._withdrawn(reason=reason.strip(), actor=actor, business_date=business_date,
                         **self._ids())
 
-    class Withdrawn(Event):
-        """The reason is free text a specialist types: personal data, sealed per customer."""
-
-        TOPIC = "ledger_collect.PromiseToPay.Withdrawn"
-        PERSONAL = ("reason",)
-        customer_id: UUID
-        invoice_id: UUID
-        reason: str
-
-    @event(Withdrawn)
+    @event("Withdrawn", topic="ledger_collect.PromiseToPay.Withdrawn")
     def _withdrawn(self, customer_id: UUID, invoice_id: UUID, reason: str, actor: str,
                    business_date: date) -> None:
         self.status = WITHDRAWN

@@ -47,6 +47,7 @@ def _reason(value: str | None) -> str:
 
 class Resubmission(CollectionsAggregate):
     TOPIC = "ledger_collect.Resubmission"
+    PERSONAL = {"Created": ("reason",), "Moved": ("reason",)}
 
     class Event(CollectionsAggregate.Event):
         TOPIC = "ledger_collect.Resubmission.Event"
@@ -62,15 +63,7 @@ class Resubmission(CollectionsAggregate):
                    follow_up_date=follow_up_date, reason=_reason(reason), actor=actor,
                    business_date=business_date)
 
-    class Created(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.Resubmission.Created"
-        PERSONAL = ("reason",)
-        customer_id: UUID
-        invoice_ids: list[UUID]
-        follow_up_date: date
-        reason: str
-
-    @event(Created)
+    @event("Created", topic="ledger_collect.Resubmission.Created")
     def __init__(self, customer_id: UUID, invoice_ids: list[UUID], follow_up_date: date,
                  reason: str, actor: str, business_date: date) -> None:
         self.customer_id = customer_id
@@ -102,15 +95,7 @@ class Resubmission(CollectionsAggregate):
                     follow_up_date=follow_up_date, reason=_reason(reason), actor=actor,
                     business_date=business_date)
 
-    class Moved(Event):
-        TOPIC = "ledger_collect.Resubmission.Moved"
-        PERSONAL = ("reason",)
-        customer_id: UUID
-        previous_date: date
-        follow_up_date: date
-        reason: str
-
-    @event(Moved)
+    @event("Moved", topic="ledger_collect.Resubmission.Moved")
     def _moved(self, customer_id: UUID, previous_date: date, follow_up_date: date, reason: str,
                actor: str, business_date: date) -> None:
         self.moves.append({"from": previous_date, "to": follow_up_date, "reason": reason,
