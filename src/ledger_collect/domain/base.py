@@ -143,6 +143,8 @@ class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
 
 #: The largest amount accepted anywhere (a single invoice, payment, credit limit or promise).
 MAX_AMOUNT = Decimal("999999999999.99")
+#: No money: what a sum of amounts starts from.
+ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
 
 

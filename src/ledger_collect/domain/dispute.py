@@ -26,6 +26,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger_collect.domain.base import (
+    ZERO,
     CollectionsAggregate,
     CurrencyMismatchError,
     DomainError,
@@ -52,7 +53,6 @@ NEXT_STATUS = {OPEN: (IN_PROCESS,), IN_PROCESS: (RESOLVED,), RESOLVED: (CLOSED,)
 ACCEPTED, REJECTED, WRITTEN_OFF = "accepted", "rejected", "written_off"
 RESOLUTIONS = (ACCEPTED, REJECTED, WRITTEN_OFF)
 
-ZERO = Decimal("0.00")
 
 
 class DisputeClosedError(DomainError):

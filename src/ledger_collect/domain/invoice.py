@@ -16,6 +16,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger_collect.domain.base import (
+    ZERO,
     CollectionsAggregate,
     CurrencyMismatchError,
     DomainError,
@@ -78,8 +79,8 @@ class Invoice(CollectionsAggregate):
         self.payments: dict[str, Decimal] = {}  # payment source id -> amount still applied
         self.reversed: set[str] = set()
         self.credits: dict[str, Decimal] = {}
-        self.cleared_amount = Decimal("0.00")
-        self.written_off_amount = Decimal("0.00")
+        self.cleared_amount = ZERO
+        self.written_off_amount = ZERO
         self.status = OPEN
         self.dunning_level = 0
         self.last_dunned_on: date | None = None
@@ -90,11 +91,11 @@ class Invoice(CollectionsAggregate):
     # -- what it amounts to ------------------------------------------------------------------
     @property
     def paid_amount(self) -> Decimal:
-        return sum(self.payments.values(), Decimal("0.00"))
+        return sum(self.payments.values(), ZERO)
 
     @property
     def credited_amount(self) -> Decimal:
-        return sum(self.credits.values(), Decimal("0.00"))
+        return sum(self.credits.values(), ZERO)
 
     @property
     def open_amount(self) -> Decimal:

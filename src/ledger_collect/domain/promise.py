@@ -32,6 +32,7 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger_collect.domain.base import (
+    ZERO,
     CollectionsAggregate,
     DomainError,
     ValidationError,
@@ -50,7 +51,6 @@ REPLACED, INVOICE_CLEARED, INVOICE_WRITTEN_OFF = "replaced", "invoice cleared", 
 #: What may count towards a promise.
 PAYMENT, CREDIT_MEMO = "payment", "credit_memo"
 
-ZERO = Decimal("0.00")
 
 
 class PromiseAmountError(DomainError):
