@@ -78,9 +78,6 @@ def test_a_personal_field_the_event_lacks_is_refused_when_the_class_is_made() ->
             TOPIC = "test_personal_fields.Memo"
             PERSONAL = {"Noted": ("txt",)}
 
-            class Event(CollectionsAggregate.Event):
-                TOPIC = "test_personal_fields.Memo.Event"
-
             @event("Noted", topic="test_personal_fields.Memo.Noted")
             def _noted(self, text: str, actor: str, business_date: date) -> None:
                 pass

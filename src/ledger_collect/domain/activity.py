@@ -22,9 +22,6 @@ class Activity(CollectionsAggregate):
     TOPIC = "ledger_collect.Activity"
     PERSONAL = {"Created": ("description",), "Closed": ("note",)}
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.Activity.Event"
-
     @classmethod
     def create(cls, *, customer_id: UUID, specialist: str, due_date: date, description: str,
                actor: str, business_date: date) -> Activity:

@@ -119,11 +119,18 @@ class _FastCreation(type(Aggregate)):  # type: ignore[misc]
 
 class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
     """Base of every aggregate: events carry actor and business date. Events are triggered and
-    aggregates created through ``fast_events`` (the library's steps, worked out once per class)."""
+    aggregates created through ``fast_events`` (the library's steps, worked out once per class).
+
+    An aggregate names its pinned ``TOPIC``; its base event class ``Event``, which the library
+    wants under a pinned topic too, is made here under the aggregate's topic and ``.Event``."""
 
     TOPIC = "ledger_collect.CollectionsAggregate"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "Event" not in cls.__dict__:
+            cls.Event = type("Event", (cls.Event,), {  # type: ignore[assignment]
+                "TOPIC": f"{cls.TOPIC}.Event", "__module__": cls.__module__,
+                "__qualname__": f"{cls.__qualname__}.Event"})
         super().__init_subclass__(**kwargs)
         for name, fields in cls.__dict__.get("PERSONAL", {}).items():
             event_class = getattr(cls, name)

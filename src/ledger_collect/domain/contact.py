@@ -34,9 +34,6 @@ class CustomerContact(CollectionsAggregate):
     #: The person reached is named by an id a user may have chosen (an email address...).
     PERSONAL = {"Recorded": ("summary", "notes", "contact_person_id")}
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.CustomerContact.Event"
-
     @classmethod
     def record(cls, *, customer: Customer, contact_person_id: str | None, channel: str,
                result: str, specialist: str, summary: str | None, notes: str | None,

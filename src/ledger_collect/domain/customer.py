@@ -30,9 +30,6 @@ class Customer(CollectionsAggregate):
     PERSONAL = {"ContactAdded": ("name", "email", "phone"),
                 "ContactChanged": ("name", "email", "phone"), "NoteAdded": ("text",)}
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.Customer.Event"
-
     @staticmethod
     def create_id(number: str, **_: Any) -> UUID:
         return derived_id("customer", number)

@@ -93,9 +93,6 @@ class DisputeCase(CollectionsAggregate):
     TOPIC = "ledger_collect.DisputeCase"
     PERSONAL = {"Opened": ("note",), "NoteAdded": ("text",)}
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.DisputeCase.Event"
-
     # -- opening -----------------------------------------------------------------------------
     @classmethod
     def open(cls, *, customer_id: UUID, invoices: Sequence[Invoice], amount: Decimal,

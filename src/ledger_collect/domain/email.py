@@ -61,9 +61,6 @@ class CollectionEmail(CollectionsAggregate):
                 "Failed": ("error",), "PartlySent": ("failures",),
                 "Corrected": ("to", "cc", "bcc")}
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.CollectionEmail.Event"
-
     @classmethod
     def create(cls, *, customer_id: UUID, to: Iterable[str], cc: Iterable[str] = (),
                bcc: Iterable[str] = (), template: str, attachments: Iterable[str] = (),

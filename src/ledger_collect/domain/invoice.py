@@ -42,9 +42,6 @@ class OverpaymentError(DomainError):
 class Invoice(CollectionsAggregate):
     TOPIC = "ledger_collect.Invoice"
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.Invoice.Event"
-
     @staticmethod
     def create_id(document_number: str, **_: Any) -> UUID:
         return derived_id("invoice", document_number)

@@ -103,9 +103,6 @@ class PromiseToPay(CollectionsAggregate):
     #: A withdrawal's reason is free text a specialist types.
     PERSONAL = {"Withdrawn": ("reason",)}
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.PromiseToPay.Event"
-
     @classmethod
     def make(cls, *, customer_id: UUID, invoice_id: UUID, document_number: str, currency: str,
              amount: Decimal, promised_date: date, tolerance_days: int,

@@ -49,9 +49,6 @@ class Resubmission(CollectionsAggregate):
     TOPIC = "ledger_collect.Resubmission"
     PERSONAL = {"Created": ("reason",), "Moved": ("reason",)}
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.Resubmission.Event"
-
     @classmethod
     def create(cls, *, customer_id: UUID, invoices: Sequence[Invoice] = (),
                follow_up_date: date, reason: str, actor: str,
