@@ -1,17 +1,19 @@
 """The event store's batched write path alone, without the importer: events/s of ``save()``.
 
 Customers and invoices with a few events each (registered, assigned; posted, two payments)
-are built in memory, then saved 100 or 500 aggregates per ``save()`` into a fresh schema, by:
+are built in memory, then saved 100 or 500 aggregates per ``save()`` into a fresh schema, by
+``Collections``:
 
-* the library's defaults (its PostgreSQL recorder and JSON transcoder), 100 per save only: with
-  500 (~1,400 events, ~400 KB) its pipelined insert can hang for ever on the embedded server's
-  Unix socket (a psycopg pipeline deadlock, see ``store.BinaryInsert``);
-* ``Collections`` as configured (``ledger_collect.storage.event_store``: binary batch insert, orjson
-  transcoder writing the stock format);
-* the same with ``store.FastSave`` mixed in (no typing-Protocol checks per aggregate), unless
-  ``Collections`` already has it.
+* with the write path's speed-ups off (``LEDGER_SPEEDUPS=-recorder,-transcoder,-mapper,-save``:
+  the library's recorder, JSON transcoder, mapper and save);
+* with each of those four off alone, to show what each brings;
+* with all of them on (100 and 500 per save).
 
-Only the ``save()`` calls are timed; building the aggregates is printed apart.
+Where the library's recorder runs, 100 aggregates per save only: with 500 (~1,400 events,
+~400 KB) its pipelined insert can hang for ever on the embedded server's Unix socket (a psycopg
+pipeline deadlock, see ``speedups.recorder.BinaryInsert``). The other speed-ups (the events'
+path) are as LEDGER_SPEEDUPS says. Only the ``save()`` calls are timed; building the aggregates
+is printed apart.
 
     python benchmarks/store_bench.py [--customers 4000]
 """
@@ -23,19 +25,15 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from common import arguments, fresh_store
-from import_bench import LibraryDefaults
 
 from ledger_collect.commands.application import Collections
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.storage.event_store import FastSave
+from ledger_collect.speedups import MAPPER, RECORDER, SAVE, TRANSCODER, Speedups
 
 TODAY = date(2026, 11, 23)
 INVOICES_PER_CUSTOMER = 3
-
-
-class WithFastSave(FastSave, Collections):
-    name = "Collections"
+WRITE_PATH = (RECORDER, TRANSCODER, MAPPER, SAVE)
 
 
 def build(number: int) -> list[Customer | Invoice]:
@@ -58,13 +56,14 @@ def build(number: int) -> list[Customer | Invoice]:
     return built
 
 
-def measure(label: str, application: type[Collections], customers: int,
-            aggregates_per_save: int) -> None:
+def measure(label: str, off: set[str], customers: int, aggregates_per_save: int) -> None:
     per_save = aggregates_per_save // (1 + INVOICES_PER_CUSTOMER)
     building = saving = 0.0
     events = 0
     with fresh_store("bench_store") as database:
-        app = application(database)
+        settings = database.settings
+        app = Collections(database, settings.with_changes(
+            speedups=Speedups(settings.speedups.off | off)))
         try:
             for start in range(0, customers, per_save):
                 began = time.perf_counter()
@@ -86,14 +85,12 @@ def main() -> None:
     parser = arguments(__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=4000)
     args = parser.parse_args()
-    measure("library defaults (stock recorder and JSON transcoder)", LibraryDefaults,
+    measure("the library's write path (-" + ",-".join(WRITE_PATH) + ")", set(WRITE_PATH),
             args.customers, 100)
+    for name in WRITE_PATH:
+        measure(f"all but one (-{name})", {name}, args.customers, 100)
     for per_save in (100, 500):
-        measure("Collections (binary batch insert, orjson transcoder)", Collections,
-                args.customers, per_save)
-    if not issubclass(Collections, FastSave):
-        measure("Collections + FastSave (no Protocol checks in save)", WithFastSave,
-                args.customers, 500)
+        measure("all (the write path's speed-ups on)", set(), args.customers, per_save)
 
 
 if __name__ == "__main__":

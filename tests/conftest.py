@@ -1,6 +1,8 @@
 """Tests run on a real PostgreSQL: the embedded one by default, or the server named by
 LEDGER_TEST_DATABASE_URL (CI sets it to the machine's own). Each test gets a fresh schema. The
-domain and command scenarios run on the library's in-memory store instead (``app``)."""
+domain and command scenarios run on the library's in-memory store instead (``app``).
+LEDGER_SPEEDUPS switches the speed-ups of every test's settings (CI runs the API and store
+tests once more with them off)."""
 
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ def settings(server_url: str, tmp_path: Path) -> Iterator[Settings]:
         schema=schema,
         master_key=base64.b64encode(os.urandom(32)).decode(),
         pool_size=2,
+        speedups=Settings.from_env().speedups,
     )
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
@@ -83,7 +86,8 @@ def app(request: pytest.FixtureRequest) -> Iterator[Collections]:
     store = getattr(request, "param", None) or (marked.args[0] if marked else "postgres")
     if store == "memory":
         application = Collections.in_memory(
-            Settings(master_key=base64.b64encode(os.urandom(32)).decode()))
+            Settings(master_key=base64.b64encode(os.urandom(32)).decode(),
+                     speedups=Settings.from_env().speedups))
     else:
         application = Collections(request.getfixturevalue("database"))
     yield application

@@ -12,7 +12,7 @@ import pytest
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.casework import create_email, record_contact
 from ledger_collect.commands.receivables import add_contact, register_customer
-from ledger_collect.domain.base import ERASED
+from ledger_collect.domain.base import ERASED, mark_personal
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
 
@@ -68,16 +68,8 @@ def test_an_aggregate_declares_its_events_personal_fields() -> None:
     assert CollectionEmail.Sent.PERSONAL == ()
 
 
-def test_a_personal_field_the_event_lacks_is_refused_when_the_class_is_made() -> None:
-    from eventsourcing.domain import event
-
-    from ledger_collect.domain.base import CollectionsAggregate
-
-    with pytest.raises(TypeError, match="Memo.Noted has no field txt"):
-        class Memo(CollectionsAggregate):
-            TOPIC = "test_personal_fields.Memo"
-            PERSONAL = {"Noted": ("txt",)}
-
-            @event("Noted", topic="test_personal_fields.Memo.Noted")
-            def _noted(self, text: str, actor: str, business_date: date) -> None:
-                pass
+def test_a_personal_field_the_event_lacks_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(CollectionEmail, "PERSONAL", {"Failed": ("eror",)})
+    with pytest.raises(TypeError, match="CollectionEmail.Failed has no field eror"):
+        mark_personal(CollectionEmail)
+    assert CollectionEmail.Failed.PERSONAL == ("error",)

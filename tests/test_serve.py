@@ -100,6 +100,16 @@ def _workers(pid: int) -> set[int]:
 ESTABLISHED, LISTEN = "01", "0A"  # TCP states as /proc/net/tcp writes them
 
 
+def _both_workers(pid: int) -> set[int]:
+    workers = _workers(pid)
+    deadline = time.monotonic() + 30
+    while len(workers) < 2 and time.monotonic() < deadline:  # the second may still start
+        time.sleep(0.2)
+        workers = _workers(pid)
+    assert len(workers) == 2
+    return workers
+
+
 def _sockets_of(pids: set[int], port: int, state: str) -> dict[int, set[str]]:
     """The TCP sockets on local ``port`` in ``state`` that each process holds, by inode (from
     /proc: the sockets among its descriptors, matched to /proc/net/tcp)."""
@@ -129,14 +139,9 @@ def _hold_connections(port: int, count: int) -> list[socket.socket]:
 @pytest.mark.slow
 def test_the_api_serves_from_several_workers_and_stops_them_on_sigterm(app, settings):
     catch_up(app)  # the read models the overview reads
-    server, base = _start(settings, "api", "--workers", "2")
+    server, base = _start(settings, "api", "--workers", "2", LEDGER_SPEEDUPS="on")
     try:
-        workers = _workers(server.pid)
-        deadline = time.monotonic() + 30
-        while len(workers) < 2 and time.monotonic() < deadline:  # the second may still start
-            time.sleep(0.2)
-            workers = _workers(server.pid)
-        assert len(workers) == 2
+        workers = _both_workers(server.pid)
         token = issue_token(settings.with_changes(jwt_secret=SECRET), "alice", "specialist",
                             [segment for segment, _, _ in SEGMENTS])
         query = f'{{ me {{ id }} customerOverview(id: "{uuid.uuid4()}") {{ id }} }}'
@@ -165,6 +170,27 @@ def test_the_api_serves_from_several_workers_and_stops_them_on_sigterm(app, sett
         _, err = server.communicate(timeout=30)
     assert server.returncode == 0, err
     assert not [pid for pid in workers if os.path.exists(f"/proc/{pid}")]
+
+
+@pytest.mark.slow
+def test_with_the_sockets_speedup_off_the_workers_share_uvicorns_one_socket(database, settings):
+    """uvicorn's own way (``LEDGER_SPEEDUPS=-sockets``): one socket, the supervisor's, listened
+    on by every worker; both answer."""
+    server, base = _start(settings, "api", "--workers", "2", LEDGER_SPEEDUPS="-sockets")
+    try:
+        workers = _both_workers(server.pid)
+        token = issue_token(settings.with_changes(jwt_secret=SECRET), "alice", "admin")
+        answers = [httpx.post(f"{base}/graphql", json={"query": "{ me { id } }"},
+                              headers={"Authorization": f"Bearer {token}"}) for _ in range(10)]
+        assert [a.json()["data"] for a in answers] == [{"me": {"id": "alice"}}] * 10
+        port = int(base.rpartition(":")[2])
+        listening = _sockets_of(workers, port, LISTEN)
+        assert all(len(own) == 1 for own in listening.values()), listening
+        assert len(set.union(*listening.values())) == 1  # the same socket in both
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, err = server.communicate(timeout=30)
+    assert server.returncode == 0, err
 
 
 def _printed_token(server: subprocess.Popen) -> str:

@@ -1,21 +1,21 @@
-"""The fast write path (``ledger_collect.storage.event_store``) keeps the library's contract.
+"""The fast write path (``ledger_collect.speedups``: recorder, transcoder, mapper, saving)
+keeps the library's contract, and ``Collections`` saves through whichever parts its settings
+name (``storage.event_store``).
 
 * The library's own recorder conformance cases (concurrent writers, contiguous non-interleaved
   notification ids, conflicts, subscriptions, tracking rows of process recorders) run against
   ``FastApplicationRecorder`` and ``FastProcessRecorder`` on our migrated tables.
-* The library's transcoder cases run against ``FastJSONTranscoder``, which also writes the same
-  bytes as the stock transcoder for every kind of value our events hold.
-* ``Collections`` uses both, and a conflicting batch is refused whole.
+* (``FastJSONTranscoder``'s cases are in ``test_transcoder``.)
+* The fast mapper, event store and save store and read what the library's do.
+* ``Collections`` saves a batch whole and refuses a conflicting one whole.
 """
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import threading
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,40 +23,38 @@ import psycopg
 import pytest
 from eventsourcing.application import Application
 from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
     EventStore,
     InfrastructureFactory,
     IntegrityError,
-    JSONTranscoder,
     Mapper,
     Notification,
     Recording,
     StoredEvent,
-    TranscodingNotRegisteredError,
-    UUIDAsHex,
 )
 from eventsourcing.postgres import PostgresFactory
 from eventsourcing.tests import persistence as conformance
 from eventsourcing.utils import Environment
 from psycopg import sql
 
-from ledger_collect.commands.application import Collections, DateAsISO
+from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivables import register_customer
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ConflictError
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
-from ledger_collect.storage.database import Database
-from ledger_collect.storage.event_store import (
+from ledger_collect.speedups import saving
+from ledger_collect.speedups.mapper import FastSealingMapper
+from ledger_collect.speedups.recorder import (
     FastApplicationRecorder,
-    FastEventStore,
     FastProcessRecorder,
-    FastSave,
-    application_recorder,
     binary_columns,
 )
-from ledger_collect.storage.transcoder import FastJSONTranscoder
+from ledger_collect.speedups.recorder import (
+    fast_application_recorder as application_recorder,
+)
+from ledger_collect.speedups.saving import FastEventStore
+from ledger_collect.storage.database import Database
+from ledger_collect.storage.personal_data import SealingMapper
 
 D = date(2026, 11, 2)
 
@@ -215,125 +213,6 @@ class TestBatchEdges(OnMigratedSchema):
         }
 
 
-# -- the transcoder -----------------------------------------------------------------------------
-class TestFastTranscoderConformance(conformance.TranscoderTestCase):
-    """The library's own transcoder cases. Where the library expects what its stock
-    JSONTranscoder does not do either (tuples kept as tuples, unregistered subclasses kept as
-    subclasses), the case asserts instead that we write and read exactly what the stock one
-    does: the same bytes, the same value back."""
-
-    def construct_transcoder(self) -> FastJSONTranscoder:
-        transcoder = FastJSONTranscoder()
-        self._register(transcoder)
-        return transcoder
-
-    @staticmethod
-    def _register(transcoder: JSONTranscoder) -> None:
-        transcoder.register(conformance.CustomType1AsDict())
-        transcoder.register(conformance.CustomType2AsDict())
-        transcoder.register(UUIDAsHex())
-
-    def _as_stock_does(self, *values: Any) -> None:
-        stock = JSONTranscoder()
-        self._register(stock)
-        for value in values:
-            written = self.transcoder.encode(value)
-            assert written == stock.encode(value), value
-            assert self.transcoder.decode(written) == stock.decode(written), value
-
-    def test_tuple(self) -> None:
-        self._as_stock_does((), ((),), (1,), ((1,),), (1, "a", (2, "b")))
-        assert self.transcoder.decode(self.transcoder.encode((1, (2,)))) == [1, [2]]
-
-    def test_mixed(self) -> None:
-        self._as_stock_does([(1, "a"), {"b": 2}], ([1, "a"], {"b": 2}), {"a": (1, 2), "b": [3, 4]})
-
-    def test_dict_subclass(self) -> None:
-        self._as_stock_does(conformance.Mydict({"a": 1}))
-        assert type(self.transcoder.decode(self.transcoder.encode(conformance.Mydict()))) is dict
-
-    def test_list_subclass(self) -> None:
-        self._as_stock_does(conformance.MyList((("a", 1),)))
-
-    def test_str_subclass(self) -> None:
-        self._as_stock_does(conformance.MyStr("a"))
-
-    def test_int_subclass(self) -> None:
-        self._as_stock_does(conformance.MyInt(3))
-
-
-def _transcoders() -> tuple[JSONTranscoder, FastJSONTranscoder]:
-    stock, fast = JSONTranscoder(), FastJSONTranscoder()
-    for transcoder in (stock, fast):
-        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO(), DateAsISO()):
-            transcoder.register(transcoding)
-    return stock, fast
-
-
-ODD_OFFSET = timezone(timedelta(hours=5, minutes=30, seconds=7))  # orjson would drop the 7 s
-VALUES: list[Any] = [
-    {"amount": Decimal("1234.50"), "cents": Decimal("0.01"), "negative": Decimal("-7.00")},
-    {"customer_id": uuid.UUID("81d4e720-10d6-4ee4-8fe0-808c89464c1b"), "none": None},
-    {"due": date(2026, 2, 28), "first": date(1, 1, 1), "last": date(9999, 12, 31)},
-    {"utc": datetime(2026, 11, 2, 9, 30, 0, 123456, tzinfo=UTC),
-     "whole_second": datetime(2026, 11, 2, 9, 30, tzinfo=UTC),
-     "naive": datetime(2026, 11, 2, 9, 30), "odd": datetime(2026, 11, 2, 9, 30, tzinfo=ODD_OFFSET)},
-    {"changes": {"credit_limit": Decimal("5000.00"), "head_office_id": uuid.uuid4(), "name": "Ä"}},
-    {"instalments": [{"due_date": date(2026, 12, 1), "amount": Decimal("50.00")}] * 2},
-    {"invoice_ids": [uuid.uuid4(), uuid.uuid4()], "pairs": (("INV-1", Decimal("10.00")),)},
-    {"failures": {"a@example.com": "550 no such user"}, "flag": True, "level": 3, "ratio": 0.5},
-    {"emoji": "🐈 哈哈", "quote": 'a"b\\c', "control": "line\nbreak\t\x01"},
-]
-
-
-@pytest.mark.parametrize("value", VALUES)
-def test_fast_transcoder_writes_the_stock_bytes_and_reads_them_back(value: Any) -> None:
-    stock, fast = _transcoders()
-    data = fast.encode(value)
-    assert data == stock.encode(value)
-    assert fast.decode(data) == stock.decode(data)
-    decoded = fast.decode(data)
-    for key, original in value.items():
-        expected = [list(p) for p in original] if isinstance(original, tuple) else original
-        assert decoded[key] == expected
-        assert type(decoded[key]) is (list if isinstance(original, tuple) else type(original))
-
-
-def test_fast_transcoder_keeps_the_seconds_of_an_odd_utc_offset() -> None:
-    _, fast = _transcoders()
-    value = datetime(2026, 11, 2, 9, 30, tzinfo=ODD_OFFSET)
-    assert b'"2026-11-02T09:30:00+05:30:07"' in fast.encode({"t": value})
-    assert fast.decode(fast.encode({"t": value}))["t"].utcoffset() == ODD_OFFSET.utcoffset(None)
-
-
-def test_fast_transcoder_refuses_unregistered_types_with_the_stock_message() -> None:
-    stock, fast = _transcoders()
-    for transcoder in (stock, fast):
-        with pytest.raises(TranscodingNotRegisteredError, match="<class 'set'> is not serial"):
-            transcoder.encode({"ids": {1, 2}})
-        with pytest.raises(TranscodingNotRegisteredError, match="name 'money_v2' is not deser"):
-            transcoder.decode(b'{"a":{"_type_":"money_v2","_data_":"1"}}')
-
-
-def test_fast_transcoder_keeps_a_transcoding_that_renders_otherwise() -> None:
-    """A date transcoding that does not write ISO dates is used as is, not bypassed."""
-
-    class DateAsOrdinal(DateAsISO):
-        name = "date_ordinal"
-
-        def encode(self, obj: date) -> str:
-            return str(obj.toordinal())
-
-        def decode(self, data: str) -> date:
-            return date.fromordinal(int(data))
-
-    fast = FastJSONTranscoder()
-    fast.register(DateAsOrdinal())
-    data = fast.encode({"d": date(2026, 11, 2)})
-    assert data == b'{"d":{"_type_":"date_ordinal","_data_":"739922"}}'
-    assert fast.decode(data) == {"d": date(2026, 11, 2)}
-
-
 # -- the application ----------------------------------------------------------------------------
 def _customer(number: str) -> Customer:
     return Customer.register(number=number, name=f"Customer {number}", segment="S1",
@@ -342,9 +221,9 @@ def _customer(number: str) -> Customer:
                              business_date=D)
 
 
-def test_collections_writes_through_the_fast_path(app: Collections) -> None:
-    assert isinstance(app.recorder, FastApplicationRecorder)
-    assert isinstance(app.mapper.transcoder, FastJSONTranscoder)
+def test_collections_saves_a_batch_whole_its_ids_in_order_its_personal_data_sealed(
+    app: Collections,
+) -> None:
     customers = [_customer(f"C{i}") for i in range(300)]
     for customer in customers:
         customer.add_contact("k1", name="Jeanne Martin", email="jm@acme.fr", phone=None,
@@ -416,80 +295,60 @@ def test_concurrent_imports_interleave_whole_batches(app: Collections) -> None:
         assert ids == list(range(ids[0], ids[0] + 200))
 
 
-# -- FastSave -----------------------------------------------------------------------------------
-# Application.save of eventsourcing 9.5.x, which FastSave.save mirrors. If this changes, the
-# library's save changed: re-read it and bring FastSave.save in line, then update the digest.
-APPLICATION_SAVE_SHA256 = "4e9747d14b8fd046"
-# EventStore.put and Mapper.to_stored_event, which FastEventStore.put and
-# SealingMapper.to_stored_event mirror (the same: re-read, bring in line, update).
-EVENT_STORE_PUT_SHA256 = "7cbbe45730a0d3b9"
-MAPPER_TO_STORED_SHA256 = "ff9e72e538d73a3a"
-# Mapper.to_domain_event, which SealingMapper.to_domain_events mirrors (the same).
-MAPPER_TO_DOMAIN_SHA256 = "6ec02f2a3b6e233a"
-
-
-@pytest.mark.parametrize(("function", "digest"), [
-    (Application.save, APPLICATION_SAVE_SHA256),
-    (EventStore.put, EVENT_STORE_PUT_SHA256),
-    (Mapper.to_stored_event, MAPPER_TO_STORED_SHA256),
-    (Mapper.to_domain_event, MAPPER_TO_DOMAIN_SHA256)])
-def test_fast_save_mirrors_the_library_save_it_replaces(function: Any, digest: str) -> None:
-    source = inspect.getsource(function)
-    assert hashlib.sha256(source.encode()).hexdigest()[:16] == digest
-
-
-def test_events_are_stored_and_recorded_as_the_library_stores_them(database: Database) -> None:
-    app = Collections(database)
-    try:
-        customer = _customer("M1")
-        customer.add_contact("k1", name="Jeanne Martin", email="j@acme.example", phone=None,
-                             role=None, actor="alice", business_date=D)
-        events = list(customer.pending_events)
-        stock = Mapper(transcoder=app.mapper.transcoder)
-        plain = events[0]
-        assert app.mapper.to_stored_event(plain) == stock.to_stored_event(plain)
-        assert type(app.events) is FastEventStore
-        recordings = app.events.put(customer.collect_events())
-        library = EventStore(mapper=app.mapper, recorder=app.recorder)
-        again = _customer("M2").collect_events()
-        expected = library.put(again)
-        assert {type(r) for r in recordings} == {type(r) for r in expected} == {Recording}
-        assert {type(r.notification) for r in recordings + expected} == {Notification}
-        assert [(r.notification.id, r.notification.topic, r.domain_event) for r in recordings] \
-            == [(1, "ledger_collect.Customer.Registered", events[0]),
-                (2, "ledger_collect.Customer.ContactAdded", events[1])]
-        assert [vars(r.notification).keys() for r in recordings[:1]] == [
-            vars(r.notification).keys() for r in expected]
-        sealed = recordings[1].notification.state
-        assert b"Jeanne" not in sealed
-        assert app.mapper.to_domain_event(recordings[1].notification) == events[1]
-        stored = [r.notification for r in recordings]
-        decoded = app.mapper.to_domain_events(stored)  # the bulk path: the library's result
+# -- mapper, event store, save ------------------------------------------------------------------
+def test_the_fast_mapper_and_event_store_store_and_read_what_the_library_does(
+    app: Collections,
+) -> None:
+    plain = SealingMapper(transcoder=app.mapper.transcoder)
+    fast = FastSealingMapper(transcoder=app.mapper.transcoder)
+    plain.keyring = fast.keyring = app.keyring
+    customer = _customer("M1")
+    customer.add_contact("k1", name="Jeanne Martin", email="j@acme.example", phone=None,
+                         role=None, actor="alice", business_date=D)
+    events = list(customer.pending_events)
+    assert fast.to_stored_event(events[0]) == plain.to_stored_event(events[0]) == Mapper(
+        transcoder=app.mapper.transcoder).to_stored_event(events[0])  # nothing personal
+    for writer, reader in ((fast, plain), (plain, fast)):  # sealed anew each time
+        sealed = writer.to_stored_event(events[1])
+        assert b"Jeanne" not in sealed.state
+        assert vars(reader.to_domain_event(sealed)) == vars(events[1])
+    recordings = FastEventStore(mapper=fast, recorder=app.recorder).put(
+        customer.collect_events())
+    expected = EventStore(mapper=plain, recorder=app.recorder).put(
+        _customer("M2").collect_events())
+    assert {type(r) for r in recordings} == {type(r) for r in expected} == {Recording}
+    assert {type(r.notification) for r in recordings + expected} == {Notification}
+    assert [(r.notification.id, r.notification.topic, r.domain_event) for r in recordings] \
+        == [(1, "ledger_collect.Customer.Registered", events[0]),
+            (2, "ledger_collect.Customer.ContactAdded", events[1])]
+    assert [vars(r.notification).keys() for r in recordings[:1]] == [
+        vars(r.notification).keys() for r in expected]
+    stored = [r.notification for r in recordings]
+    for mapper in (fast, plain):  # the bulk path (a rebuild's): the library's result
+        decoded = mapper.to_domain_events(stored)
         assert decoded == events
         assert [vars(e) for e in decoded] == [vars(e) for e in events]
         assert [type(e) for e in decoded] == [type(e) for e in events]
-    finally:
-        app.close()
 
 
-def test_fast_save_records_what_the_library_save_records(database: Database) -> None:
-    assert Collections.save is FastSave.save  # Collections saves through FastSave
-    fast = Collections(database)
+@pytest.mark.parametrize("save", [saving.save, Application.save], ids=["fast", "library"])
+def test_fast_save_records_what_the_library_save_records(database: Database, save: Any) -> None:
+    collections = Collections(database)
     try:
         customer = _customer("F1")
         customer.assign("alice", actor="sup", business_date=D)
         other = _customer("F2")
         pending = other.collect_events()  # domain events passed directly, as the library allows
-        recordings = fast.save(customer, None, *pending)
+        recordings = save(collections, customer, None, *pending)
         assert [(r.domain_event.originator_id, r.notification.id) for r in recordings] == [
             (customer.id, 1), (customer.id, 2), (other.id, 3)]
         assert customer.pending_events == []
-        assert fast.repository.get(customer.id).specialist == "alice"
+        assert collections.repository.get(customer.id).specialist == "alice"
         customer.assign("bob", actor="sup", business_date=D)
-        stale = fast.repository.get(customer.id)
+        stale = collections.repository.get(customer.id)
         stale.assign("carol", actor="sup", business_date=D)
-        fast.save(customer)
+        collections.save(customer)
         with pytest.raises(IntegrityError):
-            fast.save(stale)
+            collections.save(stale)
     finally:
-        fast.close()
+        collections.close()

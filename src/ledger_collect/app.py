@@ -102,12 +102,12 @@ def create_api(settings: Settings, database: Database | None = None, *,
     the all-in-one ``serve`` command); None: opened and migrated by the app as it starts, and
     closed as it stops. ``today`` gives the business date of each request's commands. While
     it serves: ``Collections`` (the write side), the two read pools, the read models' watch,
-    and the garbage collector set for a server (``collector``). ``schema``: the API's own
-    unless given (tests give one with other limits)."""
+    and the garbage collector set for a server (``collector``). ``schema``: the API's own, with
+    the settings' speed-ups, unless given (tests give one with other limits)."""
     from starlette.concurrency import run_in_threadpool
 
     from ledger_collect.api.app import http_app, read_pool
-    from ledger_collect.api.schema import schema as api_schema
+    from ledger_collect.api.schema import schema_for
     from ledger_collect.projections.waiting import watching
     from ledger_collect.runtime.collector import tuned_collector
 
@@ -132,7 +132,7 @@ def create_api(settings: Settings, database: Database | None = None, *,
         finally:
             await run_in_threadpool(opened.close)
 
-    return http_app(settings, schema or api_schema, today, lifespan)
+    return http_app(settings, schema or schema_for(settings.speedups), today, lifespan)
 
 
 def serve_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
@@ -156,7 +156,8 @@ def serve_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
     os.environ.update({
         "LEDGER_DATABASE_URL": database.url, "LEDGER_SCHEMA": settings.schema,
         "LEDGER_MASTER_KEY": base64.b64encode(master_key(settings, database)).decode(),
-        "LEDGER_JWT_SECRET": token_secret(settings).decode()})
+        "LEDGER_JWT_SECRET": token_secret(settings).decode(),
+        "LEDGER_SPEEDUPS": str(settings.speedups)})
     serve_workers(WORKER_FACTORY, settings, host, port, workers, log_level=log_level)
 
 

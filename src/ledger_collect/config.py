@@ -11,6 +11,8 @@ from pathlib import Path
 
 import platformdirs
 
+from ledger_collect.speedups import Speedups
+
 
 def default_data_dir() -> Path:
     """Where the embedded PostgreSQL and the master key live when nothing is configured.
@@ -50,6 +52,9 @@ class Settings:
     promise_horizon_days: int = 730  # LEDGER_PROMISE_HORIZON_DAYS: furthest promised date
     max_body_bytes: int = 1_048_576  # LEDGER_MAX_BODY_BYTES: larger API requests get 413
     max_token_lifetime: int = 86_400  # LEDGER_MAX_TOKEN_LIFETIME seconds from iat to exp
+    # LEDGER_SPEEDUPS: on (all), off (the libraries' plain paths), or those to turn off:
+    # -execution,-documents (names in ``speedups.SPEEDUPS``)
+    speedups: Speedups = field(default_factory=Speedups)
 
     @property
     def key_file(self) -> Path:
@@ -98,6 +103,7 @@ class Settings:
             max_body_bytes=int(env.get("LEDGER_MAX_BODY_BYTES", base.max_body_bytes)),
             max_token_lifetime=int(env.get("LEDGER_MAX_TOKEN_LIFETIME",
                                            base.max_token_lifetime)),
+            speedups=Speedups.parse(env.get("LEDGER_SPEEDUPS")),
         )
 
 

@@ -26,6 +26,7 @@ from ledger_collect.commands.receivables import (
 )
 from ledger_collect.config import Settings
 from ledger_collect.projections.engine import catch_up
+from ledger_collect.speedups import Speedups
 from ledger_collect.storage.database import Database
 
 
@@ -89,6 +90,15 @@ def api(api_settings: Settings, database: Database) -> Iterator[Api]:
     app = create_api(api_settings, database, today=lambda: TODAY)
     with TestClient(app, base_url="http://127.0.0.1") as client:
         yield Api(client, api_settings)
+
+
+@pytest.fixture
+def fast_api(api_settings: Settings, database: Database) -> Iterator[Api]:
+    """The API with every speed-up on, whatever LEDGER_SPEEDUPS says: for a speed-up's tests."""
+    settings = api_settings.with_changes(speedups=Speedups())
+    app = create_api(settings, database, today=lambda: TODAY)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        yield Api(client, settings)
 
 
 POOL_RESET = "SELECT pg_advisory_unlock_all();"  # asyncpg's, on giving a connection back

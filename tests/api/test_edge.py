@@ -23,9 +23,10 @@ from ledger_collect.api.limits import ECHO_LENGTH, MAX_STRING_LENGTH
 from ledger_collect.api.memos import HELD, HELD_BYTES
 from ledger_collect.api.schema import MAX_ALIASES, MAX_TOKENS, make_schema
 from ledger_collect.api.schema import schema as default_schema
-from ledger_collect.api.validation import CACHED_DOCUMENT_LENGTH, PARSED_BYTES
 from ledger_collect.app import create_api
 from ledger_collect.config import Settings
+from ledger_collect.speedups import Speedups
+from ledger_collect.speedups.documents import CACHED_DOCUMENT_LENGTH, PARSED_BYTES
 from ledger_collect.storage.database import Database
 
 ME = "query Edge { me { id } }"
@@ -120,7 +121,8 @@ def test_a_variable_string_beyond_the_limit_is_bad_user_input(api: Api) -> None:
 
 def test_every_limit_error_has_a_code(api_settings: Settings, database: Database) -> None:
     aliases = " ".join(f"a{i}: me {{ id }}" for i in range(MAX_ALIASES + 1))
-    app = create_api(api_settings, database, today=lambda: TODAY, schema=make_schema(max_depth=2))
+    schema = make_schema(max_depth=2, speedups=api_settings.speedups)
+    app = create_api(api_settings, database, today=lambda: TODAY, schema=schema)
     with TestClient(app) as client:
         api = Api(client, api_settings)
         for query, words in ((f"{{ {aliases} }}", "aliases found"),
@@ -177,12 +179,12 @@ def test_long_documents_are_not_kept_after_their_request(api: Api,
     assert kept == 0
 
 
-def test_kept_documents_are_bounded_by_their_size(api: Api) -> None:
+def test_kept_documents_are_bounded_by_their_size(fast_api: Api) -> None:
     documents = default_schema.documents
     sizes = []
     for number in range(40):  # each about 3 MB once parsed: they cannot all be kept
         comment = f"# {number} " + "x" * (CACHED_DOCUMENT_LENGTH - 100) + "\n"
-        assert api.data(comment + ME) == {"me": {"id": "root"}}
+        assert fast_api.data(comment + ME) == {"me": {"id": "root"}}
         sizes.append(documents.parsed.total_bytes)
     assert max(sizes) <= PARSED_BYTES
     assert 0 < len(documents.parsed) < 40
@@ -192,7 +194,9 @@ def test_kept_documents_are_bounded_by_their_size(api: Api) -> None:
 
 def test_a_long_query_does_not_hold_up_the_others(api_settings: Settings,
                                                    database: Database) -> None:
-    settings = api_settings.with_changes(max_body_bytes=16_000_000)
+    """A document too long to be kept is parsed and validated in a thread (the ``documents``
+    speed-up, on here)."""
+    settings = api_settings.with_changes(max_body_bytes=16_000_000, speedups=Speedups())
     with TestClient(create_api(settings, database, today=lambda: TODAY)) as client:
         api = Api(client, settings)
         api.data(ME)  # warm: the small query's document is cached

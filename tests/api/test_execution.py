@@ -16,8 +16,8 @@ from graphql.execution.collect_fields import collect_subfields
 from strawberry.extensions import ParserCache
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from ledger_collect.api.execution import FastExecutionContext
 from ledger_collect.api.schema import schema as api_schema
+from ledger_collect.speedups.execution import FastExecutionContext
 
 
 @strawberry.enum

@@ -13,10 +13,10 @@ from psycopg import sql
 from starlette.testclient import TestClient
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.api import validation
 from ledger_collect.api.schema import MAX_ALIASES, MAX_TOKENS, make_schema
 from ledger_collect.app import create_api
 from ledger_collect.config import Settings
+from ledger_collect.speedups import documents
 from ledger_collect.storage.database import Database
 
 
@@ -39,7 +39,8 @@ def test_too_long_a_document_is_refused(api: Api) -> None:
 
 def test_too_deep_a_query_is_refused(api_settings: Settings, database: Database,
                                      portfolio: Portfolio) -> None:
-    app = create_api(api_settings, database, today=lambda: TODAY, schema=make_schema(max_depth=1))
+    schema = make_schema(max_depth=1, speedups=api_settings.speedups)
+    app = create_api(api_settings, database, today=lambda: TODAY, schema=schema)
     api = Api(TestClient(app), api_settings)
     with api.client:
         north = {"id": str(portfolio.north)}
@@ -117,21 +118,22 @@ def _wait_for_lock_waiters(conn: psycopg.Connection[Any], count: int) -> None:
     raise AssertionError(f"expected {count} writers waiting for the table lock")
 
 
-def test_a_query_text_is_validated_once(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_query_text_is_validated_once(fast_api: Api,
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     validated: list[Any] = []
-    original = validation.validate_document
+    original = documents.validate_document
 
     def counting(schema: Any, document: Any, rules: Any) -> Any:
         validated.append(rules)
         return original(schema, document, rules)
 
-    monkeypatch.setattr(validation, "validate_document", counting)
+    monkeypatch.setattr(documents, "validate_document", counting)
     query = "query Me($with: Boolean!) { me { id role @include(if: $with) } }"
     for shown in (True, False, True):
-        assert api.data(query, {"with": shown})["me"] == (
+        assert fast_api.data(query, {"with": shown})["me"] == (
             {"id": "root", "role": "ADMIN"} if shown else {"id": "root"})
     assert len(validated) == 1  # then from the cache, whatever the variables
-    assert api.data("{ me { id } }")["me"]["id"] == "root"
+    assert fast_api.data("{ me { id } }")["me"]["id"] == "root"
     assert len(validated) == 2  # another text: validated
     # with the depth and alias limits among the rules, every time the same rule classes
     assert validated[0] == validated[1] and any("Depth" in r.__name__ for r in validated[0])

@@ -1,6 +1,7 @@
-"""The sockets the API's workers accept on (``api/listening.py``): connections accepted from
+"""The sockets the API's workers accept on (``speedups.sockets``): connections accepted from
 them answer without Nagle's algorithm (TCP_NODELAY); each worker listens on a socket of its
-own on the port, and the kernel spreads connections over them, none to the supervisor's."""
+own on the port, and the kernel spreads connections over them, none to the supervisor's.
+uvicorn's own socket (the speed-up off) answers without Nagle's algorithm too."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import socket
 from multiprocessing.reduction import ForkingPickler
 
 import pytest
+import uvicorn
 
-from ledger_collect.api.listening import SharedPort, listening_socket, shared_port
+from ledger_collect.speedups.sockets import SharedPort, listening_socket, shared_port
 
 
 async def _nodelay_of_accepted(listening: socket.socket) -> int:
@@ -43,13 +45,22 @@ def test_connections_accepted_by_a_workers_socket_send_without_delay() -> None:
         assert asyncio.run(_nodelay_of_accepted(own)) == 1
 
 
-def test_a_socket_not_made_for_tcp_is_why() -> None:
-    """What uvicorn's ``Config.bind_socket`` made before 0.55 (no protocol named): asyncio
-    leaves Nagle's algorithm on for the connections accepted from it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as theirs:
-        theirs.bind(("127.0.0.1", 0))
-        assert theirs.proto == 0
-        assert asyncio.run(_nodelay_of_accepted(theirs)) == 0
+def test_connections_accepted_by_uvicorns_own_socket_send_without_delay() -> None:
+    """uvicorn (from 0.55) names TCP on the socket its workers share, as ours do: asyncio turns
+    Nagle's algorithm off on the connections accepted from it (it checks ``sock.proto``)."""
+    with uvicorn.Config("ledger_collect.api.app:worker_app", host="127.0.0.1",
+                        port=0).bind_socket() as theirs:
+        assert theirs.proto == socket.IPPROTO_TCP and theirs.get_inheritable()
+        assert asyncio.run(_nodelay_of_accepted(theirs)) == 1
+
+
+def test_a_socket_not_made_for_tcp_keeps_nagles_algorithm() -> None:
+    """What the test above guards against: a socket made without naming its protocol (as
+    uvicorn made its own before 0.55) leaves Nagle's algorithm on for accepted connections."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as unnamed:
+        unnamed.bind(("127.0.0.1", 0))
+        assert unnamed.proto == 0
+        assert asyncio.run(_nodelay_of_accepted(unnamed)) == 0
 
 
 def test_each_worker_gets_a_socket_of_its_own_on_the_port() -> None:

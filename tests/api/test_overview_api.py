@@ -256,21 +256,22 @@ def test_parts_asked_through_fragments_are_read_in_the_one_statement(
 
 
 def test_an_answered_overview_leaves_its_rows_to_no_garbage_collector(
-        api: Api, busy: Portfolio) -> None:
+        fast_api: Api, busy: Portfolio) -> None:
     """Its rows and the execution's memos are freed when it is answered, not left in
-    reference cycles for the collector (whose passes over them cost a quarter of the CPU).
-    The loaders themselves, emptied, and graphql-core's context do stay in small cycles.
+    reference cycles for the collector, whose passes over them are costly (the ``loaders``
+    and ``execution`` speed-ups, on here). The loaders themselves, emptied, and graphql-core's
+    context do stay in small cycles.
 
     What is looked for is what the collector would free (the objects of cycles and all they
     hold), not every object alive: the memos kept across requests rightly hold the collected
     fields of the cached document, and whether those show in ``gc.get_objects()`` depends on
     the test order (those kept by earlier tests are frozen by the app's ``tuned_collector``,
     those the first call below keeps are not)."""
-    overview(api, "audrey", busy.north)  # caches that live on (plans, parsed documents)
+    overview(fast_api, "audrey", busy.north)  # caches that live on (plans, parsed documents)
     gc.collect()
     gc.disable()
     try:
-        found = overview(api, "audrey", busy.north)
+        found = overview(fast_api, "audrey", busy.north)
         left = _unreachable(OpenItem, PromiseRecord, FieldDetails)
     finally:
         gc.enable()

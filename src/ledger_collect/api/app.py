@@ -27,10 +27,11 @@ from uvicorn.supervisors import Multiprocess
 from ledger_collect.api import graphiql
 from ledger_collect.api.auth import token_secret
 from ledger_collect.api.http import GraphQLView
-from ledger_collect.api.listening import shared_port
 from ledger_collect.config import Settings
 from ledger_collect.projections.status import DEGRADED
 from ledger_collect.projections.status import health as projection_health
+from ledger_collect.speedups import SOCKETS
+from ledger_collect.speedups.sockets import shared_port
 from ledger_collect.storage.database import Database
 
 logger = logging.getLogger("ledger_collect.api")
@@ -59,8 +60,8 @@ def read_pool(db: Database, settings: Settings, **session: str) -> asyncpg.Pool:
     request's loaders, whose statements read rows by ids (``= ANY($1)``) and are best served
     by one plan for any ids. PostgreSQL, left to choose (``plan_cache_mode = auto``), planned
     the overview's one statement anew on each call: its generic plan, priced for an array of
-    unknown length, never looked cheaper than a plan for one id (measured: 1.4 ms a call
-    planned each time, 0.75 ms on the generic plan).
+    unknown length, never looked cheaper than a plan for one id, and planning cost more than
+    running it (``docs/performance.md``).
 
     Every transaction of these connections is read-only: queries never write (commands go
     through the write side), and a query that tried would fail loudly instead of changing the
@@ -134,14 +135,17 @@ def serve_workers(factory: str, settings: Settings, host: str, port: int, worker
     config = uvicorn.Config(factory, factory=True, host=host, port=port, workers=workers,
                             lifespan="on", log_level=log_level,
                             access_log=bool(settings.development), server_header=False)
-    try:
-        listening = shared_port(host, port)
-    except OSError as error:
-        raise SystemExit(f"Error: cannot listen on {host}:{port}: {error.strerror}"
-                         f" (is another server running there?)") from None
+    if settings.speedups.on(SOCKETS):  # a socket of its own for each worker
+        try:
+            listening = shared_port(host, port)
+        except OSError as error:
+            raise SystemExit(f"Error: cannot listen on {host}:{port}: {error.strerror}"
+                             f" (is another server running there?)") from None
+    else:  # uvicorn's one socket for all
+        listening = config.bind_socket()
     with listening:
         logger.info("serving on http://%s:%d with %d workers", host, port, workers)
-        Multiprocess(config, sockets=[listening]).run()  # uvicorn.run's, with our sockets
+        Multiprocess(config, sockets=[listening]).run()  # uvicorn.run's
 
 
 async def _keep_session(conn: asyncpg.Connection) -> None:

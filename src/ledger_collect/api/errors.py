@@ -6,6 +6,9 @@ Three kinds, three channels:
   data: members of the mutation's result union implementing ``Problem``, with the domain error's
   message and code, so clients handle them with the rest of the answer;
 - denials are GraphQL errors with ``extensions.code`` FORBIDDEN (``Forbidden``);
+- a request the API cannot work with is a GraphQL error with ``extensions.code``
+  BAD_USER_INPUT, or QUERY_TOO_COMPLEX for a limit reached (``code_client_errors`` codes those
+  that graphql-core reports without a code);
 - the database out of reach is a GraphQL error with ``extensions.code`` DATABASE_UNAVAILABLE,
   answered within the connect timeout, for queries and mutations alike: try again later;
 - anything else is a bug: its text never reaches the client, which gets an error id instead;
@@ -18,9 +21,10 @@ import logging
 import uuid
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, GraphQLSyntaxError, VariableDefinitionNode
 from strawberry.extensions import MaskErrors
 
+from ledger_collect.api.limits import BAD_USER_INPUT, coded_parse_error
 from ledger_collect.domain.base import ConflictError, DomainError, NotFoundError
 from ledger_collect.storage.outage import unreachable
 
@@ -101,3 +105,17 @@ class MaskInternalErrors(MaskErrors):
                     f"quote the id when reporting it.",
             nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
             extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id})
+
+
+
+def code_client_errors(errors: list[GraphQLError]) -> None:
+    """Codes the client's mistakes that graphql-core reports without a code: a document with
+    too many tokens (``limits.coded_parse_error``), and a variable whose value does not coerce
+    to its type (a Decimal "abc", a Date "2026-02-30"): ``BAD_USER_INPUT``, its message naming
+    the variable."""
+    for error in errors:
+        if isinstance(error, GraphQLSyntaxError):
+            coded_parse_error(error)
+        elif error.path is None and error.nodes and all(
+                isinstance(node, VariableDefinitionNode) for node in error.nodes):
+            error.extensions = {"code": BAD_USER_INPUT, **(error.extensions or {})}

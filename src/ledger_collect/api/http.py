@@ -190,7 +190,7 @@ class GraphQLView(GraphQL[Context, None]):
         """Strawberry's, with a mutation over GET refused 405 (the specification) not 400,
         and variables holding too long a string refused before anything is parsed."""
         if request_data.variables and (error := too_long_variables(request_data.variables)):
-            context.loaders.release()
+            context.loaders.release(context.settings.speedups)
             return ExecutionResult(data=None, errors=[error])
         try:
             return await self.schema.execute(
@@ -208,7 +208,7 @@ class GraphQLView(GraphQL[Context, None]):
         except MissingQueryError as error:
             raise HTTPException(400, "No GraphQL query found in the request") from error
         finally:
-            context.loaders.release()
+            context.loaders.release(context.settings.speedups)
 
     async def process_result(self, request: Request,
                              result: ExecutionResult) -> GraphQLHTTPResponse:

@@ -13,11 +13,19 @@ back, and ``header_text`` keeps what goes into a response header to printable AS
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
-from graphql import GraphQLError, StringValueNode, ValidationContext, ValidationRule
+from graphql import (
+    ASTValidationRule,
+    GraphQLError,
+    GraphQLSyntaxError,
+    StringValueNode,
+    ValidationContext,
+    ValidationRule,
+)
 from starlette.types import Message, Receive
+from strawberry.extensions import AddValidationRules
 
 #: The longest string a document or its variables may hold, in characters.
 MAX_STRING_LENGTH = 100_000
@@ -76,6 +84,23 @@ def with_code(rule: type[ValidationRule], code: str) -> type[ValidationRule]:
 
     Coded.__name__ = Coded.__qualname__ = rule.__name__
     return Coded
+
+
+def fixed_rules(*limiters: AddValidationRules) -> Sequence[type[ASTValidationRule]]:
+    """The validation rules of limiter extensions made once (each makes its rule classes anew
+    when constructed, which would defeat a cache of validated documents), their errors coded
+    ``QUERY_TOO_COMPLEX``, and the limit on string literals: rules to be added to every
+    operation by ``AddValidationRules``."""
+    return [*(with_code(rule, QUERY_TOO_COMPLEX)
+              for limiter in limiters for rule in limiter.validation_rules),
+            StringLiteralLimit]
+
+
+def coded_parse_error(error: GraphQLSyntaxError) -> None:
+    """A document with too many tokens is a limit reached (``QUERY_TOO_COMPLEX``), like the
+    depth and alias limits, not a mistake of syntax: its error gets that code."""
+    if error.message.startswith("Syntax Error: Document contains more than"):
+        error.extensions = {"code": QUERY_TOO_COMPLEX}
 
 
 class _CodingContext:

@@ -1,6 +1,6 @@
 """Memos kept across requests, keyed by the syntax tree nodes of a query document.
 
-Parsed documents are cached (``validation``), so a client's query brings the same nodes request
+Parsed documents are cached (``speedups.documents``), so a client's query brings the same nodes request
 after request, and what execution works out from them (subfields, plans, the parts an overview
 reads) is kept with them. An entry holds its nodes, so it holds their whole document too: what
 the memos hold is bounded by the size of those documents (``HeldDocuments``), and a document too
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ledger_collect.api.validation import CACHED_DOCUMENT_LENGTH, PARSED_BYTES_PER_CHARACTER
+from ledger_collect.speedups.documents import CACHED_DOCUMENT_LENGTH, PARSED_BYTES_PER_CHARACTER
 
 #: The estimated memory of the documents the memos may hold.
 HELD_BYTES = 64 * 1024 * 1024

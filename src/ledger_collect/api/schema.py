@@ -9,6 +9,8 @@ Exported to ``schema/ledger_collect.graphql`` (committed; a test fails when they
 
 from __future__ import annotations
 
+import functools
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import (
@@ -27,8 +29,14 @@ from ledger_collect.api.contacts import ContactMutations
 from ledger_collect.api.customers import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes import DisputeMutations
 from ledger_collect.api.emails import EmailMutations
-from ledger_collect.api.errors import Conflict, MaskInternalErrors, NotFound, RuleBroken
-from ledger_collect.api.execution import FastExecutionContext
+from ledger_collect.api.errors import (
+    Conflict,
+    MaskInternalErrors,
+    NotFound,
+    RuleBroken,
+    code_client_errors,
+)
+from ledger_collect.api.limits import fixed_rules
 from ledger_collect.api.lists import ListQuery
 from ledger_collect.api.overview import OverviewQuery
 from ledger_collect.api.permissions import PERSONAL_TEXT, Personal
@@ -38,9 +46,11 @@ from ledger_collect.api.reports import ReportQuery
 from ledger_collect.api.resubmissions import ResubmissionMutations
 from ledger_collect.api.strategies import StrategyMutations
 from ledger_collect.api.timeline import TimelineQuery
-from ledger_collect.api.validation import QueryDocumentCache, QueryDocuments, fixed_rules
 from ledger_collect.api.viewer import ViewerQuery
 from ledger_collect.api.worklist import WorklistQuery
+from ledger_collect.speedups import DOCUMENTS, EXECUTION, Speedups, graphql_core_schema
+from ledger_collect.speedups.documents import QueryDocumentCache, QueryDocuments
+from ledger_collect.speedups.execution import FastExecutionContext
 
 #: Deep enough for the customer overview (customer → open items → promise → instalments ...).
 MAX_DEPTH = 10
@@ -72,36 +82,46 @@ class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError],
                        execution_context: ExecutionContext | None = None) -> None:
         """Client errors (validation, denials) are the client's business, and internal ones
-        are logged with their id by ``MaskInternalErrors``: nothing more to log here."""
+        are logged with their id by ``MaskInternalErrors``: nothing more to log here. Those
+        graphql-core reports without a code get theirs (strawberry calls this with the errors
+        of every answer that has some, before they are masked or sent)."""
+        code_client_errors(errors)
 
 
 def make_schema(*, max_depth: int = MAX_DEPTH, max_aliases: int = MAX_ALIASES,
-                max_tokens: int = MAX_TOKENS) -> Schema:
-    """The schema with its limits (tests tighten them to reach them with small queries), and
-    its own parsed and validated documents (validation costs ~10x parsing; clients reuse
-    queries)."""
+                max_tokens: int = MAX_TOKENS, speedups: Speedups = Speedups()) -> Schema:
+    """The schema with its limits (tests tighten them to reach them with small queries), its
+    execution and its own parsed and validated documents (clients reuse queries), or
+    strawberry's own where ``speedups`` turns those off."""
     limits = fixed_rules(QueryDepthLimiter(max_depth=max_depth),
                          MaxAliasesLimiter(max_alias_count=max_aliases))
     documents = QueryDocuments()
+    cached = [lambda: QueryDocumentCache(documents)] if speedups.on(DOCUMENTS) else []
     made = Schema(
         query=Query,
         mutation=Mutation,
         types=[NotFound, RuleBroken, Conflict],
         config=StrawberryConfig(scalar_map={Personal: PERSONAL_TEXT}),
-        execution_context_class=FastExecutionContext,
+        execution_context_class=FastExecutionContext if speedups.on(EXECUTION) else None,
         extensions=[  # factories: extensions keep per-operation state
             lambda: MaxTokensLimiter(max_token_count=max_tokens),
             lambda: AddValidationRules(limits),
-            lambda: QueryDocumentCache(documents),
+            *cached,
             MaskInternalErrors,
         ],
     )
-    guard_arguments(made._schema)
+    guard_arguments(graphql_core_schema(made))
     made.documents = documents
     return made
 
 
-schema = make_schema()
+@functools.cache
+def schema_for(speedups: Speedups) -> Schema:
+    """The API's schema with these speed-ups (made once per process)."""
+    return make_schema(speedups=speedups)
+
+
+schema = schema_for(Speedups())
 
 
 if __name__ == "__main__":  # the same text as `strawberry export-schema`, without its extras

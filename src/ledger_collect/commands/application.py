@@ -25,8 +25,10 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import (
     ApplicationRecorder,
+    EventStore,
     IntegrityError,
     JSONTranscoder,
+    Recording,
     Transcoder,
     Transcoding,
 )
@@ -35,9 +37,11 @@ from ledger_collect.commands import Batch, Outcome
 from ledger_collect.commands.values import Limits
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ConflictError
+from ledger_collect.speedups import EVENTS, SAVE, saving
+from ledger_collect.speedups import events as fast_events
+from ledger_collect.storage import event_store
 from ledger_collect.storage.bulk_reads import load_aggregates
 from ledger_collect.storage.database import Database
-from ledger_collect.storage.event_store import FastSave, application_recorder
 from ledger_collect.storage.personal_data import (
     InMemoryKeyRing,
     KeyRing,
@@ -45,7 +49,6 @@ from ledger_collect.storage.personal_data import (
     SealingMapper,
     load_master_key,
 )
-from ledger_collect.storage.transcoder import FastJSONTranscoder
 
 R = TypeVar("R")
 P = ParamSpec("P")
@@ -65,7 +68,7 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-class Collections(FastSave, Application):
+class Collections(Application):
     """Commands of the collections domain over the event store (the write side)."""
 
     name = "Collections"  # pinned: the events table is collections_events
@@ -84,6 +87,8 @@ class Collections(FastSave, Application):
         else:
             self._master_key = load_master_key(settings.master_key, settings.key_file,
                                                create=database.embedded)
+        fast_events.switch(settings.speedups.on(EVENTS))  # for every aggregate of the process
+        self._fast_save = settings.speedups.on(SAVE)
         super().__init__(env=IN_MEMORY if database is None else database.eventsourcing_env())
 
     @classmethod
@@ -93,28 +98,34 @@ class Collections(FastSave, Application):
         random one seals the data keys."""
         return cls(None, settings)
 
-    # -- infrastructure ----------------------------------------------------------------------
+    # -- infrastructure (each part the library's, or its speed-up: ``storage.event_store``) --
     def construct_mapper(self) -> SealingMapper:
-        mapper = SealingMapper(transcoder=self.construct_transcoder())
+        keyring: KeyRing
         if self.database is None:
-            mapper.keyring = InMemoryKeyRing(self._master_key)
+            keyring = InMemoryKeyRing(self._master_key)
         else:
             datastore = self.factory.datastore  # type: ignore[attr-defined]
-            mapper.keyring = PostgresKeyRing(self._master_key, datastore)
-        return mapper
+            keyring = PostgresKeyRing(self._master_key, datastore)
+        return event_store.mapper(self.construct_transcoder(), keyring, self.settings.speedups)
 
     def construct_transcoder(self) -> Transcoder:
-        """The stock JSON format, written and read with orjson (``storage.transcoder``)."""
-        transcoder = FastJSONTranscoder()
+        transcoder = event_store.transcoder(self.settings.speedups)
         self.register_transcodings(transcoder)
         return transcoder
 
     def construct_recorder(self) -> ApplicationRecorder:
-        """The library's recorder with batches sent in binary (``storage.event_store``); in
-        memory, the library's own."""
+        """In memory, the library's own."""
         if self.database is None:
             return super().construct_recorder()
-        return application_recorder(self.factory)  # type: ignore[arg-type]
+        return event_store.recorder(self.factory, self.settings.speedups)  # type: ignore[arg-type]
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        return event_store.event_store(self.mapper, self.recorder, self.settings.speedups)
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        if self._fast_save:
+            return saving.save(self, *objs, **kwargs)
+        return super().save(*objs, **kwargs)
 
     @property
     def keyring(self) -> KeyRing:

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 from eventsourcing.domain import Aggregate
 
-from ledger_collect.domain import fast_events
+from ledger_collect.speedups import events as fast_events
 
 #: Namespace for ids derived from source keys (ERP document ids): same key, same id, always.
 ID_NAMESPACE = uuid.UUID("6f1c8a52-3f7e-4c1e-9b7a-2d0c5e9a7b11")
@@ -110,7 +110,8 @@ def check_transition(what: str, status: str, to: str,
 
 
 class _FastCreation(type(Aggregate)):  # type: ignore[misc]
-    """``cls(...)`` through ``fast_events.create`` when it can, else the library's own."""
+    """``cls(...)`` through the fast path of ``speedups.events`` when it can, else the
+    library's own."""
 
     def __call__(cls, *args: Any, **kwargs: Any) -> Any:
         made = None if args else fast_events.create(cls, kwargs)
@@ -119,7 +120,8 @@ class _FastCreation(type(Aggregate)):  # type: ignore[misc]
 
 class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
     """Base of every aggregate: events carry actor and business date. Events are triggered and
-    aggregates created through ``fast_events`` (the library's steps, worked out once per class).
+    aggregates created through ``speedups.events`` (the library's steps, worked out once per
+    class) while that speed-up is on.
 
     An aggregate names its pinned ``TOPIC``; its base event class ``Event``, which the library
     wants under a pinned topic too, is made here under the aggregate's topic and ``.Event``."""
@@ -132,12 +134,7 @@ class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
                 "TOPIC": f"{cls.TOPIC}.Event", "__module__": cls.__module__,
                 "__qualname__": f"{cls.__qualname__}.Event"})
         super().__init_subclass__(**kwargs)
-        for name, fields in cls.__dict__.get("PERSONAL", {}).items():
-            event_class = getattr(cls, name)
-            unknown = set(fields).difference(f.name for f in dataclasses.fields(event_class))
-            if unknown:
-                raise TypeError(f"{cls.__name__}.{name} has no field {', '.join(unknown)}")
-            event_class.PERSONAL = fields
+        mark_personal(cls)
         fast_events.install(cls)
 
     class Event(Aggregate.Event):
@@ -146,6 +143,17 @@ class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
         PERSONAL: ClassVar[tuple[str, ...]] = ()
         actor: str
         business_date: date
+
+
+def mark_personal(aggregate: type) -> None:
+    """Set the ``PERSONAL`` of each event the aggregate's ``PERSONAL`` names; a field the event
+    does not have is refused (a misspelt field would otherwise be stored unsealed)."""
+    for name, fields in aggregate.__dict__.get("PERSONAL", {}).items():
+        event_class = getattr(aggregate, name)
+        unknown = set(fields).difference(f.name for f in dataclasses.fields(event_class))
+        if unknown:
+            raise TypeError(f"{aggregate.__name__}.{name} has no field {', '.join(unknown)}")
+        event_class.PERSONAL = fields
 
 
 #: The largest amount accepted anywhere (a single invoice, payment, credit limit or promise).

@@ -1,341 +1,49 @@
-"""The event store's write path, made fast enough for bulk import (issue 2, section 7).
+"""The event store's parts as ``Collections`` builds them: each the library's own, or the fast
+one from ``ledger_collect.speedups`` while ``Settings.speedups`` leaves that speed-up on.
 
-The library's PostgreSQL recorder spends most of a batched save outside the database: psycopg
-renders the batch as one text literal of a composite-type array, which the server then parses
-again; its JSON transcoder calls back into Python for every UUID, Decimal and date; and its
-``save()`` runs two ``typing.Protocol`` isinstance checks per aggregate, which cost ~15 µs on
-Python 3.11 (INFRA-NOTES, "The eventsourcing library on PostgreSQL"). Three replacements, each a
-drop-in for the library's own part and each keeping its contract:
-
-* ``BinaryInsert`` recorders send a batch as four binary arrays (ids, versions, topics, states)
-  to ``INSERT … SELECT FROM unnest(…) RETURNING notification_id``. Everything else is the
-  library's: one transaction, the ``EXCLUSIVE`` table lock (one writer at a time, so
-  notification ids are issued in commit order), ``NOTIFY``, ids from ``RETURNING`` in insert
-  order, a version conflict raised as the library's ``IntegrityError``, and, for process
-  recorders, the tracking row in the same transaction. Batches over 64 KB are sent outside
-  psycopg's pipeline mode, which deadlocks on large messages (see ``BinaryInsert``). (A binary
-  COPY was measured too: ~10 % faster on the server for batches of 2,000, but it cannot return
-  ids, cannot be pipelined and needs the sequence reasoned about; not worth it next to the
-  Python-side costs.)
-* ``FastJSONTranscoder`` (in ``transcoder``) writes and reads exactly the stock
-  ``JSONTranscoder``'s format with orjson.
-* ``FastSave`` is an ``Application`` mixin whose ``save()`` recognises aggregates by their class
-  instead of by Protocol checks, then records exactly as the library's ``save()`` does, through
-  an event store that makes its recordings without the frozen dataclasses' per-field setattr.
+The fast parts keep the library's contract (its recorder conformance cases and transcoder
+cases run on them, and they write what the library writes), so either reads what the other
+stored.
 """
 
 from __future__ import annotations
 
-import struct
-from collections.abc import Sequence
-from typing import Any
-from uuid import UUID
-
-import psycopg
-from eventsourcing.application import ProcessingEvent
-from eventsourcing.domain import Aggregate, DomainEvent
 from eventsourcing.persistence import (
+    ApplicationRecorder,
     EventStore,
-    Notification,
-    ProgrammingError,
-    Recording,
-    StoredEvent,
+    JSONTranscoder,
+    Mapper,
 )
-from eventsourcing.postgres import (
-    PostgresApplicationRecorder,
-    PostgresFactory,
-    PostgresProcessRecorder,
-)
-from psycopg import Cursor, adapters, pq
-from psycopg.adapt import Buffer, Dumper
-from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Identifier
+from eventsourcing.postgres import PostgresFactory
 
-from ledger_collect.storage.outage import retrying
-
-# -- binary arrays ------------------------------------------------------------------------------
-# PostgreSQL's binary array format: ndim, has-nulls flag, element type oid, then per dimension
-# its length and lower bound; then each element as a 4-byte length (-1: NULL) and its bytes.
-_ARRAY_HEAD = struct.Struct(">iiiii").pack
-_LENGTH = struct.Struct(">i").pack
-_UUID_ELEMENT = struct.Struct(">i16s").pack
-_INT8_ELEMENT = struct.Struct(">iq").pack
-_NULL = _LENGTH(-1)
-UUID_OID, INT8_OID, TEXT_OID, BYTEA_OID = 2950, 20, 25, 17
+from ledger_collect.speedups import MAPPER, RECORDER, SAVE, TRANSCODER, Speedups
+from ledger_collect.speedups.mapper import FastSealingMapper
+from ledger_collect.speedups.recorder import fast_application_recorder
+from ledger_collect.speedups.saving import FastEventStore
+from ledger_collect.speedups.transcoder import FastJSONTranscoder
+from ledger_collect.storage.personal_data import KeyRing, SealingMapper
 
 
-class _BinaryArray(bytes):
-    """An array already in PostgreSQL's binary format; its dumper passes it through as is."""
-
-    oid: int
-
-
-class _UUIDArray(_BinaryArray):
-    oid = 2951
+def recorder(factory: PostgresFactory, speedups: Speedups) -> ApplicationRecorder:
+    """The library's PostgreSQL recorder of the application's events table."""
+    if speedups.on(RECORDER):
+        return fast_application_recorder(factory)
+    return factory.application_recorder()
 
 
-class _Int8Array(_BinaryArray):
-    oid = 1016
+def transcoder(speedups: Speedups) -> JSONTranscoder:
+    """The library's JSON format (transcodings are registered by the caller)."""
+    return FastJSONTranscoder() if speedups.on(TRANSCODER) else JSONTranscoder()
 
 
-class _TextArray(_BinaryArray):
-    oid = 1009
+def mapper(transcoder: JSONTranscoder, keyring: KeyRing, speedups: Speedups) -> SealingMapper:
+    """The library's mapper, sealing personal fields with the keys of ``keyring``."""
+    made = (FastSealingMapper if speedups.on(MAPPER) else SealingMapper)(transcoder=transcoder)
+    made.keyring = keyring
+    return made
 
 
-class _ByteaArray(_BinaryArray):
-    oid = 1001
-
-
-def _pass_through(array_class: type[_BinaryArray]) -> type[Dumper]:
-    class PassThrough(Dumper):
-        format = pq.Format.BINARY
-        oid = array_class.oid
-
-        def dump(self, obj: Buffer) -> Buffer:
-            return obj
-
-    return PassThrough
-
-
-for _array_class in (_UUIDArray, _Int8Array, _TextArray, _ByteaArray):
-    # Registered globally, before any pool connects: only these private classes are affected.
-    adapters.register_dumper(_array_class, _pass_through(_array_class))
-
-_topic_bytes: dict[str, bytes] = {}  # topic -> its array element; topics are few (event classes)
-
-
-def _topic_element(topic: str | None) -> bytes:
-    element = _topic_bytes.get(topic) if topic is not None else _NULL
-    if element is None:
-        encoded = topic.encode()  # type: ignore[union-attr]
-        element = _LENGTH(len(encoded)) + encoded
-        if len(_topic_bytes) < 10_000:
-            _topic_bytes[topic] = element  # type: ignore[index]
-    return element
-
-
-def binary_columns(
-    stored_events: Sequence[StoredEvent],
-) -> tuple[_UUIDArray, _Int8Array, _TextArray, _ByteaArray]:
-    """The batch as four binary arrays, one per column, in the batch's order."""
-    ids: list[bytes] = []
-    versions: list[bytes] = []
-    topics: list[bytes] = []
-    states: list[bytes] = []
-    for event in stored_events:
-        originator_id = event.originator_id
-        if type(originator_id) is not UUID:
-            originator_id = UUID(str(originator_id))
-        ids.append(_UUID_ELEMENT(16, originator_id.int.to_bytes(16, "big")))  # UUID.bytes
-        versions.append(_INT8_ELEMENT(8, event.originator_version))
-        topics.append(_topic_element(event.topic))
-        state = event.state
-        if state is None:
-            states.append(_NULL)
-        else:
-            states.append(_LENGTH(len(state)))
-            states.append(state)
-    n = len(stored_events)
-    return (
-        _UUIDArray(_ARRAY_HEAD(1, 0, UUID_OID, n, 1) + b"".join(ids)),
-        _Int8Array(_ARRAY_HEAD(1, 0, INT8_OID, n, 1) + b"".join(versions)),
-        _TextArray(_ARRAY_HEAD(1, 0, TEXT_OID, n, 1) + b"".join(topics)),
-        _ByteaArray(_ARRAY_HEAD(1, 0, BYTEA_OID, n, 1) + b"".join(states)),
-    )
-
-
-# -- recorders ----------------------------------------------------------------------------------
-def connect_window(recorder: Any) -> float:
-    """How long a recorder tries to reach a lost database: its pool's connect timeout."""
-    return float(recorder.datastore.pool.timeout)
-
-
-def unretried(method: Any) -> Any:
-    """The library's method without its retry decorator (ours replaces it)."""
-    return getattr(method, "__func__", method).__wrapped__
-
-
-class BinaryInsert:
-    """Sends the batch's rows as four binary arrays; everything else is the library's: one
-    transaction, the tracking row of a process recorder, the ``EXCLUSIVE`` table lock, NOTIFY,
-    ids from RETURNING in insert order, psycopg errors mapped to the library's (a version
-    conflict is its ``IntegrityError``), retried as ``outage.retrying`` says (a lost database for
-    the connect timeout only, anything else as the library does).
-
-    Small batches (a command's) go through the library's own ``insert_events``, pipelined.
-    Large ones (an import's) are sent outside pipeline mode: psycopg 3.3's pipeline stops
-    flushing after the last queued command even when the socket took only part of the
-    message, and then waits for a result the server cannot send before it has read the whole
-    message, for ever. Measured here: the stock recorder hangs with 2,000 events of 400 bytes
-    in one save over a Unix socket (the embedded server), and with 30,000 over TCP.
-    """
-
-    datastore: Any
-    events_table_name: str
-    lock_table_statements: list[Any]
-    channel_name: str
-    #: Batches whose states add up to more than this are not pipelined. A socket's send
-    #: buffer takes ~200 KB at once (Linux default), so a smaller message is always sent whole.
-    pipeline_max_bytes = 64 * 1024
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        if self.datastore.originator_id_type != "uuid":
-            msg = "BinaryInsert recorders store uuid originator ids only"
-            raise ProgrammingError(msg)
-        schema, table = Identifier(self.datastore.schema), Identifier(self.events_table_name)
-        self.insert_columns_statement = SQL(
-            "INSERT INTO {schema}.{table} (originator_id, originator_version, topic, state)"
-            " SELECT * FROM unnest(%b, %b, %b, %b) RETURNING notification_id"
-        ).format(schema=schema, table=table)
-        self.lock_and_notify_statement = SQL("; ").join(
-            [*self.lock_table_statements, SQL("NOTIFY {}").format(Identifier(self.channel_name))]
-        )
-
-    @retrying(connect_window)
-    def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
-    ) -> Sequence[int] | None:
-        if self.datastore.enable_db_functions:
-            msg = "BinaryInsert recorders never run in the database-functions mode"
-            raise ProgrammingError(msg)
-        if sum(len(e.state or b"") for e in stored_events) <= self.pipeline_max_bytes:
-            library = unretried(super().insert_events)  # type: ignore[misc]
-            return library(self, stored_events, **kwargs)  # type: ignore[no-any-return]
-        return self._insert_unpipelined(stored_events, **kwargs)
-
-    def _insert_unpipelined(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> list[int]:
-        columns = binary_columns(stored_events)  # before the lock: nobody waits while we build
-        with self.datastore.get_connection() as conn, conn.transaction():
-            with conn.cursor() as curs:
-                self._insert_events(curs, stored_events, **kwargs)  # type: ignore[attr-defined]
-            with conn.cursor(row_factory=tuple_row) as curs:
-                # One round trip: SET LOCAL lock_timeout; LOCK TABLE … EXCLUSIVE; NOTIFY.
-                curs.execute(self.lock_and_notify_statement)
-                curs.execute(self.insert_columns_statement, columns, binary=True)
-                return [row[0] for row in curs.fetchall()]
-
-    def _insert_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> None:
-        """The pipelined path's statements (called by the library's ``insert_events``)."""
-        columns = binary_columns(stored_events)
-        self._lock_table(curs)  # type: ignore[attr-defined]
-        self._notify_channel(curs)  # type: ignore[attr-defined]
-        curs.row_factory = tuple_row  # type: ignore[assignment]  # ids only: no dict per row
-        curs.execute(self.insert_columns_statement, columns, binary=True)
-
-    def _fetch_ids_after_insert_events(
-        self, curs: Cursor[Any], stored_events: Sequence[StoredEvent], **_: Any
-    ) -> list[int]:
-        """The library's own, reading the tuple rows asked for above."""
-        assert curs.statusmessage, curs.statusmessage
-        assert curs.statusmessage.startswith("INSERT"), curs.statusmessage
-        try:
-            return [row[0] for row in curs.fetchall()]
-        except psycopg.ProgrammingError as exc:
-            msg = f"Couldn't get all notification IDs (expected {len(stored_events)})"
-            raise ProgrammingError(msg) from exc
-
-
-#: The library's recorder methods that retry ten times (``eventsourcing.utils.retry``).
-_RETRIED = ("select_events", "select_notifications", "max_notification_id", "insert_tracking",
-            "max_tracking_id", "has_tracking_id")
-
-
-def fail_fast(cls: type[Any]) -> type[Any]:
-    """``cls`` with the library's retried methods retried by ``outage.retrying``: a lost
-    database is reported after the connect timeout, not after ten of them."""
-    for name in _RETRIED:
-        inner = getattr(getattr(cls, name, None), "__wrapped__", None)
-        if inner is not None:
-            setattr(cls, name, retrying(connect_window)(inner))
-    return cls
-
-
-@fail_fast
-class FastApplicationRecorder(BinaryInsert, PostgresApplicationRecorder):
-    """The library's application recorder with the batch sent in binary (and large batches
-    outside pipeline mode)."""
-
-
-@fail_fast
-class FastProcessRecorder(BinaryInsert, PostgresProcessRecorder):
-    """The library's process recorder (events and tracking row in one transaction), batch in
-    binary. For process applications: ``PROCESS_RECORDER_TOPIC=ledger_collect.storage.event_store:FastProcessRecorder``."""
-
-
-def application_recorder(factory: PostgresFactory) -> FastApplicationRecorder:
-    """Our recorder, built as the library's factory builds its own (same table, same
-    create-table switch)."""
-    recorder = FastApplicationRecorder(
-        datastore=factory.datastore,
-        events_table_name=(factory.env.name.lower() or "stored") + "_events",
-    )
-    if factory.env_create_table():
-        recorder.create_table()
-    return recorder
-
-
-# -- saving -------------------------------------------------------------------------------------
-def frozen(cls: type[Any], values: dict[str, Any]) -> Any:
-    """An instance of a frozen (not slotted) dataclass holding ``values``, its fields in their
-    order, as its ``__init__`` would make it but without a ``object.__setattr__`` per field."""
-    instance = object.__new__(cls)
-    object.__setattr__(instance, "__dict__", values)
-    return instance
-
-
-class FastEventStore(EventStore[UUID]):
-    """The library's event store; ``put`` makes the same ``Recording`` and ``Notification``
-    objects by ``frozen`` (two a saved event). Mirrors ``EventStore.put`` of 9.5.x (pinned by
-    a test)."""
-
-    def put(self, domain_events: Sequence[Any], **kwargs: Any) -> list[Recording[UUID]]:
-        stored_events = list(map(self.mapper.to_stored_event, domain_events))
-        notification_ids = self.recorder.insert_events(stored_events, **kwargs)
-        if not notification_ids:
-            return []
-        assert len(notification_ids) == len(stored_events)
-        return [frozen(Recording, {"domain_event": d, "notification": frozen(Notification, {
-            "originator_id": s.originator_id, "originator_version": s.originator_version,
-            "topic": s.topic, "state": s.state, "id": n_id})})
-            for d, s, n_id in zip(domain_events, stored_events, notification_ids, strict=True)]
-
-
-class _CollectedEvents(ProcessingEvent[UUID]):
-    """Recognises aggregates by class (a C-speed check) before the library's Protocol checks,
-    which stay in charge of anything else (domain events passed directly, other objects)."""
-
-    def collect_events(self, *objs: Any, **kwargs: Any) -> None:
-        events = self.events
-        for obj in objs:
-            if isinstance(obj, Aggregate):
-                events.extend(obj.collect_events())
-                self.aggregates[obj.id] = obj
-            elif isinstance(obj, DomainEvent):  # one the library's Protocol check accepts
-                events.append(obj)
-            elif obj is not None:
-                super().collect_events(obj)
-        self.saved_kwargs.update(kwargs)
-
-
-class FastSave:
-    """Application mixin: ``save()`` as the library's, without the per-aggregate Protocol
-    isinstance checks (~15 µs each on Python 3.11). Put it before ``Application`` in the bases.
-
-    The body mirrors ``eventsourcing.application.Application.save`` of 9.5.x; a test pins that
-    method's source, so a library upgrade that changes it fails loudly instead of drifting.
-    """
-
-    def construct_event_store(self) -> FastEventStore:
-        return FastEventStore(mapper=self.mapper, recorder=self.recorder)  # type: ignore[attr-defined]
-
-    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
-        processing_event = _CollectedEvents()
-        processing_event.collect_events(*objs, **kwargs)
-        recordings = self._record(processing_event)  # type: ignore[attr-defined]
-        self._take_snapshots(processing_event)  # type: ignore[attr-defined]
-        self._notify(recordings)  # type: ignore[attr-defined]
-        self.notify(processing_event.events)  # type: ignore[attr-defined]  # deprecated hook
-        return recordings  # type: ignore[no-any-return]
+def event_store(mapper: Mapper, recorder: ApplicationRecorder, speedups: Speedups) -> EventStore:
+    """The library's event store over ``mapper`` and ``recorder``."""
+    kind = FastEventStore if speedups.on(SAVE) else EventStore
+    return kind(mapper=mapper, recorder=recorder)

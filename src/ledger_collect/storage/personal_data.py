@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import copy
 import os
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -23,17 +24,10 @@ from uuid import UUID
 import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import (
-    Mapper,
-    MapperDeserialisationError,
-    StoredEvent,
-    find_id_convertor,
-)
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.persistence import Mapper, StoredEvent
 from psycopg import sql
 
 from ledger_collect.domain.base import ERASED
-from ledger_collect.storage.event_store import frozen
 
 SEALED_PREFIX = "sealed:v1:"
 NONCE_BYTES = 12
@@ -264,43 +258,21 @@ class SealingMapper(Mapper[UUID]):
     """The library's mapper, plus sealing of each event's personal fields per data subject.
 
     The subject is the event's ``customer_id`` attribute when it has one, else the aggregate
-    itself (a Customer's own events).
-
-    ``to_stored_event`` does the library's steps (``Mapper.to_stored_event``, pinned by a test)
-    with what it learns once per event class (topic, class version, personal fields), and
-    builds the frozen ``StoredEvent`` without its per-field ``__setattr__``: every event of an
-    import passes here.
+    itself (a Customer's own events). An event is stored as the library stores it, from a copy
+    whose personal fields are sealed; it is read as the library reads it (``decoded``), then
+    unsealed. ``speedups.mapper`` does the library's steps faster.
     """
 
     keyring: KeyRing
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._classes: dict[type, tuple[str, tuple[str, ...], int]] = {}
-        self._topics: dict[tuple[str, type], tuple[type, Callable[[Any], Any], int]] = {}
-
     def to_stored_event(self, domain_event: Any) -> StoredEvent:
-        kind = type(domain_event)
-        known = self._classes.get(kind)
-        if known is None:
-            known = self._classes[kind] = (get_topic(kind), getattr(kind, "PERSONAL", ()),
-                                           getattr(kind, "class_version", 1))
-        topic, personal, class_version = known
-        state = dict(vars(domain_event))
+        personal = getattr(type(domain_event), "PERSONAL", ())
         if personal:
+            state = dict(vars(domain_event))
             self._seal(state, personal)
-        originator_id = state.pop("originator_id")
-        originator_version = state.pop("originator_version")
-        if class_version > 1:
-            state["class_version"] = class_version
-        stored_state = self.transcoder.encode(state)
-        if self.compressor:
-            stored_state = self.compressor.compress(stored_state)
-        if self.cipher:
-            stored_state = self.cipher.encrypt(stored_state)
-        return frozen(StoredEvent, {"originator_id": originator_id,
-                                    "originator_version": originator_version,
-                                    "topic": topic, "state": stored_state})
+            domain_event = copy.copy(domain_event)  # events are frozen: the copy's state
+            vars(domain_event).update(state)  # is set as the library sets a decoded one's
+        return super().to_stored_event(domain_event)
 
     def _seal(self, state: dict[str, Any], personal: tuple[str, ...]) -> None:
         subject = state.get("customer_id") or state["originator_id"]
@@ -322,15 +294,8 @@ class SealingMapper(Mapper[UUID]):
     def to_domain_events(self, stored_events: Sequence[StoredEvent]) -> list[Any]:
         """Many events at once: the data keys of every subject they need are fetched in one
         query (a rebuild meets each customer's key once: one query per customer made key
-        lookups three quarters of a customers-model rebuild). Each event is decoded as
-        ``Mapper.to_domain_event`` does (pinned by a test), with what it learns once per topic
-        (class, id converter, class version, personal fields): decoding is most of a rebuild's
-        Python work."""
-        if self.cipher or self.compressor:
-            decode = super().to_domain_event
-            events = [decode(stored) for stored in stored_events]
-        else:
-            events = [self._decoded(stored) for stored in stored_events]
+        lookups most of a customers-model rebuild)."""
+        events = [self.decoded(stored) for stored in stored_events]
         sealed: list[tuple[Any, tuple[str, ...], UUID]] = []
         for event in events:
             personal = getattr(type(event), "PERSONAL", ())
@@ -343,31 +308,9 @@ class SealingMapper(Mapper[UUID]):
                 self._unseal(state, personal, subject)
         return events
 
-    def _decoded(self, stored: StoredEvent) -> Any:
-        topic, originator_id = stored.topic, stored.originator_id
-        known = self._topics.get((topic, type(originator_id)))
-        if known is None:
-            cls = resolve_topic(topic)
-            known = self._topics[topic, type(originator_id)] = (
-                cls, find_id_convertor(cls, type(originator_id)),
-                getattr(cls, "class_version", 1))
-        cls, id_convertor, class_version = known
-        try:
-            state: dict[str, Any] = self.transcoder.decode(stored.state)
-        except Exception as e:
-            msg = (f"Failed to deserialise state of stored event with topic '{topic}', "
-                   f"originator_id '{originator_id}' and originator_version "
-                   f"{stored.originator_version}: {e}")
-            raise MapperDeserialisationError(msg) from e
-        state["originator_id"] = id_convertor(originator_id)
-        state["originator_version"] = stored.originator_version
-        from_version = state.pop("class_version", 1)
-        while from_version < class_version:
-            getattr(cls, f"upcast_v{from_version}_v{from_version + 1}")(state)
-            from_version += 1
-        domain_event = object.__new__(cls)
-        object.__setattr__(domain_event, "__dict__", state)
-        return domain_event
+    def decoded(self, stored: StoredEvent) -> Any:
+        """The event as the library's mapper decodes it, its personal fields still sealed."""
+        return super().to_domain_event(stored)
 
     def _unseal(self, state: dict[str, Any], personal: tuple[str, ...], subject: UUID) -> None:
         cipher: AESGCM | None = None

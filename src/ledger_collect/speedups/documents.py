@@ -1,16 +1,21 @@
 """Parsing and validating each distinct query document once, in bounded memory.
 
-Strawberry's ``ValidationCache`` keys its cache on the parsed document, whose hash walks the
-whole syntax tree on every request (a few milliseconds for an overview query), and on the
-validation rules, which its depth and alias limiters make afresh for every request — so it
-never hit. Here the limits' rules are built once per schema and the cache is keyed on the
-query text and those rules: the same text always parses to the same document, so it always
-validates the same way.
+strawberry parses and validates every request's document anew, and validating costs about ten
+times parsing. Its own ``ValidationCache`` keys its cache on the parsed document, whose hash
+walks the whole syntax tree on every request, and on the validation rules, which its depth and
+alias limiters make afresh for every request, so it would never hit. ``QueryDocumentCache``
+keys both caches on the query text (and the rules, made once per schema by
+``limits.fixed_rules``): the same text always parses to the same document, so it always
+validates the same way. Parsed documents being the same objects request after request also lets
+``execution`` keep what it worked out from them.
 
 Both caches are bounded by the size of what they hold, not by a number of entries: a client
 sending ever new large documents would otherwise fill a worker's memory with them and keep it
 there. A document longer than ``CACHED_DOCUMENT_LENGTH`` is not kept at all; it is parsed and
 validated in a thread, so that the event loop goes on answering other requests meanwhile.
+
+It replaces strawberry's parsing and validation steps from a schema extension, calling
+strawberry's ``validate_document`` on the graphql-core schema it keeps privately.
 """
 
 from __future__ import annotations
@@ -18,14 +23,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Hashable, Sequence
+from collections.abc import AsyncIterator, Hashable
 from typing import Any, Generic, TypeVar
 
-from graphql import ASTValidationRule, GraphQLError, GraphQLSyntaxError, parse
-from strawberry.extensions import AddValidationRules, SchemaExtension
+from graphql import GraphQLError, GraphQLSyntaxError, parse
+from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
-from ledger_collect.api.limits import QUERY_TOO_COMPLEX, StringLiteralLimit, with_code
+from ledger_collect.api.limits import coded_parse_error
+from ledger_collect.speedups import graphql_core_schema
 
 #: The longest query text kept parsed and validated across requests, in characters (a large
 #: GraphiQL query is a few thousand).
@@ -106,13 +112,11 @@ class QueryDocuments:
 
 
 def _parse(query: str, options: dict[str, Any]) -> Any:
-    """The document of ``query``; a document with too many tokens is a limit reached
-    (``QUERY_TOO_COMPLEX``), like the depth and alias limits, not a mistake of syntax."""
+    """The document of ``query``; its syntax error coded as ``limits`` codes them."""
     try:
         return parse(query, **options)
     except GraphQLSyntaxError as error:
-        if error.message.startswith("Syntax Error: Document contains more than"):
-            error.extensions = {"code": QUERY_TOO_COMPLEX}
+        coded_parse_error(error)
         raise
 
 
@@ -136,8 +140,8 @@ class QueryDocumentCache(SchemaExtension):
 
     async def on_validate(self) -> AsyncIterator[None]:
         context = self.execution_context
-        schema, document, rules = (context.schema._schema, context.graphql_document,
-                                   context.validation_rules)
+        schema, document, rules = (graphql_core_schema(context.schema),
+                                   context.graphql_document, context.validation_rules)
         query = context.query
         if query is None or document is None:
             context.pre_execution_errors = validate_document(schema, document, rules)
@@ -147,12 +151,3 @@ class QueryDocumentCache(SchemaExtension):
             context.pre_execution_errors = await asyncio.to_thread(
                 validate_document, schema, document, rules)
         yield
-
-
-def fixed_rules(*limiters: AddValidationRules) -> Sequence[type[ASTValidationRule]]:
-    """The validation rules of limiter extensions made once (each makes its rule classes anew
-    when constructed), their errors coded ``QUERY_TOO_COMPLEX``, and the limit on string
-    literals: rules to be added to every operation by ``AddValidationRules``."""
-    return [*(with_code(rule, QUERY_TOO_COMPLEX)
-              for limiter in limiters for rule in limiter.validation_rules),
-            StringLiteralLimit]

@@ -1,11 +1,11 @@
 """The stock JSON format of the eventsourcing library, written and read with orjson.
 
 The library's JSON transcoder calls back into Python (``json``'s ``default`` hook) for every
-UUID, Decimal and date of every event: most of an import's encoding time (issue 2, section 7;
-INFRA-NOTES, "The eventsourcing library on PostgreSQL"). ``FastJSONTranscoder`` is a drop-in
-for it: the same tagged ``{"_type_": …, "_data_": …}`` objects from the same registered
-transcodings, the same bytes for what our events hold, so either transcoder reads what the
-other wrote.
+UUID, Decimal and date of every event: most of an import's encoding time.
+``FastJSONTranscoder`` is a drop-in for it: the same tagged ``{"_type_": …, "_data_": …}``
+objects from the same registered transcodings, the same bytes for what our events hold, so
+either transcoder reads what the other wrote. It mirrors ``JSONTranscoder``'s format, relying
+on no private name of the library.
 """
 
 from __future__ import annotations

@@ -1,24 +1,21 @@
 """GraphQL execution with a short way for plain fields.
 
 graphql-core resolves every field of every object on its own: a resolve-info object, a path, a
-resolver call, the completion of the value — about ten microseconds a field here. A worklist page
-of 50 entries is ~950 fields, an overview ~600: most of their CPU (measured with cProfile over
-200 worklist pages: 70 % in ``execute_field`` and below). Most of those fields are plain: a
-strawberry field without a resolver (it reads an attribute) whose type is a scalar or an enum
-(or a list of them), asked for without arguments.
+resolver call, the completion of the value. Most fields of a worklist page or an overview are
+plain: a strawberry field without a resolver (it reads an attribute) whose type is a scalar or
+an enum (or a list of them), asked for without arguments; their machinery was most of those
+queries' CPU (``docs/performance.md``).
 
-``FastExecutionContext`` reads the plain fields of an object itself — the attribute, then the
-type's own ``serialize`` (a ``str`` for a String, an ``int`` in range for an Int, a ``bool``
-for a Boolean are their own answer) — and leaves every other field (resolvers, objects, arguments, the
-personal fields and their permission checks, ``__typename``) to graphql-core, as before. What
-it builds is the same: the same values, in the selection's order. Whenever a plain value would
-need graphql-core's care (null where the type says non-null, a value the scalar refuses, a list
-item missing), the whole object goes the ordinary way instead, which then reports the error
-exactly as it always did. A list of objects whose selected fields are all plain (a page of
-worklist entries, an overview's open items) is completed in one loop, without graphql-core's
-per-item steps; any item it cannot take (null where not allowed, an awaitable, a refused value)
-sends the whole list the ordinary way. Middleware (schema extensions resolving fields) disables the short
-way: those must see every field.
+``FastExecutionContext`` reads an object's plain fields itself (the attribute, then the type's
+own ``serialize``) and leaves every other field to graphql-core. It answers what graphql-core
+answers, in the selection's order; whenever a plain value would need graphql-core's care (null
+where the type says non-null, a value the scalar refuses), the whole object, or the whole list
+of objects, goes the ordinary way, which reports the error as it always did. Middleware (schema
+extensions resolving fields) disables the short way: those must see every field.
+
+It overrides ``execute_fields``, ``complete_iterable_value``, ``collect_subfields`` and
+``build_response`` of graphql-core's executor (through strawberry's execution context), and
+reads strawberry's field definitions.
 """
 
 from __future__ import annotations
@@ -38,6 +35,7 @@ from graphql import (
     is_leaf_type,
 )
 from graphql.pyutils import Path, Undefined
+from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from ledger_collect.api.memos import HELD, ByIdentity
@@ -108,7 +106,7 @@ def _completion(field_type: Any) -> Complete | None:
 
 def _plain_reader(field_def: Any) -> Callable[[Any], Any] | None:
     """The attribute a strawberry field without a resolver reads, if the field is one."""
-    if not getattr(field_def.resolve, "_is_default", False):
+    if not is_default_resolver(field_def.resolve):
         return None
     definition = field_def.extensions.get("strawberry-definition")
     if definition is None or definition.base_resolver is not None:
@@ -135,16 +133,6 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
         self._static = self._kept and _is_static(self.operation, self.fragments)
         roots = (self.schema.query_type, self.schema.mutation_type)
         self._roots = {root for root in roots if root is not None}
-
-    @classmethod
-    def build(cls, *args: Any, **kwargs: Any) -> Any:
-        """graphql-core's; variables it cannot coerce (a Decimal "abc", a Date "2026-02-30")
-        come back as errors that name the variable's path: marked ``BAD_USER_INPUT``."""
-        built = super().build(*args, **kwargs)
-        if isinstance(built, list):
-            for error in built:
-                error.extensions = {"code": "BAD_USER_INPUT", **(error.extensions or {})}
-        return built
 
     def collect_subfields(self, return_type: GraphQLObjectType,
                           field_details_list: Any) -> Any:
@@ -261,8 +249,8 @@ class FastExecutionContext(StrawberryGraphQLCoreExecutionContext):
 
 
 #: A plan per selection shape, kept across requests: clients send the same few queries, and
-#: making the plans cost an overview more than reading its plain fields (3 % of its CPU in
-#: py-spy). Bounded against a client sending ever new ones.
+#: making the plans cost an overview more than reading its plain fields. Bounded against a
+#: client sending ever new ones.
 @lru_cache(maxsize=2048)
 def _plain_fields(schema: Any, parent_type: GraphQLObjectType,
                   shape: tuple[tuple[str, str, bool], ...],

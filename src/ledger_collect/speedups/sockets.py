@@ -1,18 +1,17 @@
 """The sockets ``ledger-collect api --workers N`` accepts on: one of its own per worker, all on
 the port, so that the kernel spreads new connections over the workers.
 
-Why not uvicorn's. Its workers share the supervisor's one socket. A worker woken by waiting
-connections accepts all of them at once (asyncio accepts up to the backlog per wake-up), so
-clients that connect together and keep their connections — a proxy's pool, the benchmark's 32
-clients — land on one worker: measured, all 32 on one of two workers, which served alone while
-the other idled. With ``SO_REUSEPORT`` each worker listens on a socket of its own and the kernel
-deals each new connection to one of them by its address hash.
+uvicorn's workers share the supervisor's one socket. A worker woken by waiting connections
+accepts all of them at once (asyncio accepts up to the backlog per wake-up), so clients that
+connect together and keep their connections (a proxy's pool, the benchmark's clients) land on
+one worker, which serves alone while the others idle. With ``SO_REUSEPORT`` each worker listens
+on a socket of its own and the kernel deals each new connection to one of them by its address
+hash.
 
-And uvicorn's socket was made, before uvicorn 0.55 (we accept 0.54), without naming TCP as
-its protocol, so asyncio did not turn Nagle's algorithm off on the connections accepted from
-it (it checks ``sock.proto``): a response's headers and body, written apart, then waited for
-the client's delayed acknowledgement, 40 ms a request (measured: a lone request's round trip
-48 ms with two workers, 6 ms with one). Ours name TCP.
+uvicorn hands the supervisor's sockets to each worker it spawns by pickling them
+(``uvicorn._subprocess``), anew for every worker it (re)starts: ``SharedPort`` pickles as a new
+socket of the worker's own. Like uvicorn's, the sockets name TCP as their protocol, so that
+asyncio turns Nagle's algorithm off on the connections accepted from them.
 """
 
 from __future__ import annotations
