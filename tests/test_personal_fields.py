@@ -12,7 +12,7 @@ import pytest
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.casework import create_email, record_contact
 from ledger_collect.commands.receivables import add_contact, register_customer
-from ledger_collect.domain.base import ERASED
+from ledger_collect.domain.base import ERASED, mark_personal
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
 
@@ -61,3 +61,15 @@ def test_new_events_are_sealed_and_read_erased_after_erasure(app: Collections) -
     erased = app.repository.get(email)
     assert (erased.template, erased.attachments) == (ERASED, [ERASED])
     assert app.repository.get(talk).contact_person_id == ERASED
+
+
+def test_an_aggregate_declares_its_events_personal_fields() -> None:
+    assert CollectionEmail.Failed.PERSONAL == ("error",)
+    assert CollectionEmail.Sent.PERSONAL == ()
+
+
+def test_a_personal_field_the_event_lacks_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(CollectionEmail, "PERSONAL", {"Failed": ("eror",)})
+    with pytest.raises(TypeError, match="CollectionEmail.Failed has no field eror"):
+        mark_personal(CollectionEmail)
+    assert CollectionEmail.Failed.PERSONAL == ("error",)

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from ledger_collect.api.app import read_pool
+from ledger_collect.api.server import read_pool
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivables import register_customer
 from ledger_collect.config import Settings

@@ -106,8 +106,8 @@ def create_api(settings: Settings, database: Database | None = None, *,
     the settings' speed-ups, unless given (tests give one with other limits)."""
     from starlette.concurrency import run_in_threadpool
 
-    from ledger_collect.api.app import http_app, read_pool
     from ledger_collect.api.schema import schema_for
+    from ledger_collect.api.server import http_app, read_pool
     from ledger_collect.projections.waiting import watching
     from ledger_collect.runtime.collector import tuned_collector
 
@@ -141,8 +141,8 @@ def serve_api(settings: Settings, host: str = "127.0.0.1", port: int = 8000, *,
     """Serve the API until SIGINT or SIGTERM, then return. ``workers`` > 1 (``database``
     required: the caller keeps it open): that many processes share the port, each with its
     own pools (``worker_api``)."""
-    from ledger_collect.api.app import serve_app, serve_workers
     from ledger_collect.api.auth import token_secret
+    from ledger_collect.api.server import serve_app, serve_workers
 
     if workers == 1:
         serve_app(create_api(settings, database), settings, host, port, log_level=log_level)

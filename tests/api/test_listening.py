@@ -48,7 +48,7 @@ def test_connections_accepted_by_a_workers_socket_send_without_delay() -> None:
 def test_connections_accepted_by_uvicorns_own_socket_send_without_delay() -> None:
     """uvicorn (from 0.55) names TCP on the socket its workers share, as ours do: asyncio turns
     Nagle's algorithm off on the connections accepted from it (it checks ``sock.proto``)."""
-    with uvicorn.Config("ledger_collect.api.app:worker_app", host="127.0.0.1",
+    with uvicorn.Config("ledger_collect.api.server:worker_app", host="127.0.0.1",
                         port=0).bind_socket() as theirs:
         assert theirs.proto == socket.IPPROTO_TCP and theirs.get_inheritable()
         assert asyncio.run(_nodelay_of_accepted(theirs)) == 1

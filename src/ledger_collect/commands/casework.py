@@ -17,7 +17,7 @@ from uuid import UUID
 
 from ledger_collect.commands.values import UNCHECKED, checked
 from ledger_collect.domain.activity import Activity
-from ledger_collect.domain.base import CollectionsAggregate, NotFoundError
+from ledger_collect.domain.base import ZERO, CollectionsAggregate, NotFoundError
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase, WrongCustomerError
@@ -28,7 +28,6 @@ from ledger_collect.domain.resubmission import Resubmission
 if TYPE_CHECKING:
     from ledger_collect.commands import Batch
 
-ZERO = Decimal("0.00")
 #: What a contact links to, by the pinned topic of each kind's aggregate (the promise aggregate
 #: is its own module's business; its pinned topic is the contract).
 LINKABLE_TOPICS = {"promise": "ledger_collect.PromiseToPay",

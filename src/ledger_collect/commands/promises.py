@@ -22,7 +22,7 @@ from ledger_collect.domain.base import (
     positive,
 )
 from ledger_collect.domain.dispute import WrongCustomerError
-from ledger_collect.domain.invoice import Invoice, InvoiceClosedError
+from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import (
     CREDIT_MEMO,
     INVOICE_CLEARED,
@@ -73,10 +73,7 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
     grace after the promised date is ``tolerance_days``, by default the setting's.
     """
     invoice = batch.get(Invoice, invoice_id, "invoice")
-    if not invoice.is_open:
-        raise InvoiceClosedError(f"invoice {invoice.document_number} is "
-                                 f"{invoice.status.replace('_', ' ')}; there is nothing left "
-                                 f"to promise")
+    invoice.check_open("there is nothing left to promise")
     if currency is not None and currency_code(currency) != invoice.currency:
         raise CurrencyMismatchError(f"the promise is in {currency_code(currency)} but invoice "
                                     f"{invoice.document_number} is in {invoice.currency}")

@@ -171,7 +171,8 @@ def _new_credit(batch: Batch, *, kind: str, source_id: str, customer_number: str
 
 
 class InvoiceOfAnotherCustomerError(DomainError):
-    code = "INVOICE_OF_ANOTHER_CUSTOMER"
+    """Money is allocated to an invoice of a customer that is neither the payer nor one of
+    its branches."""
 
 
 def check_payer(batch: Batch, payer: Customer, invoices: list[Invoice]) -> None:
@@ -205,7 +206,7 @@ def apply_payment(batch: Batch, *, source_id: str, customer_number: str,
         # allocation decides as it records)
         for invoice, amount in invoices:
             if not invoice.knows(source_id):
-                invoice._check_reduction(source_id, amount, currency, "payment")
+                invoice.check_reduction(source_id, amount, currency, "payment")
     if len({invoice.id for invoice, _ in invoices}) != len(invoices):
         raise ValidationError(f"payment {source_id} allocates to the same invoice twice")
     rest = None

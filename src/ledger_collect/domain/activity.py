@@ -15,14 +15,12 @@ OPEN, CLOSED = "open", "closed"
 
 
 class ActivityClosedError(DomainError):
-    code = "ACTIVITY_CLOSED"
+    """A closed task is read-only: it can be neither moved nor closed again."""
 
 
 class Activity(CollectionsAggregate):
     TOPIC = "ledger_collect.Activity"
-
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.Activity.Event"
+    PERSONAL = {"Created": ("description",), "Closed": ("note",)}
 
     @classmethod
     def create(cls, *, customer_id: UUID, specialist: str, due_date: date, description: str,
@@ -39,15 +37,7 @@ class Activity(CollectionsAggregate):
         return cls(customer_id=customer_id, specialist=specialist, due_date=due_date,
                    description=description, actor=actor, business_date=business_date)
 
-    class Created(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.Activity.Created"
-        PERSONAL = ("description",)
-        customer_id: UUID
-        specialist: str
-        due_date: date
-        description: str
-
-    @event(Created)
+    @event("Created", topic="ledger_collect.Activity.Created")
     def __init__(self, customer_id: UUID, specialist: str, due_date: date, description: str,
                  actor: str, business_date: date) -> None:
         self.customer_id = customer_id
@@ -86,13 +76,7 @@ class Activity(CollectionsAggregate):
         self._closed(customer_id=self.customer_id, note=(note or "").strip() or None,
                      actor=actor, business_date=business_date)
 
-    class Closed(Event):
-        TOPIC = "ledger_collect.Activity.Closed"
-        PERSONAL = ("note",)
-        customer_id: UUID
-        note: str | None
-
-    @event(Closed)
+    @event("Closed", topic="ledger_collect.Activity.Closed")
     def _closed(self, customer_id: UUID, note: str | None, actor: str,
                 business_date: date) -> None:
         self.status = CLOSED

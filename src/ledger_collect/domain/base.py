@@ -5,15 +5,19 @@ Events are facts with who and when: each carries the ``actor`` who did it and th
 strings so that renaming or moving a class never orphans a stream.
 
 Personal data (names of people, email addresses, phone numbers, free-text notes) is declared
-per event class in ``PERSONAL``; the mapper in ``personal_data`` seals those fields with the data
-key of the event's data subject (the customer), so that erasing that key erases them everywhere.
+per aggregate in ``PERSONAL`` (an event's name → its fields that hold it), which becomes each
+event class's ``PERSONAL``; the mapper in ``personal_data`` seals those fields with the data key
+of the event's data subject (the customer), so that erasing that key erases them everywhere.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
+import re
 import uuid
+from collections.abc import Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -50,27 +54,59 @@ def derived_id(kind: str, key: str) -> uuid.UUID:
 
 
 class DomainError(Exception):
-    """A rule of the domain was broken; the message is meant for a collections specialist."""
+    """A rule of the domain was broken; the message is meant for a collections specialist.
+
+    ``code`` names the rule for clients, which act on it (the API returns it): the class's name
+    without ``Error``, in capitals (``PromiseAmountError``: ``PROMISE_AMOUNT``), unless the
+    class names another (``class ValidationError(DomainError, code="INVALID")``)."""
 
     code: ClassVar[str] = "RULE_BROKEN"
 
+    def __init_subclass__(cls, code: str | None = None, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.code = code or _CAPITALS.sub("_", cls.__name__.removesuffix("Error")).upper()
+
+
+#: Where a name in CamelCase takes an underscore in CAPITALS_WITH_UNDERSCORES.
+_CAPITALS = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
 
 class NotFoundError(DomainError):
-    code = "NOT_FOUND"
+    """A record a command names does not exist (or is not of the kind it names)."""
 
 
 class ConflictError(DomainError):
     """Somebody else changed the same record at the same moment; reload and try again."""
 
-    code = "CONFLICT"
 
-
-class ValidationError(DomainError):
-    code = "INVALID"
+class ValidationError(DomainError, code="INVALID"):
+    """A value given to a command is missing, malformed or out of the range it allows."""
 
 
 class CurrencyMismatchError(DomainError):
-    code = "CURRENCY_MISMATCH"
+    """Amounts in different currencies would meet: money on an invoice or account, a promise
+    on an invoice, the invoices of one dispute."""
+
+
+class IllegalTransitionError(DomainError):
+    """A record (a dispute, an email) cannot go from its status to the one asked for."""
+
+
+def label(code: str) -> str:
+    """A status or kind as a sentence says it: ``written_off`` is "written off"."""
+    return code.replace("_", " ")
+
+
+def check_transition(what: str, status: str, to: str,
+                     next_status: Mapping[str, tuple[str, ...]]) -> None:
+    """Refuse a change of status that ``next_status`` (where each status may go) does not
+    allow, naming both statuses and where ``what`` (the record) may go instead."""
+    allowed = next_status[status]
+    if to not in allowed:
+        raise IllegalTransitionError(
+            f"{what} that is {label(status)} cannot become {label(to)}; "
+            + (f"it can only become {' or '.join(map(label, allowed))}" if allowed
+               else "its outcome is final"))
 
 
 class _FastCreation(type(Aggregate)):  # type: ignore[misc]
@@ -85,12 +121,20 @@ class _FastCreation(type(Aggregate)):  # type: ignore[misc]
 class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
     """Base of every aggregate: events carry actor and business date. Events are triggered and
     aggregates created through ``speedups.events`` (the library's steps, worked out once per
-    class) while that speed-up is on."""
+    class) while that speed-up is on.
+
+    An aggregate names its pinned ``TOPIC``; its base event class ``Event``, which the library
+    wants under a pinned topic too, is made here under the aggregate's topic and ``.Event``."""
 
     TOPIC = "ledger_collect.CollectionsAggregate"
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
+        if "Event" not in cls.__dict__:
+            cls.Event = type("Event", (cls.Event,), {  # type: ignore[assignment]
+                "TOPIC": f"{cls.TOPIC}.Event", "__module__": cls.__module__,
+                "__qualname__": f"{cls.__qualname__}.Event"})
         super().__init_subclass__(**kwargs)
+        mark_personal(cls)
         fast_events.install(cls)
 
     class Event(Aggregate.Event):
@@ -101,8 +145,21 @@ class CollectionsAggregate(Aggregate, metaclass=_FastCreation):
         business_date: date
 
 
+def mark_personal(aggregate: type) -> None:
+    """Set the ``PERSONAL`` of each event the aggregate's ``PERSONAL`` names; a field the event
+    does not have is refused (a misspelt field would otherwise be stored unsealed)."""
+    for name, fields in aggregate.__dict__.get("PERSONAL", {}).items():
+        event_class = getattr(aggregate, name)
+        unknown = set(fields).difference(f.name for f in dataclasses.fields(event_class))
+        if unknown:
+            raise TypeError(f"{aggregate.__name__}.{name} has no field {', '.join(unknown)}")
+        event_class.PERSONAL = fields
+
+
 #: The largest amount accepted anywhere (a single invoice, payment, credit limit or promise).
 MAX_AMOUNT = Decimal("999999999999.99")
+#: No money: what a sum of amounts starts from.
+ZERO = Decimal("0.00")
 _CENT = Decimal("0.01")
 
 

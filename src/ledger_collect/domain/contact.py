@@ -31,9 +31,8 @@ LINK_KINDS = ("promise", "dispute", "resubmission")
 
 class CustomerContact(CollectionsAggregate):
     TOPIC = "ledger_collect.CustomerContact"
-
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.CustomerContact.Event"
+    #: The person reached is named by an id a user may have chosen (an email address...).
+    PERSONAL = {"Recorded": ("summary", "notes", "contact_person_id")}
 
     @classmethod
     def record(cls, *, customer: Customer, contact_person_id: str | None, channel: str,
@@ -62,20 +61,7 @@ class CustomerContact(CollectionsAggregate):
                    summary=(summary or "").strip() or None, notes=(notes or "").strip() or None,
                    contact_date=contact_date, actor=actor, business_date=business_date)
 
-    class Recorded(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.CustomerContact.Recorded"
-        #: The person reached is named by an id a user may have chosen (an email address...).
-        PERSONAL = ("summary", "notes", "contact_person_id")
-        customer_id: UUID
-        contact_person_id: str | None
-        channel: str
-        result: str
-        specialist: str
-        summary: str | None
-        notes: str | None
-        contact_date: date
-
-    @event(Recorded)
+    @event("Recorded", topic="ledger_collect.CustomerContact.Recorded")
     def __init__(self, customer_id: UUID, contact_person_id: str | None, channel: str,
                  result: str, specialist: str, summary: str | None, notes: str | None,
                  contact_date: date, actor: str, business_date: date) -> None:

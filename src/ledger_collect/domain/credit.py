@@ -19,9 +19,6 @@ UNAPPLIED_PAYMENT, CREDIT_MEMO = "unapplied_payment", "credit_memo"
 class CustomerCredit(CollectionsAggregate):
     TOPIC = "ledger_collect.CustomerCredit"
 
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.CustomerCredit.Event"
-
     @staticmethod
     def create_id(source_id: str, **_: Any) -> UUID:
         return derived_id("credit", source_id)

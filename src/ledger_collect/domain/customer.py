@@ -21,15 +21,14 @@ from ledger_collect.domain.base import (
 RISK_CLASSES = ("A", "B", "C", "D", "E")  # A: lowest risk
 
 
-class UnknownContactError(NotFoundError):
-    pass
+class UnknownContactError(NotFoundError, code="NOT_FOUND"):
+    """The customer has no collection contact of that id (or no longer has it)."""
 
 
 class Customer(CollectionsAggregate):
     TOPIC = "ledger_collect.Customer"
-
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.Customer.Event"
+    PERSONAL = {"ContactAdded": ("name", "email", "phone"),
+                "ContactChanged": ("name", "email", "phone"), "NoteAdded": ("text",)}
 
     @staticmethod
     def create_id(number: str, **_: Any) -> UUID:
@@ -159,19 +158,9 @@ class Customer(CollectionsAggregate):
             raise ValidationError(f"contact {contact_id} of customer {self.number} was removed; "
                                   f"add the person under a new contact id")
         self._contact_added(contact_id=contact_id, name=_person(name, email), email=email,
-                            phone=phone,
-                            role=role, actor=actor, business_date=business_date)
+                            phone=phone, role=role, actor=actor, business_date=business_date)
 
-    class ContactAdded(Event):
-        TOPIC = "ledger_collect.Customer.ContactAdded"
-        PERSONAL = ("name", "email", "phone")
-        contact_id: str
-        name: str
-        email: str | None
-        phone: str | None
-        role: str | None
-
-    @event(ContactAdded)
+    @event("ContactAdded", topic="ledger_collect.Customer.ContactAdded")
     def _contact_added(self, contact_id: str, name: str, email: str | None, phone: str | None,
                        role: str | None, actor: str, business_date: date) -> None:
         self.contacts[contact_id] = {"name": name, "email": email, "phone": phone, "role": role}
@@ -183,19 +172,9 @@ class Customer(CollectionsAggregate):
                        business_date: date) -> None:
         self._contact(contact_id)
         self._contact_changed(contact_id=contact_id, name=_person(name, email), email=email,
-                              phone=phone,
-                              role=role, actor=actor, business_date=business_date)
+                              phone=phone, role=role, actor=actor, business_date=business_date)
 
-    class ContactChanged(Event):
-        TOPIC = "ledger_collect.Customer.ContactChanged"
-        PERSONAL = ("name", "email", "phone")
-        contact_id: str
-        name: str
-        email: str | None
-        phone: str | None
-        role: str | None
-
-    @event(ContactChanged)
+    @event("ContactChanged", topic="ledger_collect.Customer.ContactChanged")
     def _contact_changed(self, contact_id: str, name: str, email: str | None,
                          phone: str | None, role: str | None, actor: str,
                          business_date: date) -> None:
@@ -238,13 +217,7 @@ class Customer(CollectionsAggregate):
             raise ValidationError(f"note {note_id} already exists")
         self._note_added(note_id=note_id, text=text, actor=actor, business_date=business_date)
 
-    class NoteAdded(Event):
-        TOPIC = "ledger_collect.Customer.NoteAdded"
-        PERSONAL = ("text",)
-        note_id: str
-        text: str
-
-    @event(NoteAdded)
+    @event("NoteAdded", topic="ledger_collect.Customer.NoteAdded")
     def _note_added(self, note_id: str, text: str, actor: str, business_date: date) -> None:
         self.notes[note_id] = text
 

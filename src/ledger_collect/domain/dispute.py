@@ -26,14 +26,17 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger_collect.domain.base import (
+    ZERO,
     CollectionsAggregate,
     CurrencyMismatchError,
     DomainError,
+    IllegalTransitionError,
     ValidationError,
+    check_transition,
+    label,
     money,
     positive,
 )
-from ledger_collect.domain.invoice import InvoiceClosedError
 
 if TYPE_CHECKING:
     from ledger_collect.domain.invoice import Invoice
@@ -50,34 +53,19 @@ NEXT_STATUS = {OPEN: (IN_PROCESS,), IN_PROCESS: (RESOLVED,), RESOLVED: (CLOSED,)
 ACCEPTED, REJECTED, WRITTEN_OFF = "accepted", "rejected", "written_off"
 RESOLUTIONS = (ACCEPTED, REJECTED, WRITTEN_OFF)
 
-ZERO = Decimal("0.00")
-
-
-def label(status: str) -> str:
-    return status.replace("_", " ")
-
-
-class IllegalTransitionError(DomainError):
-    """A case (or an email) cannot go from its current status to the one asked for."""
-
-    code = "ILLEGAL_TRANSITION"
 
 
 class DisputeClosedError(DomainError):
-    code = "DISPUTE_CLOSED"
+    """A closed dispute is read-only."""
 
 
 class WrongCustomerError(DomainError):
     """An invoice (or another record) named in a command belongs to another customer."""
 
-    code = "WRONG_CUSTOMER"
-
 
 class DisputedAmountError(DomainError):
     """The amounts of a dispute do not add up (more disputed than open, more settled than
     disputed)."""
-
-    code = "DISPUTED_AMOUNT"
 
 
 def check_invoices_of(customer_id: UUID, invoices: Sequence[Invoice], what: str) -> None:
@@ -91,10 +79,7 @@ def check_invoices_of(customer_id: UUID, invoices: Sequence[Invoice], what: str)
         if invoice.id in seen:
             raise ValidationError(f"invoice {invoice.document_number} is named twice")
         seen.add(invoice.id)
-        if not invoice.is_open:
-            raise InvoiceClosedError(
-                f"invoice {invoice.document_number} is {label(invoice.status)}; a {what} "
-                f"needs open invoices")
+        invoice.check_open(f"a {what} needs open invoices")
 
 
 def _text(value: str | None, what: str) -> str:
@@ -106,9 +91,7 @@ def _text(value: str | None, what: str) -> str:
 
 class DisputeCase(CollectionsAggregate):
     TOPIC = "ledger_collect.DisputeCase"
-
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.DisputeCase.Event"
+    PERSONAL = {"Opened": ("note",), "NoteAdded": ("text",)}
 
     # -- opening -----------------------------------------------------------------------------
     @classmethod
@@ -140,18 +123,7 @@ class DisputeCase(CollectionsAggregate):
                    currency=currency, reason=reason, processor=processor, amount=amount,
                    note=note, actor=actor, business_date=business_date)
 
-    class Opened(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.DisputeCase.Opened"
-        PERSONAL = ("note",)
-        customer_id: UUID
-        invoice_ids: list[UUID]
-        currency: str
-        reason: str
-        processor: str
-        amount: Decimal
-        note: str | None
-
-    @event(Opened)
+    @event("Opened", topic="ledger_collect.DisputeCase.Opened")
     def __init__(self, customer_id: UUID, invoice_ids: list[UUID], currency: str, reason: str,
                  processor: str, amount: Decimal, note: str | None, actor: str,
                  business_date: date) -> None:
@@ -193,11 +165,7 @@ class DisputeCase(CollectionsAggregate):
 
     def _check_transition(self, to: str) -> None:
         self._check_writable()
-        if to not in NEXT_STATUS[self.status]:
-            allowed = " or ".join(label(s) for s in NEXT_STATUS[self.status])
-            raise IllegalTransitionError(
-                f"a dispute that is {label(self.status)} cannot become {label(to)}; "
-                f"from {label(self.status)} it can only become {allowed}")
+        check_transition("a dispute", self.status, to, NEXT_STATUS)
 
     def _amounts(self, credited: Decimal | int | str, paid: Decimal | int | str,
                  written_off: Decimal | int | str) -> tuple[Decimal, Decimal, Decimal]:
@@ -356,14 +324,7 @@ class DisputeCase(CollectionsAggregate):
                          business_date=business_date)
         return note_id
 
-    class NoteAdded(Event):
-        TOPIC = "ledger_collect.DisputeCase.NoteAdded"
-        PERSONAL = ("text",)
-        customer_id: UUID
-        note_id: str
-        text: str
-
-    @event(NoteAdded)
+    @event("NoteAdded", topic="ledger_collect.DisputeCase.NoteAdded")
     def _note_added(self, customer_id: UUID, note_id: str, text: str, actor: str,
                     business_date: date) -> None:
         self.notes[note_id] = text

@@ -21,9 +21,9 @@ from ledger_collect.domain.base import (
     ERASED,
     CollectionsAggregate,
     ValidationError,
+    check_transition,
     email_address,
 )
-from ledger_collect.domain.dispute import IllegalTransitionError
 
 PENDING, SENT, FAILED, PARTLY_SENT = "pending", "sent", "failed", "partly_sent"
 NEXT_STATUS = {PENDING: (SENT, FAILED, PARTLY_SENT), FAILED: (PENDING,), SENT: (),
@@ -56,9 +56,10 @@ def _recipients(to: Iterable[str], cc: Iterable[str],
 
 class CollectionEmail(CollectionsAggregate):
     TOPIC = "ledger_collect.CollectionEmail"
-
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.CollectionEmail.Event"
+    #: The template text and the attachments' names may name people, too.
+    PERSONAL = {"Created": ("to", "cc", "bcc", "template", "attachments"),
+                "Failed": ("error",), "PartlySent": ("failures",),
+                "Corrected": ("to", "cc", "bcc")}
 
     @classmethod
     def create(cls, *, customer_id: UUID, to: Iterable[str], cc: Iterable[str] = (),
@@ -78,20 +79,7 @@ class CollectionEmail(CollectionsAggregate):
                    attachments=files, zipped=zipped, contact_id=contact_id, actor=actor,
                    business_date=business_date)
 
-    class Created(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.CollectionEmail.Created"
-        #: The template text and the attachments' names may name people, too.
-        PERSONAL = ("to", "cc", "bcc", "template", "attachments")
-        customer_id: UUID
-        to: list[str]
-        cc: list[str]
-        bcc: list[str]
-        template: str
-        attachments: list[str]
-        zipped: bool
-        contact_id: UUID | None
-
-    @event(Created)
+    @event("Created", topic="ledger_collect.CollectionEmail.Created")
     def __init__(self, customer_id: UUID, to: list[str], cc: list[str], bcc: list[str],
                  template: str, attachments: list[str], zipped: bool, contact_id: UUID | None,
                  actor: str, business_date: date) -> None:
@@ -111,12 +99,7 @@ class CollectionEmail(CollectionsAggregate):
         return [*self.to, *self.cc, *self.bcc]
 
     def _check_transition(self, to: str) -> None:
-        if to not in NEXT_STATUS[self.status]:
-            allowed = " or ".join(s.replace("_", " ") for s in NEXT_STATUS[self.status])
-            raise IllegalTransitionError(
-                f"an email that is {self.status.replace('_', ' ')} cannot become "
-                f"{to.replace('_', ' ')}; "
-                + (f"it can only become {allowed}" if allowed else "its outcome is final"))
+        check_transition("an email", self.status, to, NEXT_STATUS)
 
     def _log(self, outcomes: Mapping[str, str | None], on: date) -> None:
         for recipient in self.recipients:
@@ -142,13 +125,7 @@ class CollectionEmail(CollectionsAggregate):
         self._failed(customer_id=self.customer_id, error=error, actor=actor,
                      business_date=business_date)
 
-    class Failed(Event):
-        TOPIC = "ledger_collect.CollectionEmail.Failed"
-        PERSONAL = ("error",)
-        customer_id: UUID
-        error: str
-
-    @event(Failed)
+    @event("Failed", topic="ledger_collect.CollectionEmail.Failed")
     def _failed(self, customer_id: UUID, error: str, actor: str, business_date: date) -> None:
         self._log(dict.fromkeys(self.recipients, error), business_date)
         self.status = FAILED
@@ -169,13 +146,7 @@ class CollectionEmail(CollectionsAggregate):
         self._partly_sent(customer_id=self.customer_id, failures=errors, actor=actor,
                           business_date=business_date)
 
-    class PartlySent(Event):
-        TOPIC = "ledger_collect.CollectionEmail.PartlySent"
-        PERSONAL = ("failures",)
-        customer_id: UUID
-        failures: dict[str, str]
-
-    @event(PartlySent)
+    @event("PartlySent", topic="ledger_collect.CollectionEmail.PartlySent")
     def _partly_sent(self, customer_id: UUID, failures: dict[str, str], actor: str,
                      business_date: date) -> None:
         if isinstance(failures, dict):
@@ -193,15 +164,7 @@ class CollectionEmail(CollectionsAggregate):
         self._corrected(customer_id=self.customer_id, to=to_, cc=cc_, bcc=bcc_, actor=actor,
                         business_date=business_date)
 
-    class Corrected(Event):
-        TOPIC = "ledger_collect.CollectionEmail.Corrected"
-        PERSONAL = ("to", "cc", "bcc")
-        customer_id: UUID
-        to: list[str]
-        cc: list[str]
-        bcc: list[str]
-
-    @event(Corrected)
+    @event("Corrected", topic="ledger_collect.CollectionEmail.Corrected")
     def _corrected(self, customer_id: UUID, to: list[str], cc: list[str], bcc: list[str],
                    actor: str, business_date: date) -> None:
         self.to, self.cc, self.bcc = _kept(to), _kept(cc), _kept(bcc)

@@ -7,6 +7,7 @@ makes the feed idempotent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -15,11 +16,13 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger_collect.domain.base import (
+    ZERO,
     CollectionsAggregate,
     CurrencyMismatchError,
     DomainError,
     ValidationError,
     derived_id,
+    label,
     money,
     positive,
 )
@@ -28,18 +31,16 @@ OPEN, CLEARED, WRITTEN_OFF = "open", "cleared", "written_off"
 
 
 class InvoiceClosedError(DomainError):
-    code = "INVOICE_CLOSED"
+    """The invoice is cleared or written off, and what was asked needs it open (money
+    applied or reversed, dunning, a promise, a dispute, a follow-up)."""
 
 
 class OverpaymentError(DomainError):
-    code = "OVERPAYMENT"
+    """A payment or credit memo exceeds what is still open on its invoice."""
 
 
 class Invoice(CollectionsAggregate):
     TOPIC = "ledger_collect.Invoice"
-
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.Invoice.Event"
 
     @staticmethod
     def create_id(document_number: str, **_: Any) -> UUID:
@@ -75,8 +76,8 @@ class Invoice(CollectionsAggregate):
         self.payments: dict[str, Decimal] = {}  # payment source id -> amount still applied
         self.reversed: set[str] = set()
         self.credits: dict[str, Decimal] = {}
-        self.cleared_amount = Decimal("0.00")
-        self.written_off_amount = Decimal("0.00")
+        self.cleared_amount = ZERO
+        self.written_off_amount = ZERO
         self.status = OPEN
         self.dunning_level = 0
         self.last_dunned_on: date | None = None
@@ -87,11 +88,11 @@ class Invoice(CollectionsAggregate):
     # -- what it amounts to ------------------------------------------------------------------
     @property
     def paid_amount(self) -> Decimal:
-        return sum(self.payments.values(), Decimal("0.00"))
+        return sum(self.payments.values(), ZERO)
 
     @property
     def credited_amount(self) -> Decimal:
-        return sum(self.credits.values(), Decimal("0.00"))
+        return sum(self.credits.values(), ZERO)
 
     @property
     def open_amount(self) -> Decimal:
@@ -106,18 +107,22 @@ class Invoice(CollectionsAggregate):
         """Was the fact with this source document id already recorded here?"""
         return source_id in self.source_ids
 
-    def _check_reduction(self, source_id: str, amount: Decimal, currency: str, what: str) -> Decimal:
+    def check_open(self, then: str | None = None) -> None:
+        """Refuse what only an open invoice takes; ``then`` says what cannot be done."""
+        if not self.is_open:
+            closed = f"invoice {self.document_number} is"
+            raise InvoiceClosedError(f"{closed} {label(self.status)}; {then}" if then
+                                     else f"{closed} already {label(self.status)}")
+
+    def check_reduction(self, source_id: str, amount: Decimal, currency: str, what: str) -> Decimal:
+        """The amount of a payment or credit memo (``what``) as this invoice can take it."""
         amount = positive(amount, f"{what} amount")
         if currency != self.currency:
             raise CurrencyMismatchError(
                 f"{what} {source_id} is in {currency} but invoice {self.document_number} is in "
                 f"{self.currency}"
             )
-        if not self.is_open:
-            raise InvoiceClosedError(
-                f"invoice {self.document_number} is {self.status.replace('_', ' ')}; "
-                f"{what} {source_id} cannot be applied"
-            )
+        self.check_open(f"{what} {source_id} cannot be applied")
         if amount > self.open_amount:
             raise OverpaymentError(
                 f"{what} {source_id} of {amount} {currency} exceeds the open amount "
@@ -129,12 +134,8 @@ class Invoice(CollectionsAggregate):
     def apply_payment(self, source_id: str, amount: Decimal, currency: str, *, actor: str,
                       business_date: date) -> bool:
         """Record a payment allocated to this invoice; False if already recorded."""
-        if self.knows(source_id):
-            return False
-        amount = self._check_reduction(source_id, amount, currency, "payment")
-        self._payment_applied(source_id=source_id, amount=amount, actor=actor,
-                              business_date=business_date)
-        return True
+        return self._reduce(self._payment_applied, "payment", source_id, amount, currency,
+                            actor=actor, business_date=business_date)
 
     @event("PaymentApplied", topic="ledger_collect.Invoice.PaymentApplied")
     def _payment_applied(self, source_id: str, amount: Decimal, actor: str,
@@ -144,11 +145,17 @@ class Invoice(CollectionsAggregate):
 
     def apply_credit_memo(self, source_id: str, amount: Decimal, currency: str, *, actor: str,
                           business_date: date) -> bool:
+        """Record a credit memo against this invoice; False if already recorded."""
+        return self._reduce(self._credit_memo_applied, "credit memo", source_id, amount,
+                            currency, actor=actor, business_date=business_date)
+
+    def _reduce(self, record: Callable[..., None], what: str, source_id: str, amount: Decimal,
+                currency: str, *, actor: str, business_date: date) -> bool:
+        """Check a payment or credit memo (``what``) and ``record`` it, once."""
         if self.knows(source_id):
             return False
-        amount = self._check_reduction(source_id, amount, currency, "credit memo")
-        self._credit_memo_applied(source_id=source_id, amount=amount, actor=actor,
-                                  business_date=business_date)
+        record(source_id=source_id, amount=self.check_reduction(source_id, amount, currency, what),
+               actor=actor, business_date=business_date)
         return True
 
     @event("CreditMemoApplied", topic="ledger_collect.Invoice.CreditMemoApplied")
@@ -167,11 +174,7 @@ class Invoice(CollectionsAggregate):
                 f"payment {payment_source_id} was never applied to invoice "
                 f"{self.document_number}, or was already reversed"
             )
-        if not self.is_open:
-            raise InvoiceClosedError(
-                f"invoice {self.document_number} is {self.status.replace('_', ' ')}; reopen it "
-                f"in the ERP before reversing payment {payment_source_id}"
-            )
+        self.check_open(f"reopen it in the ERP before reversing payment {payment_source_id}")
         self._payment_reversed(source_id=source_id, payment_source_id=payment_source_id,
                                amount=self.payments[payment_source_id], actor=actor,
                                business_date=business_date)
@@ -188,9 +191,7 @@ class Invoice(CollectionsAggregate):
         """The ERP cleared the item: whatever was still open is settled and the item closes."""
         if self.knows(source_id):
             return False
-        if not self.is_open:
-            raise InvoiceClosedError(f"invoice {self.document_number} is already "
-                                     f"{self.status.replace('_', ' ')}")
+        self.check_open()
         self._cleared(source_id=source_id, amount=self.open_amount, actor=actor,
                       business_date=business_date)
         return True
@@ -205,9 +206,7 @@ class Invoice(CollectionsAggregate):
         """Close the item as a loss: its open amount is written off."""
         if self.knows(source_id):
             return False
-        if not self.is_open:
-            raise InvoiceClosedError(f"invoice {self.document_number} is already "
-                                     f"{self.status.replace('_', ' ')}")
+        self.check_open()
         self._written_off(source_id=source_id, amount=self.open_amount, reason=reason,
                           actor=actor, business_date=business_date)
         return True
@@ -221,9 +220,7 @@ class Invoice(CollectionsAggregate):
 
     # -- collections -------------------------------------------------------------------------
     def raise_dunning_level(self, *, actor: str, business_date: date) -> int:
-        if not self.is_open:
-            raise InvoiceClosedError(f"invoice {self.document_number} is "
-                                     f"{self.status.replace('_', ' ')}; it is not dunned")
+        self.check_open("it is not dunned")
         if business_date <= self.due_date:
             raise ValidationError(
                 f"invoice {self.document_number} is not overdue on {business_date} "

@@ -32,9 +32,11 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger_collect.domain.base import (
+    ZERO,
     CollectionsAggregate,
     DomainError,
     ValidationError,
+    label,
     positive,
 )
 
@@ -49,30 +51,27 @@ REPLACED, INVOICE_CLEARED, INVOICE_WRITTEN_OFF = "replaced", "invoice cleared", 
 #: What may count towards a promise.
 PAYMENT, CREDIT_MEMO = "payment", "credit_memo"
 
-ZERO = Decimal("0.00")
 
 
 class PromiseAmountError(DomainError):
-    code = "PROMISE_AMOUNT"
+    """The promised amount exceeds what is still open on the invoice."""
 
 
 class PromiseDateError(ValidationError):
-    code = "PROMISE_DATE"
+    """The promised date is already past."""
 
 
 class InstalmentSumError(DomainError):
-    code = "INSTALMENT_SUM"
+    """The instalments do not add up to the promised amount."""
 
 
 class InstalmentDateError(ValidationError):
-    code = "INSTALMENT_DATE"
+    """The instalments' dates are out of order, past, or the last is not the promised date."""
 
 
 class PromiseClosedError(DomainError):
     """The promise is confirmed (kept, partially kept, broken, withdrawn or closed) or its
     window is over: it can no longer be changed."""
-
-    code = "PROMISE_CLOSED"
 
 
 @dataclass
@@ -101,9 +100,8 @@ class PromiseToPay(CollectionsAggregate):
     """Ids are random (uuid4): a promise is made by a person, not fed by the ERP."""
 
     TOPIC = "ledger_collect.PromiseToPay"
-
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.PromiseToPay.Event"
+    #: A withdrawal's reason is free text a specialist types.
+    PERSONAL = {"Withdrawn": ("reason",)}
 
     @classmethod
     def make(cls, *, customer_id: UUID, invoice_id: UUID, document_number: str, currency: str,
@@ -259,7 +257,7 @@ class PromiseToPay(CollectionsAggregate):
     # -- ending it otherwise -----------------------------------------------------------------
     def check_changeable(self, what: str, on: date) -> None:
         if not self.is_unconfirmed:
-            raise PromiseClosedError(f"{self.describe()} is {self.status.replace('_', ' ')}; "
+            raise PromiseClosedError(f"{self.describe()} is {label(self.status)}; "
                                      f"it can no longer be {what}")
         if on > self.window_end:
             raise PromiseClosedError(
@@ -274,16 +272,7 @@ class PromiseToPay(CollectionsAggregate):
         self._withdrawn(reason=reason.strip(), actor=actor, business_date=business_date,
                         **self._ids())
 
-    class Withdrawn(Event):
-        """The reason is free text a specialist types: personal data, sealed per customer."""
-
-        TOPIC = "ledger_collect.PromiseToPay.Withdrawn"
-        PERSONAL = ("reason",)
-        customer_id: UUID
-        invoice_id: UUID
-        reason: str
-
-    @event(Withdrawn)
+    @event("Withdrawn", topic="ledger_collect.PromiseToPay.Withdrawn")
     def _withdrawn(self, customer_id: UUID, invoice_id: UUID, reason: str, actor: str,
                    business_date: date) -> None:
         self.status = WITHDRAWN

@@ -24,11 +24,11 @@ OPEN, COMPLETED = "open", "completed"
 
 
 class ResubmissionCompletedError(DomainError):
-    code = "RESUBMISSION_COMPLETED"
+    """A completed follow-up is read-only: it can be neither moved nor completed again."""
 
 
 class FollowUpDateError(DomainError):
-    code = "FOLLOW_UP_DATE"
+    """A follow-up date that would change nothing: today or earlier, or the date it has."""
 
 
 def _check_date(follow_up_date: date, business_date: date) -> None:
@@ -47,9 +47,7 @@ def _reason(value: str | None) -> str:
 
 class Resubmission(CollectionsAggregate):
     TOPIC = "ledger_collect.Resubmission"
-
-    class Event(CollectionsAggregate.Event):
-        TOPIC = "ledger_collect.Resubmission.Event"
+    PERSONAL = {"Created": ("reason",), "Moved": ("reason",)}
 
     @classmethod
     def create(cls, *, customer_id: UUID, invoices: Sequence[Invoice] = (),
@@ -62,15 +60,7 @@ class Resubmission(CollectionsAggregate):
                    follow_up_date=follow_up_date, reason=_reason(reason), actor=actor,
                    business_date=business_date)
 
-    class Created(CollectionsAggregate.Created, Event):
-        TOPIC = "ledger_collect.Resubmission.Created"
-        PERSONAL = ("reason",)
-        customer_id: UUID
-        invoice_ids: list[UUID]
-        follow_up_date: date
-        reason: str
-
-    @event(Created)
+    @event("Created", topic="ledger_collect.Resubmission.Created")
     def __init__(self, customer_id: UUID, invoice_ids: list[UUID], follow_up_date: date,
                  reason: str, actor: str, business_date: date) -> None:
         self.customer_id = customer_id
@@ -102,15 +92,7 @@ class Resubmission(CollectionsAggregate):
                     follow_up_date=follow_up_date, reason=_reason(reason), actor=actor,
                     business_date=business_date)
 
-    class Moved(Event):
-        TOPIC = "ledger_collect.Resubmission.Moved"
-        PERSONAL = ("reason",)
-        customer_id: UUID
-        previous_date: date
-        follow_up_date: date
-        reason: str
-
-    @event(Moved)
+    @event("Moved", topic="ledger_collect.Resubmission.Moved")
     def _moved(self, customer_id: UUID, previous_date: date, follow_up_date: date, reason: str,
                actor: str, business_date: date) -> None:
         self.moves.append({"from": previous_date, "to": follow_up_date, "reason": reason,

@@ -42,9 +42,8 @@ if TYPE_CHECKING:
     from ledger_collect.commands.application import Collections
 
 DEFAULT_BATCH_SIZE = 500
-#: Aggregates kept between batches, ~1.1 KB each (measured): 250,000 is ~275 MB at most. A
-#: payment meets an invoice posted up to months (100,000 records) earlier; each one that fell
-#: out is loaded again (measured: importing with no cache runs at less than half the speed).
+#: Aggregates kept between batches (about a kilobyte each). A payment meets an invoice posted
+#: up to months (100,000 records) earlier; each one that fell out is loaded again.
 DEFAULT_CACHE_SIZE = 250_000
 ACTOR = "erp"
 APPLIED, PRESENT = "applied", "already present"
@@ -129,8 +128,7 @@ class Importer:
                 else:
                     flight = self._take_off(records, *decided, saver)
                 # What the batches keep (hundreds of thousands of aggregates in the cache) is
-                # set aside from the garbage collector's scans, which otherwise grow with it:
-                # measured 13 % of an import of 120,000 records, rising.
+                # set aside from the garbage collector's scans, which otherwise grow with it.
                 gc.freeze()
                 if progress:
                     progress(len(chunk))

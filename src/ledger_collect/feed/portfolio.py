@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from ledger_collect.domain.base import ZERO
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
@@ -50,7 +51,7 @@ class Portfolio:
         out = [f"customers: {self.customers} ({branches})",
                f"invoices: {self.invoices} ({self.open_invoices} open)"]
         for currency in sorted(self.open_by_currency):
-            credit = self.credit_by_currency.get(currency, Decimal("0.00"))
+            credit = self.credit_by_currency.get(currency, ZERO)
             out.append(f"open amount {currency}: {self.open_by_currency[currency]:,.2f} "
                        f"(credits on account {credit:,.2f})")
         out.append(f"aging as of {self.as_of} ({', '.join(BUCKETS)} days past due):")

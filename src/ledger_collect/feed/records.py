@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Any
 
 from ledger_collect.commands import values
-from ledger_collect.domain.base import DomainError, ValidationError, currency_code, money
+from ledger_collect.domain.base import ZERO, DomainError, ValidationError, currency_code, money
 
 #: Required and optional fields per kind (``kind`` and ``source_id`` are always required).
 FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -48,10 +48,8 @@ _CURRENCIES: dict[str, str] = {}
 _MEMO_LIMIT = 100_000
 
 
-class RecordError(DomainError):
+class RecordError(DomainError, code="BAD_RECORD"):
     """One line of the feed is not a valid record; the message says which field and why."""
-
-    code = "BAD_RECORD"
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +315,7 @@ def _credit_memo(raw: Mapping[str, Any], kind: str, line: int, source_id: str) -
 def _payment(raw: Mapping[str, Any], kind: str, line: int, source_id: str) -> Record:
     customer, amount = _required(raw, "customer"), _amount(raw, "amount")
     currency, day, allocations = _currency(raw), _date(raw, "date"), _allocations(raw)
-    allocated = sum((a for _, a in allocations), Decimal("0.00"))
+    allocated = sum((a for _, a in allocations), ZERO)
     if allocated > amount:
         raise RecordError(f"the allocations ({allocated}) exceed the payment amount "
                           f"({amount})")

@@ -198,7 +198,7 @@ def upsert(conn: psycopg.Connection[Any], table: str, columns: Sequence[tuple[st
 
 def in_order(ids: Iterable[UUID]) -> list[UUID]:
     """Ids in the fixed order rows are written in: by their integer, which is how UUIDs compare
-    (``sorted`` on UUIDs makes a Python call per comparison: 10 % of a worklist rebuild)."""
+    (``sorted`` on UUIDs would make a Python call per comparison)."""
     return sorted(ids, key=_UUID_INT)
 
 

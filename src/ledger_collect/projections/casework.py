@@ -24,6 +24,7 @@ import psycopg
 
 from ledger_collect.domain import promise
 from ledger_collect.domain.activity import Activity
+from ledger_collect.domain.base import ZERO
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection
@@ -38,8 +39,6 @@ from ledger_collect.projections.rows import (
     orders,
 )
 from ledger_collect.projections.tables import Key, Number, Table
-
-ZERO = Decimal("0.00")
 
 
 # -- tables ---------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from uuid import UUID
 import psycopg
 
 from ledger_collect.domain import dispute
+from ledger_collect.domain.base import ZERO
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.projections import Projection
 from ledger_collect.projections.casework import NO_FILTER, ListFilter, filtered, ordered
@@ -35,7 +36,6 @@ from ledger_collect.projections.rows import (
 )
 from ledger_collect.projections.tables import Key, Table
 
-ZERO = Decimal("0.00")
 #: The note a case is opened with (the aggregate keeps it under this id too).
 OPENING_NOTE = "opening"
 

@@ -54,8 +54,7 @@ from ledger_collect.runtime.collector import tuned_collector
 #: Events per transaction when catching up and following.
 PAGE_SIZE = 1000
 #: Events per transaction when building a model from zero, where only throughput counts: fewer,
-#: larger pages load and write each touched row fewer times (at 100,000 customers: the worklist
-#: rebuilt 14 % faster than with pages of 1,000, the customer directory 6 %).
+#: larger pages load and write each touched row fewer times.
 REBUILD_PAGE_SIZE = 4000
 
 Progress = Callable[[int, int], None]
@@ -250,8 +249,7 @@ def _vacuum(conn: psycopg.Connection[Any], schema: str) -> None:
     """VACUUM (ANALYZE) the freshly built tables before they go live. Without it the planner
     has no statistics for them, and no visibility map, until autovacuum comes by: it then
     prices every index-only scan as if each row needed a visit to the table, and reads the
-    portfolio's aging from a sequential scan of every invoice (measured on 1.06M open
-    items: see the README's aging figures)."""
+    portfolio's aging from a sequential scan of every invoice."""
     for name, kind in relations(conn, schema):
         if kind == "TABLE":
             conn.execute(sql.SQL("VACUUM (ANALYZE) {}").format(sql.Identifier(schema, name)))

@@ -281,18 +281,17 @@ def _apply_live(conn: Any, events: EventLog, model: _Model, page: list[Any],
 def _pump(subscription: Any, inbox: queue.Queue[Any], stop: threading.Event) -> None:
     """Move notifications from the subscription's iterator to a queue the follower can
     drain without blocking (one page = what has arrived)."""
-    item: Any = _END
+    last: Any = _END
     try:
         for item in subscription:
-            while not stop.is_set():
-                try:
-                    inbox.put(item, timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
-        item = _END
+            _hand_over(item, inbox, stop)
     except BaseException as exc:  # noqa: BLE001 - handed to the follower, which raises it
-        item = exc
+        last = exc
+    _hand_over(last, inbox, stop)
+
+
+def _hand_over(item: Any, inbox: queue.Queue[Any], stop: threading.Event) -> None:
+    """Put ``item`` in the inbox as soon as there is room, unless the follower stops first."""
     while not stop.is_set():
         try:
             inbox.put(item, timeout=0.2)

@@ -21,6 +21,7 @@ from uuid import UUID
 import psycopg
 
 from ledger_collect.domain import dispute, invoice, promise
+from ledger_collect.domain.base import ZERO
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
@@ -28,8 +29,6 @@ from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import Projection, in_order
 from ledger_collect.projections.rows import PageRows, Part
 from ledger_collect.projections.tables import Key, Table
-
-ZERO = Decimal("0.00")
 
 
 # -- tables ---------------------------------------------------------------------------------

@@ -172,7 +172,7 @@ def search_key(text: str | None) -> str:
 
 class _CombiningMarks(dict[int, int | None]):
     """``str.translate``'s table dropping combining marks: each character is looked up with
-    ``unicodedata`` once per process, then in C (a loop in Python cost 2 µs a name)."""
+    ``unicodedata`` once per process, then in C (not a loop in Python per name)."""
 
     def __missing__(self, code: int) -> int | None:
         kept = None if unicodedata.combining(chr(code)) else code

@@ -4,8 +4,8 @@ CPython's collector passes over its youngest objects every 700 allocations (net 
 and, now and then, over every object alive. Our processes hold many objects for as long as they
 run (modules, the GraphQL schema, pools: ~100,000) and allocate thousands of short-lived ones
 per request or page of events, most of them alive when a pass comes (the rows of the requests
-in flight, the page being applied). Measured with the defaults: a quarter of an overview's CPU
-and 15-20 % of a projection rebuild's went to the collector's passes.
+in flight, the page being applied): with the defaults, the collector's passes took a large
+share of an overview's and a rebuild's CPU (docs/performance.md).
 
 Inside ``tuned_collector()``, what is alive at entry is frozen (``gc.freeze``: never scanned
 again), and the youngest generation is collected every ``YOUNGEST`` allocations. Reference
@@ -21,8 +21,8 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-#: Allocations between two passes over the youngest objects (Python's default: 700). An
-#: overview's collector time: 0.55-0.66 ms at 700, 0.1 ms at 10,000.
+#: Allocations between two passes over the youngest objects (Python's default: 700): large
+#: enough that a request's or a page's short-lived objects are mostly freed before a pass.
 YOUNGEST = 10_000
 
 _lock = threading.Lock()

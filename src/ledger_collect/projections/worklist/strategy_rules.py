@@ -62,12 +62,12 @@ _FACT_SQL = {
 }
 
 
-class StrategyError(ValidationError):
-    code = "STRATEGY_INVALID"
+class StrategyError(ValidationError, code="STRATEGY_INVALID"):
+    """A worklist strategy's definition is malformed (its rules, kinds, points, names)."""
 
 
-class UnknownStrategyError(StrategyError):
-    code = "NOT_FOUND"
+class UnknownStrategyError(StrategyError, code="NOT_FOUND"):
+    """No version of that strategy was published, or no default strategy is active."""
 
 
 @dataclass(frozen=True)
