@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLUnionType
 from strawberry.printer import print_schema
 
+from ledger_collect.api.casework import record_fields
 from ledger_collect.api.permissions import RevealPersonalData
 from ledger_collect.api.schema import EXPORT_COMMAND, schema
+from ledger_collect.projections.casework import ActivityRecord
 from ledger_collect.speedups import graphql_core_schema
 
 SDL = Path(__file__).resolve().parents[2] / "schema" / "ledger_collect.graphql"
@@ -65,3 +68,10 @@ def test_every_personal_text_field_goes_through_the_guard() -> None:
         "DisputeNote.text", "EmailFailure.address", "EmailFailure.error",
         "PersonalTrailField.value", "Promise.withdrawal_reason", "Resubmission.move_reason",
         "Resubmission.reason", "TimelineEntry.details", "TrailNote.text"]
+
+
+def test_a_type_taken_from_a_record_describes_only_fields_it_shows() -> None:
+    with pytest.raises(TypeError, match="ActivityRecord shows no field statuss"):
+        record_fields(ActivityRecord, statuss="a typo")
+    with pytest.raises(TypeError, match="shows no field description"):
+        record_fields(ActivityRecord, leave_out=("description",), description="left out")
