@@ -35,8 +35,8 @@ from uuid import UUID
 import httpx
 import orjson
 
-from ledger_collect.commands.casework import record_contact
-from ledger_collect.commands.promises import record_promise
+from ledger_collect.commands.casework_commands import record_contact
+from ledger_collect.commands.promise_commands import record_promise
 from ledger_collect.domain.base import DomainError
 
 OVERVIEW = """query Overview($id: UUID!) { customerOverview(id: $id) {

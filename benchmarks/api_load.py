@@ -23,7 +23,7 @@ from psycopg import sql
 
 from ledger_collect.app import open_database
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import assign_customers
+from ledger_collect.commands.receivable_commands import assign_customers
 from ledger_collect.config import Settings
 from ledger_collect.domain.customer import Customer
 from ledger_collect.feed import DEFAULT_BATCH_SIZE

@@ -17,7 +17,7 @@ from decimal import Decimal
 from common import arguments, fresh_store, percentile
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.promises import record_promise
+from ledger_collect.commands.promise_commands import record_promise
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
 

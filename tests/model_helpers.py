@@ -16,9 +16,9 @@ from typing import Any
 import asyncpg
 from psycopg import sql
 
-from ledger_collect.commands import casework as cw
-from ledger_collect.commands import promises as pr
-from ledger_collect.commands import receivables as rc
+from ledger_collect.commands import casework_commands as cw
+from ledger_collect.commands import promise_commands as pr
+from ledger_collect.commands import receivable_commands as rc
 from ledger_collect.commands.application import Collections
 from ledger_collect.projections import select
 from ledger_collect.projections.engine import build

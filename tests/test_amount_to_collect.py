@@ -8,8 +8,8 @@ from decimal import Decimal
 from test_worklist_model import TODAY, Book, ago, listed
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import open_dispute
-from ledger_collect.commands.promises import record_promise
+from ledger_collect.commands.casework_commands import open_dispute
+from ledger_collect.commands.promise_commands import record_promise
 from ledger_collect.storage.database import Database
 
 D = Decimal

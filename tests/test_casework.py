@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     add_dispute_note,
     close_activity,
     complete_resubmission,
@@ -26,8 +26,8 @@ from ledger_collect.commands.casework import (
     record_contact,
     reschedule_activity,
 )
-from ledger_collect.commands.promises import record_promise
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.promise_commands import record_promise
+from ledger_collect.commands.receivable_commands import (
     add_contact,
     clear_invoice,
     post_invoice,

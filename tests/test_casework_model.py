@@ -19,9 +19,9 @@ from model_helpers import (
     write_casework,
 )
 
-from ledger_collect.api.overview import READS
+from ledger_collect.api.overview_schema import READS
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     add_dispute_note,
     create_activity,
     create_email,
@@ -33,8 +33,12 @@ from ledger_collect.commands.casework import (
     resolve_dispute,
     start_dispute_processing,
 )
-from ledger_collect.commands.promises import record_promise, withdraw_promise
-from ledger_collect.commands.receivables import assign_customer, post_invoice, register_customer
+from ledger_collect.commands.promise_commands import record_promise, withdraw_promise
+from ledger_collect.commands.receivable_commands import (
+    assign_customer,
+    post_invoice,
+    register_customer,
+)
 from ledger_collect.projections.casework import (
     ListFilter,
     activities_by_customer,

@@ -20,7 +20,7 @@ from model_helpers import (
 )
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.receivable_commands import (
     add_contact,
     add_customer_note,
     assign_customer,

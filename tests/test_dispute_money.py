@@ -16,13 +16,13 @@ from test_feed import run
 from test_worklist_model import listed
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     close_dispute,
     open_dispute,
     resolve_dispute,
     start_dispute_processing,
 )
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.receivable_commands import (
     apply_credit_memo,
     apply_payment,
     assign_customer,

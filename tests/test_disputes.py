@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from ledger_collect.commands import casework
+from ledger_collect.commands import casework_commands as casework
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     add_dispute_note,
     change_dispute_processor,
     close_dispute,
@@ -17,7 +17,7 @@ from ledger_collect.commands.casework import (
     resolve_dispute,
     start_dispute_processing,
 )
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.receivable_commands import (
     apply_payment,
     clear_invoice,
     post_invoice,

@@ -21,7 +21,7 @@ from eventsourcing import domain as library
 from eventsourcing.domain import Aggregate, BoundCommandMethodDecorator
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     add_dispute_note,
     change_dispute_processor,
     close_activity,
@@ -43,8 +43,12 @@ from ledger_collect.commands.casework import (
     resolve_dispute,
     start_dispute_processing,
 )
-from ledger_collect.commands.promises import record_promise, value_promises, withdraw_promise
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.promise_commands import (
+    record_promise,
+    value_promises,
+    withdraw_promise,
+)
+from ledger_collect.commands.receivable_commands import (
     add_contact,
     add_customer_note,
     apply_payment,

@@ -24,7 +24,7 @@ from eventsourcing.application import AggregateNotFoundError
 from psycopg import sql
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import add_customer_note
+from ledger_collect.commands.receivable_commands import add_customer_note
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ValidationError
 from ledger_collect.domain.credit import CustomerCredit

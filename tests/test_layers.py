@@ -54,3 +54,13 @@ def test_every_package_has_a_layer() -> None:
     tops = {_layer(path) for path in ROOT.iterdir()
             if path.suffix == ".py" or (path / "__init__.py").exists()}
     assert tops - {"__init__"} == set(LAYERS) | BESIDE
+
+
+def test_every_module_name_is_unique() -> None:
+    """A module's name says what it holds wherever it is imported or named in a traceback: no
+    two modules share one (packages' ``__init__`` and ``__main__`` aside)."""
+    seen: dict[str, list[str]] = {}
+    for module in ROOT.rglob("*.py"):
+        if module.stem not in {"__init__", "__main__"}:
+            seen.setdefault(module.stem, []).append(str(module.relative_to(ROOT)))
+    assert {name: paths for name, paths in seen.items() if len(paths) > 1} == {}

@@ -14,14 +14,14 @@ import asyncpg
 import pytest
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     open_dispute,
     record_dispute_progress,
     resolve_dispute,
     start_dispute_processing,
 )
-from ledger_collect.commands.promises import record_promise, withdraw_promise
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.promise_commands import record_promise, withdraw_promise
+from ledger_collect.commands.receivable_commands import (
     apply_credit_memo,
     apply_payment,
     clear_invoice,

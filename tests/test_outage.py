@@ -27,7 +27,7 @@ import pytest
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import register_customer
+from ledger_collect.commands.receivable_commands import register_customer
 from ledger_collect.config import Settings
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.storage.database import Database

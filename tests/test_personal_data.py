@@ -12,7 +12,7 @@ from decimal import Decimal
 import pytest
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.receivable_commands import (
     add_contact,
     add_customer_note,
     post_invoice,

@@ -10,8 +10,8 @@ from decimal import Decimal
 import pytest
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import create_email, record_contact
-from ledger_collect.commands.receivables import add_contact, register_customer
+from ledger_collect.commands.casework_commands import create_email, record_contact
+from ledger_collect.commands.receivable_commands import add_contact, register_customer
 from ledger_collect.domain.base import ERASED, mark_personal
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail

@@ -18,9 +18,9 @@ from typing import Any
 
 from model_helpers import assert_equals_rebuild, follow_while, head, run_async
 
-from ledger_collect.commands import casework as cw
-from ledger_collect.commands import promises as pr
-from ledger_collect.commands import receivables as rc
+from ledger_collect.commands import casework_commands as cw
+from ledger_collect.commands import promise_commands as pr
+from ledger_collect.commands import receivable_commands as rc
 from ledger_collect.commands.application import Collections
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import select

@@ -24,7 +24,7 @@ import pytest
 from model_helpers import TODAY, assert_equals_rebuild, head, positions, write_casework
 from test_cli import invoke
 
-from ledger_collect.commands import casework as cw
+from ledger_collect.commands import casework_commands as cw
 from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.domain.dispute import DisputeCase

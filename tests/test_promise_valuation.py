@@ -16,8 +16,8 @@ from test_cli import invoke
 from test_worklist_model import listed
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.promises import record_promise
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.promise_commands import record_promise
+from ledger_collect.commands.receivable_commands import (
     apply_payment,
     assign_customer,
     post_invoice,

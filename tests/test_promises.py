@@ -17,13 +17,13 @@ import pytest
 from eventsourcing.application import AggregateNotFoundError
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.promises import (
+from ledger_collect.commands.promise_commands import (
     record_promise,
     value_promise,
     value_promises,
     withdraw_promise,
 )
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.receivable_commands import (
     apply_credit_memo,
     apply_payment,
     clear_invoice,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.receivable_commands import (
     add_contact,
     apply_credit_memo,
     apply_payment,
@@ -188,7 +188,7 @@ def test_payment_edges(app):
 def test_a_bad_unapplied_rest_refuses_the_whole_payment(app):
     given_customer(app, "C-USD", currency="USD")
     given_invoice(app, "INV-EUR", "100.00", customer="C-USD", currency="EUR")
-    from ledger_collect.commands.receivables import apply_payment
+    from ledger_collect.commands.receivable_commands import apply_payment
     batch = app.batch()  # as the importer runs it: many records, one batch
     with pytest.raises(CurrencyMismatchError, match="customer C-USD is kept in USD"):
         apply_payment(batch, source_id="PAY1", customer_number="C-USD",
@@ -247,7 +247,7 @@ def test_concurrent_changes_to_one_invoice_one_wins_the_other_is_told(app, datab
     other = Collections(database)
     try:
         mine, theirs = app.batch(), other.batch()
-        from ledger_collect.commands.receivables import apply_payment
+        from ledger_collect.commands.receivable_commands import apply_payment
         for batch, source in ((mine, "PAY-A"), (theirs, "PAY-B")):
             apply_payment(batch, source_id=source, customer_number="C1",
                           allocations=[("INV1", Decimal("60.00"))], unapplied=None,

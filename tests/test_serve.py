@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from ledger_collect.api.auth import issue_token
-from ledger_collect.commands.receivables import post_invoice, register_customer
+from ledger_collect.commands.receivable_commands import post_invoice, register_customer
 from ledger_collect.feed.demo import SEGMENTS
 from ledger_collect.projections.engine import catch_up
 

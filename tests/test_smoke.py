@@ -1,7 +1,7 @@
 from datetime import date
 from decimal import Decimal
 
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.receivable_commands import (
     add_contact,
     apply_payment,
     post_invoice,

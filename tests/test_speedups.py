@@ -36,7 +36,7 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from ledger_collect.api.context import Loaders
 from ledger_collect.api.schema import schema_for
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import add_contact, register_customer
+from ledger_collect.commands.receivable_commands import add_contact, register_customer
 from ledger_collect.config import Settings
 from ledger_collect.speedups import (
     SPEEDUPS,

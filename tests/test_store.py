@@ -37,7 +37,7 @@ from eventsourcing.utils import Environment
 from psycopg import sql
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import register_customer
+from ledger_collect.commands.receivable_commands import register_customer
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ConflictError
 from ledger_collect.domain.customer import Customer

@@ -18,7 +18,7 @@ from psycopg import sql
 
 from ledger_collect.api.server import read_pool
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import register_customer
+from ledger_collect.commands.receivable_commands import register_customer
 from ledger_collect.config import Settings
 from ledger_collect.projections.engine import ProjectionError, catch_up, rebuild
 from ledger_collect.projections.swap_wait import SWAP_LOCK_WAIT

@@ -23,7 +23,7 @@ from psycopg import sql
 from test_projections import drop_schema, head, wait_until, write_portfolio
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     add_dispute_note,
     close_activity,
     close_dispute,
@@ -41,8 +41,8 @@ from ledger_collect.commands.casework import (
     resolve_dispute,
     start_dispute_processing,
 )
-from ledger_collect.commands.promises import record_promise, value_promise, withdraw_promise
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.promise_commands import record_promise, value_promise, withdraw_promise
+from ledger_collect.commands.receivable_commands import (
     add_contact,
     add_customer_note,
     apply_credit_memo,

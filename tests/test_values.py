@@ -14,7 +14,10 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate
 
-from ledger_collect.commands import Batch, casework, promises, receivables, values
+from ledger_collect.commands import Batch, values
+from ledger_collect.commands import casework_commands as casework
+from ledger_collect.commands import promise_commands as promises
+from ledger_collect.commands import receivable_commands as receivables
 from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import ValidationError, money

@@ -18,7 +18,7 @@ import asyncpg
 import pytest
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     complete_resubmission,
     create_resubmission,
     move_resubmission,
@@ -27,8 +27,12 @@ from ledger_collect.commands.casework import (
     resolve_dispute,
     start_dispute_processing,
 )
-from ledger_collect.commands.promises import record_promise, value_promises, withdraw_promise
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.promise_commands import (
+    record_promise,
+    value_promises,
+    withdraw_promise,
+)
+from ledger_collect.commands.receivable_commands import (
     add_customer_note,
     assign_customer,
     post_invoice,

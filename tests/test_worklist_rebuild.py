@@ -18,7 +18,7 @@ from psycopg import sql
 from test_worklist_model import ERP, RISK_FIRST, TODAY, Book, ago, rank, read
 
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     complete_resubmission,
     create_resubmission,
     open_dispute,
@@ -26,8 +26,8 @@ from ledger_collect.commands.casework import (
     resolve_dispute,
     start_dispute_processing,
 )
-from ledger_collect.commands.promises import record_promise, value_promises
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.promise_commands import record_promise, value_promises
+from ledger_collect.commands.receivable_commands import (
     apply_payment,
     assign_customer,
     clear_invoice,

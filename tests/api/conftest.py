@@ -15,7 +15,7 @@ from starlette.testclient import TestClient
 from api.helpers import SECRET, TODAY, Api, Portfolio, casework, when
 from ledger_collect.app import create_api
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import (
+from ledger_collect.commands.receivable_commands import (
     add_contact,
     add_customer_note,
     apply_credit_memo,

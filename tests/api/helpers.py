@@ -14,14 +14,14 @@ from starlette.testclient import TestClient
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     create_activity,
     create_email,
     create_resubmission,
     open_dispute,
     record_contact,
 )
-from ledger_collect.commands.promises import record_promise
+from ledger_collect.commands.promise_commands import record_promise
 from ledger_collect.config import Settings
 
 TODAY = date(2026, 11, 23)

@@ -13,7 +13,7 @@ import pytest
 
 from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import (
+from ledger_collect.commands.casework_commands import (
     add_dispute_note,
     close_dispute,
     open_dispute,

@@ -12,11 +12,11 @@ from uuid import UUID
 import pytest
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.commands import casework as cw
-from ledger_collect.commands import promises as pr
-from ledger_collect.commands import receivables as rc
+from ledger_collect.commands import casework_commands as cw
+from ledger_collect.commands import promise_commands as pr
+from ledger_collect.commands import receivable_commands as rc
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import assign_customer, register_customer
+from ledger_collect.commands.receivable_commands import assign_customer, register_customer
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.rows import MAX_PAGE
 

@@ -21,7 +21,7 @@ from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.api.pages import sliced
 from ledger_collect.app import create_api
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import clear_invoice
+from ledger_collect.commands.receivable_commands import clear_invoice
 from ledger_collect.config import Settings
 from ledger_collect.projections.casework import PromiseRecord
 from ledger_collect.projections.engine import catch_up

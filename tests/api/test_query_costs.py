@@ -30,7 +30,11 @@ from api.test_rules_api import AMOUNT, SEEN_BY_OTHERS
 from ledger_collect.api.context import Info
 from ledger_collect.api.overview_parts import NOTES, Reads, ReadsBelow
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import assign_customer, post_invoice, register_customer
+from ledger_collect.commands.receivable_commands import (
+    assign_customer,
+    post_invoice,
+    register_customer,
+)
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.storage.database import Database
 

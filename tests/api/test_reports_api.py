@@ -11,7 +11,11 @@ import pytest
 
 from api.helpers import TODAY, Api
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import clear_invoice, post_invoice, register_customer
+from ledger_collect.commands.receivable_commands import (
+    clear_invoice,
+    post_invoice,
+    register_customer,
+)
 from ledger_collect.projections.engine import catch_up, status
 
 D = Decimal

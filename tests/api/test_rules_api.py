@@ -8,11 +8,11 @@ from decimal import Decimal
 from typing import Any
 
 from api.helpers import TODAY, Api, Portfolio
-from ledger_collect.commands import receivables
+from ledger_collect.commands import receivable_commands as receivables
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import create_email, open_dispute, record_contact
-from ledger_collect.commands.promises import record_promise
-from ledger_collect.commands.receivables import add_contact
+from ledger_collect.commands.casework_commands import create_email, open_dispute, record_contact
+from ledger_collect.commands.promise_commands import record_promise
+from ledger_collect.commands.receivable_commands import add_contact
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.projections.engine import catch_up
 

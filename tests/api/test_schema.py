@@ -8,7 +8,7 @@ import pytest
 from graphql import GraphQLNonNull, GraphQLObjectType, GraphQLUnionType
 from strawberry.printer import print_schema
 
-from ledger_collect.api.casework import record_fields
+from ledger_collect.api.casework_schema import record_fields
 from ledger_collect.api.permissions import RevealPersonalData
 from ledger_collect.api.schema import EXPORT_COMMAND, schema
 from ledger_collect.projections.casework import ActivityRecord

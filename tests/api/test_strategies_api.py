@@ -10,7 +10,7 @@ from test_worklist_model import Book
 
 from api.helpers import Api
 from api.test_worklist_api import numbers, three, worklist
-from ledger_collect.api import strategies
+from ledger_collect.api import strategies_schema as strategies
 from ledger_collect.commands.application import Collections
 from ledger_collect.storage.database import Database
 

@@ -12,9 +12,9 @@ import pytest
 
 from api.helpers import TODAY, Api, Portfolio
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import record_contact
-from ledger_collect.commands.promises import record_promise
-from ledger_collect.commands.receivables import add_customer_note, apply_payment
+from ledger_collect.commands.casework_commands import record_contact
+from ledger_collect.commands.promise_commands import record_promise
+from ledger_collect.commands.receivable_commands import add_customer_note, apply_payment
 from ledger_collect.projections.engine import catch_up
 
 QUERY = """

@@ -13,9 +13,9 @@ from test_worklist_model import RISK_FIRST, Book, ago, rank
 
 from api.helpers import TODAY, Api
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import create_resubmission, open_dispute
-from ledger_collect.commands.promises import record_promise
-from ledger_collect.commands.receivables import raise_dunning_level
+from ledger_collect.commands.casework_commands import create_resubmission, open_dispute
+from ledger_collect.commands.promise_commands import record_promise
+from ledger_collect.commands.receivable_commands import raise_dunning_level
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.worklist.strategy_versions import publish

@@ -21,7 +21,7 @@ from test_worklist_model import Book, ago
 
 from api.helpers import TODAY, Api
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.casework import record_contact
+from ledger_collect.commands.casework_commands import record_contact
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections import follower
 from ledger_collect.projections.engine import catch_up

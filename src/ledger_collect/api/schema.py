@@ -22,13 +22,13 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
-from ledger_collect.api.activities import ActivityMutations
+from ledger_collect.api.activities_schema import ActivityMutations
 from ledger_collect.api.arguments import guard_arguments
 from ledger_collect.api.audit import AuditQuery
-from ledger_collect.api.contacts import ContactMutations
-from ledger_collect.api.customers import CustomerMutations, CustomerQuery
-from ledger_collect.api.disputes import DisputeMutations
-from ledger_collect.api.emails import EmailMutations
+from ledger_collect.api.contacts_schema import ContactMutations
+from ledger_collect.api.customers_schema import CustomerMutations, CustomerQuery
+from ledger_collect.api.disputes_schema import DisputeMutations
+from ledger_collect.api.emails_schema import EmailMutations
 from ledger_collect.api.errors import (
     Conflict,
     MaskInternalErrors,
@@ -37,17 +37,17 @@ from ledger_collect.api.errors import (
     code_client_errors,
 )
 from ledger_collect.api.limits import fixed_rules
-from ledger_collect.api.lists import ListQuery
-from ledger_collect.api.overview import OverviewQuery
+from ledger_collect.api.lists_schema import ListQuery
+from ledger_collect.api.overview_schema import OverviewQuery
 from ledger_collect.api.permissions import PERSONAL_TEXT, Personal
-from ledger_collect.api.promises import PromiseMutations
-from ledger_collect.api.receivables import ReceivableMutations
-from ledger_collect.api.reports import ReportQuery
-from ledger_collect.api.resubmissions import ResubmissionMutations
-from ledger_collect.api.strategies import StrategyMutations
-from ledger_collect.api.timeline import TimelineQuery
+from ledger_collect.api.promises_schema import PromiseMutations
+from ledger_collect.api.receivables_schema import ReceivableMutations
+from ledger_collect.api.reports_schema import ReportQuery
+from ledger_collect.api.resubmissions_schema import ResubmissionMutations
+from ledger_collect.api.strategies_schema import StrategyMutations
+from ledger_collect.api.timeline_schema import TimelineQuery
 from ledger_collect.api.viewer import ViewerQuery
-from ledger_collect.api.worklist import WorklistQuery
+from ledger_collect.api.worklist_schema import WorklistQuery
 from ledger_collect.speedups import DOCUMENTS, EXECUTION, Speedups, graphql_core_schema
 from ledger_collect.speedups.documents import QueryDocumentCache, QueryDocuments
 from ledger_collect.speedups.execution import FastExecutionContext

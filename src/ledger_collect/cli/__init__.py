@@ -27,7 +27,7 @@ from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.import_commands import import_feed, report
 from ledger_collect.cli.worklist_commands import worklist
 from ledger_collect.commands.application import Collections
-from ledger_collect.commands.receivables import assign_customers
+from ledger_collect.commands.receivable_commands import assign_customers
 from ledger_collect.config import Settings
 from ledger_collect.domain.base import DomainError
 from ledger_collect.domain.customer import Customer

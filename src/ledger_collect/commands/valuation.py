@@ -15,7 +15,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ledger_collect.commands.promises import value_due_promises
+from ledger_collect.commands.promise_commands import value_due_promises
 from ledger_collect.storage.bulk_reads import unconfirmed_ids
 
 if TYPE_CHECKING:

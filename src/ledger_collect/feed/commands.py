@@ -10,7 +10,8 @@ from datetime import date
 from functools import lru_cache
 from uuid import UUID
 
-from ledger_collect.commands import Batch, receivables
+from ledger_collect.commands import Batch
+from ledger_collect.commands import receivable_commands as receivables
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice

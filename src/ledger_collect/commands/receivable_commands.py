@@ -8,8 +8,8 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from ledger_collect.commands.casework import disputes_follow_invoice
-from ledger_collect.commands.promises import after_invoice_change
+from ledger_collect.commands.casework_commands import disputes_follow_invoice
+from ledger_collect.commands.promise_commands import after_invoice_change
 from ledger_collect.commands.values import checked
 from ledger_collect.domain.base import (
     CurrencyMismatchError,

@@ -15,9 +15,9 @@ from uuid import UUID
 
 import strawberry
 
-from ledger_collect.api.casework import Activity, Dispute, Promise, Resubmission
+from ledger_collect.api.casework_schema import Activity, Dispute, Promise, Resubmission
 from ledger_collect.api.context import Info
-from ledger_collect.api.customers import segments_of
+from ledger_collect.api.customers_schema import segments_of
 from ledger_collect.api.pages import After, Connection, FirstOrNull, connection, read_page
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.projections import casework, disputes

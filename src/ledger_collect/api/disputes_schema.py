@@ -12,7 +12,7 @@ from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.runner import DISPUTE_READS, RecordCommands, arguments, run_command
 from ledger_collect.commands import Outcome
-from ledger_collect.commands import casework as commands
+from ledger_collect.commands import casework_commands as commands
 from ledger_collect.domain.dispute import REASONS, RESOLUTIONS, DisputeCase
 
 ZERO = Decimal("0.00")

@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, Problem, RuleBroken, command_mutation
 from ledger_collect.api.permissions import Action, User, require, require_everywhere
-from ledger_collect.api.worklist import CollectionStrategy
+from ledger_collect.api.worklist_schema import CollectionStrategy
 from ledger_collect.commands import values
 from ledger_collect.domain.base import ValidationError
 from ledger_collect.projections.worklist.strategy_rules import (

@@ -13,7 +13,7 @@ from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.permissions import Action
 from ledger_collect.api.runner import EMAIL_READS, RecordCommands
-from ledger_collect.commands import casework as commands
+from ledger_collect.commands import casework_commands as commands
 from ledger_collect.domain.email import CollectionEmail
 
 

@@ -18,9 +18,9 @@ from uuid import UUID
 
 import strawberry
 
-from ledger_collect.api.contacts import ContactPerson
+from ledger_collect.api.contacts_schema import ContactPerson
 from ledger_collect.api.context import Info
-from ledger_collect.api.customers import (
+from ledger_collect.api.customers_schema import (
     Customer,
     WrittenNote,
     contact_person,

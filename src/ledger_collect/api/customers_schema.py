@@ -11,7 +11,7 @@ from uuid import UUID
 
 import strawberry
 
-from ledger_collect.api.contacts import ContactPerson
+from ledger_collect.api.contacts_schema import ContactPerson
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.overview_parts import BRANCHES, CONTACT_PERSONS, HEAD_OFFICE, NOTES, Reads
@@ -32,7 +32,7 @@ from ledger_collect.api.runner import (
     run_command,
 )
 from ledger_collect.commands import Batch
-from ledger_collect.commands import receivables as commands
+from ledger_collect.commands import receivable_commands as commands
 from ledger_collect.domain import customer as domain
 from ledger_collect.projections import customers as model
 from ledger_collect.projections.disputes import DisputeNoteRecord

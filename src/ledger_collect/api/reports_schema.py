@@ -15,10 +15,10 @@ from uuid import UUID
 
 import strawberry
 
-from ledger_collect.api.casework import customer_field
+from ledger_collect.api.casework_schema import customer_field
 from ledger_collect.api.context import Info
-from ledger_collect.api.customers import Customer
-from ledger_collect.api.overview import AgingRow, CustomerAging
+from ledger_collect.api.customers_schema import Customer
+from ledger_collect.api.overview_schema import AgingRow, CustomerAging
 from ledger_collect.api.pages import BadUserInput
 from ledger_collect.api.permissions import Action, require
 from ledger_collect.projections import aging_report

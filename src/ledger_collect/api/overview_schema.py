@@ -28,7 +28,7 @@ from uuid import UUID
 
 import strawberry
 
-from ledger_collect.api.casework import (
+from ledger_collect.api.casework_schema import (
     Activity,
     CollectionEmail,
     CustomerContact,
@@ -36,9 +36,9 @@ from ledger_collect.api.casework import (
     Promise,
     Resubmission,
 )
-from ledger_collect.api.contacts import ContactPerson
+from ledger_collect.api.contacts_schema import ContactPerson
 from ledger_collect.api.context import Info, loaded
-from ledger_collect.api.customers import Customer, contact_person
+from ledger_collect.api.customers_schema import Customer, contact_person
 from ledger_collect.api.overview_parts import (
     ACTIVITIES,
     BRANCHES,
@@ -58,7 +58,7 @@ from ledger_collect.api.overview_parts import (
 )
 from ledger_collect.api.pages import After, Connection, First, sliced
 from ledger_collect.api.permissions import Action, require
-from ledger_collect.api.timeline import (
+from ledger_collect.api.timeline_schema import (
     Since,
     TimelineEntry,
     Types,

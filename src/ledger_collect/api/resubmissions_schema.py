@@ -11,7 +11,7 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.runner import FOLLOW_UP_READS, RecordCommands
-from ledger_collect.commands import casework as commands
+from ledger_collect.commands import casework_commands as commands
 from ledger_collect.domain.resubmission import Resubmission
 
 

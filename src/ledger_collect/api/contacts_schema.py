@@ -21,7 +21,8 @@ from ledger_collect.api.runner import (
     on_record,
     run_command,
 )
-from ledger_collect.commands import casework, receivables
+from ledger_collect.commands import casework_commands as casework
+from ledger_collect.commands import receivable_commands as receivables
 from ledger_collect.domain.contact import CHANNELS, RESULTS, CustomerContact
 
 

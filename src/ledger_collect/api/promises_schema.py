@@ -19,7 +19,7 @@ from ledger_collect.api.runner import (
     on_record,
     run_command,
 )
-from ledger_collect.commands import promises as commands
+from ledger_collect.commands import promise_commands as commands
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 

@@ -83,7 +83,7 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
                                  f"{invoice.open_amount} {invoice.currency} of invoice "
                                  f"{invoice.document_number}")
     if contact_id is not None:
-        from ledger_collect.commands.casework import _contact
+        from ledger_collect.commands.casework_commands import _contact
 
         contact = _contact(batch, contact_id)
         if contact.customer_id != invoice.customer_id:
@@ -112,7 +112,7 @@ def record_promise(batch: Batch, *, invoice_id: UUID, amount: Decimal, promised_
     batch.add(promise)
     invoice.link_promise(promise.id, actor=actor, business_date=business_date)
     if contact_id is not None:
-        from ledger_collect.commands.casework import link_to_contact
+        from ledger_collect.commands.casework_commands import link_to_contact
 
         link_to_contact(batch, contact_id, promise_ids=[promise.id], actor=actor,
                         business_date=business_date)

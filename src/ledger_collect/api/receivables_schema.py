@@ -21,7 +21,7 @@ from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.permissions import Action
 from ledger_collect.api.runner import ERP_READS, anywhere, arguments, run_command
 from ledger_collect.commands import Outcome
-from ledger_collect.commands import receivables as commands
+from ledger_collect.commands import receivable_commands as commands
 from ledger_collect.domain.customer import RISK_CLASSES
 from ledger_collect.domain.invoice import Invoice
 
