@@ -200,23 +200,28 @@ def test_a_long_query_does_not_hold_up_the_others(api_settings: Settings,
     with TestClient(create_api(settings, database, today=lambda: TODAY)) as client:
         api = Api(client, settings)
         api.data(ME)  # warm: the small query's document is cached
-        long_name = "{ me { " + "x" * 6_000_000 + " } }"  # seconds to read, token by token
+        long_name = "{ me { " + "x" * 14_000_000 + " } }"  # seconds to read, token by token
         took: dict[str, float] = {}
+        ended: dict[str, float] = {}
 
         def long_query() -> None:
             started = time.monotonic()
             api.post(long_name)
-            took["long"] = time.monotonic() - started
+            ended["long"] = time.monotonic()
+            took["long"] = ended["long"] - started
 
         thread = threading.Thread(target=long_query)
         thread.start()
         time.sleep(0.3)  # the long one is being read
         started = time.monotonic()
         assert api.data(ME) == {"me": {"id": "root"}}
-        took["small"] = time.monotonic() - started
+        ended["small"] = time.monotonic()
+        took["small"] = ended["small"] - started
         thread.join(timeout=60)
         assert "long" in took, "the long query did not finish"
-    assert took["small"] < 1.0 and took["small"] * 3 < took["long"], took
+    # Answered while the long one was still being read: not queued behind it. (The small one
+    # shares the interpreter with the thread reading the long one, so it is not instant.)
+    assert ended["small"] < ended["long"] and took["small"] < took["long"] / 2, took
 
 
 def _signed(claims: dict[str, object], **header: object) -> str:
