@@ -20,6 +20,7 @@ import httpx
 import psycopg
 import pytest
 from click.testing import CliRunner
+from servers import wait_healthy
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.cli import cli
@@ -131,19 +132,6 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def healthy(base: str, process: subprocess.Popen[str], seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    pytest.fail(f"{base} did not come up")
-
-
 @pytest.mark.slow
 def test_a_second_api_on_a_served_port_is_refused_and_killing_the_first_ends_its_workers(
         database: Database, settings: Settings) -> None:
@@ -151,7 +139,7 @@ def test_a_second_api_on_a_served_port_is_refused_and_killing_the_first_ends_its
     first = ledger_collect(settings, "api", "--workers", "2", "--port", str(port))
     workers: set[int] = set()
     try:
-        healthy(f"http://127.0.0.1:{port}", first)
+        wait_healthy(f"http://127.0.0.1:{port}", first)
         deadline = time.monotonic() + 30
         while len(workers) < 2 and time.monotonic() < deadline:
             workers = spawned_children(first.pid)
@@ -193,7 +181,7 @@ def test_serve_starts_its_embedded_postgres_again_when_the_postmaster_is_killed(
     token = issue_token(Settings(jwt_secret="s" * 40), "root", "admin")
     query = {"query": "{ customers(first: 1) { nodes { id } } }"}
     try:
-        healthy(base, serve)
+        wait_healthy(base, serve)
         postmaster = int((data / "pgdata" / "postmaster.pid").read_text().split()[0])
         os.kill(postmaster, signal.SIGKILL)
         time.sleep(0.5)

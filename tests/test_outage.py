@@ -24,6 +24,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import wait_healthy
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.commands.application import Collections
@@ -70,19 +71,6 @@ def ask(base: str, token: str, query: str, **variables: object) -> tuple[dict, f
     return answer.json(), time.monotonic() - started
 
 
-def wait_healthy(base: str, api: subprocess.Popen[str]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        assert api.poll() is None, api.communicate()
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "the API did not come up"
-        time.sleep(0.2)
-
-
 def code_of(answer: dict) -> str | None:
     errors = answer.get("errors") or [{}]
     return errors[0].get("extensions", {}).get("code")
@@ -114,7 +102,7 @@ def test_an_outage_is_answered_database_unavailable_promptly_and_passes_without_
     base = f"http://127.0.0.1:{port}"
     token = issue_token(settings, "root", "admin")
     try:
-        wait_healthy(base, api)
+        wait_healthy(base, api, seconds=60)
         answer, _ = ask(base, token, NOTE, id=str(customer))
         assert answer["data"]["addCustomerNote"]["__typename"] == "CustomerNoteAdded"
 
@@ -163,7 +151,7 @@ def test_mutations_waiting_for_a_stopped_projector_leave_queries_and_health_prom
     base = f"http://127.0.0.1:{port}"
     token = issue_token(settings.with_changes(jwt_secret=SECRET), "root", "admin")
     try:
-        wait_healthy(base, api)
+        wait_healthy(base, api, seconds=60)
         with ThreadPoolExecutor(8) as pool:
             mutations = [pool.submit(ask, base, token, NOTE, id=str(customer))
                          for customer in customers]

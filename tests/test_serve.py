@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from servers import wait_healthy
 
 from ledger_collect.api.auth import issue_token
 from ledger_collect.commands.receivable_commands import post_invoice, register_customer
@@ -53,19 +54,8 @@ def _start(settings, *args: str, **environ: str) -> tuple[subprocess.Popen, str]
                                str(port)], env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while True:
-        if server.poll() is not None:
-            pytest.fail(f"the server exited: {server.communicate()}")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return server, base
-        except httpx.HTTPError:
-            pass
-        if time.monotonic() > deadline:
-            server.kill()
-            pytest.fail("the server did not come up")
-        time.sleep(0.2)
+    wait_healthy(base, server)
+    return server, base
 
 
 @pytest.mark.slow
