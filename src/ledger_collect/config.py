@@ -55,6 +55,15 @@ class Settings:
     # LEDGER_SPEEDUPS: on (all), off (the libraries' plain paths), or those to turn off:
     # -execution,-documents (names in ``speedups.SPEEDUPS``)
     speedups: Speedups = field(default_factory=Speedups)
+    # -- the mail server collection emails are sent through (jobs.smtp_transport) ----------
+    smtp_host: str = "localhost"  # LEDGER_SMTP_HOST
+    smtp_port: int | None = None  # LEDGER_SMTP_PORT; default 25, 587 (starttls), 465 (tls)
+    smtp_security: str = "none"  # LEDGER_SMTP_SECURITY: none, starttls or tls
+    smtp_username: str | None = None  # LEDGER_SMTP_USERNAME: log in when set
+    smtp_password: str | None = None  # LEDGER_SMTP_PASSWORD
+    smtp_from: str = "collections@localhost"  # LEDGER_SMTP_FROM: the emails' sender
+    smtp_timeout: float = 30.0  # LEDGER_SMTP_TIMEOUT seconds per connection and reply
+    smtp_ca_file: Path | None = None  # LEDGER_SMTP_CA_FILE: trust this CA (else the system's)
 
     @property
     def key_file(self) -> Path:
@@ -104,6 +113,15 @@ class Settings:
             max_token_lifetime=int(env.get("LEDGER_MAX_TOKEN_LIFETIME",
                                            base.max_token_lifetime)),
             speedups=Speedups.parse(env.get("LEDGER_SPEEDUPS")),
+            smtp_host=env.get("LEDGER_SMTP_HOST") or base.smtp_host,
+            smtp_port=int(env["LEDGER_SMTP_PORT"]) if env.get("LEDGER_SMTP_PORT") else None,
+            smtp_security=(env.get("LEDGER_SMTP_SECURITY") or base.smtp_security).lower(),
+            smtp_username=env.get("LEDGER_SMTP_USERNAME") or None,
+            smtp_password=env.get("LEDGER_SMTP_PASSWORD") or None,
+            smtp_from=env.get("LEDGER_SMTP_FROM") or base.smtp_from,
+            smtp_timeout=float(env.get("LEDGER_SMTP_TIMEOUT", base.smtp_timeout)),
+            smtp_ca_file=Path(env["LEDGER_SMTP_CA_FILE"]) if env.get("LEDGER_SMTP_CA_FILE")
+            else None,
         )
 
 

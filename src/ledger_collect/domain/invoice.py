@@ -230,6 +230,16 @@ class Invoice(CollectionsAggregate):
                                    business_date=business_date)
         return self.dunning_level
 
+    def raise_dunning_level_to(self, level: int, *, actor: str, business_date: date) -> bool:
+        """A dunning letter announcing ``level`` reached the customer: the invoice's level
+        rises to it. Never down, never twice (already at ``level`` or above: nothing), and not
+        on a closed invoice (paid or cleared while the letter was on its way). False when
+        nothing was recorded."""
+        if level <= self.dunning_level or not self.is_open:
+            return False
+        self._dunning_level_raised(level=level, actor=actor, business_date=business_date)
+        return True
+
     @event("DunningLevelRaised", topic="ledger_collect.Invoice.DunningLevelRaised")
     def _dunning_level_raised(self, level: int, actor: str, business_date: date) -> None:
         self.dunning_level = level
