@@ -43,7 +43,7 @@ VARIABLES: dict[str, str] = {
     "items": ("the open items, oldest due first: .document_number, .posting_date, .due_date, "
               ".days_overdue, .currency, .amount (as invoiced), .open_amount, .dunning_level, "
               ".announced_level (the level this letter raises it to, or none)"),
-    "totals": "per currency: .currency, .open_amount, .overdue_amount, .items (how many)",
+    "totals": "per currency: .currency, .open_amount, .overdue_amount, .count (of items)",
     "fee": "the dunning fee: .amount, .currency (none when no fee is charged)",
     "interest": "the interest charged: .amount, .currency (none when none is charged)",
 }
@@ -112,7 +112,7 @@ SAMPLE: dict[str, Any] = {
                "amount": Decimal("1200.00"), "open_amount": Decimal("1000.50"),
                "dunning_level": 0, "announced_level": 1}],
     "totals": [{"currency": "EUR", "open_amount": Decimal("1000.50"),
-                "overdue_amount": Decimal("1000.50"), "items": 1}],
+                "overdue_amount": Decimal("1000.50"), "count": 1}],
     "fee": {"amount": Decimal("5.00"), "currency": "EUR"},
     "interest": {"amount": Decimal("3.21"), "currency": "EUR"},
 }

@@ -102,7 +102,6 @@ class _Document(FPDF):
         self.face = "text" if self.unicode else "helvetica"
         self.set_title(f"{title} {letter.customer_number}")
         self.set_subject(f"{letter.customer_number} {letter.customer_name}")
-        self.set_creation_date()
         self.add_page()
         self.set_font(self.face, "B", 14)
         self.write_line(title)

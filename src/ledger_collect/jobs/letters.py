@@ -42,9 +42,9 @@ class Letter:
         for item in self.account.open_items:
             total = found.setdefault(item.currency, {"currency": item.currency,
                                                      "open_amount": ZERO,
-                                                     "overdue_amount": ZERO, "items": 0})
+                                                     "overdue_amount": ZERO, "count": 0})
             total["open_amount"] += item.open_amount
-            total["items"] += 1
+            total["count"] += 1
             if item.days_overdue(self.as_of) > 0:
                 total["overdue_amount"] += item.open_amount
         return [found[c] for c in sorted(found)]
