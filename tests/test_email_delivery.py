@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID
 
 import pypdf
@@ -89,7 +89,8 @@ class Acme:
         catch_up(app)
 
     #: What each invoice still has open, to the cent.
-    OPEN = {"INV-1": Decimal("1234.56"), "INV-2": Decimal("0.01"), "INV-3": Decimal("0.10")}
+    OPEN: ClassVar[dict[str, Decimal]] = {
+        "INV-1": Decimal("1234.56"), "INV-2": Decimal("0.01"), "INV-3": Decimal("0.10")}
 
 
 def email_to(app: Collections, acme: Acme, **fields: Any) -> UUID:

@@ -21,7 +21,14 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, meta, nodes
+from jinja2 import (
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    Undefined,
+    meta,
+    nodes,
+)
 from jinja2.sandbox import SandboxedEnvironment
 from jinja2.utils import pass_context
 
@@ -82,14 +89,21 @@ def day(value: date, language: str = "en") -> str:
     return f"{value.day}{'.' if language == 'de' else ''} {months[value.month - 1]} {value.year}"
 
 
+def _defined(value: Any) -> Any:
+    """The value; for an undefined one, Jinja2's own error (naming what is missing)."""
+    if isinstance(value, Undefined):
+        value._fail_with_undefined_error()
+    return value
+
+
 @pass_context
 def _money(context: Any, value: Any) -> str:
-    return money(value, context.get("language", "en"))
+    return money(_defined(value), context.get("language", "en"))
 
 
 @pass_context
 def _day(context: Any, value: Any) -> str:
-    return day(value, context.get("language", "en"))
+    return day(_defined(value), context.get("language", "en"))
 
 
 def _environment() -> SandboxedEnvironment:
