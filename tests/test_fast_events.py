@@ -43,6 +43,7 @@ from ledger_collect.commands.casework_commands import (
     resolve_dispute,
     start_dispute_processing,
 )
+from ledger_collect.commands.email_commands import save_email_template
 from ledger_collect.commands.promise_commands import (
     record_promise,
     value_promises,
@@ -289,6 +290,9 @@ def _casework(app: Any) -> None:
     app.run(mark_email_failed, other, "no such host", **ALICE)
     app.run(correct_and_resend_email, other, to=["d@acme.example"], **ALICE)
     app.run(mark_email_sent, other, **ALICE)
+    for body in ("Hallo", "Hallo!"):
+        app.run(save_email_template, "statement", "de", subject="Kontoauszug", body=body,
+                **ALICE)
     task = app.run(create_activity, customer, specialist="alice", due_date=later,
                    description="send the statement", **ALICE).result
     app.run(reschedule_activity, task, later + timedelta(days=2), **ALICE)
