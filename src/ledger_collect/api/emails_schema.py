@@ -13,22 +13,37 @@ from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Problem, command_mutation
 from ledger_collect.api.permissions import Action
 from ledger_collect.api.runner import EMAIL_READS, RecordCommands
-from ledger_collect.commands import casework_commands as commands
+from ledger_collect.commands import email_commands as commands
 from ledger_collect.domain.email import CollectionEmail
+
+
+@strawberry.input(description="An invoice a dunning letter announces, at a level (0: pre-due).")
+class DunningItemInput:
+    invoice_id: UUID
+    level: int
 
 
 @strawberry.input
 class CreateEmailInput:
     customer_id: UUID
     to: list[str]
-    template: str
+    template: str = strawberry.field(description="The template's key: statement, reminder, "
+                                                  "dunning...")
     cc: list[str] = strawberry.field(default_factory=list)
     bcc: list[str] = strawberry.field(default_factory=list)
     attachments: list[str] = strawberry.field(
-        default_factory=list, description="Invoice copies, account statement...")
+        default_factory=list, description="open-items.pdf, open-items.csv, statement.pdf, "
+                                          "statement.csv: made when the email is sent.")
     zipped: bool = False
     contact_id: UUID | None = strawberry.field(
         default=None, description="The conversation this email sums up, if any.")
+    language: str = strawberry.field(default="en", description="The template's language.")
+    level: int | None = strawberry.field(
+        default=None, description="A dunning letter's level (its template's); by default the "
+                                  "highest level it announces.")
+    dunning: list[DunningItemInput] = strawberry.field(
+        default_factory=list, description="The invoices a dunning letter announces, and at "
+                                          "which level: raised when it is delivered.")
 
 
 @strawberry.input
@@ -109,7 +124,8 @@ class EmailMutations:
                       description="Create a pending email to the customer; attachments are made "
                                   "in the background, then it is sent.")
     async def create_email(self, info: Info, input: CreateEmailInput) -> EmailState | Problem:
-        return await _EMAIL.create(info, commands.create_email, input, answer=EmailCreated)
+        return await _EMAIL.create(info, commands.create_email, input, answer=EmailCreated,
+                                   dunning=[(d.invoice_id, d.level) for d in input.dunning])
 
     @command_mutation(EmailMarkedSent,
                       description="The mailer delivered the email to every recipient.")

@@ -28,6 +28,7 @@ from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts_schema import ContactMutations
 from ledger_collect.api.customers_schema import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes_schema import DisputeMutations
+from ledger_collect.api.email_templates_schema import EmailTemplateMutations, EmailTemplateQuery
 from ledger_collect.api.emails_schema import EmailMutations
 from ledger_collect.api.errors import (
     Conflict,
@@ -65,14 +66,14 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
-            WorklistQuery, ReportQuery):
+            WorklistQuery, ReportQuery, EmailTemplateQuery):
     pass
 
 
 @strawberry.type
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
-               StrategyMutations):
+               StrategyMutations, EmailTemplateMutations):
     pass
 
 

@@ -12,6 +12,7 @@ import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 from uuid import UUID
 
 from ledger_collect.domain.base import NotFoundError
@@ -58,16 +59,17 @@ def shipped() -> dict[UUID, TemplateText]:
     return {template_id(t.key, t.language, t.level): t for t in found}
 
 
-def saved_text(template: EmailTemplate) -> TemplateText:
+def saved_text(template: EmailTemplate | Any) -> TemplateText:
     return TemplateText(template.key, template.language, template.level, template.subject,
                         template.body, template.revision, template.saved_by)
 
 
-def find_template(find: Callable[[UUID], EmailTemplate | None], key: str, language: str,
+def find_template(find: Callable[[UUID], Any], key: str, language: str,
                   level: int | None = None) -> TemplateText:
     """The template an email of ``key`` in ``language`` (at dunning ``level``) is composed
     from: the saved one, else the shipped one; for a level, then the key's without a level.
-    ``find`` loads a saved template by id (None when there is none)."""
+    ``find`` loads a saved template by id (None when there is none): an ``EmailTemplate``,
+    or a record with the same fields (the read model's, for the API's preview)."""
     for wanted in ([level, None] if level is not None else [None]):
         tid = template_id(key, language, wanted)
         saved = find(tid)
