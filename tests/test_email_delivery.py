@@ -322,6 +322,7 @@ def test_an_untrusted_certificate_is_a_transient_fault(
         app.close()
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 def test_the_mailer_logs_in_when_told_to(
         database: Database, settings: Settings, inbox: Inbox, port: int) -> None:
     logins: list[tuple[bytes, bytes]] = []
@@ -360,3 +361,30 @@ def test_events_of_an_email_name_no_address_in_clear(
     assert b"acme.example" not in stored and b"ledger.example" not in stored
     assert isinstance(mailer.repository.get(email_id), CollectionEmail)
     assert isinstance(mailer.repository.get(acme.invoices["INV-1"]), Invoice)
+
+
+def test_the_mail_server_is_configured_from_the_environment(tmp_path: Path) -> None:
+    settings = Settings.from_env({
+        "LEDGER_SMTP_HOST": "mail.example", "LEDGER_SMTP_PORT": "2525",
+        "LEDGER_SMTP_SECURITY": "STARTTLS", "LEDGER_SMTP_USERNAME": "mailer",
+        "LEDGER_SMTP_PASSWORD": "s3cret", "LEDGER_SMTP_FROM": "ar@ledger.example",
+        "LEDGER_SMTP_TIMEOUT": "2.5", "LEDGER_SMTP_CA_FILE": str(tmp_path / "ca.pem")})
+    assert (settings.smtp_host, settings.smtp_port, settings.smtp_security,
+            settings.smtp_username, settings.smtp_password, settings.smtp_from,
+            settings.smtp_timeout, settings.smtp_ca_file) == (
+        "mail.example", 2525, "starttls", "mailer", "s3cret", "ar@ledger.example", 2.5,
+        tmp_path / "ca.pem")
+    assert (Settings.from_env({}).smtp_port, Settings.from_env({}).smtp_security) == (None, "none")
+
+
+def test_an_unknown_security_is_a_configuration_error(
+        database: Database, settings: Settings, port: int) -> None:
+    app = Collections(database, mailer_settings(settings, port, smtp_security="ssl"))
+    try:
+        email_id = email_to(app, Acme(app), attachments=[])
+        with pytest.raises(ValueError, match="LEDGER_SMTP_SECURITY is 'ssl'; it must be one of "
+                                             "none, starttls, tls"):
+            send_email(app, email_id=email_id, business_date=TODAY)
+        assert app.repository.get(email_id).status == "pending"
+    finally:
+        app.close()

@@ -1,6 +1,7 @@
-"""Collection emails: created by specialists (pending), then reported sent, failed or partly
-sent by the mailer (the integration role); a failed one can be corrected and re-sent.
-Recipients are personal data: answers carry the status, not the addresses."""
+"""Collection emails: created by specialists (pending), sent by the mailer job over SMTP, which
+records them sent, failed or partly sent (an outside mailer with the integration role may
+report the same by hand); a failed one can be corrected and re-sent. Recipients are personal
+data: answers carry the status, not the addresses."""
 
 from __future__ import annotations
 
