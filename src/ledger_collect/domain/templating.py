@@ -26,6 +26,7 @@ from jinja2 import (
     TemplateError,
     TemplateSyntaxError,
     Undefined,
+    UndefinedError,
     meta,
     nodes,
 )
@@ -92,7 +93,8 @@ def day(value: date, language: str = "en") -> str:
 def _defined(value: Any) -> Any:
     """The value; for an undefined one, Jinja2's own error (naming what is missing)."""
     if isinstance(value, Undefined):
-        value._fail_with_undefined_error()
+        str(value)  # a StrictUndefined raises here, naming what is missing
+        raise UndefinedError("a value the template names is missing")
     return value
 
 

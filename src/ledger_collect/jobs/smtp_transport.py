@@ -33,11 +33,17 @@ class Delivery:
     error: str | None = None
 
 
+#: The longest server reply kept (a reply is recorded, and a record's text has a limit).
+MAX_REPLY = 500
+
+
 def _reply(code: int, text: bytes | str) -> str:
-    """A server reply as one line of printable text."""
+    """A server reply as one line of printable text, at most ``MAX_REPLY`` characters: what
+    the server says must never keep its answer from being recorded."""
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    return " ".join(f"{code} {text}".split())
+    line = " ".join(f"{code} {text}".split())
+    return "".join(c if c.isprintable() else "?" for c in line)[:MAX_REPLY]
 
 
 def _client(settings: Settings) -> smtplib.SMTP:
