@@ -15,6 +15,7 @@ import ledger_collect
 from ledger_collect.domain.base import CollectionsAggregate, DomainError
 
 CODES = {
+    "AbsenceOverlapError": "ABSENCE_OVERLAP",
     "ActivityClosedError": "ACTIVITY_CLOSED",
     "ConflictError": "CONFLICT",
     "CurrencyMismatchError": "CURRENCY_MISMATCH",
@@ -28,13 +29,17 @@ CODES = {
     "InvoiceClosedError": "INVOICE_CLOSED",
     "InvoiceOfAnotherCustomerError": "INVOICE_OF_ANOTHER_CUSTOMER",
     "NotFoundError": "NOT_FOUND",
+    "NotTeamMemberError": "NOT_TEAM_MEMBER",
     "OverpaymentError": "OVERPAYMENT",
     "PromiseAmountError": "PROMISE_AMOUNT",
     "PromiseClosedError": "PROMISE_CLOSED",
     "PromiseDateError": "PROMISE_DATE",
     "RecordError": "BAD_RECORD",
     "ResubmissionCompletedError": "RESUBMISSION_COMPLETED",
+    "StandsInError": "STANDS_IN",
     "StrategyError": "STRATEGY_INVALID",
+    "SubstituteUnavailableError": "SUBSTITUTE_UNAVAILABLE",
+    "UnknownAbsenceError": "NOT_FOUND",
     "UnknownContactError": "NOT_FOUND",
     "UnknownStrategyError": "NOT_FOUND",
     "ValidationError": "INVALID",
@@ -95,6 +100,11 @@ EVENTS = {
     "Resubmission.Completed": "customer_id",
     "Resubmission.Created": "customer_id invoice_ids follow_up_date reason*",
     "Resubmission.Moved": "customer_id previous_date follow_up_date reason*",
+    "Team.AbsenceCancelled": "segment absence_id specialist",
+    "Team.AbsenceRecorded": "segment absence_id specialist first_day last_day substitute",
+    "Team.Formed": "segment",
+    "Team.SpecialistJoined": "segment specialist",
+    "Team.SpecialistLeft": "segment specialist",
 }
 
 
