@@ -70,6 +70,12 @@ EVENTS = {
     "CustomerContact.Recorded": ("customer_id contact_person_id* channel result specialist "
         "summary* notes* contact_date"),
     "CustomerCredit.Received": "source_id customer_id kind amount currency document_date",
+    "DailyWorklist.Generated": ("segment day number strategy_code strategy_version team present "
+        "absences people customers counts parts digest"),
+    "DailyWorklist.Listed": ("number part customer_ids numbers scores overdue days_overdue "
+        "owners workers kinds"),
+    "DailyWorklist.Regenerated": ("number strategy_code strategy_version team present absences "
+        "people customers counts parts digest"),
     "DisputeCase.Closed": "customer_id",
     "DisputeCase.NoteAdded": "customer_id note_id text*",
     "DisputeCase.Opened": "customer_id invoice_ids currency reason processor amount note*",
