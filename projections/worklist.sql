@@ -1,5 +1,7 @@
 -- Worklist read model: what a collection strategy scores about each customer, kept so that
--- ranking a whole portfolio is one query over one row per customer. Rebuildable from events
+-- ranking a whole portfolio is one query over one row per customer. A customer is on a list
+-- on a day when something is overdue, or a follow-up or activity of theirs falls due that day
+-- (or fell due and is still open). Rebuildable from events
 -- (ledger-collect projections rebuild worklist). Nothing time-dependent is stored: days
 -- overdue, the overdue amount on a day, recent broken promises, current dunning notices and
 -- follow-ups still to come are computed at query time from the stored dates.
@@ -24,7 +26,9 @@ CREATE TABLE worklist_customers (
     open_disputes integer NOT NULL DEFAULT 0,
     disputed_amount numeric(18, 2) NOT NULL DEFAULT 0,  -- still disputed by the open ones
     follow_ups date[] NOT NULL DEFAULT '{}',      -- open customer-level follow-ups, ascending
-    resubmitted_until date                        -- the last of them: off the list while later
+    resubmitted_until date,                       -- the last of them: off the list while later
+    tasks_from date                               -- the first open follow-up or activity (of
+                                                  -- any kind): on the list from that day on
 );
 
 -- A specialist's (or the unassigned) customers with something overdue on a day.
@@ -71,6 +75,17 @@ CREATE TABLE worklist_follow_ups (
 );
 
 CREATE INDEX worklist_follow_ups_customer_idx ON worklist_follow_ups (customer_id) WHERE open;
+
+-- One row per activity (a task for a specialist about a customer, due on a day): an open one
+-- due on the day or before brings its customer onto the list.
+CREATE TABLE worklist_activities (
+    id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    due_date date NOT NULL,
+    open boolean NOT NULL
+);
+
+CREATE INDEX worklist_activities_customer_idx ON worklist_activities (customer_id) WHERE open;
 
 -- Casework recorded for a customer on a business day (contacts, promises, disputes,
 -- follow-ups, notes, emails), and by whom: the "processed today" marker.

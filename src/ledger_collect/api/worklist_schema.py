@@ -137,6 +137,10 @@ class WorklistEntry:
     next_follow_up: date | None = strawberry.field(
         description="The first open follow-up after the day: some invoices are to be "
                     "followed up later (a customer-level one keeps the customer off the list).")
+    tasks_due: int = strawberry.field(
+        description="Open follow-ups and activities of the customer due on the day (or before "
+                    "and not done yet): they bring a customer onto the list even with nothing "
+                    "overdue.")
     ranked_score: int = strawberry.field(
         description="The score the list was ranked by: on a generated list, when it was "
                     "generated (`score` and the explanation read the facts now).")
@@ -177,7 +181,7 @@ class WorklistEntry:
             highest_dunning_level=facts.dunning_level, open_disputes=facts.open_disputes,
             disputed_amount=facts.disputed_amount, processed_today=entry.processed,
             processed_by=list(entry.processed_by), next_follow_up=entry.next_follow_up,
-            ranked_score=entry.ranked[0], assignment=entry.assignment, assigned_to=entry.owner,
+            tasks_due=entry.tasks_due, ranked_score=entry.ranked[0], assignment=entry.assignment, assigned_to=entry.owner,
             list_version=entry.list_version)
         node._entry = entry  # type: ignore[attr-defined]  # not a GraphQL field: see explanation
         return node

@@ -30,6 +30,7 @@ from uuid import UUID
 
 import psycopg
 
+from ledger_collect.domain.activity import Activity
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase
@@ -48,6 +49,7 @@ from ledger_collect.projections.worklist.generated_lists import (
     write_lists,
 )
 from ledger_collect.projections.worklist.model_tables import (
+    ACTIVITY_TABLE,
     CUSTOMER_TABLE,
     DISPUTE_TABLE,
     FOLLOW_UP_TABLE,
@@ -60,8 +62,8 @@ from ledger_collect.projections.worklist.strategy_versions import STRATEGIES_CHA
 
 class Worklist(Projection):
     name = "worklist"
-    declared = (CUSTOMER_TABLE, ITEM_TABLE, DISPUTE_TABLE, FOLLOW_UP_TABLE, PROCESSED_TABLE,
-                LIST_TABLE, ENTRY_TABLE)
+    declared = (CUSTOMER_TABLE, ITEM_TABLE, DISPUTE_TABLE, FOLLOW_UP_TABLE, ACTIVITY_TABLE,
+                PROCESSED_TABLE, LIST_TABLE, ENTRY_TABLE)
     #: The day's rankings: a cache, not part of what a rebuild must equal.
     caches = ("worklist_snapshots", "worklist_scores")
     handles = (
@@ -75,6 +77,7 @@ class Worklist(Projection):
         DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice,
         DisputeCase.Resolved, DisputeCase.Closed, DisputeCase.NoteAdded,
         Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
+        Activity.Created, Activity.Rescheduled, Activity.Closed,
         CustomerContact.Recorded, CollectionEmail.Created, *LIST_EVENTS)
     #: A collection strategy published or activated: the day is ranked again at once.
     upkeep_channels = (STRATEGIES_CHANGED,)

@@ -81,6 +81,7 @@ class Entry:
     assignment: str | None = None  # on a generated list: why it is there (``distribution``)
     owner: str | None = None  # on a generated list: the customer's assigned specialist then
     list_version: int | None = None  # on a generated list: the version of its segment's list
+    tasks_due: int = 0  # open follow-ups and activities due on the day or before
 
     @property
     def processed(self) -> bool:
@@ -183,7 +184,10 @@ SELECT r.neg_score, r.neg_overdue, r.oldest_due AS ranked_due, r.strategy, r.kin
        coalesce(c.oldest_due, r.oldest_due) AS oldest_due, c.open_amount, c.dunning_level,
        c.broken_promises, c.open_disputes, c.disputed_amount, p.actors AS processed_by,
        (SELECT min(f.follow_up_date) FROM worklist_follow_ups f WHERE f.customer_id = c.id
-        AND f.open AND f.follow_up_date > {d}) AS next_follow_up, a.*
+        AND f.open AND f.follow_up_date > {d}) AS next_follow_up,
+       (SELECT count(*) FROM worklist_follow_ups f WHERE f.customer_id = c.id AND f.open
+        AND f.follow_up_date <= {d}) + (SELECT count(*) FROM worklist_activities t
+        WHERE t.customer_id = c.id AND t.open AND t.due_date <= {d}) AS tasks_due, a.*
 FROM ({rows}) AS r
 JOIN worklist_customers c ON c.id = r.customer_id
 LEFT JOIN daily_worklists g ON g.day = {d} AND g.segment = r.list_segment
@@ -272,4 +276,5 @@ def _entry(row: Any, rank: int, as_of: date, used: list[Strategy]) -> Entry:
                  open_amount=row["open_amount"], amounts=amounts,
                  processed_by=tuple(row["processed_by"] or ()),
                  next_follow_up=row["next_follow_up"], ranked=ranked,
-                 assignment=row["kind"], owner=row["owner"], list_version=row["list_version"])
+                 assignment=row["kind"], owner=row["owner"], list_version=row["list_version"],
+                 tasks_due=row["tasks_due"])
