@@ -64,9 +64,13 @@ def generate_worklists(batch: Batch, rankings: Sequence[SegmentRanking], *, day:
     done = []
     for ranking in rankings:
         team = batch.find(Team, Team.create_id(ranking.segment))
-        generation = plan(Basis.of(team, day, ranking.strategy_code, ranking.strategy_version),
-                          ranking.ranked, day)
+        basis = Basis.of(team, day, ranking.strategy_code, ranking.strategy_version)
         current = batch.find(DailyWorklist, DailyWorklist.create_id(ranking.segment, day))
+        if current is not None and not force and current.basis == basis:
+            done.append(SegmentList(ranking.segment, current.number, False, current.counts,
+                                    basis.present))
+            continue  # the list is not even worked out again
+        generation = plan(basis, ranking.ranked, day)
         if current is None:
             current = batch.add(DailyWorklist.generate(
                 generation, segment=ranking.segment, day=day, actor=actor,

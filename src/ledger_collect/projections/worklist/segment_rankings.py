@@ -19,9 +19,17 @@ from ledger_collect.projections.worklist.strategy_rules import StrategySet
 def segment_rankings(conn: psycopg.Connection[Any], strategies: StrategySet,
                      day: date) -> dict[str, list[Ranked]]:
     """Every customer on a list on ``day``, by segment (in name order), each segment's in the
-    strategy's order: one query over the whole model."""
+    strategy's order: one query over the whole model, reading the day's stored ranking when
+    the projector keeps one for these strategies (``day_rankings``), else scoring every
+    customer."""
     check_day(day)
-    rows = score_rows_sql(strategies, day=f"'{day.isoformat()}'::date", snapshot="NULL::int")
+    stored = conn.execute("SELECT id FROM worklist_snapshots WHERE day = %s AND strategies = %s",
+                          (day, strategies.key)).fetchone()
+    if stored is not None:
+        rows = f"SELECT * FROM worklist_scores WHERE snapshot = {int(stored[0])}"
+    else:
+        rows = score_rows_sql(strategies, day=f"'{day.isoformat()}'::date",
+                              snapshot="NULL::int")
     found: dict[str, list[Ranked]] = {}
     with conn.cursor() as cursor:
         cursor.execute(
