@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 import pytest
 from model_helpers import head, run_async
+from test_worklist_day_rankings import invoke
 from test_worklist_model import RISK_FIRST, TODAY, Book
 from test_worklist_rebuild import model_rows
 
@@ -21,6 +22,7 @@ from ledger_collect.commands.application import Collections
 from ledger_collect.commands.daily_worklist_commands import SegmentRanking
 from ledger_collect.commands.daily_worklist_commands import generate_worklists as command
 from ledger_collect.commands.team_commands import join_team, record_absence
+from ledger_collect.config import Settings
 from ledger_collect.domain.base import ValidationError
 from ledger_collect.domain.daily_worklist import PART_SIZE, DailyWorklist, Ranked
 from ledger_collect.jobs.worklists import generate_worklists
@@ -172,3 +174,18 @@ def test_a_version_is_recorded_in_parts_of_bounded_size(app: Collections) -> Non
     app.run(command, [], day=TODAY + timedelta(31), **SUE)
     with pytest.raises(ValidationError, match="more than 31 days ahead"):
         app.run(command, [], day=TODAY + timedelta(32), **SUE)
+
+
+def test_worklist_generate_from_the_command_line(settings: Settings, app: Collections,
+                                                 database: Database) -> None:
+    portfolio(app)
+    catch_up(app, "worklist")
+    first = invoke(settings, "worklist", "generate")
+    assert first.exit_code == 0, first.output
+    assert first.output.splitlines()[0].startswith(
+        "segments: 2, generated: 2, unchanged: 0, customers: 13,")
+    assert "placed with nobody" in first.output  # south's unassigned customer
+    again = invoke(settings, "worklist", "generate")
+    assert "generated: 0, unchanged: 2" in again.output
+    past = invoke(settings, "worklist", "generate", "--date", "2001-01-01")
+    assert past.exit_code == 1 and "is history" in past.output
