@@ -28,7 +28,7 @@ from ledger_collect.domain.daily_worklist import PART_SIZE, DailyWorklist, Ranke
 from ledger_collect.jobs.worklists import generate_worklists
 from ledger_collect.projections.engine import build, catch_up
 from ledger_collect.projections.worklist import ranked_pages as ranking
-from ledger_collect.projections.worklist.generated_lists import lists_of_day
+from ledger_collect.projections.worklist.generated_lists import KEEP_DAYS, lists_of_day
 from ledger_collect.projections.worklist.strategy_versions import active_strategies, publish
 from ledger_collect.storage.database import Database
 
@@ -189,3 +189,18 @@ def test_worklist_generate_from_the_command_line(settings: Settings, app: Collec
     assert "generated: 0, unchanged: 2" in again.output
     past = invoke(settings, "worklist", "generate", "--date", "2001-01-01")
     assert past.exit_code == 1 and "is history" in past.output
+
+
+def test_lists_of_days_long_past_are_dropped_and_their_day_read_as_ranked(
+        app: Collections, database: Database) -> None:
+    portfolio(app)
+    catch_up(app, "worklist")
+    generate_worklists(app, business_date=TODAY)
+    later = TODAY + timedelta(KEEP_DAYS)
+    generate_worklists(app, business_date=later)
+    catch_up(app, "worklist")
+    assert [row.day for row in run_async(database, lists_of_day, TODAY)] == [TODAY] * 2
+    generate_worklists(app, business_date=later + timedelta(1))
+    catch_up(app, "worklist")
+    assert run_async(database, lists_of_day, TODAY) == []
+    assert [kind for *_, kind, _ in lists(app, database, "alice")] == [None] * 2  # ranked
