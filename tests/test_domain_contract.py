@@ -36,6 +36,7 @@ CODES = {
     "ResubmissionCompletedError": "RESUBMISSION_COMPLETED",
     "StrategyError": "STRATEGY_INVALID",
     "UnknownContactError": "NOT_FOUND",
+    "UnknownJobError": "NOT_FOUND",
     "UnknownStrategyError": "NOT_FOUND",
     "ValidationError": "INVALID",
     "WrongCustomerError": "WRONG_CUSTOMER",
