@@ -25,6 +25,7 @@ from ledger_collect.api.permissions import Role
 from ledger_collect.app import master_key, open_collections, open_database
 from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.import_commands import import_feed, report
+from ledger_collect.cli.worker_commands import jobs, scheduler, worker
 from ledger_collect.cli.worklist_commands import worklist
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivable_commands import assign_customers
@@ -273,6 +274,9 @@ cli.add_command(import_feed)
 cli.add_command(cli_projections.projections)
 cli.add_command(cli_projections.projector)
 cli.add_command(worklist)
+cli.add_command(worker)
+cli.add_command(scheduler)
+cli.add_command(jobs)
 
 
 def _day(value: object) -> date:
