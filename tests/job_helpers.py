@@ -132,7 +132,7 @@ def job_environment(settings: Settings) -> dict[str, str]:
            "LEDGER_JOB_BACKOFF_SECONDS": str(settings.job_backoff_seconds),
            "LEDGER_JOB_LOCK_WAIT_SECONDS": str(settings.job_lock_wait_seconds),
            "LEDGER_VALUATION_CHUNK": str(settings.valuation_chunk),
-           "LEDGER_TIME_ZONE": settings.time_zone}
+           "LEDGER_TIME_ZONE": settings.time_zone, "LEDGER_JWT_SECRET": "jobs-test-" + "x" * 32}
     env.pop("LEDGER_BROKER_URL", None)
     if settings.broker_url:
         env["LEDGER_BROKER_URL"] = settings.broker_url
