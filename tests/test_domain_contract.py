@@ -41,6 +41,7 @@ CODES = {
     "SubstituteUnavailableError": "SUBSTITUTE_UNAVAILABLE",
     "UnknownAbsenceError": "NOT_FOUND",
     "UnknownContactError": "NOT_FOUND",
+    "UnknownJobError": "NOT_FOUND",
     "UnknownStrategyError": "NOT_FOUND",
     "ValidationError": "INVALID",
     "WrongCustomerError": "WRONG_CUSTOMER",
@@ -94,6 +95,10 @@ EVENTS = {
     "Invoice.PromiseLinked": "promise_id",
     "Invoice.PromiseUnlinked": "promise_id",
     "Invoice.WrittenOff": "source_id amount reason",
+    "JobRun.Failed": "error attempt final",
+    "JobRun.Finished": "counts",
+    "JobRun.Requested": "job run_key trigger",
+    "JobRun.Started": "attempt worker",
     "PromiseToPay.Closed": "customer_id invoice_id reason replaced_by",
     "PromiseToPay.InstalmentValued": "customer_id invoice_id number status covered as_of",
     "PromiseToPay.Issued": ("customer_id invoice_id document_number currency amount "

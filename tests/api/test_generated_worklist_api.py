@@ -10,8 +10,10 @@ from api.helpers import TODAY, Api
 from api.test_worklist_api import three, worklist
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.team_commands import join_team, record_absence
+from ledger_collect.domain.daily_worklist import DailyWorklist
 from ledger_collect.jobs.worklists import generate_worklists
 from ledger_collect.projections.engine import catch_up
+from ledger_collect.storage.database import Database
 
 __all__ = ["three"]  # the fixture, used by name
 
@@ -50,3 +52,27 @@ def test_the_generated_list_is_read_with_its_version(api: Api, app: Collections,
     sql_queries.clear()
     api.data("{ worklist { nodes { number assignment } } }", user="alice")
     assert len(sql_queries) == 2, sql_queries  # the active strategies, the page itself
+
+
+PUBLISH = """mutation ($input: PublishCollectionStrategyInput!) {
+  publishCollectionStrategy(input: $input) { __typename } }"""
+
+
+def test_a_strategy_published_requests_a_generation_of_the_day(
+        api: Api, app: Collections, database: Database, three: Book) -> None:
+    app.run(join_team, "north", "alice", actor="sue", business_date=TODAY)
+    catch_up(app, "worklist")
+    generate_worklists(app, business_date=TODAY)
+    rules = [{"name": "risky", "kind": "risk_class", "riskClasses": ["D"], "points": 50}]
+    assert api.data(PUBLISH, {"input": {"code": "north", "segment": "north", "rules": rules}},
+                    user="sue")["publishCollectionStrategy"]["__typename"] == "StrategyPublished"
+    with database.connect() as conn:
+        runs = conn.execute("SELECT originator_id FROM collections_events"
+                            " WHERE topic = 'ledger_collect.JobRun.Requested'").fetchall()
+    (run,) = [app.repository.get(row[0]) for row in runs]
+    assert (run.job, run.trigger, run.requested_by, run.run_date) == (
+        "worklist-generation", "manual", "sue", TODAY)
+    catch_up(app, "worklist")
+    assert generate_worklists(app, business_date=TODAY)["generated"] == 1  # what the run does
+    north = app.repository.get(DailyWorklist.create_id("north", TODAY))
+    assert (north.number, north.basis.strategy_code) == (2, "north")

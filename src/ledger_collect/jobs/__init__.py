@@ -1,3 +1,7 @@
-"""Jobs: work that runs by itself (each morning, or when something asks for it), one module per
-job family. A job body is a plain function of the open ``Collections`` that goes through the
-command pipeline and returns counts; it is safe to run twice for the same business date."""
+"""Jobs: the work that runs by itself, as dramatiq actors on a broker (``broker``), every run
+recorded as events (``domain.job_run``) and every job calling the one command pipeline.
+
+``registry`` names the jobs, ``schedule`` when the periodic ones are due, ``scheduler`` requests
+their runs, ``actors`` declares them and requests a run (``request_run``), ``runs`` makes one
+attempt, ``worker`` runs them. The jobs' bodies are one module per family.
+"""

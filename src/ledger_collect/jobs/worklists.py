@@ -21,8 +21,8 @@ from ledger_collect.domain.distribution import KINDS, UNPLACED
 from ledger_collect.projections.worklist.segment_rankings import segment_rankings
 from ledger_collect.projections.worklist.strategy_versions import active_strategy_set
 
-#: Who generations are recorded by.
-ACTOR = "worklist-generation"
+#: The job's name (``registry``), and who generations are recorded by.
+JOB = ACTOR = "worklist-generation"
 
 
 def _quiet(done: int, total: int) -> None:
