@@ -15,6 +15,7 @@ import ledger_collect
 from ledger_collect.domain.base import CollectionsAggregate, DomainError
 
 CODES = {
+    "AbsenceOverlapError": "ABSENCE_OVERLAP",
     "ActivityClosedError": "ACTIVITY_CLOSED",
     "ConflictError": "CONFLICT",
     "CurrencyMismatchError": "CURRENCY_MISMATCH",
@@ -28,15 +29,20 @@ CODES = {
     "InvoiceClosedError": "INVOICE_CLOSED",
     "InvoiceOfAnotherCustomerError": "INVOICE_OF_ANOTHER_CUSTOMER",
     "NotFoundError": "NOT_FOUND",
+    "NotTeamMemberError": "NOT_TEAM_MEMBER",
     "OverpaymentError": "OVERPAYMENT",
     "PromiseAmountError": "PROMISE_AMOUNT",
     "PromiseClosedError": "PROMISE_CLOSED",
     "PromiseDateError": "PROMISE_DATE",
     "RecordError": "BAD_RECORD",
     "ResubmissionCompletedError": "RESUBMISSION_COMPLETED",
+    "StandsInError": "STANDS_IN",
     "StrategyError": "STRATEGY_INVALID",
+    "SubstituteUnavailableError": "SUBSTITUTE_UNAVAILABLE",
     "TemplateTextError": "TEMPLATE_INVALID",
+    "UnknownAbsenceError": "NOT_FOUND",
     "UnknownContactError": "NOT_FOUND",
+    "UnknownJobError": "NOT_FOUND",
     "UnknownStrategyError": "NOT_FOUND",
     "UnknownTemplateError": "NOT_FOUND",
     "ValidationError": "INVALID",
@@ -68,6 +74,12 @@ EVENTS = {
     "CustomerContact.Recorded": ("customer_id contact_person_id* channel result specialist "
         "summary* notes* contact_date"),
     "CustomerCredit.Received": "source_id customer_id kind amount currency document_date",
+    "DailyWorklist.Generated": ("segment day number strategy_code strategy_version team present "
+        "absences people customers counts parts digest"),
+    "DailyWorklist.Listed": ("number part customer_ids numbers scores overdue days_overdue "
+        "owners workers kinds"),
+    "DailyWorklist.Regenerated": ("number strategy_code strategy_version team present absences "
+        "people customers counts parts digest"),
     "DisputeCase.Closed": "customer_id",
     "DisputeCase.NoteAdded": "customer_id note_id text*",
     "DisputeCase.Opened": "customer_id invoice_ids currency reason processor amount note*",
@@ -88,6 +100,10 @@ EVENTS = {
     "Invoice.PromiseLinked": "promise_id",
     "Invoice.PromiseUnlinked": "promise_id",
     "Invoice.WrittenOff": "source_id amount reason",
+    "JobRun.Failed": "error attempt final",
+    "JobRun.Finished": "counts",
+    "JobRun.Requested": "job run_key trigger",
+    "JobRun.Started": "attempt worker",
     "PromiseToPay.Closed": "customer_id invoice_id reason replaced_by",
     "PromiseToPay.InstalmentValued": "customer_id invoice_id number status covered as_of",
     "PromiseToPay.Issued": ("customer_id invoice_id document_number currency amount "
@@ -100,6 +116,11 @@ EVENTS = {
     "Resubmission.Completed": "customer_id",
     "Resubmission.Created": "customer_id invoice_ids follow_up_date reason*",
     "Resubmission.Moved": "customer_id previous_date follow_up_date reason*",
+    "Team.AbsenceCancelled": "segment absence_id specialist",
+    "Team.AbsenceRecorded": "segment absence_id specialist first_day last_day substitute",
+    "Team.Formed": "segment",
+    "Team.SpecialistJoined": "segment specialist",
+    "Team.SpecialistLeft": "segment specialist",
 }
 
 

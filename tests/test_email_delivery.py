@@ -35,7 +35,7 @@ from ledger_collect.jobs.emails import send_email, send_pending_emails
 from ledger_collect.jobs.smtp_transport import TransientDeliveryError
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.storage.database import Database
-from tests.mail_server import Inbox, free_port, mail_server, self_signed
+from mail_server import Inbox, free_port, mail_server, self_signed
 
 TODAY = date(2026, 11, 23)
 ERP = {"actor": "erp", "business_date": TODAY - timedelta(days=1)}

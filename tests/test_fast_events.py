@@ -43,7 +43,14 @@ from ledger_collect.commands.casework_commands import (
     resolve_dispute,
     start_dispute_processing,
 )
+from ledger_collect.commands.daily_worklist_commands import SegmentRanking, generate_worklists
 from ledger_collect.commands.email_commands import save_email_template
+from ledger_collect.commands.job_commands import (
+    fail_job_run,
+    finish_job_run,
+    request_job_run,
+    start_job_run,
+)
 from ledger_collect.commands.promise_commands import (
     record_promise,
     value_promises,
@@ -63,8 +70,15 @@ from ledger_collect.commands.receivable_commands import (
     set_default_contact,
     unassign_customer,
 )
+from ledger_collect.commands.team_commands import (
+    cancel_absence,
+    join_team,
+    leave_team,
+    record_absence,
+)
 from ledger_collect.domain.base import CollectionsAggregate
 from ledger_collect.domain.customer import Customer
+from ledger_collect.domain.daily_worklist import Ranked
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.feed import Importer
 from ledger_collect.feed.demo import demo_records
@@ -297,9 +311,32 @@ def _casework(app: Any) -> None:
                    description="send the statement", **ALICE).result
     app.run(reschedule_activity, task, later + timedelta(days=2), **ALICE)
     app.run(close_activity, task, note="sent", **ALICE)
+    jobs = {"actor": "jobs", "business_date": D}
+    run = app.run(request_job_run, job="promise-valuation", run_key="2026-11-23T05:30:00+00:00",
+                  trigger="scheduled", actor="scheduler", business_date=D).result
+    app.run(start_job_run, run, worker="w1", **jobs)
+    app.run(fail_job_run, run, error="OSError: disk unplugged", final=False, **jobs)
+    app.run(start_job_run, run, worker="w1", **jobs)
+    app.run(finish_job_run, run, counts={"valued": 1}, **jobs)
+    _team_and_worklist(app, customer)
     app.run(clear_invoice, source_id="CLR-shadow",
             invoice_number=app.repository.get(second).document_number,
             actor="erp", business_date=D)
+
+
+def _team_and_worklist(app: Any, customer: Any) -> None:
+    """A segment's team and the day's list generated twice (a new strategy version)."""
+    day = ALICE["business_date"]
+    for member in ("alice", "bob"):
+        app.run(join_team, "RETAIL", member, **ALICE)
+    away = app.run(record_absence, "RETAIL", "alice", first_day=day, last_day=day,
+                   substitute="bob", **ALICE).result
+    app.run(cancel_absence, "RETAIL", away, **ALICE)
+    app.run(leave_team, "RETAIL", "bob", **ALICE)
+    ranked = [Ranked(customer, "alice", 10, "C1", Decimal("1.00"), D)]
+    for version in (1, 2):
+        app.run(generate_worklists, [SegmentRanking("RETAIL", "default", version, ranked)],
+                day=day, **ALICE)
 
 
 def _customer_with_two_open_invoices(app: Any) -> tuple[Any, list[Any]]:

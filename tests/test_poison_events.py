@@ -159,4 +159,5 @@ def test_the_worklist_writer_keeps_rankings_of_the_calendars_ends(app: Collectio
     with database.connect() as conn:
         ranked = conn.execute("SELECT DISTINCT s.day::text FROM worklist_scores r JOIN"
                               " worklist_snapshots s ON s.id = r.snapshot ORDER BY 1").fetchall()
-    assert ranked == [("9999-12-31",), ("infinity",)]  # overdue by then; on 0001-01-01 not
+    # overdue by 9999-12-31; on 0001-01-01 its activity stored for that day is due
+    assert ranked == [("-infinity",), ("0001-01-01",), ("9999-12-31",), ("infinity",)]

@@ -44,6 +44,7 @@ class Action(enum.StrEnum):
     EMAIL_DELIVERY = "report email delivery"  # the mailer's sent / failed reports
     RETENTION = "manage retention"
     STRATEGY = "publish collection strategies"
+    TEAM = "manage teams"  # who works a segment, absences and substitutes
     EMAIL_TEMPLATES = "edit email templates"
 
 
@@ -59,7 +60,8 @@ GRANTS: dict[Role, dict[Action, Scope]] = {
     Role.SPECIALIST: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
                       Action.ASSIGN: OWN},  # ASSIGN: only themselves, see require_assignment
     Role.SUPERVISOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
-                      Action.ASSIGN: OWN, Action.STRATEGY: OWN, Action.EMAIL_TEMPLATES: ALL},
+                      Action.ASSIGN: OWN, Action.STRATEGY: OWN, Action.TEAM: OWN,
+                      Action.EMAIL_TEMPLATES: ALL},
     Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL},
     Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL},
     Role.INTEGRATION: {Action.READ: ALL, Action.ERP_FEED: ALL, Action.EMAIL_DELIVERY: ALL},

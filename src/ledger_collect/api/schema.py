@@ -46,6 +46,7 @@ from ledger_collect.api.receivables_schema import ReceivableMutations
 from ledger_collect.api.reports_schema import ReportQuery
 from ledger_collect.api.resubmissions_schema import ResubmissionMutations
 from ledger_collect.api.strategies_schema import StrategyMutations
+from ledger_collect.api.teams_schema import TeamMutations, TeamQuery
 from ledger_collect.api.timeline_schema import TimelineQuery
 from ledger_collect.api.viewer import ViewerQuery
 from ledger_collect.api.worklist_schema import WorklistQuery
@@ -66,14 +67,14 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
-            WorklistQuery, ReportQuery, EmailTemplateQuery):
+            WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery):
     pass
 
 
 @strawberry.type
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
-               StrategyMutations, EmailTemplateMutations):
+               StrategyMutations, TeamMutations, EmailTemplateMutations):
     pass
 
 

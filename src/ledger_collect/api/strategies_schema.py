@@ -6,11 +6,14 @@ A segment's strategy is its supervisors' business; the default strategy (no segm
 ranks every segment without one of its own, is the admin's. The change shows on the next
 worklist read: rankings are kept per set of active strategy versions, and the projector ranks
 the day with the new ones as soon as the change commits (a read before that ranks its list in
-the query).
+the query). A change that makes a version active also requests a run of the worklist
+generation (``jobs.worklists``), once it has committed: the segments it concerns get a new
+version of the day's list, ranked with it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -25,6 +28,8 @@ from ledger_collect.api.permissions import Action, User, require, require_everyw
 from ledger_collect.api.worklist_schema import CollectionStrategy
 from ledger_collect.commands import values
 from ledger_collect.domain.base import ValidationError
+from ledger_collect.jobs.actors import request_run
+from ledger_collect.jobs.worklists import JOB as GENERATION
 from ledger_collect.projections.worklist.strategy_rules import (
     Strategy,
     StrategyError,
@@ -156,4 +161,21 @@ async def _change(info: Info, answer: type[StrategyPublished | StrategyActivated
         return NotFound(message=str(error), code=error.code)
     except StrategyError as error:
         return RuleBroken(message=str(error), code=error.code)
+    if strategy.active:
+        await run_in_threadpool(_generate_again, info)
     return answer(strategy=CollectionStrategy.of(strategy))
+
+
+logger = logging.getLogger("ledger_collect.api")
+
+
+def _generate_again(info: Info) -> None:
+    """Request a run of the worklist generation for the day. The change is committed whatever
+    happens here: a run that cannot be requested is logged, and the next morning's run (or one
+    by hand) generates the lists with the new version."""
+    context = info.context
+    try:
+        request_run(context.collections, GENERATION, business_date=context.business_date,
+                    actor=context.user.id)
+    except Exception:  # the strategy change stands
+        logger.exception("could not request a run of %s after a strategy change", GENERATION)

@@ -1,2 +1,7 @@
-"""Work that runs by itself: job bodies by family (``<family>.py``), each a plain function of
-the ``Collections`` that calls only the command pipeline and is safe to run twice."""
+"""Jobs: the work that runs by itself, as dramatiq actors on a broker (``broker``), every run
+recorded as events (``domain.job_run``) and every job calling the one command pipeline.
+
+``registry`` names the jobs, ``schedule`` when the periodic ones are due, ``scheduler`` requests
+their runs, ``actors`` declares them and requests a run (``request_run``), ``runs`` makes one
+attempt, ``worker`` runs them. The jobs' bodies are one module per family.
+"""

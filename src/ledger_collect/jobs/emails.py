@@ -131,15 +131,15 @@ def _saved_template(app: Collections, template_id: UUID) -> EmailTemplate | None
 
 def send_pending_emails(app: Collections, *, business_date: date,
                         progress: Callable[[int, int], None] = _quiet,
-                        older_than: timedelta = SWEEP_AFTER) -> dict[str, int]:
-    """Send every email still pending that changed more than ``older_than`` ago (its own job
-    was lost, or gave up). An email the server puts off counts as deferred and waits for the
+                        older_than: timedelta | None = None) -> dict[str, int]:
+    """Send every email still pending that changed more than ``older_than`` (``SWEEP_AFTER``)
+    ago: its own job was lost, or gave up. An email the server puts off counts as deferred and waits for the
     next sweep; one that fails to be composed counts as broken (and is logged)."""
     if app.database is None:
         raise RuntimeError("the sweep reads the correspondence model: it needs the database")
     with app.database.connect() as conn:
         candidates = pending_email_ids(conn)
-    before = datetime.now(UTC) - older_than
+    before = datetime.now(UTC) - (SWEEP_AFTER if older_than is None else older_than)
     emails = app.load_aggregates(candidates)
     due = [i for i in candidates if isinstance(emails.get(i), CollectionEmail)
            and emails[i].status == PENDING and emails[i].modified_on <= before]
