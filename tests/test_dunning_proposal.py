@@ -8,12 +8,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from dunning_helpers import DAY, ERP, SUE, customer, invoice, letters, proposal, standard
+from model_helpers import assert_equals_rebuild
+
 from ledger_collect.commands import casework_commands as cw
 from ledger_collect.commands import dunning_commands as dc
 from ledger_collect.commands import promise_commands as pr
 from ledger_collect.commands import receivable_commands as rc
 from ledger_collect.commands.application import Collections
-from model_helpers import assert_equals_rebuild
 
 
 def test_no_procedure_no_letter(app: Collections) -> None:
