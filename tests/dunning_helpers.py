@@ -73,9 +73,8 @@ def letters(app: Collections, on: date = DAY, segment: str | None = None,
             for p in proposal(app, on, segment).letters]
 
 
-@pytest.fixture
-def emails(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[UUID, dict[str, Any]]]:
-    """The real ``create_email``, given what the email commands do not take yet (``dunning``,
+def kept_emails(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[UUID, dict[str, Any]]]:
+    """For a fixture: the real ``create_email``, given what the email commands do not take yet (``dunning``,
     ``language``, ``context``), which is kept here by email id for the tests to read."""
     kept: dict[UUID, dict[str, Any]] = {}
 

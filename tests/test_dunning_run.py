@@ -7,6 +7,7 @@ Until the email commands take ``dunning`` (and raise the levels when an email is
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -19,8 +20,8 @@ from dunning_helpers import (
     SUE,
     customer,
     deliver,
-    emails,  # noqa: F401 - a fixture
     invoice,
+    kept_emails,
     letters,
     proposal,
     standard,
@@ -34,6 +35,11 @@ from ledger_collect.domain.dunning_letter import DunningLetter
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.jobs.dunning_jobs import run_dunning
 from ledger_collect.projections.engine import catch_up
+
+
+@pytest.fixture
+def emails(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[UUID, dict[str, Any]]]:
+    yield from kept_emails(monkeypatch)
 
 
 def _portfolio(app: Collections) -> dict[str, UUID]:
