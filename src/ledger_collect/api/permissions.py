@@ -44,6 +44,8 @@ class Action(enum.StrEnum):
     EMAIL_DELIVERY = "report email delivery"  # the mailer's sent / failed reports
     RETENTION = "manage retention"
     STRATEGY = "publish collection strategies"
+    DUNNING = "configure dunning"  # procedures, and which one a segment or customer follows
+    DUNNING_BLOCK = "block dunning"  # of a customer or an invoice, and release the block
 
 
 class Scope(enum.Enum):
@@ -56,9 +58,11 @@ OWN, ALL = Scope.OWN_SEGMENTS, Scope.EVERYWHERE
 #: The whole policy, as data. An action missing from a role's row is refused.
 GRANTS: dict[Role, dict[Action, Scope]] = {
     Role.SPECIALIST: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
-                      Action.ASSIGN: OWN},  # ASSIGN: only themselves, see require_assignment
+                      Action.ASSIGN: OWN,  # ASSIGN: only themselves, see require_assignment
+                      Action.DUNNING_BLOCK: OWN},
     Role.SUPERVISOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
-                      Action.ASSIGN: OWN, Action.STRATEGY: OWN},
+                      Action.ASSIGN: OWN, Action.STRATEGY: OWN, Action.DUNNING: OWN,
+                      Action.DUNNING_BLOCK: OWN},
     Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL},
     Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL},
     Role.INTEGRATION: {Action.READ: ALL, Action.ERP_FEED: ALL, Action.EMAIL_DELIVERY: ALL},

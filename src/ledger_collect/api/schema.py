@@ -28,6 +28,8 @@ from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts_schema import ContactMutations
 from ledger_collect.api.customers_schema import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes_schema import DisputeMutations
+from ledger_collect.api.dunning_proposal_schema import DunningProposalQuery
+from ledger_collect.api.dunning_schema import DunningMutations, DunningQuery
 from ledger_collect.api.emails_schema import EmailMutations
 from ledger_collect.api.errors import (
     Conflict,
@@ -65,14 +67,14 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
-            WorklistQuery, ReportQuery):
+            WorklistQuery, ReportQuery, DunningQuery, DunningProposalQuery):
     pass
 
 
 @strawberry.type
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
-               StrategyMutations):
+               StrategyMutations, DunningMutations):
     pass
 
 
