@@ -165,7 +165,7 @@ def test_one_letter_per_customer_and_currency_at_its_highest_level() -> None:
     assert [(x.currency, x.kind, x.level, len(x.lines)) for x in letters] == [
         ("EUR", "dunning", 2, 2), ("EUR", "reminder", 0, 1), ("USD", "dunning", 1, 1)]
     eur = letters[0]
-    assert eur.dunning == [(uuid.UUID(int=1002), 2), (uuid.UUID(int=1001), 1)]
+    assert eur.dunning == [(uuid.UUID(int=1001), 1), (uuid.UUID(int=1002), 2)]  # as given
     assert eur.fee == Decimal("5.00")  # the fee of the letter's level, once per letter
     assert eur.letter_id == letter_id(DAY, f"{CUSTOMER}:EUR:dunning")
 

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import NamedTuple
 from uuid import UUID
 
 from ledger_collect.domain.base import ZERO, derived_id
@@ -35,8 +36,7 @@ def interest(amount: Decimal, annual_rate: Decimal | None, due_date: date, on: d
     return exact.quantize(_CENT, rounding=ROUND_HALF_UP)
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):
     """An open item that nothing keeps out of dunning (no block, promise, dispute, agency,
     pending letter): what the rules need of it. ``level`` and ``last_letter_on``: its dunning
     level and the day its last letter went, as far as anything recorded shows."""
@@ -51,8 +51,7 @@ class Candidate:
     reminded: bool  # a pre-due reminder already went
 
 
-@dataclass(frozen=True)
-class LetterLine:
+class LetterLine(NamedTuple):
     invoice_id: UUID
     document_number: str
     due_date: date
@@ -102,9 +101,10 @@ def letter_id(business_date: date, key: str) -> UUID:
 def next_level(procedure: DunningProcedure, item: Candidate, on: date) -> int | None:
     """The level the item is due for on ``on``, or None (not overdue enough, still in its
     grace, or at the procedure's top level already)."""
-    if item.level >= procedure.top_level:
+    levels = procedure.levels
+    if item.level >= len(levels):
         return None
-    level = procedure.level(item.level + 1)
+    level = levels[item.level]  # the next one: levels are numbered from 1
     overdue = (on - item.due_date).days
     if overdue < max(1, level.days_overdue):
         return None
@@ -131,7 +131,8 @@ def is_quiet(procedure: DunningProcedure, last_contact_on: date | None, on: date
 def letters_for(customer_id: UUID, procedure: DunningProcedure, items: Iterable[Candidate],
                 on: date, last_contact_on: date | None = None) -> list[Letter]:
     """The letters the customer gets on ``on``: per invoice, or per currency (reminders
-    apart from dunning letters), each reaching the procedure's minimum amount."""
+    apart from dunning letters), each reaching the procedure's minimum amount. A letter
+    lists its items in the order given (the proposal gives them by due date)."""
     if is_quiet(procedure, last_contact_on, on):
         return []
     groups: dict[str, list[LetterLine]] = {}
@@ -159,8 +160,7 @@ def letters_for(customer_id: UUID, procedure: DunningProcedure, items: Iterable[
         top = max(line.level for line in lines)
         letters.append(Letter(
             letter_id(on, key), key, customer_id, procedure.code, procedure.language, currency,
-            kind, top, tuple(sorted(lines, key=lambda line: (line.due_date,
-                                                             line.document_number))),
+            kind, top, tuple(lines),
             procedure.level(top).fee if top else ZERO, on))
     return sorted(letters, key=lambda letter: letter.key)
 

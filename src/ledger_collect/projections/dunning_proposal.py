@@ -10,9 +10,8 @@ customers without a procedure. Then, per customer (``letters_for``): items not y
 their level's days overdue and grace, letters under the minimum amount, and customers
 contacted or written to within the quiet days.
 
-One query streams the candidate items ordered by customer (a server-side cursor: a few
-thousand rows in memory at a time), a second reads the last contact and the dunning address
-of the customers that get a letter, in chunks.
+The candidate items are read a chunk of customers at a time, ordered by customer; the last
+contact and the dunning address are read for the customers that get a letter, in chunks too.
 """
 
 from __future__ import annotations
@@ -21,6 +20,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from itertools import groupby
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -32,8 +33,8 @@ from ledger_collect.domain.dunning_procedure import DunningProcedure
 from ledger_collect.domain.dunning_rules import Candidate, Letter, is_quiet, letters_for
 from ledger_collect.projections.dunning import DEFAULT
 
-#: Customers whose contacts are read per query.
-CHUNK = 2000
+#: Customers whose candidate items, or contacts, are read per query.
+CHUNK = 5000
 
 _CANDIDATES = """
 SELECT oi.customer_id, c.number, c.segment, cp.code, oi.id, oi.document_number, oi.currency,
@@ -45,16 +46,19 @@ FROM open_items oi
 JOIN customers c ON c.id = oi.customer_id
 LEFT JOIN dunning_items di ON di.invoice_id = oi.id
 LEFT JOIN dunning_customer_procedures cp ON cp.customer_id = oi.customer_id
-WHERE oi.status = 'open' AND oi.open_amount > 0 AND oi.due_date <= %(horizon)s
+WHERE oi.customer_id = ANY(%(customers)s)
+  AND oi.status = 'open' AND oi.open_amount > 0 AND oi.due_date <= %(horizon)s
   AND oi.open_disputes = 0
   AND coalesce(oi.promise_status, '') NOT IN ('open', 'in_process')
   AND di.pending_letter_id IS NULL
   AND NOT EXISTS (SELECT 1 FROM dunning_blocks b WHERE b.id IN (oi.id, oi.customer_id)
                   AND coalesce(b.blocked_until, %(on)s) >= %(on)s)
   {agency}
-  {segment}
 ORDER BY oi.customer_id, oi.due_date, oi.document_number
 """
+
+#: The customers to read, in chunks of ``CHUNK``: their candidates are read a chunk at a time.
+_CUSTOMERS = "SELECT id FROM customers {segment} ORDER BY id"
 
 #: Where the agency model's table exists, items handed over to an agency stay out.
 _AGENCY = ("AND NOT EXISTS (SELECT 1 FROM agency_items ai WHERE ai.invoice_id = oi.id"
@@ -161,27 +165,21 @@ def _propose(conn: psycopg.Connection[Any], business_date: date,
 
 def _customers(conn: psycopg.Connection[Any], setup: Setup, on: date, segment: str | None,
                ) -> Iterator[tuple[tuple[UUID, str, str, str | None], list[Candidate]]]:
-    """The candidate items of each customer, one customer at a time."""
+    """The candidate items of each customer, one customer at a time, read for ``CHUNK``
+    customers per query (bounded memory, and a plan by the customers' index)."""
     query = _CANDIDATES.format(
-        agency=_AGENCY if _has_table(conn, "agency_items") else "",
-        segment="AND c.segment = %(segment)s" if segment is not None else "")
-    params = {"on": on, "horizon": on + timedelta(days=setup.reminder_horizon),
-              "segment": segment}
-    current: tuple[UUID, str, str, str | None] | None = None
-    items: list[Candidate] = []
-    with conn.cursor(name="dunning_candidates") as cursor:
-        cursor.itersize = 5000
-        cursor.execute(query, params)
-        for row in cursor:
-            key = (row[0], row[1], row[2], row[3])
-            if current is not None and key[0] != current[0]:
-                yield current, items
-                items = []
-            current = key
-            items.append(Candidate(row[4], row[5], row[6], row[7], row[8], row[9], row[10],
-                                   row[11]))
-    if current is not None:
-        yield current, items
+        agency=_AGENCY if _has_table(conn, "agency_items") else "")
+    where = "WHERE segment = %s" if segment is not None else ""
+    customers = [row[0] for row in conn.execute(_CUSTOMERS.format(segment=where),
+                                                (segment,) if segment is not None else ())]
+    params: dict[str, Any] = {"on": on, "horizon": on + timedelta(days=setup.reminder_horizon)}
+    make = Candidate._make
+    with conn.cursor(binary=True) as cursor:
+        for start in range(0, len(customers), CHUNK):
+            params["customers"] = customers[start:start + CHUNK]
+            rows = cursor.execute(query, params).fetchall()
+            for key, group in groupby(rows, key=itemgetter(0, 1, 2, 3)):
+                yield key, [make(row[4:]) for row in group]
 
 
 def _contacts(conn: psycopg.Connection[Any], customer_ids: list[UUID],
