@@ -83,7 +83,8 @@ def main() -> None:
         minimum_amount="50.00", interest_rate="8", reminder_days=5, quiet_days=3)
     with fresh_store("bench_dunning", keep=args.keep) as database, \
             database.connect() as conn:
-        for model in select(["open_items", "customers", "correspondence", "dunning"]):
+        for model in select(["open_items", "customers", "correspondence", "dunning",
+                                 "agency"]):
             conn.execute(model.sql())
         started = time.perf_counter()
         for statement in FILL.split(";\n\n"):

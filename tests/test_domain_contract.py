@@ -15,6 +15,8 @@ import ledger_collect
 from ledger_collect.domain.base import CollectionsAggregate, DomainError
 
 CODES = {
+    "AgencyCaseClosedError": "AGENCY_CASE_CLOSED",
+    "AgencyCriteriaError": "AGENCY_CRITERIA",
     "ActivityClosedError": "ACTIVITY_CLOSED",
     "ConflictError": "CONFLICT",
     "CurrencyMismatchError": "CURRENCY_MISMATCH",
@@ -49,6 +51,10 @@ CODES = {
 
 #: Topic (less ``ledger_collect.``) → the event's own fields in order; ``*``: personal data.
 EVENTS = {
+    "AgencyCase.PaymentCounted": "customer_id source_id invoice_id amount",
+    "AgencyCase.Recalled": "customer_id reason*",
+    "AgencyCase.StatusReported": "customer_id source_id status note*",
+    "AgencyCase.Submitted": "customer_id agency items",
     "Activity.Closed": "customer_id note*",
     "Activity.Created": "customer_id specialist due_date description*",
     "Activity.Rescheduled": "customer_id previous_date due_date",
@@ -84,6 +90,7 @@ EVENTS = {
     "DisputeCase.SettledOnInvoice": "customer_id invoice_id source_id credited paid written_off",
     "DunningLetter.Issued": ("key customer_id email_id procedure currency kind level items fee "
         "interest amount"),
+    "DunningSetup.AgencyCriteriaSet": "minimum_amount days_overdue",
     "DunningSetup.DefaultSet": "code",
     "DunningSetup.ProcedureRemoved": "code",
     "DunningSetup.ProcedureSaved": "code definition",
@@ -95,11 +102,13 @@ EVENTS = {
     "Invoice.DunningBlockReleased": "customer_id",
     "Invoice.DunningBlocked": "customer_id reason* until",
     "Invoice.DunningLevelRaised": "level",
+    "Invoice.HandedToAgency": "case_id",
     "Invoice.PaymentApplied": "source_id amount",
     "Invoice.PaymentReversed": "source_id payment_source_id amount",
     "Invoice.Posted": "customer_id document_number amount currency posting_date due_date source_id",
     "Invoice.PromiseLinked": "promise_id",
     "Invoice.PromiseUnlinked": "promise_id",
+    "Invoice.ReturnedFromAgency": "case_id",
     "Invoice.WrittenOff": "source_id amount reason",
     "PromiseToPay.Closed": "customer_id invoice_id reason replaced_by",
     "PromiseToPay.InstalmentValued": "customer_id invoice_id number status covered as_of",

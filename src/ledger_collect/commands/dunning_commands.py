@@ -171,6 +171,8 @@ def _check_line(invoice: Invoice, customer: Customer, level: int, kind: str,
         raise StaleLetterError(f"{what} is no longer an open item of customer {customer.number}")
     if invoice.dunning_block is not None and invoice.dunning_block.holds_on(today):
         raise StaleLetterError(f"dunning of {what} is blocked")
+    if invoice.agency_case_id is not None:
+        raise StaleLetterError(f"{what} is with a collection agency")
     if invoice.dunning_level > 0 if kind == REMINDER else invoice.dunning_level >= level:
         raise StaleLetterError(f"{what} is at dunning level {invoice.dunning_level} already")
 

@@ -207,6 +207,7 @@ class DunningSetup(CollectionsAggregate):
         self.procedures: dict[str, dict[str, Any]] = {}
         self.default: str | None = None
         self.segments: dict[str, str] = {}
+        self.agency_criteria: dict[str, Any] | None = None
 
     def procedure(self, code: str) -> DunningProcedure:
         if code not in self.procedures:
@@ -279,6 +280,19 @@ class DunningSetup(CollectionsAggregate):
             self.segments.pop(segment, None)
         else:
             self.segments[segment] = code
+
+    def set_agency_criteria(self, minimum_amount: Decimal, days_overdue: int, *, actor: str,
+                            business_date: date) -> None:
+        """Which customers may be handed to a collection agency (``agency_case``)."""
+        criteria = {"minimum_amount": minimum_amount, "days_overdue": days_overdue}
+        if criteria != self.agency_criteria:
+            self._agency_criteria_set(minimum_amount=minimum_amount, days_overdue=days_overdue,
+                                      actor=actor, business_date=business_date)
+
+    @event("AgencyCriteriaSet", topic="ledger_collect.DunningSetup.AgencyCriteriaSet")
+    def _agency_criteria_set(self, minimum_amount: Decimal, days_overdue: int, actor: str,
+                             business_date: date) -> None:
+        self.agency_criteria = {"minimum_amount": minimum_amount, "days_overdue": days_overdue}
 
 
 SETUP_ID = DunningSetup.create_id()

@@ -87,6 +87,7 @@ class Invoice(CollectionsAggregate):
         self.promise_ids: list[UUID] = []  # every promise ever made on it, oldest first
         self.dispute_ids: set[UUID] = set()
         self.dunning_block: DunningBlock | None = None
+        self.agency_case_id: UUID | None = None
 
     # -- what it amounts to ------------------------------------------------------------------
     @property
@@ -260,6 +261,26 @@ class Invoice(CollectionsAggregate):
     def _dunning_block_released(self, customer_id: UUID, actor: str,
                                 business_date: date) -> None:
         self.dunning_block = None
+
+    def hand_to_agency(self, case_id: UUID, *, actor: str, business_date: date) -> None:
+        """The item goes to a collection agency (locked from dunning until it returns)."""
+        self.check_open("it cannot go to an agency")
+        if self.agency_case_id is not None:
+            raise ValidationError(f"invoice {self.document_number} is with a collection agency "
+                                  f"already (case {self.agency_case_id})")
+        self._handed_to_agency(case_id=case_id, actor=actor, business_date=business_date)
+
+    @event("HandedToAgency", topic="ledger_collect.Invoice.HandedToAgency")
+    def _handed_to_agency(self, case_id: UUID, actor: str, business_date: date) -> None:
+        self.agency_case_id = case_id
+
+    def return_from_agency(self, case_id: UUID, *, actor: str, business_date: date) -> None:
+        if self.agency_case_id == case_id:
+            self._returned_from_agency(case_id=case_id, actor=actor, business_date=business_date)
+
+    @event("ReturnedFromAgency", topic="ledger_collect.Invoice.ReturnedFromAgency")
+    def _returned_from_agency(self, case_id: UUID, actor: str, business_date: date) -> None:
+        self.agency_case_id = None
 
     def link_promise(self, promise_id: UUID, *, actor: str, business_date: date) -> None:
         """Remember the one unconfirmed promise on this invoice (saved with the promise, so

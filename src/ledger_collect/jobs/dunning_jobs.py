@@ -24,7 +24,7 @@ from ledger_collect.projections.engine import catch_up
 #: The actor of the letters a run issues.
 ACTOR = "dunning"
 #: The read models the proposal reads.
-READS = ("open_items", "customers", "correspondence", "dunning")
+READS = ("open_items", "customers", "correspondence", "dunning", "agency")
 
 
 def _quiet(done: int, total: int) -> None:

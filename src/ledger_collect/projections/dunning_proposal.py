@@ -53,16 +53,13 @@ WHERE oi.customer_id = ANY(%(customers)s)
   AND di.pending_letter_id IS NULL
   AND NOT EXISTS (SELECT 1 FROM dunning_blocks b WHERE b.id IN (oi.id, oi.customer_id)
                   AND coalesce(b.blocked_until, %(on)s) >= %(on)s)
-  {agency}
+  AND NOT EXISTS (SELECT 1 FROM agency_items ai WHERE ai.invoice_id = oi.id
+                  AND ai.status = 'submitted')
 ORDER BY oi.customer_id, oi.due_date, oi.document_number
 """
 
 #: The customers to read, in chunks of ``CHUNK``: their candidates are read a chunk at a time.
 _CUSTOMERS = "SELECT id FROM customers {segment} ORDER BY id"
-
-#: Where the agency model's table exists, items handed over to an agency stay out.
-_AGENCY = ("AND NOT EXISTS (SELECT 1 FROM agency_items ai WHERE ai.invoice_id = oi.id"
-           " AND ai.status = 'submitted')")
 
 _CONTACTS = f"""
 SELECT c.id,
@@ -167,8 +164,7 @@ def _customers(conn: psycopg.Connection[Any], setup: Setup, on: date, segment: s
                ) -> Iterator[tuple[tuple[UUID, str, str, str | None], list[Candidate]]]:
     """The candidate items of each customer, one customer at a time, read for ``CHUNK``
     customers per query (bounded memory, and a plan by the customers' index)."""
-    query = _CANDIDATES.format(
-        agency=_AGENCY if _has_table(conn, "agency_items") else "")
+    query = _CANDIDATES
     where = "WHERE segment = %s" if segment is not None else ""
     customers = [row[0] for row in conn.execute(_CUSTOMERS.format(segment=where),
                                                 (segment,) if segment is not None else ())]
@@ -200,8 +196,3 @@ def _usable(address: str | None) -> bool:
     except DomainError:  # erased personal data reads "[erased]"
         return False
     return True
-
-
-def _has_table(conn: psycopg.Connection[Any], name: str) -> bool:
-    row = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (name,)).fetchone()
-    return bool(row and row[0])
