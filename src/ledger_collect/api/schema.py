@@ -23,6 +23,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ledger_collect.api.activities_schema import ActivityMutations
+from ledger_collect.api.agency_schema import AgencyMutations
 from ledger_collect.api.arguments import guard_arguments
 from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts_schema import ContactMutations
@@ -74,7 +75,7 @@ class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, Ov
 @strawberry.type
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
-               StrategyMutations, DunningMutations):
+               StrategyMutations, DunningMutations, AgencyMutations):
     pass
 
 
