@@ -74,15 +74,17 @@ def letters(app: Collections, on: date = DAY, segment: str | None = None,
 
 
 def kept_emails(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[UUID, dict[str, Any]]]:
-    """For a fixture: the real ``create_email``, given what the email commands do not take yet (``dunning``,
-    ``language``, ``context``), which is kept here by email id for the tests to read."""
+    """For a fixture: the real ``create_email``, given what the email commands do not take
+    yet (``language``, ``level``, ``dunning``, ``fee``, ``interest``), which is kept here by
+    email id for the tests to read."""
     kept: dict[UUID, dict[str, Any]] = {}
 
-    def create_email(batch: Any, customer_id: UUID, *, dunning: Any = (),
-                     language: str = "en", context: Any = None, **kwargs: Any) -> UUID:
+    def create_email(batch: Any, customer_id: UUID, *, dunning: Any = (), language: str = "en",
+                     level: int | None = None, fee: Any = None, interest: Any = None,
+                     **kwargs: Any) -> UUID:
         email_id: UUID = cw.create_email(batch, customer_id, **kwargs)
-        kept[email_id] = {"dunning": list(dunning), "language": language, "context": context,
-                          **kwargs}
+        kept[email_id] = {"dunning": list(dunning), "language": language, "level": level,
+                          "fee": fee, "interest": interest, **kwargs}
         return email_id
 
     monkeypatch.setattr(dc, "create_email", create_email)

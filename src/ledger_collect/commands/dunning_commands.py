@@ -179,24 +179,10 @@ def _check_line(invoice: Invoice, customer: Customer, level: int, kind: str,
 
 def _letter_email(batch: Batch, customer_id: UUID, address: str, letter: Letter, *,
                   actor: str, business_date: date) -> UUID:
-    """The collection email carrying the letter: template ``dunning`` in the procedure's
-    language, the (invoice, level) pairs it announces, and what the letter shows."""
+    """The collection email carrying the letter: template ``dunning`` at the letter's level in
+    the procedure's language, the (invoice, level) pairs it announces, its fee and interest
+    (none when nothing is charged)."""
     return create_email(  # type: ignore[call-arg]
-        batch, customer_id, to=[address], template=TEMPLATE, dunning=letter.dunning,
-        language=letter.language, context=letter_context(letter), actor=actor,
-        business_date=business_date)
-
-
-def letter_context(letter: Letter) -> dict[str, Any]:
-    """What the letter's text shows beside the customer's data: its level, items, fee,
-    interest and total (amounts as text, two places)."""
-    return {"letter_id": str(letter.letter_id), "kind": letter.kind, "level": letter.level,
-            "currency": letter.currency, "fee": str(letter.fee),
-            "interest": str(letter.interest), "amount": str(letter.amount),
-            "total": str(letter.total),
-            "items": [{"invoice_id": str(line.invoice_id),
-                       "document_number": line.document_number,
-                       "due_date": line.due_date.isoformat(),
-                       "open_amount": str(line.open_amount),
-                       "days_overdue": line.days_overdue, "level": line.level,
-                       "interest": str(line.interest)} for line in letter.lines]}
+        batch, customer_id, to=[address], template=TEMPLATE, language=letter.language,
+        level=letter.level, dunning=letter.dunning, fee=letter.fee or None,
+        interest=letter.interest or None, actor=actor, business_date=business_date)
