@@ -40,10 +40,10 @@ def test_propose_then_run_twice(app: Collections, settings: Settings,
     ran = invoke(settings, "dunning", "run", "--date", DAY.isoformat())
     assert ran.exit_code == 0, ran.output
     assert ran.stdout.strip() == ("proposed: 2, issued: 1, already: 0, no address: 1, "
-                                  "stale: 0")
+                                  "stale: 0, refused: 0")
     again = invoke(settings, "dunning", "run", "--date", DAY.isoformat())
     assert again.stdout.strip() == ("proposed: 1, issued: 0, already: 0, no address: 1, "
-                                    "stale: 0")
+                                    "stale: 0, refused: 0")
     assert len(emails) == 1
 
 

@@ -31,6 +31,7 @@ from ledger_collect.commands import casework_commands as cw
 from ledger_collect.commands import dunning_commands as dc
 from ledger_collect.commands import receivable_commands as rc
 from ledger_collect.commands.application import Collections
+from ledger_collect.domain.base import NotFoundError
 from ledger_collect.domain.dunning_letter import DunningLetter
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.jobs.dunning_jobs import run_dunning
@@ -58,7 +59,7 @@ def test_a_run_issues_the_days_letters_as_collection_emails(
     ids = _portfolio(app)
     seen: list[tuple[int, int]] = []
     counts = run_dunning(app, business_date=DAY, progress=lambda *step: seen.append(step))
-    assert counts == {"proposed": 3, "issued": 2, "already": 0, "no_address": 1, "stale": 0}
+    assert counts == {"proposed": 3, "issued": 2, "already": 0, "no_address": 1, "stale": 0, "refused": 0}
     assert seen[0] == (0, 3) and seen[-1] == (3, 3)
     by_customer = {app.repository.get(e).customer_id: (e, kept) for e, kept in emails.items()}
     assert set(by_customer) == {ids["C-1"], ids["C-2"]}
@@ -90,7 +91,7 @@ def test_a_second_run_the_same_day_creates_nothing(
     run_dunning(app, business_date=DAY)
     created = dict(emails)
     again = run_dunning(app, business_date=DAY)
-    assert again == {"proposed": 1, "issued": 0, "already": 0, "no_address": 1, "stale": 0}
+    assert again == {"proposed": 1, "issued": 0, "already": 0, "no_address": 1, "stale": 0, "refused": 0}
     assert emails == created
 
 
@@ -148,3 +149,20 @@ def test_a_letter_no_longer_fitting_its_items_is_refused(
         app.run(dc.issue_dunning_letter, proposed["C-3"], actor="x",
                 business_date=DAY + timedelta(days=1))
     assert emails == {}
+
+
+def test_a_refused_letter_does_not_stop_the_run(app: Collections, emails: dict[UUID, Any],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule of the email commands refusing one letter (here: the reminder) is counted and
+    logged; the other letters are issued."""
+    _portfolio(app)
+    create = dc.create_email
+
+    def refusing(batch: Any, customer_id: UUID, **kwargs: Any) -> UUID:
+        if kwargs["level"] == 0:
+            raise NotFoundError("no template dunning for level 0 in en")
+        return create(batch, customer_id, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(dc, "create_email", refusing)
+    counts = run_dunning(app, business_date=DAY)
+    assert (counts["issued"], counts["refused"]) == (1, 1)

@@ -8,6 +8,7 @@ are caught up first, so that the letters issued by an earlier run are seen.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -17,9 +18,11 @@ from ledger_collect.commands.dunning_commands import (
     StaleLetterError,
     issue_dunning_letter,
 )
-from ledger_collect.domain.base import ConflictError
+from ledger_collect.domain.base import ConflictError, DomainError
 from ledger_collect.projections.dunning_proposal import propose
 from ledger_collect.projections.engine import catch_up
+
+logger = logging.getLogger("ledger_collect.jobs")
 
 #: The actor of the letters a run issues.
 ACTOR = "dunning"
@@ -40,7 +43,8 @@ def run_dunning(app: Any, *, business_date: date,
     catch_up(app, READS)
     with app.database.connect() as conn:
         proposal = propose(conn, business_date)
-    counts = dict.fromkeys(("proposed", "issued", "already", "no_address", "stale"), 0)
+    counts = dict.fromkeys(("proposed", "issued", "already", "no_address", "stale", "refused"),
+                           0)
     counts["proposed"] = total = len(proposal.letters)
     progress(0, total)
     for done, proposed in enumerate(proposal.letters, start=1):
@@ -60,4 +64,8 @@ def _issue(app: Any, letter: Any, has_address: bool, business_date: date) -> str
         return "stale"
     except ConflictError:
         return "already"
+    except DomainError as error:
+        logger.warning("dunning letter %s of customer %s refused: %s", letter.letter_id,
+                       letter.customer_id, error)
+        return "refused"
     return "issued" if outcome.result is not None else "already"
