@@ -169,13 +169,12 @@ def _customers(conn: psycopg.Connection[Any], setup: Setup, on: date, segment: s
     customers = [row[0] for row in conn.execute(_CUSTOMERS.format(segment=where),
                                                 (segment,) if segment is not None else ())]
     params: dict[str, Any] = {"on": on, "horizon": on + timedelta(days=setup.reminder_horizon)}
-    make = Candidate._make
     with conn.cursor(binary=True) as cursor:
         for start in range(0, len(customers), CHUNK):
             params["customers"] = customers[start:start + CHUNK]
             rows = cursor.execute(query, params).fetchall()
             for key, group in groupby(rows, key=itemgetter(0, 1, 2, 3)):
-                yield key, [make(row[4:]) for row in group]
+                yield key, [Candidate(*row[4:]) for row in group]
 
 
 def _contacts(conn: psycopg.Connection[Any], customer_ids: list[UUID],
