@@ -43,6 +43,7 @@ CODES = {
     "StaleLetterError": "STALE_LETTER",
     "StrategyError": "STRATEGY_INVALID",
     "UnknownContactError": "NOT_FOUND",
+    "UnknownJobError": "NOT_FOUND",
     "UnknownProcedureError": "NOT_FOUND",
     "UnknownStrategyError": "NOT_FOUND",
     "ValidationError": "INVALID",
@@ -110,6 +111,10 @@ EVENTS = {
     "Invoice.PromiseUnlinked": "promise_id",
     "Invoice.ReturnedFromAgency": "case_id",
     "Invoice.WrittenOff": "source_id amount reason",
+    "JobRun.Failed": "error attempt final",
+    "JobRun.Finished": "counts",
+    "JobRun.Requested": "job run_key trigger",
+    "JobRun.Started": "attempt worker",
     "PromiseToPay.Closed": "customer_id invoice_id reason replaced_by",
     "PromiseToPay.InstalmentValued": "customer_id invoice_id number status covered as_of",
     "PromiseToPay.Issued": ("customer_id invoice_id document_number currency amount "

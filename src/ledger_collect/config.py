@@ -55,6 +55,24 @@ class Settings:
     # LEDGER_SPEEDUPS: on (all), off (the libraries' plain paths), or those to turn off:
     # -execution,-documents (names in ``speedups.SPEEDUPS``)
     speedups: Speedups = field(default_factory=Speedups)
+    # -- jobs (``ledger_collect.jobs``) --
+    # LEDGER_BROKER: postgres (a queue in the database itself: no other server, the embedded
+    # mode's), rabbitmq (production) or redis
+    broker: str = "postgres"
+    broker_url: str | None = None  # LEDGER_BROKER_URL: amqp://… or redis://… (not postgres)
+    queue_prefix: str = "ledger"  # LEDGER_QUEUE_PREFIX: queues are <prefix>.<job>
+    # LEDGER_WORKER_HEARTBEAT_SECONDS: a worker silent this long is dead and its messages are
+    # delivered again (redis, postgres; RabbitMQ sees the connection close)
+    worker_heartbeat_seconds: float = 60.0
+    job_retries: int = 5  # LEDGER_JOB_RETRIES: a failed run is tried again this many times
+    job_backoff_seconds: float = 15.0  # LEDGER_JOB_BACKOFF_SECONDS: first pause, then doubling
+    # LEDGER_JOB_LOCK_WAIT_SECONDS: how long a worker waits for another attempt of the same
+    # run to end before it sends its message round again
+    job_lock_wait_seconds: float = 10.0
+    valuation_chunk: int = 500  # LEDGER_VALUATION_CHUNK: promises valued per transaction
+    # LEDGER_TIME_ZONE: where the schedule's times are read (an IANA name), unless an entry
+    # names its own; a scheduled run's business date is its due day there
+    time_zone: str = "UTC"
 
     @property
     def key_file(self) -> Path:
@@ -104,6 +122,18 @@ class Settings:
             max_token_lifetime=int(env.get("LEDGER_MAX_TOKEN_LIFETIME",
                                            base.max_token_lifetime)),
             speedups=Speedups.parse(env.get("LEDGER_SPEEDUPS")),
+            broker=env.get("LEDGER_BROKER", base.broker).strip().lower(),
+            broker_url=env.get("LEDGER_BROKER_URL") or None,
+            queue_prefix=env.get("LEDGER_QUEUE_PREFIX", base.queue_prefix),
+            worker_heartbeat_seconds=float(env.get("LEDGER_WORKER_HEARTBEAT_SECONDS",
+                                                   base.worker_heartbeat_seconds)),
+            job_retries=int(env.get("LEDGER_JOB_RETRIES", base.job_retries)),
+            job_backoff_seconds=float(env.get("LEDGER_JOB_BACKOFF_SECONDS",
+                                              base.job_backoff_seconds)),
+            job_lock_wait_seconds=float(env.get("LEDGER_JOB_LOCK_WAIT_SECONDS",
+                                                base.job_lock_wait_seconds)),
+            valuation_chunk=int(env.get("LEDGER_VALUATION_CHUNK", base.valuation_chunk)),
+            time_zone=env.get("LEDGER_TIME_ZONE", base.time_zone),
         )
 
 

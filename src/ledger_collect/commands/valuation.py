@@ -11,6 +11,7 @@ records nothing, so running it twice a day (or after a missed day) is harmless.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -32,14 +33,22 @@ _CONFIRMED = ["ledger_collect.PromiseToPay.Valued", "ledger_collect.PromiseToPay
               "ledger_collect.PromiseToPay.Closed"]
 
 
-def daily_valuation(app: Collections, *, as_of: date,
-                    business_date: date | None = None) -> dict[UUID, str]:
+def _quiet(done: int, total: int) -> None:
+    pass
+
+
+def daily_valuation(app: Collections, *, as_of: date, business_date: date | None = None,
+                    chunk: int = CHUNK,
+                    progress: Callable[[int, int], None] = _quiet) -> dict[UUID, str]:
     """Value every unconfirmed promise whose window ended before ``as_of`` (``business_date``,
-    the day it runs, defaults to ``as_of``). Returns the outcome of each promise valued now."""
+    the day it runs, defaults to ``as_of``), ``chunk`` promises per transaction; ``progress``
+    hears of the candidates gone through after each. Returns the outcome of each promise
+    valued now."""
     business_date = as_of if business_date is None else business_date
     outcomes: dict[UUID, str] = {}
     candidates = unconfirmed_ids(app, _ISSUED, _CONFIRMED)
-    for start in range(0, len(candidates), CHUNK):
-        outcomes.update(app.run(value_due_promises, candidates[start:start + CHUNK], as_of=as_of,
+    for start in range(0, len(candidates), chunk):
+        outcomes.update(app.run(value_due_promises, candidates[start:start + chunk], as_of=as_of,
                                 actor=VALUATION_ACTOR, business_date=business_date).result)
+        progress(min(start + chunk, len(candidates)), len(candidates))
     return outcomes
