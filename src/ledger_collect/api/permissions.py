@@ -46,6 +46,8 @@ class Action(enum.StrEnum):
     STRATEGY = "publish collection strategies"
     TEAM = "manage teams"  # who works a segment, absences and substitutes
     EMAIL_TEMPLATES = "edit email templates"
+    DUNNING = "configure dunning"  # procedures, and which one a segment or customer follows
+    DUNNING_BLOCK = "block dunning"  # of a customer or an invoice, and release the block
 
 
 class Scope(enum.Enum):
@@ -58,9 +60,11 @@ OWN, ALL = Scope.OWN_SEGMENTS, Scope.EVERYWHERE
 #: The whole policy, as data. An action missing from a role's row is refused.
 GRANTS: dict[Role, dict[Action, Scope]] = {
     Role.SPECIALIST: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
-                      Action.ASSIGN: OWN},  # ASSIGN: only themselves, see require_assignment
+                      Action.ASSIGN: OWN,  # ASSIGN: only themselves, see require_assignment
+                      Action.DUNNING_BLOCK: OWN},
     Role.SUPERVISOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
                       Action.ASSIGN: OWN, Action.STRATEGY: OWN, Action.TEAM: OWN,
+                      Action.DUNNING: OWN, Action.DUNNING_BLOCK: OWN,
                       Action.EMAIL_TEMPLATES: ALL},
     Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL},
     Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL},

@@ -23,12 +23,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ledger_collect.api.activities_schema import ActivityMutations
+from ledger_collect.api.agency_schema import AgencyMutations
 from ledger_collect.api.arguments import guard_arguments
 from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts_schema import ContactMutations
 from ledger_collect.api.customers_schema import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes_schema import DisputeMutations
 from ledger_collect.api.email_templates_schema import EmailTemplateMutations, EmailTemplateQuery
+from ledger_collect.api.dunning_proposal_schema import DunningProposalQuery
+from ledger_collect.api.dunning_schema import DunningMutations, DunningQuery
 from ledger_collect.api.emails_schema import EmailMutations
 from ledger_collect.api.errors import (
     Conflict,
@@ -67,14 +70,16 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
-            WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery):
+            WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery, DunningQuery,
+            DunningProposalQuery):
     pass
 
 
 @strawberry.type
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
-               StrategyMutations, TeamMutations, EmailTemplateMutations):
+               StrategyMutations, TeamMutations, EmailTemplateMutations, DunningMutations,
+               AgencyMutations):
     pass
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ledger_collect.domain.base import NotFoundError
 from ledger_collect.jobs.emails import send_email, send_pending_emails
+from ledger_collect.jobs.dunning_jobs import run_dunning
 from ledger_collect.jobs.promise_valuation import value_open_promises
 from ledger_collect.jobs.rankings import rank_worklists
 from ledger_collect.jobs.worklists import generate_worklists
@@ -61,6 +62,8 @@ JOBS: dict[str, Job] = _table(
         item="email_id", time_limit_seconds=300),
     Job("emails", send_pending_emails,
         "send the collection emails still pending whose own job was lost or gave up"),
+    Job("dunning-run", run_dunning,
+        "issue the day's dunning letters and pre-due reminders, each a collection email"),
 )
 
 
