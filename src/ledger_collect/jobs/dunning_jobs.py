@@ -4,6 +4,9 @@ Idempotent by itself. A letter's id derives from the business date and what it i
 second run the same day finds the first run's letters (and the proposal, which keeps items of
 letters awaiting delivery out, proposes none of them again). The read models the proposal reads
 are caught up first, so that the letters issued by an earlier run are seen.
+
+Each letter issued is handed to its own ``send-email`` job at once, so that the workers send the
+morning's letters side by side; a letter whose message is lost is sent by the ``emails`` sweep.
 """
 
 from __future__ import annotations
@@ -68,4 +71,18 @@ def _issue(app: Any, letter: Any, has_address: bool, business_date: date) -> str
         logger.warning("dunning letter %s of customer %s refused: %s", letter.letter_id,
                        letter.customer_id, error)
         return "refused"
-    return "issued" if outcome.result is not None else "already"
+    if outcome.result is None:
+        return "already"
+    _send_soon(app, outcome.result)
+    return "issued"
+
+
+def _send_soon(app: Any, email_id: Any) -> None:
+    # Imported here: the registry imports this module, and the actors the registry.
+    from ledger_collect.jobs.actors import job_actors
+    from ledger_collect.jobs.registry import SEND_EMAIL
+
+    try:
+        job_actors(app).send(SEND_EMAIL, email_id)
+    except Exception:  # the letter is saved pending: the sweep sends it
+        logger.exception("could not request the sending of dunning letter email %s", email_id)
