@@ -76,3 +76,41 @@ def test_a_strategy_published_requests_a_generation_of_the_day(
     assert generate_worklists(app, business_date=TODAY)["generated"] == 1  # what the run does
     north = app.repository.get(DailyWorklist.create_id("north", TODAY))
     assert (north.number, north.basis.strategy_code) == (2, "north")
+
+
+ABSENCE = """mutation ($input: RecordAbsenceInput!) {
+  recordAbsence(input: $input) { __typename } }"""
+
+
+def test_an_absence_recorded_for_today_requests_a_generation_that_hands_over_the_list(
+        api: Api, app: Collections, database: Database, three: Book) -> None:
+    """alice owns the north customers; anna stands in for her today: the run the absence
+    requests records version 2, on which alice's customers are anna's."""
+    for member in ("alice", "anna"):
+        app.run(join_team, "north", member, actor="sue", business_date=TODAY)
+    catch_up(app, "worklist")
+    generate_worklists(app, business_date=TODAY)
+    refused = api.data(ABSENCE, {"input": {"segment": "north", "specialist": "nobody",
+                                           "firstDay": str(TODAY), "lastDay": str(TODAY)}},
+                       user="sue")["recordAbsence"]["__typename"]
+    assert refused != "AbsenceRecorded" and _requested_runs(database) == []
+    recorded = api.data(ABSENCE, {"input": {"segment": "north", "specialist": "alice",
+                                            "firstDay": str(TODAY), "lastDay": str(TODAY),
+                                            "substitute": "anna"}}, user="sue")
+    assert recorded["recordAbsence"]["__typename"] == "AbsenceRecorded"
+    (run,) = [app.repository.get(run_id) for run_id in _requested_runs(database)]
+    assert (run.job, run.requested_by, run.run_date) == ("worklist-generation", "sue", TODAY)
+    catch_up(app)
+    assert generate_worklists(app, business_date=TODAY)["generated"] == 1  # what the run does
+    north = app.repository.get(DailyWorklist.create_id("north", TODAY))
+    assert north.number == 2 and north.basis.absences
+    catch_up(app, "worklist")
+    listed = api.data(GENERATED, {"specialist": "anna"}, user="anna")["worklist"]["nodes"]
+    assert listed and {n["assignment"] for n in listed} >= {"substitute"}
+
+
+def _requested_runs(database: Database) -> list[object]:
+    with database.connect() as conn:
+        return [row[0] for row in conn.execute(
+            "SELECT originator_id FROM collections_events"
+            " WHERE topic = 'ledger_collect.JobRun.Requested'")]

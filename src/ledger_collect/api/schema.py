@@ -29,9 +29,9 @@ from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts_schema import ContactMutations
 from ledger_collect.api.customers_schema import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes_schema import DisputeMutations
-from ledger_collect.api.email_templates_schema import EmailTemplateMutations, EmailTemplateQuery
 from ledger_collect.api.dunning_proposal_schema import DunningProposalQuery
 from ledger_collect.api.dunning_schema import DunningMutations, DunningQuery
+from ledger_collect.api.email_templates_schema import EmailTemplateMutations, EmailTemplateQuery
 from ledger_collect.api.emails_schema import EmailMutations
 from ledger_collect.api.errors import (
     Conflict,

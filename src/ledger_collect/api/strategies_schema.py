@@ -13,7 +13,6 @@ version of the day's list, ranked with it.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -24,12 +23,11 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, Problem, RuleBroken, command_mutation
+from ledger_collect.api.generation_requests import generate_again
 from ledger_collect.api.permissions import Action, User, require, require_everywhere
 from ledger_collect.api.worklist_schema import CollectionStrategy
 from ledger_collect.commands import values
 from ledger_collect.domain.base import ValidationError
-from ledger_collect.jobs.actors import request_run
-from ledger_collect.jobs.worklists import JOB as GENERATION
 from ledger_collect.projections.worklist.strategy_rules import (
     Strategy,
     StrategyError,
@@ -162,20 +160,5 @@ async def _change(info: Info, answer: type[StrategyPublished | StrategyActivated
     except StrategyError as error:
         return RuleBroken(message=str(error), code=error.code)
     if strategy.active:
-        await run_in_threadpool(_generate_again, info)
+        await generate_again(info, "a strategy change")
     return answer(strategy=CollectionStrategy.of(strategy))
-
-
-logger = logging.getLogger("ledger_collect.api")
-
-
-def _generate_again(info: Info) -> None:
-    """Request a run of the worklist generation for the day. The change is committed whatever
-    happens here: a run that cannot be requested is logged, and the next morning's run (or one
-    by hand) generates the lists with the new version."""
-    context = info.context
-    try:
-        request_run(context.collections, GENERATION, business_date=context.business_date,
-                    actor=context.user.id)
-    except Exception:  # the strategy change stands
-        logger.exception("could not request a run of %s after a strategy change", GENERATION)

@@ -14,6 +14,7 @@ import strawberry
 
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Problem, command_mutation
+from ledger_collect.api.generation_requests import generate_again
 from ledger_collect.api.permissions import Action, User, require
 from ledger_collect.api.runner import TEAM_READS, Guard, arguments, run_command
 from ledger_collect.commands import Batch, Outcome
@@ -129,8 +130,11 @@ async def _change(info: Info, function: Any, input: Any, answer: Any) -> Any:
         team = outcome.aggregates[domain.Team.create_id(input.segment.strip())]
         return answer(outcome, Team.of_aggregate(team, today))
 
-    return await run_command(info, on_team(input.segment), function, **arguments(input),
-                             answer=made, reads=TEAM_READS)
+    answered = await run_command(info, on_team(input.segment), function, **arguments(input),
+                                 answer=made, reads=TEAM_READS)
+    if isinstance(answered, TeamChanged | AbsenceRecorded):  # who works today may have changed
+        await generate_again(info, "a team change")
+    return answered
 
 
 @strawberry.type
