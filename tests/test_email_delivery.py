@@ -16,6 +16,7 @@ from uuid import UUID
 
 import pypdf
 import pytest
+from mail_server import Inbox, free_port, mail_server, self_signed
 
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.email_commands import (
@@ -35,7 +36,6 @@ from ledger_collect.jobs.emails import send_email, send_pending_emails
 from ledger_collect.jobs.smtp_transport import TransientDeliveryError
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.storage.database import Database
-from mail_server import Inbox, free_port, mail_server, self_signed
 
 TODAY = date(2026, 11, 23)
 ERP = {"actor": "erp", "business_date": TODAY - timedelta(days=1)}

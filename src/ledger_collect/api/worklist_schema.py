@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
-
-date_type = date  # a field named date shadows the type in its class
 from decimal import Decimal
 from functools import partial
 from typing import Annotated
@@ -35,6 +33,8 @@ from ledger_collect.projections.worklist.strategy_versions import (
     strategy_version,
     strategy_versions,
 )
+
+date_type = date  # a field named date shadows the type in its class
 
 DEFAULT_PAGE = 50
 

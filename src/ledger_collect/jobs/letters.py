@@ -52,8 +52,9 @@ class Letter:
 
 def context(letter: Letter) -> dict[str, Any]:
     """The template's context (``domain.templating.VARIABLES`` documents it)."""
-    charge = (lambda amount: None if amount is None
-              else {"amount": amount, "currency": letter.currency})
+    def charge(amount: Any) -> dict[str, Any] | None:
+        return None if amount is None else {"amount": amount, "currency": letter.currency}
+
     return {
         "customer": {"number": letter.customer_number, "name": letter.customer_name},
         "contact": dict(letter.contact) if letter.contact else None,

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ledger_collect.domain.base import NotFoundError
-from ledger_collect.jobs.emails import send_email, send_pending_emails
 from ledger_collect.jobs.dunning_jobs import run_dunning
+from ledger_collect.jobs.emails import send_email, send_pending_emails
 from ledger_collect.jobs.promise_valuation import value_open_promises
 from ledger_collect.jobs.rankings import rank_worklists
 from ledger_collect.jobs.worklists import generate_worklists
