@@ -45,11 +45,14 @@ class Batch:
         self.settings = settings
         self.limits = Limits.of(settings)
         self.aggregates: dict[UUID, Aggregate] = {}
+        self._absent: set[UUID] = set()  # ids a bulk load found no aggregate for
 
     def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
         """The aggregate, or None when there is no such aggregate of that type."""
         found = self.aggregates.get(aggregate_id)
         if found is None:
+            if aggregate_id in self._absent:
+                return None
             try:
                 found = self._repository.get(aggregate_id)
             except AggregateNotFoundError:
@@ -73,10 +76,15 @@ class Batch:
 
     def load(self, ids: Iterable[UUID]) -> None:
         """Load the aggregates among ``ids`` that the batch does not hold yet, at once: for
-        commands that go through many aggregates (a lookup each would be a query each)."""
-        wanted = [i for i in dict.fromkeys(ids) if i not in self.aggregates]
+        commands that go through many aggregates (a lookup each would be a query each). The
+        ids found absent are remembered, so that looking one up (a saved template that may
+        exist, a record that is about to be created) asks the store no more."""
+        wanted = [i for i in dict.fromkeys(ids)
+                  if i not in self.aggregates and i not in self._absent]
         if wanted and self._load_many is not None:
-            self.preload(self._load_many(wanted).values())
+            found = self._load_many(wanted)
+            self.preload(found.values())
+            self._absent.update(i for i in wanted if i not in found)
 
     def preload(self, aggregates: Iterable[Aggregate]) -> None:
         """Put aggregates the caller already reconstructed (in bulk) into the batch."""

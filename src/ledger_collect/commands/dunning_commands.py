@@ -9,6 +9,7 @@ commands' part), so nothing here raises a level.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dunning_letter import DunningLetter
 from ledger_collect.domain.dunning_procedure import SETUP_ID, DunningSetup, define_procedure
 from ledger_collect.domain.dunning_rules import REMINDER, Letter
+from ledger_collect.domain.email_template import template_id
 from ledger_collect.domain.invoice import Invoice
 
 if TYPE_CHECKING:
@@ -150,6 +152,59 @@ def issue_dunning_letter(batch: Batch, letter: Letter, *, actor: str,
                              business_date=business_date)
     batch.add(DunningLetter.issue(letter, email_id=email_id, actor=actor))
     return email_id
+
+
+@dataclass(frozen=True)
+class LetterIssue:
+    """What became of one letter of a chunk: ``issued`` (``email_id`` the email carrying it),
+    ``already`` issued, or left out — ``no_address``, ``stale`` or ``refused`` (``reason``
+    says why)."""
+
+    letter_id: UUID
+    status: str
+    email_id: UUID | None = None
+    reason: str | None = None
+
+
+@checked(letters=UNCHECKED)
+def issue_dunning_letters(batch: Batch, letters: Sequence[Letter], *, actor: str,
+                          business_date: date) -> list[LetterIssue]:
+    """Issue many proposed letters in one save: each checked as ``issue_dunning_letter``
+    checks it, and a letter refused by a rule left out without spoiling the others (its
+    rules are decided before anything is recorded for it). The customers, invoices, letters
+    and saved templates of all of them are loaded at once. One result per letter, in order."""
+    batch.load(_wanted(letters))
+    return [_issue_one(batch, letter, actor=actor, business_date=business_date)
+            for letter in letters]
+
+
+def _wanted(letters: Sequence[Letter]) -> list[UUID]:
+    """The ids the letters' checks look up: the letters (issued already?), their customers
+    and invoices, and the saved ``dunning`` templates they may be written with."""
+    wanted = [letter.letter_id for letter in letters]
+    wanted += [letter.customer_id for letter in letters]
+    wanted += [line.invoice_id for letter in letters for line in letter.lines]
+    for language, level in {(letter.language, letter.level) for letter in letters}:
+        wanted += [template_id(TEMPLATE, language, level), template_id(TEMPLATE, language)]
+    return wanted
+
+
+def _issue_one(batch: Batch, letter: Letter, *, actor: str,
+               business_date: date) -> LetterIssue:
+    held = len(batch.aggregates)
+    try:
+        email_id = issue_dunning_letter(batch, letter, actor=actor,
+                                        business_date=business_date)
+    except DomainError as error:
+        for added in list(batch.aggregates)[held:]:  # whatever it looked up or began
+            if batch.aggregates[added].pending_events:
+                del batch.aggregates[added]
+        status = ("no_address" if isinstance(error, NoDunningAddressError)
+                  else "stale" if isinstance(error, StaleLetterError) else "refused")
+        return LetterIssue(letter.letter_id, status, reason=str(error))
+    if email_id is None:
+        return LetterIssue(letter.letter_id, "already")
+    return LetterIssue(letter.letter_id, "issued", email_id)
 
 
 def _address(customer: Customer) -> str:
