@@ -4,10 +4,15 @@ broker with a namespace of the test's own, and what the database says happened."
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 from uuid import UUID
 
@@ -38,10 +43,10 @@ def broker_settings(settings: Settings, kind: str, **changes: Any) -> Settings:
     """``settings`` with broker ``kind`` under a queue prefix of the test's own (parallel test
     runs on one machine broker must not take each other's messages), short heartbeats and
     pauses."""
-    return settings.with_changes(
-        broker=kind, broker_url=os.environ.get(MACHINE_BROKERS.get(kind, ""), None) or None,
-        queue_prefix=f"lc{uuid.uuid4().hex[:10]}", worker_heartbeat_seconds=2.0,
-        job_backoff_seconds=0.2, job_lock_wait_seconds=2.0, **changes)
+    return settings.with_changes(**{
+        "broker": kind, "broker_url": os.environ.get(MACHINE_BROKERS.get(kind, "")) or None,
+        "queue_prefix": f"lc{uuid.uuid4().hex[:10]}", "worker_heartbeat_seconds": 2.0,
+        "job_backoff_seconds": 0.2, "job_lock_wait_seconds": 2.0, **changes})
 
 
 def given_promises(app: Collections, count: int) -> list[UUID]:
@@ -114,3 +119,72 @@ def closing_brokers() -> Iterator[None]:
     for opened in actors._SHARED.values():
         forget_queues(opened.broker)
     actors.close_job_actors()
+
+
+def job_environment(settings: Settings) -> dict[str, str]:
+    """The environment of a ``ledger-collect`` process on the test's database and broker."""
+    env = {**os.environ,
+           "LEDGER_DATABASE_URL": str(settings.database_url), "LEDGER_SCHEMA": settings.schema,
+           "LEDGER_MASTER_KEY": str(settings.master_key), "LEDGER_DATA_DIR": str(
+               settings.data_dir), "LEDGER_BROKER": settings.broker,
+           "LEDGER_QUEUE_PREFIX": settings.queue_prefix,
+           "LEDGER_WORKER_HEARTBEAT_SECONDS": str(settings.worker_heartbeat_seconds),
+           "LEDGER_JOB_BACKOFF_SECONDS": str(settings.job_backoff_seconds),
+           "LEDGER_JOB_LOCK_WAIT_SECONDS": str(settings.job_lock_wait_seconds),
+           "LEDGER_VALUATION_CHUNK": str(settings.valuation_chunk),
+           "LEDGER_TIME_ZONE": settings.time_zone, "LEDGER_JWT_SECRET": "jobs-test-" + "x" * 32}
+    env.pop("LEDGER_BROKER_URL", None)
+    if settings.broker_url:
+        env["LEDGER_BROKER_URL"] = settings.broker_url
+    return env
+
+
+class Process:
+    """A ``ledger-collect`` command running as its own process, its output in a file."""
+
+    def __init__(self, settings: Settings, *args: str, log: Path) -> None:
+        self.log = log
+        self._out = log.open("w")
+        self.popen = subprocess.Popen(
+            [sys.executable, "-m", "ledger_collect.cli", *args], env=job_environment(settings),
+            stdout=self._out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+    def wait_for_line(self, text: str, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while text not in self.output():
+            if self.popen.poll() is not None:
+                pytest.fail(f"the process ended ({self.popen.returncode}):\n{self.output()}")
+            if time.monotonic() > deadline:
+                pytest.fail(f"no {text!r} within {seconds:.0f} s:\n{self.output()}")
+            time.sleep(0.05)
+
+    def kill(self) -> None:
+        self.popen.kill()
+        self.popen.wait()
+
+    def stop(self, seconds: float = 60) -> int:
+        """SIGTERM, and its exit status once it has ended."""
+        if self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout=seconds)
+        finally:
+            if self.popen.poll() is None:
+                self.popen.kill()
+            self._out.close()
+
+
+def wait_until(check: Callable[[], Any], what: str, seconds: float = 60,
+               pause: float = 0.05) -> Any:
+    """``check()``'s first true answer, polled; fails after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while True:
+        found = check()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            pytest.fail(f"not within {seconds:.0f} s: {what}")
+        time.sleep(pause)

@@ -169,3 +169,12 @@ def worker_api() -> Starlette:
     if supervisor is not None and supervisor.pid is not None:
         end_with_parent(supervisor.pid, signal.SIGTERM)
     return create_api(Settings.from_env())
+
+
+# -- jobs --------------------------------------------------------------------------------------
+def child_environment(settings: Settings, database: Database) -> dict[str, str]:
+    """The environment of a process this one starts on its database (a job worker): the
+    database by URL (the embedded server this process started, too: the child must not start
+    another) and the master key as this process has it."""
+    return {**os.environ, "LEDGER_DATABASE_URL": database.url, "LEDGER_SCHEMA": settings.schema,
+            "LEDGER_MASTER_KEY": base64.b64encode(master_key(settings, database)).decode()}

@@ -70,6 +70,9 @@ class Settings:
     # run to end before it sends its message round again
     job_lock_wait_seconds: float = 10.0
     valuation_chunk: int = 500  # LEDGER_VALUATION_CHUNK: promises valued per transaction
+    # LEDGER_TIME_ZONE: where the schedule's times are read (an IANA name), unless an entry
+    # names its own; a scheduled run's business date is its due day there
+    time_zone: str = "UTC"
 
     @property
     def key_file(self) -> Path:
@@ -130,6 +133,7 @@ class Settings:
             job_lock_wait_seconds=float(env.get("LEDGER_JOB_LOCK_WAIT_SECONDS",
                                                 base.job_lock_wait_seconds)),
             valuation_chunk=int(env.get("LEDGER_VALUATION_CHUNK", base.valuation_chunk)),
+            time_zone=env.get("LEDGER_TIME_ZONE", base.time_zone),
         )
 
 

@@ -25,6 +25,7 @@ from ledger_collect.api.permissions import Role
 from ledger_collect.app import master_key, open_collections, open_database
 from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.import_commands import import_feed, report
+from ledger_collect.cli.worker_commands import jobs, scheduler, worker
 from ledger_collect.cli.worklist_commands import worklist
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.receivable_commands import assign_customers
@@ -41,6 +42,8 @@ from ledger_collect.storage.outage import first_line
 from ledger_collect.storage.personal_data import MasterKeyError
 
 DEMO_CUSTOMERS = 200
+#: Job worker threads ``serve`` runs beside the API.
+SERVE_JOB_THREADS = 2
 DEMO_SEED = 42
 _DAY = click.DateTime(formats=["%Y-%m-%d"])
 
@@ -162,8 +165,12 @@ def _assign_demo_specialists(app: Collections, generated: list[dict[str, object]
               help="Serve GraphiQL and print a development token (default: LEDGER_DEVELOPMENT, "
                    "else on with the embedded database).")
 def serve(host: str, port: int, demo_customers: int, development: bool | None) -> None:
-    """All in one process: database, migrations, read models following, GraphQL API."""
+    """All in one process: database, migrations, read models following, GraphQL API, a job
+    worker and the scheduler."""
     from ledger_collect.app import serve_api
+    from ledger_collect.jobs.actors import close_job_actors
+    from ledger_collect.jobs.scheduler import Scheduler
+    from ledger_collect.jobs.worker import working
     from ledger_collect.projections.engine import ProjectionError, catch_up
     from ledger_collect.projections.follower import follow
 
@@ -191,17 +198,23 @@ def serve(host: str, port: int, demo_customers: int, development: bool | None) -
         projector = threading.Thread(target=follow, args=(app, stop), name="projector",
                                      daemon=True)
         projector.start()
+        scheduler = threading.Thread(target=Scheduler(app).run, args=(stop,), name="scheduler",
+                                     daemon=True)
         try:
             url = f"http://{host}:{port}/graphql"
             click.echo(f"GraphQL API: {url}" + ("  (GraphiQL: open it in a browser)"
                                                 if development else ""))
             if development:
                 _print_development_token(settings)
-            with app.database.supervised():  # restarted if its postmaster dies
+            with app.database.supervised(), working(app, threads=SERVE_JOB_THREADS):
+                scheduler.start()
                 serve_api(settings, host, port, database=app.database)
         finally:
             stop.set()
             projector.join(timeout=10)
+            if scheduler.is_alive():
+                scheduler.join(timeout=30)
+            close_job_actors()
 
 
 def _print_development_token(settings: Settings) -> None:
@@ -273,6 +286,9 @@ cli.add_command(import_feed)
 cli.add_command(cli_projections.projections)
 cli.add_command(cli_projections.projector)
 cli.add_command(worklist)
+cli.add_command(worker)
+cli.add_command(scheduler)
+cli.add_command(jobs)
 
 
 def _day(value: object) -> date:

@@ -124,19 +124,20 @@ def close_job_actors() -> None:
 
 
 def request_run(app: Collections, job: str, *, business_date: date, trigger: str = MANUAL,
-                actor: str, run_key: str | None = None) -> UUID:
+                actor: str, run_key: str | None = None, send: bool = True) -> UUID:
     """Request a run of ``job`` for ``business_date`` and send its message; the run's id.
 
     ``run_key`` names the run: the scheduler gives the due time, so that firing twice finds
     the same run; by default a manual run gets a fresh key (a run of its own, however many
     there were that day), any other the business date. A run requested before is not recorded
     again, and its message is sent again unless it is done (a message too many finds it
-    finished, or waits for the attempt under way)."""
+    finished, or waits for the attempt under way). ``send=False``: recorded only, for the
+    caller to run it (``ledger-collect jobs run``)."""
     registry.job(job)
     key = run_key or (f"manual:{uuid4()}" if trigger == MANUAL else business_date.isoformat())
     outcome = app.run(request_job_run, job=job, run_key=key, trigger=trigger, actor=actor,
                       business_date=business_date)
     run_id: UUID = outcome.result
-    if not outcome[run_id].is_done:
+    if send and not outcome[run_id].is_done:
         job_actors(app).send(job, run_id)
     return run_id

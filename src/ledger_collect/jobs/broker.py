@@ -66,11 +66,11 @@ def make_broker(settings: Settings, database_url: str | None = None) -> Broker:
         else:
             from dramatiq.brokers.redis import RedisBroker
 
-            # Upkeep (requeueing a dead worker's messages) on one command in a hundred: the
+            # Upkeep (requeueing a dead worker's messages) on one command in ten: the
             # library's one in a thousand leaves them lying for long on a quiet queue.
             broker = RedisBroker(url=settings.broker_url, namespace=settings.queue_prefix,
                                  heartbeat_timeout=int(heartbeat * 1000),
-                                 maintenance_chance=10_000)
+                                 maintenance_chance=100_000)
     dramatiq.set_broker(broker)
     return broker
 
