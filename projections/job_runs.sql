@@ -17,7 +17,7 @@ CREATE TABLE job_runs (
     ended_at timestamptz,                      -- finished, or failed for good
     attempts integer NOT NULL,
     worker text,                               -- host:pid:thread of the latest attempt
-    counts jsonb NOT NULL,                     -- {"valued": 12, "broken": 3}
+    counts jsonb NOT NULL,                     -- [["valued", 12], ["broken", 3]], in order
     error text,                                -- the latest failure (worker's exception text)
     failures jsonb NOT NULL                    -- [{"attempt", "error", "final", "at"}], in order
 );

@@ -96,7 +96,7 @@ def test_a_figure_that_cannot_be_written_does_not_fail_the_job(
         conn.execute("ALTER TABLE job_progress RENAME TO job_progress_away")
 
     def body(app: Collections, *, business_date: date, progress: Any) -> dict[str, int]:
-        for done in range(0, 11):
+        for done in range(11):
             progress(done, 10)
         return {"things": 10}
 

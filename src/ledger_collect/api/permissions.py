@@ -44,6 +44,8 @@ class Action(enum.StrEnum):
     EMAIL_DELIVERY = "report email delivery"  # the mailer's sent / failed reports
     RETENTION = "manage retention"
     STRATEGY = "publish collection strategies"
+    RUN_JOBS = "run jobs"  # a job by hand (valuation, worklists...): it concerns every segment
+    JOB_DETAILS = "see job run details"  # who asked, which worker, error texts (not counts)
 
 
 class Scope(enum.Enum):
@@ -58,9 +60,10 @@ GRANTS: dict[Role, dict[Action, Scope]] = {
     Role.SPECIALIST: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
                       Action.ASSIGN: OWN},  # ASSIGN: only themselves, see require_assignment
     Role.SUPERVISOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
-                      Action.ASSIGN: OWN, Action.STRATEGY: OWN},
-    Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL},
-    Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL},
+                      Action.ASSIGN: OWN, Action.STRATEGY: OWN, Action.RUN_JOBS: ALL,
+                      Action.JOB_DETAILS: ALL},
+    Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL, Action.JOB_DETAILS: ALL},
+    Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL, Action.JOB_DETAILS: ALL},
     Role.INTEGRATION: {Action.READ: ALL, Action.ERP_FEED: ALL, Action.EMAIL_DELIVERY: ALL},
     Role.ADMIN: {action: ALL for action in Action},
 }

@@ -36,6 +36,7 @@ from ledger_collect.api.errors import (
     RuleBroken,
     code_client_errors,
 )
+from ledger_collect.api.jobs_schema import JobMutations, JobQuery
 from ledger_collect.api.limits import fixed_rules
 from ledger_collect.api.lists_schema import ListQuery
 from ledger_collect.api.overview_schema import OverviewQuery
@@ -65,14 +66,14 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
-            WorklistQuery, ReportQuery):
+            WorklistQuery, ReportQuery, JobQuery):
     pass
 
 
 @strawberry.type
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
-               StrategyMutations):
+               StrategyMutations, JobMutations):
     pass
 
 

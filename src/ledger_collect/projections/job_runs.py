@@ -47,7 +47,7 @@ class JobRunRecord:
     ended_at: datetime | None
     attempts: int
     worker: str | None
-    counts: Json  # name -> count, in the order the job returned them
+    counts: Json  # name -> count, in the order the job returned them (stored as pairs)
     error: str | None
     failures: Json  # [{"attempt": n, "error": text, "final": bool, "at": iso time}]
 
@@ -70,7 +70,7 @@ def _requested(e: Any) -> dict[str, Any]:
     return {"id": e.originator_id, "job": e.job, "run_key": e.run_key, "trigger": e.trigger,
             "status": "requested", "requested_by": e.actor, "business_date": e.business_date,
             "requested_at": e.timestamp, "started_at": None, "attempt_started_at": None,
-            "ended_at": None, "attempts": 0, "worker": None, "counts": {}, "error": None,
+            "ended_at": None, "attempts": 0, "worker": None, "counts": [], "error": None,
             "failures": []}
 
 
@@ -94,10 +94,11 @@ def _failed(row: dict[str, Any], e: Any) -> None:
         row["ended_at"] = e.timestamp
 
 
-def _counts(counts: Mapping[str, Any]) -> dict[str, Any]:
-    """The counts as jsonb holds them: a name with NUL (or a lone surrogate) cleaned, which
-    jsonb refuses and ``tolerant`` does not clean in keys."""
-    return {cleaned_text(name): count for name, count in counts.items()}
+def _counts(counts: Mapping[str, Any]) -> list[list[Any]]:
+    """The counts as stored: [name, count] pairs in the job's order (a jsonb object would sort
+    its keys), a name with NUL (or a lone surrogate) cleaned (``tolerant`` cleans values, not
+    a mapping's keys)."""
+    return [[cleaned_text(str(name)), count] for name, count in counts.items()]
 
 
 def cleaned_text(text: str) -> str:
@@ -119,7 +120,8 @@ assert set(_CREATED) | set(_FOLD) == set(JobRuns.handles)
 def _record(row: Any) -> JobRunRecord:
     """The record of a row whose JSON columns are text, as asyncpg reads them."""
     values = dict(row)
-    values.update(counts=json.loads(values["counts"]), failures=json.loads(values["failures"]))
+    values.update(counts=dict(json.loads(values["counts"])),
+                  failures=json.loads(values["failures"]))
     return JobRunRecord(**values)
 
 
