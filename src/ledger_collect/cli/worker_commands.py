@@ -30,6 +30,7 @@ _DAY = click.DateTime(formats=["%Y-%m-%d"])
 def _logging() -> None:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pika").setLevel(logging.WARNING)  # a line per socket otherwise
 
 
 def _stop_on_signals() -> threading.Event:
