@@ -43,6 +43,12 @@ from ledger_collect.commands.casework_commands import (
     resolve_dispute,
     start_dispute_processing,
 )
+from ledger_collect.commands.job_commands import (
+    fail_job_run,
+    finish_job_run,
+    request_job_run,
+    start_job_run,
+)
 from ledger_collect.commands.promise_commands import (
     record_promise,
     value_promises,
@@ -293,6 +299,13 @@ def _casework(app: Any) -> None:
                    description="send the statement", **ALICE).result
     app.run(reschedule_activity, task, later + timedelta(days=2), **ALICE)
     app.run(close_activity, task, note="sent", **ALICE)
+    jobs = {"actor": "jobs", "business_date": D}
+    run = app.run(request_job_run, job="promise-valuation", run_key="2026-11-23T05:30:00+00:00",
+                  trigger="scheduled", actor="scheduler", business_date=D).result
+    app.run(start_job_run, run, worker="w1", **jobs)
+    app.run(fail_job_run, run, error="OSError: disk unplugged", final=False, **jobs)
+    app.run(start_job_run, run, worker="w1", **jobs)
+    app.run(finish_job_run, run, counts={"valued": 1}, **jobs)
     app.run(clear_invoice, source_id="CLR-shadow",
             invoice_number=app.repository.get(second).document_number,
             actor="erp", business_date=D)

@@ -24,7 +24,8 @@ from job_helpers import (
 from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.domain.job_run import CATCH_UP, SCHEDULED, JobRun
-from ledger_collect.jobs.schedule import Due
+from ledger_collect.jobs.registry import UnknownJobError
+from ledger_collect.jobs.schedule import SCHEDULE, Due, check
 from ledger_collect.jobs.scheduler import Scheduler
 from ledger_collect.storage.database import Database
 
@@ -46,6 +47,16 @@ def jobs_app(settings: Settings, database: Database) -> Iterator[Collections]:
     app = Collections(database, broker_settings(settings, "postgres"))
     yield app
     app.close()
+
+
+def test_every_line_of_the_schedule_names_a_registered_job_once() -> None:
+    check(SCHEDULE)
+    with pytest.raises(UnknownJobError, match="there is no job 'polish-silver'"):
+        check((Due("polish-silver", "0 6 * * *", "morning"),))
+    with pytest.raises(ValueError, match="promise-valuation is in the schedule twice"):
+        check((VALUATION, Due("promise-valuation", "0 12 * * *", "noon")))
+    with pytest.raises(ValueError):
+        check((Due("promise-valuation", "61 5 * * *", "morning"),))
 
 
 def requested(app: Collections) -> int:

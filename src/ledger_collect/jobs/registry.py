@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from ledger_collect.domain.base import NotFoundError
 from ledger_collect.jobs.promise_valuation import value_open_promises
@@ -65,8 +64,3 @@ def job(name: str, *, per_item: bool | None = False) -> Job:
         known = ", ".join(sorted(j.name for j in kind or JOBS.values()))
         raise UnknownJobError(f"there is no job {name!r} to run; the jobs are {known}")
     return found
-
-
-def describe(found: Job) -> dict[str, Any]:
-    return {"name": found.name, "description": found.description, "queue": found.queue_key,
-            "per_item": found.item}

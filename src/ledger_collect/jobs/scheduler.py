@@ -28,7 +28,7 @@ from eventsourcing.persistence import PersistenceError
 
 from ledger_collect.domain.job_run import CATCH_UP, SCHEDULED
 from ledger_collect.jobs.actors import request_run
-from ledger_collect.jobs.schedule import SCHEDULE, Due
+from ledger_collect.jobs.schedule import SCHEDULE, Due, check
 from ledger_collect.storage.outage import first_line
 
 if TYPE_CHECKING:
@@ -62,6 +62,7 @@ class Scheduler:
                  clock: Callable[[], datetime] = utc_now, standby_seconds: float = 2.0) -> None:
         if app.database is None:
             raise ValueError("the scheduler needs the database (its lock and marks)")
+        check(schedule)
         self.app = app
         self.schedule = schedule
         self.clock = clock
