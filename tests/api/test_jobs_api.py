@@ -179,3 +179,15 @@ def test_a_supervisor_runs_the_valuation_by_hand_and_a_worker_does_it(
                                            "businessDate": "2026-11-01"}}, user="root")
     assert earlier["runJob"]["__typename"] == "JobRunRequested"
     assert earlier["runJob"]["jobRunId"] != run_id
+
+
+def test_a_page_of_runs_costs_at_most_two_queries_whatever_its_size(
+        api: Api, runs: dict[str, UUID], sql_queries: list[str]) -> None:
+    for first, running in ((1, 0), (3, 1)):
+        sql_queries.clear()
+        nodes = api.data(RUNS, {"first": first})["jobRuns"]["nodes"]
+        assert len(nodes) == first and sum(n["progress"] is not None for n in nodes) == running
+        assert len(sql_queries) == 1 + running, sql_queries  # the page, then its progress
+    sql_queries.clear()
+    api.data(SCHEDULED)  # each job's latest run, the progress of the one running
+    assert len(sql_queries) == 2, sql_queries
