@@ -31,34 +31,42 @@ from ledger_collect.jobs.broker import make_broker, queue_name
 from ledger_collect.storage.database import Database
 
 CHUNK = 500  # promises (and payments) saved per transaction
+BENCH = "bench"  # the actor of what the benchmark records
+PROMISE_DAYS = 30  # a promise is made this many days before the morning it is valued on
 CENT = Decimal("0.01")
 
 
 # -- the morning's work -------------------------------------------------------------------------
 def business_day(database: Database) -> date:
     """The day the morning runs for: a day no ranking is kept for yet, so that the rankings
-    job ranks it whole — tomorrow, or the day after the latest day ranked (a kept schema run
-    again). Today is the projector's to rank (it does when it starts, and at midnight)."""
+    job ranks it whole — tomorrow, or the day after the latest day ranked (today is the
+    projector's to rank: it does when it starts, and at midnight) — and, on a kept schema run
+    again, far enough after the last run's that its promises are made after that run's day."""
     with database.connect() as conn:
-        found = conn.execute("SELECT max(day) FROM worklist_snapshots"
-                             " WHERE day < 'infinity'").fetchone()
-    latest = found[0] if found and found[0] else date.today()
-    return max(date.today(), latest) + timedelta(days=1)
+        ranked, made = conn.execute(
+            "SELECT (SELECT max(day) FROM worklist_snapshots WHERE day < 'infinity'),"
+            " (SELECT max(issued_on) FROM promises WHERE issued_by = %s)", (BENCH,)).fetchone()
+    candidates = [date.today(), ranked or date.today()]
+    if made:
+        candidates.append(made + timedelta(days=PROMISE_DAYS + 30))
+    return max(candidates) + timedelta(days=1)
 
 
 def due_promises(app: Collections, count: int, day: date) -> dict[str, int]:
     """``count`` customers get a promise made 30 days before ``day`` for 20 days later (2 days'
     grace): over by ``day``. Half of them are half paid within the window, the others not at
-    all (a promise paid in full is kept at once: no work for the valuation). Invoices promised
-    before are passed over, so a kept schema takes this again on other invoices. One promise
-    per customer, ``CHUNK`` a transaction."""
-    made, promised, paid_on = day - timedelta(30), day - timedelta(10), day - timedelta(15)
+    all (a promise paid in full is kept at once: no work for the valuation). An invoice whose
+    promise is still open is passed over; one valued by an earlier run may get another. One
+    promise per customer, ``CHUNK`` a transaction."""
+    made = day - timedelta(PROMISE_DAYS)
+    promised, paid_on = made + timedelta(20), made + timedelta(15)
     with app.database.connect() as conn:  # type: ignore[union-attr]
         rows = conn.execute(
             "SELECT DISTINCT ON (o.customer_id) o.id, c.number, o.document_number, o.currency,"
             " o.open_amount FROM open_items o JOIN customers c ON c.id = o.customer_id"
             " WHERE o.status = 'open' AND o.open_amount >= 10 AND o.open_disputes = 0"
-            " AND o.promise_id IS NULL AND o.posting_date <= %s"
+            " AND coalesce(o.promise_status, '') NOT IN ('open', 'in_process')"
+            " AND o.posting_date <= %s"
             " ORDER BY o.customer_id, o.due_date, o.id", (made,)).fetchall()
     chosen = rows[::max(1, len(rows) // count)][:count] if rows else []
     done = {"promises": 0, "half_paid": 0}
@@ -68,7 +76,7 @@ def due_promises(app: Collections, count: int, day: date) -> dict[str, int]:
                 chosen[start:start + CHUNK], start):
             amount = min(open_amount, Decimal("500.00"))
             record_promise(batch, invoice_id=invoice, amount=amount, promised_date=promised,
-                           tolerance_days=2, actor="bench", business_date=made)
+                           tolerance_days=2, actor=BENCH, business_date=made)
             done["promises"] += 1
             if n % 2 == 0:
                 paid = (amount / 2).quantize(CENT)
@@ -225,7 +233,7 @@ def create_emails(app: Collections, count: int, day: date) -> list[UUID]:
         batch = app.batch()
         for n, customer in enumerate(customers[start:start + CHUNK], start):
             ids.append(create_email(batch, customer, to=[f"ap-{n}@bench.example"],
-                                    template="reminder", actor="bench", business_date=day))
+                                    template="reminder", actor=BENCH, business_date=day))
         app.save_batch(batch)
     return ids
 
