@@ -81,9 +81,9 @@ def due_promises(app: Collections, count: int, day: date) -> dict[str, int]:
             if n % 2 == 0:
                 paid = (amount / 2).quantize(CENT)
                 apply_payment(batch, source_id=f"bench-pay-{invoice}-{paid_on}",
-                              customer_number=number, allocations=[(document, paid)], unapplied=None,
-                              currency=currency, payment_date=paid_on, actor="erp",
-                              business_date=paid_on)
+                              customer_number=number, allocations=[(document, paid)],
+                              unapplied=None, currency=currency, payment_date=paid_on,
+                              actor="erp", business_date=paid_on)
                 done["half_paid"] += 1
         app.save_batch(batch)
     return done
