@@ -1,5 +1,5 @@
 -- Correspondence read model: collection emails and customer contacts (conversations), as the
--- customer overview shows them. Rebuildable from their events (ledger-collect projections
+-- customer overview shows them, and the email templates saved (latest version of each). Rebuildable from their events (ledger-collect projections
 -- rebuild correspondence). Addresses, delivery errors, summaries and notes are personal data,
 -- served only through the API's personal-data guard.
 
@@ -18,7 +18,9 @@ CREATE TABLE collection_emails (
     failures jsonb,                            -- personal data: address -> error (partly sent)
     created_on date NOT NULL,
     created_by text NOT NULL,
-    status_on date NOT NULL                    -- business date of the latest status
+    status_on date NOT NULL,                   -- business date of the latest status
+    language text NOT NULL,                    -- of the template it is composed from
+    level integer                              -- a dunning letter's level
 );
 
 CREATE INDEX collection_emails_customer_idx ON collection_emails (customer_id, created_on);
@@ -42,3 +44,15 @@ CREATE TABLE customer_contacts (
 
 CREATE INDEX customer_contacts_customer_idx ON customer_contacts (customer_id, contact_date);
 CREATE INDEX customer_contacts_specialist_idx ON customer_contacts (specialist, contact_date);
+
+CREATE TABLE email_templates (
+    id uuid PRIMARY KEY,                       -- follows from key, language and level
+    key text NOT NULL,
+    language text NOT NULL,
+    level integer,                             -- dunning letters: one template per level
+    subject text NOT NULL,                     -- Jinja2 text, checked when saved
+    body text NOT NULL,
+    revision integer NOT NULL,                 -- versions saved so far (the latest shown)
+    saved_by text NOT NULL,
+    saved_on date NOT NULL
+);

@@ -1,5 +1,7 @@
 -- Worklist read model: what a collection strategy scores about each customer, kept so that
--- ranking a whole portfolio is one query over one row per customer. Rebuildable from events
+-- ranking a whole portfolio is one query over one row per customer. A customer is on a list
+-- on a day when something is overdue, or a follow-up or activity of theirs falls due that day
+-- (or fell due and is still open). Rebuildable from events
 -- (ledger-collect projections rebuild worklist). Nothing time-dependent is stored: days
 -- overdue, the overdue amount on a day, recent broken promises, current dunning notices and
 -- follow-ups still to come are computed at query time from the stored dates.
@@ -24,7 +26,9 @@ CREATE TABLE worklist_customers (
     open_disputes integer NOT NULL DEFAULT 0,
     disputed_amount numeric(18, 2) NOT NULL DEFAULT 0,  -- still disputed by the open ones
     follow_ups date[] NOT NULL DEFAULT '{}',      -- open customer-level follow-ups, ascending
-    resubmitted_until date                        -- the last of them: off the list while later
+    resubmitted_until date,                       -- the last of them: off the list while later
+    tasks_from date                               -- the first open follow-up or activity (of
+                                                  -- any kind): on the list from that day on
 );
 
 -- A specialist's (or the unassigned) customers with something overdue on a day.
@@ -71,6 +75,17 @@ CREATE TABLE worklist_follow_ups (
 );
 
 CREATE INDEX worklist_follow_ups_customer_idx ON worklist_follow_ups (customer_id) WHERE open;
+
+-- One row per activity (a task for a specialist about a customer, due on a day): an open one
+-- due on the day or before brings its customer onto the list.
+CREATE TABLE worklist_activities (
+    id uuid PRIMARY KEY,
+    customer_id uuid NOT NULL,
+    due_date date NOT NULL,
+    open boolean NOT NULL
+);
+
+CREATE INDEX worklist_activities_customer_idx ON worklist_activities (customer_id) WHERE open;
 
 -- Casework recorded for a customer on a business day (contacts, promises, disputes,
 -- follow-ups, notes, emails), and by whom: the "processed today" marker.
@@ -119,3 +134,55 @@ CREATE INDEX worklist_scores_rank_idx
 CREATE INDEX worklist_scores_processed_idx
     ON worklist_scores (snapshot, specialist, neg_score, neg_overdue, oldest_due, number)
     INCLUDE (customer_id, strategy) WHERE processed;
+
+-- The day's generated lists (DailyWorklist events): each segment's list of the day as its
+-- current version has it (header and one row per customer), which the lists read on a day
+-- that has generated lists. Lists of days long past are dropped as newer days are written:
+-- such a day is ranked in the query again, as a day without generated lists.
+
+CREATE TABLE daily_worklists (
+    id uuid PRIMARY KEY,                       -- the DailyWorklist aggregate's
+    segment text NOT NULL,
+    day date NOT NULL,
+    version integer NOT NULL,                  -- the generation now current, from 1
+    strategy_code text NOT NULL,
+    strategy_version integer NOT NULL,
+    team boolean NOT NULL,                     -- false: the segment had no team
+    present text[] NOT NULL,                   -- specialists present, the list dealt over
+    absent text[] NOT NULL,                    -- specialists away that day
+    substitutes text[] NOT NULL,               -- of absent[i]; null: nobody named
+    people text[] NOT NULL,                    -- the version's owners and workers, by name
+    customers integer NOT NULL,
+    own integer NOT NULL,                      -- customers by where they went
+    substitute integer NOT NULL,
+    unassigned integer NOT NULL,
+    owner_away integer NOT NULL,
+    unplaced integer NOT NULL,
+    generated_on date NOT NULL,
+    generated_by text NOT NULL,
+    generated_at timestamptz NOT NULL
+);
+
+CREATE UNIQUE INDEX daily_worklists_day_idx ON daily_worklists (day, segment);
+
+-- One row per customer of a current version: who works it (worker '' for nobody), why (kind:
+-- own, substitute, unassigned, owner_away, unplaced; owner: its assigned specialist) and the
+-- keys it was ranked by, stored as the worklist's rankings store them (negated: one ascending
+-- index order, and a cursor is a row comparison on it).
+CREATE TABLE daily_worklist_entries (
+    segment text NOT NULL,
+    day date NOT NULL,
+    customer_id uuid NOT NULL,
+    worker text NOT NULL,
+    kind text NOT NULL,
+    owner text,
+    neg_score integer NOT NULL,
+    neg_overdue numeric(18, 2) NOT NULL,
+    oldest_due date NOT NULL,
+    number text NOT NULL,
+    PRIMARY KEY (segment, day, customer_id)
+);
+
+CREATE INDEX daily_worklist_entries_rank_idx
+    ON daily_worklist_entries (day, worker, neg_score, neg_overdue, oldest_due, number)
+    INCLUDE (customer_id, kind, owner, segment);

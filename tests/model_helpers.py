@@ -17,6 +17,7 @@ import asyncpg
 from psycopg import sql
 
 from ledger_collect.commands import casework_commands as cw
+from ledger_collect.commands import email_commands as em
 from ledger_collect.commands import promise_commands as pr
 from ledger_collect.commands import receivable_commands as rc
 from ledger_collect.commands.application import Collections
@@ -137,7 +138,7 @@ def _cases(batch: Any, rnd: random.Random, cid: Any, invoices: list[Any],
                              contact_person_id="b", summary="will pay", notes="friendly", **by)
     cw.link_to_contact(batch, talk, dispute_ids=[dispute], resubmission_ids=[follow_up], **by)
     email = cw.create_email(batch, cid, to=["ap@example.com"], cc=["boss@example.com"],
-                            template="reminder", attachments=["INV-1.pdf"], contact_id=talk,
+                            template="reminder", attachments=["open-items.pdf"], contact_id=talk,
                             **by)
     roll = rnd.random()
     if roll < 0.3:
@@ -147,6 +148,12 @@ def _cases(batch: Any, rnd: random.Random, cid: Any, invoices: list[Any],
         cw.mark_email_partly_sent(batch, email, {"boss@example.com": "mailbox full"}, **by)
     else:
         cw.mark_email_sent(batch, email, **by)
+    key, level = f"k{cid.hex[:12]}", rnd.choice((None, 0, 2))
+    em.save_email_template(batch, key, "fr", level=level, subject="Relevé {{ customer.number }}",
+                           body="Bonjour,\nveuillez trouver le relevé.", **by)
+    if rnd.random() < 0.5:
+        em.save_email_template(batch, key, "fr", level=level, subject="Votre relevé",
+                               body="Bonjour,\nvotre relevé est joint.", **by)
 
 
 # -- reading ------------------------------------------------------------------------------------

@@ -198,8 +198,8 @@ def test_links_to_unknown_records_wrong_kinds_or_other_customers_are_refused(app
 
 # -- collection emails ------------------------------------------------------------------------
 def new_email(app, customer_id, **extra):
-    fields = {"to": ["jeanne@acme.example"], "cc": ["ap@acme.example"], "template": "reminder-1",
-                  "attachments": ["INV1.pdf", "statement.pdf"], "zipped": True}
+    fields = {"to": ["jeanne@acme.example"], "cc": ["ap@acme.example"], "template": "reminder",
+                  "attachments": ["open-items.pdf", "statement.pdf"], "zipped": True}
     fields.update(extra)
     return app.run(create_email, customer_id, **fields, **ALICE).result
 

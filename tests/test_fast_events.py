@@ -20,6 +20,8 @@ import pytest
 from eventsourcing import domain as library
 from eventsourcing.domain import Aggregate, BoundCommandMethodDecorator
 
+from ledger_collect.commands import agency_commands as ac
+from ledger_collect.commands import dunning_commands as dc
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.casework_commands import (
     add_dispute_note,
@@ -43,6 +45,8 @@ from ledger_collect.commands.casework_commands import (
     resolve_dispute,
     start_dispute_processing,
 )
+from ledger_collect.commands.daily_worklist_commands import SegmentRanking, generate_worklists
+from ledger_collect.commands.email_commands import save_email_template
 from ledger_collect.commands.job_commands import (
     fail_job_run,
     finish_job_run,
@@ -68,8 +72,16 @@ from ledger_collect.commands.receivable_commands import (
     set_default_contact,
     unassign_customer,
 )
+from ledger_collect.commands.team_commands import (
+    cancel_absence,
+    join_team,
+    leave_team,
+    record_absence,
+)
 from ledger_collect.domain.base import CollectionsAggregate
 from ledger_collect.domain.customer import Customer
+from ledger_collect.domain.daily_worklist import Ranked
+from ledger_collect.domain.dunning_rules import Letter, LetterLine, letter_id
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.feed import Importer
 from ledger_collect.feed.demo import demo_records
@@ -206,13 +218,14 @@ def test_every_event_method_and_creation_of_the_domain_takes_the_fast_path() -> 
                 f"{cls.__name__}.{name} takes the library's slow path")
 
 
-def test_every_command_makes_the_events_the_library_would(app: Collections,
-                                                          shadow: Shadow) -> None:
+def test_every_command_makes_the_events_the_library_would(
+        app: Collections, shadow: Shadow) -> None:
     records = [parse_record(raw, line) for line, raw in
                enumerate(demo_records(40, 3, D), start=1)]
     result = Importer(app, today=D).run(records)
     assert not result.rejected and result.applied == len(records)
     _casework(app)
+    _dunning(app)
     assert _fast_event_classes() - shadow.met == set()
 
 
@@ -295,6 +308,9 @@ def _casework(app: Any) -> None:
     app.run(mark_email_failed, other, "no such host", **ALICE)
     app.run(correct_and_resend_email, other, to=["d@acme.example"], **ALICE)
     app.run(mark_email_sent, other, **ALICE)
+    for body in ("Hallo", "Hallo!"):
+        app.run(save_email_template, "statement", "de", subject="Kontoauszug", body=body,
+                **ALICE)
     task = app.run(create_activity, customer, specialist="alice", due_date=later,
                    description="send the statement", **ALICE).result
     app.run(reschedule_activity, task, later + timedelta(days=2), **ALICE)
@@ -306,9 +322,63 @@ def _casework(app: Any) -> None:
     app.run(fail_job_run, run, error="OSError: disk unplugged", final=False, **jobs)
     app.run(start_job_run, run, worker="w1", **jobs)
     app.run(finish_job_run, run, counts={"valued": 1}, **jobs)
+    _team_and_worklist(app, customer)
     app.run(clear_invoice, source_id="CLR-shadow",
             invoice_number=app.repository.get(second).document_number,
             actor="erp", business_date=D)
+
+
+def _team_and_worklist(app: Any, customer: Any) -> None:
+    """A segment's team and the day's list generated twice (a new strategy version)."""
+    day = ALICE["business_date"]
+    for member in ("alice", "bob"):
+        app.run(join_team, "RETAIL", member, **ALICE)
+    away = app.run(record_absence, "RETAIL", "alice", first_day=day, last_day=day,
+                   substitute="bob", **ALICE).result
+    app.run(cancel_absence, "RETAIL", away, **ALICE)
+    app.run(leave_team, "RETAIL", "bob", **ALICE)
+    ranked = [Ranked(customer, "alice", 10, "C1", Decimal("1.00"), D)]
+    for version in (1, 2):
+        app.run(generate_worklists, [SegmentRanking("RETAIL", "default", version, ranked)],
+                day=day, **ALICE)
+def _dunning(app: Any) -> None:
+    """Every dunning and agency command, on a customer the import brought in."""
+    customer, (first, second) = _customer_with_two_open_invoices(app)
+    on = D + timedelta(days=400)
+    app.run(dc.save_dunning_procedure, code="standard", levels=[
+        {"days_overdue": 1, "grace_days": 0}, {"days_overdue": 2, "grace_days": 0,
+                                               "fee": Decimal("5.00")}], **ALICE)
+    app.run(dc.set_default_dunning_procedure, "standard", **ALICE)
+    app.run(dc.set_segment_dunning_procedure, "RETAIL", "standard", **ALICE)
+    app.run(dc.set_customer_dunning_procedure, customer, "standard", **ALICE)
+    app.run(dc.save_dunning_procedure, code="gone", levels=[{"days_overdue": 1}], **ALICE)
+    app.run(dc.remove_dunning_procedure, "gone", **ALICE)
+    app.run(dc.block_customer_dunning, customer, reason="in talks", until=later_of(D), **ALICE)
+    app.run(dc.release_customer_dunning_block, customer, **ALICE)
+    app.run(dc.block_invoice_dunning, second, reason="credit note coming", **ALICE)
+    app.run(dc.release_invoice_dunning_block, second, **ALICE)
+    invoice = app.repository.get(first)
+    line = LetterLine(invoice.id, invoice.document_number, invoice.due_date,
+                      invoice.open_amount, (on - invoice.due_date).days, 2, Decimal("1.00"))
+    letter = Letter(letter_id(on, "shadow"), "shadow", customer, "standard", "en",
+                    invoice.currency, "dunning", 2, (line,), Decimal("5.00"), on)
+    app.run(dc.issue_dunning_letter, letter, actor="dunning", business_date=on)
+    app.run(ac.set_agency_criteria, minimum_amount=Decimal("1.00"), days_overdue=1, **ALICE)
+    case = app.run(ac.submit_to_agency, customer, agency="Recouvra", invoice_ids=[second],
+                   actor="alice", business_date=on).result
+    app.run(ac.report_agency_status, source_id="AG-1", case_id=case, status="in_progress",
+            note="reached the debtor", actor="agency", business_date=on)
+    app.run(ac.record_agency_payment, source_id="AG-2", case_id=case,
+            customer_number=app.repository.get(customer).number,
+            invoice_number=app.repository.get(second).document_number, amount=Decimal("0.10"),
+            currency=app.repository.get(second).currency, payment_date=on, actor="agency",
+            business_date=on)
+    app.run(ac.recall_from_agency, case, reason="paying directly", actor="alice",
+            business_date=on)
+
+
+def later_of(day: date) -> date:
+    return day + timedelta(days=5)
 
 
 def _customer_with_two_open_invoices(app: Any) -> tuple[Any, list[Any]]:

@@ -47,9 +47,12 @@ def test_jobs_list_shows_the_schedule_with_next_due_times(settings: Settings) ->
     lines = result.output.splitlines()
     assert [line.split()[:6] for line in lines] == [
         ["promise-valuation", "30", "5", "*", "*", "*"],
-        ["worklist-rankings", "0", "6", "*", "*", "*"]]
-    assert all("Europe/Berlin" in line and "morning" in line and " next 20" in line
-               for line in lines)
+        ["worklist-rankings", "0", "6", "*", "*", "*"],
+        ["worklist-generation", "15", "6", "*", "*", "*"],
+        ["dunning-run", "30", "6", "*", "*", "*"],
+        ["emails", "*/5", "*", "*", "*", "*"], ["send-email", "per", "email_id"]]
+    assert all("Europe/Berlin" in line and " next 20" in line for line in lines[:5])
+    assert all("morning" in line for line in lines[:4]) and "emails" in lines[4]
     assert lines[0].endswith(("05:30 CET", "05:30 CEST"))
 
 
@@ -75,7 +78,8 @@ def test_jobs_run_refuses_a_job_nobody_registered(jobs_app: Collections) -> None
     result = invoke(jobs_app.settings, "jobs", "run", "polish-silver")
     assert result.exit_code == 1
     assert result.output.startswith("Error: there is no job 'polish-silver' to run; the jobs "
-                                    "are promise-valuation, worklist-rankings")
+                                    "are dunning-run, emails, promise-valuation, "
+                                    "worklist-generation, worklist-rankings")
 
 
 @pytest.mark.slow

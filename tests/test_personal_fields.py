@@ -30,8 +30,8 @@ def given(app: Collections):
 
 
 def write(app: Collections, customer):
-    email = app.run(create_email, customer, to=["ap@acme.example"], template="Bonjour Jeanne",
-                    attachments=["jeanne.pdf"], **WHEN).result
+    email = app.run(create_email, customer, to=["ap@acme.example"], template="reminder",
+                    attachments=["statement.pdf"], **WHEN).result
     talk = app.run(record_contact, customer, channel="phone", result="reached",
                    contact_person_id="jeanne", **WHEN).result
     return email, talk
@@ -45,7 +45,7 @@ def test_events_stored_before_the_fields_were_sealed_still_load(
     email, talk = write(app, customer)
     monkeypatch.undo()
     loaded = app.repository.get(email)
-    assert (loaded.template, loaded.attachments) == ("Bonjour Jeanne", ["jeanne.pdf"])
+    assert (loaded.template, loaded.attachments) == ("reminder", ["statement.pdf"])
     assert app.repository.get(talk).contact_person_id == "jeanne"
 
 
@@ -56,7 +56,7 @@ def test_new_events_are_sealed_and_read_erased_after_erasure(app: Collections) -
     states = [bytes(stored.state) for record in (email, talk)
               for stored in app.recorder.select_events(record)]
     assert states and not any(b"jeanne" in state.lower() for state in states)
-    assert app.repository.get(email).attachments == ["jeanne.pdf"]
+    assert app.repository.get(email).attachments == ["statement.pdf"]
     app.keyring.erase(customer, "GDPR request")
     erased = app.repository.get(email)
     assert (erased.template, erased.attachments) == (ERASED, [ERASED])

@@ -93,8 +93,8 @@ def write_poison(app: Collections) -> dict[str, Any]:
             invoice_ids=[early], swap={follow_up: date.max, "R": "r\x00"}, **BY)
     swapped(app, cw.create_activity, cid, specialist="SPECIALIST", due_date=follow_up,
             description="D", swap={"SPECIALIST": HUGE, follow_up: date.min, "D": "\x00"}, **BY)
-    swapped(app, cw.create_email, cid, to=["to@example.com"], template="TEMPLATE",
-            swap={"TEMPLATE": "dear\x00customer", "to@example.com": "to\x00@example.com"}, **BY)
+    swapped(app, cw.create_email, cid, to=["to@example.com"], template="reminder",
+            swap={"reminder": "dear\x00customer", "to@example.com": "to\x00@example.com"}, **BY)
     swapped(app, cw.record_contact, cid, channel="phone", result="left_message",
             specialist="SPECIALIST", summary="S", swap={"SPECIALIST": HUGE, "S": "\x00\x00"},
             **BY)
@@ -159,4 +159,5 @@ def test_the_worklist_writer_keeps_rankings_of_the_calendars_ends(app: Collectio
     with database.connect() as conn:
         ranked = conn.execute("SELECT DISTINCT s.day::text FROM worklist_scores r JOIN"
                               " worklist_snapshots s ON s.id = r.snapshot ORDER BY 1").fetchall()
-    assert ranked == [("9999-12-31",), ("infinity",)]  # overdue by then; on 0001-01-01 not
+    # overdue by 9999-12-31; on 0001-01-01 its activity stored for that day is due
+    assert ranked == [("-infinity",), ("0001-01-01",), ("9999-12-31",), ("infinity",)]

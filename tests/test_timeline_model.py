@@ -160,7 +160,7 @@ def scenario(app: Collections) -> tuple[UUID, list[tuple[Any, ...]]]:
                         reason="waits for the payment run", **on(1)).result
     app.run(move_resubmission, follow_up, TODAY + timedelta(days=10), reason="holidays", **on(1))
     email = app.run(create_email, c, to=["marie@c1.example"], cc=["boss@c1.example"],
-                    template="reminder-1", attachments=["INV-1.pdf", "statement.pdf"],
+                    template="reminder", attachments=["open-items.pdf", "statement.pdf"],
                     zipped=True, **on(1)).result
     app.run(mark_email_sent, email, **on(1, "mailer"))
     task = app.run(create_activity, c, specialist="alice", due_date=TODAY + timedelta(days=2),
@@ -228,8 +228,8 @@ def scenario(app: Collections) -> tuple[UUID, list[tuple[Any, ...]]]:
          None, "holidays"),
         (1, "email", "created", "alice",
          "Email with 2 attachments (zipped) created, pending", None,
-         "to: marie@c1.example; cc: boss@c1.example\ntemplate: reminder-1\n"
-         "attachments: INV-1.pdf, statement.pdf"),
+         "to: marie@c1.example; cc: boss@c1.example\ntemplate: reminder\n"
+         "attachments: open-items.pdf, statement.pdf"),
         (1, "email", "sent", "mailer", "Email sent", None, None),
         (1, "activity", "created", "alice", "Task for alice due 2026-11-25", None,
          "call Marie back"),
@@ -422,7 +422,7 @@ def casework(app: Collections, customers: int, *, seed: int, prefix: str) -> Non
         if c % 2:
             app.run(move_resubmission, follow_up, TODAY + timedelta(days=9), reason="later still",
                     **on(0))
-        email = app.run(create_email, customer, to=[f"x{c}@example.com"], template="t",
+        email = app.run(create_email, customer, to=[f"x{c}@example.com"], template="reminder",
                         **on(0)).result
         if c % 3 == 0:
             app.run(mark_email_failed, email, "mailbox full", **on(0, "mailer"))

@@ -16,6 +16,7 @@ from eventsourcing.domain import Aggregate
 
 from ledger_collect.commands import Batch, values
 from ledger_collect.commands import casework_commands as casework
+from ledger_collect.commands import email_commands as emails
 from ledger_collect.commands import promise_commands as promises
 from ledger_collect.commands import receivable_commands as receivables
 from ledger_collect.commands.application import Collections
@@ -143,7 +144,7 @@ def test_every_command_checks_every_argument() -> None:
     """A command is a public function of the command modules that the pipeline can run: it
     takes the batch first, the actor and the business date, and values only (helpers that
     take aggregates, such as ``after_invoice_change``, are not commands)."""
-    commands = [function for module in (receivables, promises, casework)
+    commands = [function for module in (receivables, promises, casework, emails)
                 for name, function in vars(module).items()
                 if inspect.isfunction(function) and function.__module__ == module.__name__
                 and not name.startswith("_")

@@ -73,6 +73,15 @@ class Settings:
     # LEDGER_TIME_ZONE: where the schedule's times are read (an IANA name), unless an entry
     # names its own; a scheduled run's business date is its due day there
     time_zone: str = "UTC"
+    # -- the mail server collection emails are sent through (jobs.smtp_transport) ----------
+    smtp_host: str = "localhost"  # LEDGER_SMTP_HOST
+    smtp_port: int | None = None  # LEDGER_SMTP_PORT; default 25, 587 (starttls), 465 (tls)
+    smtp_security: str = "none"  # LEDGER_SMTP_SECURITY: none, starttls or tls
+    smtp_username: str | None = None  # LEDGER_SMTP_USERNAME: log in when set
+    smtp_password: str | None = None  # LEDGER_SMTP_PASSWORD
+    smtp_from: str = "collections@localhost"  # LEDGER_SMTP_FROM: the emails' sender
+    smtp_timeout: float = 30.0  # LEDGER_SMTP_TIMEOUT seconds per connection and reply
+    smtp_ca_file: Path | None = None  # LEDGER_SMTP_CA_FILE: trust this CA (else the system's)
 
     @property
     def key_file(self) -> Path:
@@ -134,6 +143,15 @@ class Settings:
                                                 base.job_lock_wait_seconds)),
             valuation_chunk=int(env.get("LEDGER_VALUATION_CHUNK", base.valuation_chunk)),
             time_zone=env.get("LEDGER_TIME_ZONE", base.time_zone),
+            smtp_host=env.get("LEDGER_SMTP_HOST") or base.smtp_host,
+            smtp_port=int(env["LEDGER_SMTP_PORT"]) if env.get("LEDGER_SMTP_PORT") else None,
+            smtp_security=(env.get("LEDGER_SMTP_SECURITY") or base.smtp_security).lower(),
+            smtp_username=env.get("LEDGER_SMTP_USERNAME") or None,
+            smtp_password=env.get("LEDGER_SMTP_PASSWORD") or None,
+            smtp_from=env.get("LEDGER_SMTP_FROM") or base.smtp_from,
+            smtp_timeout=float(env.get("LEDGER_SMTP_TIMEOUT", base.smtp_timeout)),
+            smtp_ca_file=Path(env["LEDGER_SMTP_CA_FILE"]) if env.get("LEDGER_SMTP_CA_FILE")
+            else None,
         )
 
 

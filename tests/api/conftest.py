@@ -87,9 +87,15 @@ def busy(app: Collections, portfolio: Portfolio) -> Portfolio:
 
 @pytest.fixture
 def api(api_settings: Settings, database: Database) -> Iterator[Api]:
+    """The API; the broker a mutation opened to request a job's run is closed after it."""
+    from ledger_collect.jobs.actors import close_job_actors
+
     app = create_api(api_settings, database, today=lambda: TODAY)
-    with TestClient(app, base_url="http://127.0.0.1") as client:
-        yield Api(client, api_settings)
+    try:
+        with TestClient(app, base_url="http://127.0.0.1") as client:
+            yield Api(client, api_settings)
+    finally:
+        close_job_actors()
 
 
 @pytest.fixture

@@ -131,7 +131,7 @@ def test_emails_created_by_specialists_reported_by_the_mailer(
         api: Api, portfolio: Portfolio) -> None:
     created = run(api, "createEmail", {"customerId": str(portfolio.north),
                                        "to": ["ap@c1.example"], "template": "reminder",
-                                       "attachments": ["INV-C-1.pdf"]}, EMAIL)
+                                       "attachments": ["open-items.pdf"]}, EMAIL)
     assert (created["__typename"], created["status"], created["attempt"]) == (
         "EmailCreated", "pending", 1)
     email = {"emailId": created["emailId"]}

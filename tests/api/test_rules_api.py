@@ -115,8 +115,8 @@ def test_ids_templates_and_attachment_names_are_personal_data(
     app.run(add_contact, south, "jeanne.privee@example.org", name="Jeanne Privée", **when)
     talk = app.run(record_contact, south, channel="phone", result="reached",
                    contact_person_id="jeanne.privee@example.org", **when).result
-    email = app.run(create_email, south, to=["ap@c2.example"], template="Bonjour Jeanne Privée",
-                    attachments=["releve-jeanne-privee.pdf"], **when).result
+    email = app.run(create_email, south, to=["ap@c2.example"], template="reminder",
+                    attachments=["statement.pdf"], **when).result
     catch_up(app)
     response = api.post(SEEN_BY_OTHERS, {"id": str(south)}, user="alice")  # another segment
     assert response.status_code == 200
@@ -133,7 +133,7 @@ def test_ids_templates_and_attachment_names_are_personal_data(
             "customerOverview.emails.nodes.0.attachments"} <= denied
 
     own = api.data(SEEN_BY_OTHERS, {"id": str(south)}, user="bob")
-    assert own["customerOverview"]["emails"]["nodes"][0]["template"] == "Bonjour Jeanne Privée"
+    assert own["customerOverview"]["emails"]["nodes"][0]["template"] == "reminder"
     assert own["customerOverview"]["conversations"]["nodes"][0]["contactPersonId"] == (
         "jeanne.privee@example.org")
     with app.database.connect() as conn:

@@ -66,7 +66,7 @@ def test_every_personal_text_field_goes_through_the_guard() -> None:
         "CustomerContact.contact_person_id", "CustomerContact.notes", "CustomerContact.summary",
         "CustomerNote.text",
         "DisputeNote.text", "EmailFailure.address", "EmailFailure.error",
-        "PersonalTrailField.value", "Promise.withdrawal_reason", "Resubmission.move_reason",
+        "EmailPreview.body", "EmailPreview.subject", "PersonalTrailField.value", "Promise.withdrawal_reason", "Resubmission.move_reason",
         "Resubmission.reason", "TimelineEntry.details", "TrailNote.text"]
 
 

@@ -44,6 +44,10 @@ class Action(enum.StrEnum):
     EMAIL_DELIVERY = "report email delivery"  # the mailer's sent / failed reports
     RETENTION = "manage retention"
     STRATEGY = "publish collection strategies"
+    TEAM = "manage teams"  # who works a segment, absences and substitutes
+    EMAIL_TEMPLATES = "edit email templates"
+    DUNNING = "configure dunning"  # procedures, and which one a segment or customer follows
+    DUNNING_BLOCK = "block dunning"  # of a customer or an invoice, and release the block
     RUN_JOBS = "run jobs"  # a job by hand (valuation, worklists...): it concerns every segment
     JOB_DETAILS = "see job run details"  # who asked, which worker, error texts (not counts)
 
@@ -58,9 +62,12 @@ OWN, ALL = Scope.OWN_SEGMENTS, Scope.EVERYWHERE
 #: The whole policy, as data. An action missing from a role's row is refused.
 GRANTS: dict[Role, dict[Action, Scope]] = {
     Role.SPECIALIST: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
-                      Action.ASSIGN: OWN},  # ASSIGN: only themselves, see require_assignment
+                      Action.ASSIGN: OWN,  # ASSIGN: only themselves, see require_assignment
+                      Action.DUNNING_BLOCK: OWN},
     Role.SUPERVISOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
-                      Action.ASSIGN: OWN, Action.STRATEGY: OWN, Action.RUN_JOBS: ALL,
+                      Action.ASSIGN: OWN, Action.STRATEGY: OWN, Action.TEAM: OWN,
+                      Action.DUNNING: OWN, Action.DUNNING_BLOCK: OWN,
+                      Action.EMAIL_TEMPLATES: ALL, Action.RUN_JOBS: ALL,
                       Action.JOB_DETAILS: ALL},
     Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL, Action.JOB_DETAILS: ALL},
     Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL, Action.JOB_DETAILS: ALL},

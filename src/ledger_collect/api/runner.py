@@ -42,6 +42,7 @@ ACTIVITY_READS = ("casework", "timeline")
 EMAIL_READS = ("correspondence", "timeline")
 CONTACT_READS = ("customers", "correspondence", "casework", "timeline", "worklist")
 CUSTOMER_READS = ("customers", "timeline", "worklist")
+TEAM_READS = ("teams",)
 ERP_READS = ("open_items", "customers", "casework", "disputes", "timeline", "worklist")
 
 R = TypeVar("R")

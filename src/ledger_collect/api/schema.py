@@ -23,11 +23,15 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from ledger_collect.api.activities_schema import ActivityMutations
+from ledger_collect.api.agency_schema import AgencyMutations
 from ledger_collect.api.arguments import guard_arguments
 from ledger_collect.api.audit import AuditQuery
 from ledger_collect.api.contacts_schema import ContactMutations
 from ledger_collect.api.customers_schema import CustomerMutations, CustomerQuery
 from ledger_collect.api.disputes_schema import DisputeMutations
+from ledger_collect.api.dunning_proposal_schema import DunningProposalQuery
+from ledger_collect.api.dunning_schema import DunningMutations, DunningQuery
+from ledger_collect.api.email_templates_schema import EmailTemplateMutations, EmailTemplateQuery
 from ledger_collect.api.emails_schema import EmailMutations
 from ledger_collect.api.errors import (
     Conflict,
@@ -46,6 +50,7 @@ from ledger_collect.api.receivables_schema import ReceivableMutations
 from ledger_collect.api.reports_schema import ReportQuery
 from ledger_collect.api.resubmissions_schema import ResubmissionMutations
 from ledger_collect.api.strategies_schema import StrategyMutations
+from ledger_collect.api.teams_schema import TeamMutations, TeamQuery
 from ledger_collect.api.timeline_schema import TimelineQuery
 from ledger_collect.api.viewer import ViewerQuery
 from ledger_collect.api.worklist_schema import WorklistQuery
@@ -66,14 +71,16 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
-            WorklistQuery, ReportQuery, JobQuery):
+            WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery, DunningQuery,
+            DunningProposalQuery, JobQuery):
     pass
 
 
 @strawberry.type
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
-               StrategyMutations, JobMutations):
+               StrategyMutations, TeamMutations, EmailTemplateMutations, DunningMutations,
+               AgencyMutations, JobMutations):
     pass
 
 

@@ -6,7 +6,9 @@ A segment's strategy is its supervisors' business; the default strategy (no segm
 ranks every segment without one of its own, is the admin's. The change shows on the next
 worklist read: rankings are kept per set of active strategy versions, and the projector ranks
 the day with the new ones as soon as the change commits (a read before that ranks its list in
-the query).
+the query). A change that makes a version active also requests a run of the worklist
+generation (``jobs.worklists``), once it has committed: the segments it concerns get a new
+version of the day's list, ranked with it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ledger_collect.api.context import Info
 from ledger_collect.api.errors import Conflict, NotFound, Problem, RuleBroken, command_mutation
+from ledger_collect.api.generation_requests import generate_again
 from ledger_collect.api.permissions import Action, User, require, require_everywhere
 from ledger_collect.api.worklist_schema import CollectionStrategy
 from ledger_collect.commands import values
@@ -156,4 +159,6 @@ async def _change(info: Info, answer: type[StrategyPublished | StrategyActivated
         return NotFound(message=str(error), code=error.code)
     except StrategyError as error:
         return RuleBroken(message=str(error), code=error.code)
+    if strategy.active:
+        await generate_again(info, "a strategy change")
     return answer(strategy=CollectionStrategy.of(strategy))

@@ -19,6 +19,7 @@ import strawberry
 from ledger_collect.api.context import Info
 from ledger_collect.api.pages import After, BadUserInput, PageInfo
 from ledger_collect.api.permissions import Action, require
+from ledger_collect.projections.worklist import generated_lists
 from ledger_collect.projections.worklist import ranked_pages as ranking
 from ledger_collect.projections.worklist.ranking_sql import DayOutOfRangeError
 from ledger_collect.projections.worklist.strategy_rules import (
@@ -32,6 +33,8 @@ from ledger_collect.projections.worklist.strategy_versions import (
     strategy_version,
     strategy_versions,
 )
+
+date_type = date  # a field named date shadows the type in its class
 
 DEFAULT_PAGE = 50
 
@@ -84,6 +87,12 @@ class CollectionStrategy:
                    rules=[StrategyRule.of(rule) for rule in strategy.rules])
 
 
+@strawberry.type(description="A specialist away on the day of a generated list.")
+class AbsenceApplied:
+    specialist: str
+    substitute: str | None = strawberry.field(description="Null: nobody was named.")
+
+
 @strawberry.type(description="What one rule gave to an entry's score, and why.")
 class ScoreLine:
     rule: str
@@ -128,6 +137,24 @@ class WorklistEntry:
     next_follow_up: date | None = strawberry.field(
         description="The first open follow-up after the day: some invoices are to be "
                     "followed up later (a customer-level one keeps the customer off the list).")
+    tasks_due: int = strawberry.field(
+        description="Open follow-ups and activities of the customer due on the day (or before "
+                    "and not done yet): they bring a customer onto the list even with nothing "
+                    "overdue.")
+    ranked_score: int = strawberry.field(
+        description="The score the list was ranked by: on a generated list, when it was "
+                    "generated (`score` and the explanation read the facts now).")
+    assignment: str | None = strawberry.field(
+        description="On a generated list, why the customer is on it: own (its specialist's), "
+                    "substitute (of its absent specialist), unassigned (a share of the "
+                    "unassigned customers), owner_away (a share of those whose specialist is "
+                    "away with no substitute, or not in the team) or unplaced (nobody was "
+                    "present). Null on a list ranked as it is read.")
+    assigned_to: str | None = strawberry.field(
+        description="On a generated list: the customer's assigned specialist when it was "
+                    "generated (whom a substitute stands in for).")
+    list_version: int | None = strawberry.field(
+        description="On a generated list: the version of its segment's list of the day.")
 
     @strawberry.field(description="Every rule of the strategy, in order, with the points it "
                                   "gave.")
@@ -153,7 +180,9 @@ class WorklistEntry:
             broken_promises=facts.broken_promises(entry.as_of, strategy.recent_days),
             highest_dunning_level=facts.dunning_level, open_disputes=facts.open_disputes,
             disputed_amount=facts.disputed_amount, processed_today=entry.processed,
-            processed_by=list(entry.processed_by), next_follow_up=entry.next_follow_up)
+            processed_by=list(entry.processed_by), next_follow_up=entry.next_follow_up,
+            tasks_due=entry.tasks_due, ranked_score=entry.ranked[0], assignment=entry.assignment, assigned_to=entry.owner,
+            list_version=entry.list_version)
         node._entry = entry  # type: ignore[attr-defined]  # not a GraphQL field: see explanation
         return node
 
@@ -165,6 +194,40 @@ class WorklistEdge:
 
     cursor: str = strawberry.field(resolver=lambda root: root.node._entry.cursor)
     node: WorklistEntry
+
+
+@strawberry.type(description="A segment's worklist of a day as generated: the version now "
+                             "current, what it was made from and where its customers went.")
+class GeneratedWorklist:
+    segment: str
+    date: date_type
+    version: int = strawberry.field(description="Each generation of the day is a new version.")
+    strategy_code: str
+    strategy_version: int
+    team: bool = strawberry.field(description="False: the segment had no team; assignments "
+                                              "stood as they were.")
+    present: list[str] = strawberry.field(description="The specialists it was dealt over.")
+    absences: list[AbsenceApplied]
+    customers: int
+    own: int
+    substitute: int
+    unassigned: int
+    owner_away: int
+    unplaced: int = strawberry.field(description="Placed with nobody: no specialist present.")
+    generated_by: str
+    generated_at: datetime
+
+    @classmethod
+    def of(cls, found: generated_lists.ListRecord) -> GeneratedWorklist:
+        return cls(segment=found.segment, date=found.day, version=found.version,
+                   strategy_code=found.strategy_code, strategy_version=found.strategy_version,
+                   team=found.team, present=found.present,
+                   absences=[AbsenceApplied(specialist=a, substitute=s)
+                             for a, s in zip(found.absent, found.substitutes, strict=True)],
+                   customers=found.customers, own=found.own, substitute=found.substitute,
+                   unassigned=found.unassigned, owner_away=found.owner_away,
+                   unplaced=found.unplaced, generated_by=found.generated_by,
+                   generated_at=found.generated_at)
 
 
 @strawberry.type(description="A page of a worklist.")
@@ -186,6 +249,12 @@ class Worklist:
         self.counter = counter  # type: ignore[attr-defined]
         return self
 
+    @strawberry.field(description="The lists generated for the day, by segment (one query): "
+                                  "empty when the day's lists are ranked as they are read.")
+    async def generated(self, info: Info) -> list[GeneratedWorklist]:
+        return [GeneratedWorklist.of(found) for found in
+                await generated_lists.lists_of_day(info.context.pool, self.as_of)]
+
     @strawberry.field(description="The page's entries without their cursors.")
     def nodes(self) -> list[WorklistEntry]:
         return [edge.node for edge in self.edges]
@@ -197,7 +266,10 @@ class WorklistQuery:
                                   "(the viewer's own list unless `specialist` or `unassigned` "
                                   "says otherwise). Customers with a follow-up after the day "
                                   "are left out until then; those processed on the day are "
-                                  "left out unless `includeProcessed` (or `processedOnly`).")
+                                  "left out unless `includeProcessed` (or `processedOnly`). "
+                                  "On a day whose lists were generated, the list generated "
+                                  "for the specialist (`unassigned`: the customers placed "
+                                  "with nobody).")
     async def worklist(
             self, info: Info, specialist: str | None = None, unassigned: bool = False,
             as_of: Annotated[date | None, strawberry.argument(
@@ -222,7 +294,8 @@ class WorklistQuery:
         processed = "only" if processed_only else "include" if include_processed else "exclude"
         try:
             page = await ranking.worklist(context.pool, strategies, specialist=owner, as_of=day,
-                                          processed=processed, limit=first, after=after)
+                                          processed=processed, limit=first, after=after,
+                                          generated=strategy_code is None)
         except (ranking.CursorError, DayOutOfRangeError) as error:
             raise BadUserInput(str(error)) from None
         edges = [WorklistEdge(node=WorklistEntry.of(e)) for e in page.entries]
@@ -234,7 +307,7 @@ class WorklistQuery:
                                start_cursor=page.entries[0].cursor if edges else None,
                                end_cursor=page.entries[-1].cursor if edges else None),
         ).counting(partial(ranking.count, context.pool, strategies, specialist=owner,
-                           as_of=day, processed=processed))
+                           as_of=day, processed=processed, generated=strategy_code is None))
 
     @strawberry.field(description="Stored collection strategy versions (of one code, or all), "
                                   "newest first; old versions stay readable.")

@@ -1,5 +1,6 @@
-"""A specialist's casework: disputes, follow-ups (resubmissions), customer contacts, collection
-emails and activities.
+"""A specialist's casework: disputes, follow-ups (resubmissions), customer contacts and
+activities. Collection emails have their own module (``email_commands``); their commands are
+named here too, where the casework's callers have always found them.
 
 Each command function takes the batch, the command's arguments, the actor and the business date;
 it loads what it needs and lets the aggregates decide every rule before anything is recorded, so
@@ -9,19 +10,25 @@ return the new record's id (uuid4).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from ledger_collect.commands.email_commands import (  # noqa: F401 - named here too
+    correct_and_resend_email,
+    create_email,
+    mark_email_failed,
+    mark_email_partly_sent,
+    mark_email_sent,
+)
 from ledger_collect.commands.values import UNCHECKED, checked
 from ledger_collect.domain.activity import Activity
 from ledger_collect.domain.base import ZERO, CollectionsAggregate, NotFoundError
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase, WrongCustomerError
-from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.resubmission import Resubmission
 
@@ -205,52 +212,6 @@ def link_to_contact(batch: Batch, contact_id: UUID, *, promise_ids: Iterable[UUI
     return contact.link(promise_ids=wanted["promise"], dispute_ids=wanted["dispute"],
                         resubmission_ids=wanted["resubmission"], actor=actor,
                         business_date=business_date)
-
-
-# -- collection emails -------------------------------------------------------------------------
-@checked(contact_id=UNCHECKED)
-def create_email(batch: Batch, customer_id: UUID, *, to: Iterable[str], cc: Iterable[str] = (),
-                 bcc: Iterable[str] = (), template: str, attachments: Iterable[str] = (),
-                 zipped: bool = False, contact_id: UUID | None = None, actor: str,
-                 business_date: date) -> UUID:
-    """A pending email to the customer (optionally the summary of a recorded conversation)."""
-    _customer(batch, customer_id)
-    if contact_id is not None and _contact(batch, contact_id).customer_id != customer_id:
-        raise WrongCustomerError(f"customer contact {contact_id} concerns another customer")
-    email = CollectionEmail.create(customer_id=customer_id, to=to, cc=cc, bcc=bcc,
-                                   template=template, attachments=attachments, zipped=zipped,
-                                   contact_id=contact_id, actor=actor,
-                                   business_date=business_date)
-    return batch.add(email).id
-
-
-def _email(batch: Batch, email_id: UUID) -> CollectionEmail:
-    return batch.get(CollectionEmail, email_id, "email")
-
-
-@checked
-def mark_email_sent(batch: Batch, email_id: UUID, *, actor: str, business_date: date) -> None:
-    _email(batch, email_id).mark_sent(actor=actor, business_date=business_date)
-
-
-@checked
-def mark_email_failed(batch: Batch, email_id: UUID, error: str, *, actor: str,
-                      business_date: date) -> None:
-    _email(batch, email_id).mark_failed(error, actor=actor, business_date=business_date)
-
-
-@checked
-def mark_email_partly_sent(batch: Batch, email_id: UUID, failures: Mapping[str, str], *,
-                           actor: str, business_date: date) -> None:
-    _email(batch, email_id).mark_partly_sent(failures, actor=actor, business_date=business_date)
-
-
-@checked
-def correct_and_resend_email(batch: Batch, email_id: UUID, *, to: Iterable[str],
-                             cc: Iterable[str] = (), bcc: Iterable[str] = (), actor: str,
-                             business_date: date) -> None:
-    _email(batch, email_id).correct_and_resend(to=to, cc=cc, bcc=bcc, actor=actor,
-                                               business_date=business_date)
 
 
 # -- activities --------------------------------------------------------------------------------

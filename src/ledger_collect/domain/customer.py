@@ -17,6 +17,7 @@ from ledger_collect.domain.base import (
     email_address,
     money,
 )
+from ledger_collect.domain.dunning_block import DUNNING_ROLE, DunningBlock, check_blocked
 
 RISK_CLASSES = ("A", "B", "C", "D", "E")  # A: lowest risk
 
@@ -28,7 +29,8 @@ class UnknownContactError(NotFoundError, code="NOT_FOUND"):
 class Customer(CollectionsAggregate):
     TOPIC = "ledger_collect.Customer"
     PERSONAL = {"ContactAdded": ("name", "email", "phone"),
-                "ContactChanged": ("name", "email", "phone"), "NoteAdded": ("text",)}
+                "ContactChanged": ("name", "email", "phone"), "NoteAdded": ("text",),
+                "DunningBlocked": ("reason",)}
 
     @staticmethod
     def create_id(number: str, **_: Any) -> UUID:
@@ -101,6 +103,8 @@ class Customer(CollectionsAggregate):
         self.removed_contact_ids: set[str] = set()
         self.default_contact_id: str | None = None
         self.notes: dict[str, str] = {}
+        self.dunning_block: DunningBlock | None = None
+        self.dunning_procedure: str | None = None
 
     # -- master data -------------------------------------------------------------------------
     def update_master_data(self, *, source_id: str, actor: str, business_date: date,
@@ -220,6 +224,48 @@ class Customer(CollectionsAggregate):
     @event("NoteAdded", topic="ledger_collect.Customer.NoteAdded")
     def _note_added(self, note_id: str, text: str, actor: str, business_date: date) -> None:
         self.notes[note_id] = text
+
+
+    # -- dunning ---------------------------------------------------------------------------
+    def dunning_contact(self) -> tuple[str, str | None] | None:
+        """The person dunning letters go to: the contact whose role is "dunning", else the
+        default contact; with their address (None: they have none)."""
+        for contact_id, contact in self.contacts.items():
+            if (contact.get("role") or "").strip().lower() == DUNNING_ROLE:
+                return contact_id, contact.get("email")
+        if self.default_contact_id is None:
+            return None
+        return self.default_contact_id, self.contacts[self.default_contact_id].get("email")
+
+    def block_dunning(self, reason: str, until: date | None, *, actor: str,
+                      business_date: date) -> None:
+        """No letter to this customer until it is released (or through ``until``)."""
+        block = DunningBlock.of(reason, until, business_date)
+        self._dunning_blocked(reason=block.reason, until=until, actor=actor,
+                              business_date=business_date)
+
+    @event("DunningBlocked", topic="ledger_collect.Customer.DunningBlocked")
+    def _dunning_blocked(self, reason: str, until: date | None, actor: str,
+                         business_date: date) -> None:
+        self.dunning_block = DunningBlock(reason, until, business_date, actor)
+
+    def release_dunning_block(self, *, actor: str, business_date: date) -> None:
+        check_blocked(self.dunning_block, business_date, f"customer {self.number}")
+        self._dunning_block_released(actor=actor, business_date=business_date)
+
+    @event("DunningBlockReleased", topic="ledger_collect.Customer.DunningBlockReleased")
+    def _dunning_block_released(self, actor: str, business_date: date) -> None:
+        self.dunning_block = None
+
+    def set_dunning_procedure(self, code: str | None, *, actor: str,
+                              business_date: date) -> None:
+        """The customer's own procedure (checked by the caller); None: its segment's."""
+        if code != self.dunning_procedure:
+            self._dunning_procedure_set(code=code, actor=actor, business_date=business_date)
+
+    @event("DunningProcedureSet", topic="ledger_collect.Customer.DunningProcedureSet")
+    def _dunning_procedure_set(self, code: str | None, actor: str, business_date: date) -> None:
+        self.dunning_procedure = code
 
 
 def _person(name: str, email: str | None) -> str:

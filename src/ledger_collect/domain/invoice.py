@@ -26,6 +26,7 @@ from ledger_collect.domain.base import (
     money,
     positive,
 )
+from ledger_collect.domain.dunning_block import DunningBlock, check_blocked
 
 OPEN, CLEARED, WRITTEN_OFF = "open", "cleared", "written_off"
 
@@ -41,6 +42,7 @@ class OverpaymentError(DomainError):
 
 class Invoice(CollectionsAggregate):
     TOPIC = "ledger_collect.Invoice"
+    PERSONAL = {"DunningBlocked": ("reason",)}
 
     @staticmethod
     def create_id(document_number: str, **_: Any) -> UUID:
@@ -84,6 +86,8 @@ class Invoice(CollectionsAggregate):
         self.open_promise_id: UUID | None = None
         self.promise_ids: list[UUID] = []  # every promise ever made on it, oldest first
         self.dispute_ids: set[UUID] = set()
+        self.dunning_block: DunningBlock | None = None
+        self.agency_case_id: UUID | None = None
 
     # -- what it amounts to ------------------------------------------------------------------
     @property
@@ -230,10 +234,63 @@ class Invoice(CollectionsAggregate):
                                    business_date=business_date)
         return self.dunning_level
 
+    def raise_dunning_level_to(self, level: int, *, actor: str, business_date: date) -> bool:
+        """A dunning letter announcing ``level`` reached the customer: the invoice's level
+        rises to it. Never down, never twice (already at ``level`` or above: nothing), and not
+        on a closed invoice (paid or cleared while the letter was on its way). False when
+        nothing was recorded."""
+        if level <= self.dunning_level or not self.is_open:
+            return False
+        self._dunning_level_raised(level=level, actor=actor, business_date=business_date)
+        return True
+
     @event("DunningLevelRaised", topic="ledger_collect.Invoice.DunningLevelRaised")
     def _dunning_level_raised(self, level: int, actor: str, business_date: date) -> None:
         self.dunning_level = level
         self.last_dunned_on = business_date
+
+    def block_dunning(self, reason: str, until: date | None, *, actor: str,
+                      business_date: date) -> None:
+        """No letter about this invoice until released (or through ``until``)."""
+        self.check_open("it is not dunned")
+        block = DunningBlock.of(reason, until, business_date)
+        self._dunning_blocked(customer_id=self.customer_id, reason=block.reason, until=until,
+                              actor=actor, business_date=business_date)
+
+    @event("DunningBlocked", topic="ledger_collect.Invoice.DunningBlocked")
+    def _dunning_blocked(self, customer_id: UUID, reason: str, until: date | None, actor: str,
+                         business_date: date) -> None:
+        self.dunning_block = DunningBlock(reason, until, business_date, actor)
+
+    def release_dunning_block(self, *, actor: str, business_date: date) -> None:
+        check_blocked(self.dunning_block, business_date, f"invoice {self.document_number}")
+        self._dunning_block_released(customer_id=self.customer_id, actor=actor,
+                                     business_date=business_date)
+
+    @event("DunningBlockReleased", topic="ledger_collect.Invoice.DunningBlockReleased")
+    def _dunning_block_released(self, customer_id: UUID, actor: str,
+                                business_date: date) -> None:
+        self.dunning_block = None
+
+    def hand_to_agency(self, case_id: UUID, *, actor: str, business_date: date) -> None:
+        """The item goes to a collection agency (locked from dunning until it returns)."""
+        self.check_open("it cannot go to an agency")
+        if self.agency_case_id is not None:
+            raise ValidationError(f"invoice {self.document_number} is with a collection agency "
+                                  f"already (case {self.agency_case_id})")
+        self._handed_to_agency(case_id=case_id, actor=actor, business_date=business_date)
+
+    @event("HandedToAgency", topic="ledger_collect.Invoice.HandedToAgency")
+    def _handed_to_agency(self, case_id: UUID, actor: str, business_date: date) -> None:
+        self.agency_case_id = case_id
+
+    def return_from_agency(self, case_id: UUID, *, actor: str, business_date: date) -> None:
+        if self.agency_case_id == case_id:
+            self._returned_from_agency(case_id=case_id, actor=actor, business_date=business_date)
+
+    @event("ReturnedFromAgency", topic="ledger_collect.Invoice.ReturnedFromAgency")
+    def _returned_from_agency(self, case_id: UUID, actor: str, business_date: date) -> None:
+        self.agency_case_id = None
 
     def link_promise(self, promise_id: UUID, *, actor: str, business_date: date) -> None:
         """Remember the one unconfirmed promise on this invoice (saved with the promise, so

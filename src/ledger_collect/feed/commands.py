@@ -11,11 +11,14 @@ from functools import lru_cache
 from uuid import UUID
 
 from ledger_collect.commands import Batch
+from ledger_collect.commands import agency_commands as agency
 from ledger_collect.commands import receivable_commands as receivables
 from ledger_collect.domain.credit import CustomerCredit
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.feed.records import (
+    AgencyPaymentRecord,
+    AgencyStatusRecord,
     ClearingRecord,
     ContactRecord,
     CreditMemoRecord,
@@ -47,6 +50,10 @@ def needed_ids(record: Record) -> list[UUID]:
     if isinstance(record, PaymentRecord):
         ids = [customer(record.customer)] + [invoice(n) for n, _ in record.allocations]
         return ids + ([CustomerCredit.create_id(record.source_id)] if record.unapplied else [])
+    if isinstance(record, AgencyStatusRecord):
+        return [record.case]
+    if isinstance(record, AgencyPaymentRecord):
+        return [record.case, customer(record.customer), invoice(record.invoice)]
     assert isinstance(record, (PaymentReversalRecord, ClearingRecord, WriteOffRecord))
     return [invoice(record.invoice)]
 
@@ -90,6 +97,16 @@ def apply_record(batch: Batch, record: Record, *, actor: str, today: date) -> No
         receivables.write_off_invoice(batch, source_id=record.source_id,
                                       invoice_number=record.invoice, reason=record.reason,
                                       actor=actor, business_date=record.date)
+    elif isinstance(record, AgencyStatusRecord):
+        agency.report_agency_status(batch, source_id=record.source_id, case_id=record.case,
+                                    status=record.status, note=record.note, actor=actor,
+                                    business_date=record.date)
+    elif isinstance(record, AgencyPaymentRecord):
+        agency.record_agency_payment(
+            batch, source_id=record.source_id, case_id=record.case,
+            customer_number=record.customer, invoice_number=record.invoice,
+            amount=record.amount, currency=record.currency, payment_date=record.date,
+            actor=actor, business_date=record.date)
     else:  # pragma: no cover - parse_record makes only the kinds above
         raise TypeError(f"no command for {type(record).__name__}")
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from ledger_collect.commands import values
 from ledger_collect.domain.base import ZERO, DomainError, ValidationError, currency_code, money
@@ -35,6 +36,9 @@ FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "payment_reversal": (("invoice", "payment", "date"), ()),
     "clearing": (("invoice", "date"), ()),
     "write_off": (("invoice", "date"), ("reason",)),
+    # from a collection agency's file (see the README's agency section)
+    "agency_status": (("case", "status", "date"), ("note",)),
+    "agency_payment": (("case", "customer", "invoice", "amount", "currency", "date"), ()),
 }
 
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
@@ -136,6 +140,24 @@ class ClearingRecord(Record):
 class WriteOffRecord(Record):
     invoice: str
     reason: str
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyStatusRecord(Record):
+    case: UUID
+    status: str
+    note: str | None
+    date: date
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyPaymentRecord(Record):
+    case: UUID
+    customer: str
+    invoice: str
+    amount: Decimal
+    currency: str
     date: date
 
 
@@ -341,6 +363,28 @@ def _write_off(raw: Mapping[str, Any], kind: str, line: int, source_id: str) -> 
                           date=_date(raw, "date"))
 
 
+def _case(raw: Mapping[str, Any]) -> UUID:
+    text = _required(raw, "case")
+    try:
+        return UUID(text)
+    except ValueError:
+        raise RecordError(f"field 'case' is not an agency case id: {text!r}") from None
+
+
+def _agency_status(raw: Mapping[str, Any], kind: str, line: int, source_id: str) -> Record:
+    return AgencyStatusRecord(kind, line, source_id, case=_case(raw),
+                              status=_required(raw, "status").lower(), note=_text(raw, "note"),
+                              date=_date(raw, "date"))
+
+
+def _agency_payment(raw: Mapping[str, Any], kind: str, line: int, source_id: str) -> Record:
+    return AgencyPaymentRecord(kind, line, source_id, case=_case(raw),
+                               customer=_required(raw, "customer"),
+                               invoice=_required(raw, "invoice"), amount=_amount(raw, "amount"),
+                               currency=_currency(raw), date=_date(raw, "date"))
+
+
 _BUILDERS = {"customer": _customer, "contact": _contact, "invoice": _invoice,
              "credit_memo": _credit_memo, "payment": _payment, "payment_reversal": _reversal,
-             "clearing": _clearing, "write_off": _write_off}
+             "clearing": _clearing, "write_off": _write_off, "agency_status": _agency_status,
+             "agency_payment": _agency_payment}

@@ -14,10 +14,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ledger_collect.domain.base import NotFoundError
+from ledger_collect.jobs.dunning_jobs import run_dunning
+from ledger_collect.jobs.emails import send_email, send_pending_emails
 from ledger_collect.jobs.promise_valuation import value_open_promises
 from ledger_collect.jobs.rankings import rank_worklists
+from ledger_collect.jobs.worklists import generate_worklists
 
 Body = Callable[..., dict[str, int]]
+#: The per-item job that sends one email: requested when an email is created or re-sent.
+SEND_EMAIL = "send-email"
 
 
 class UnknownJobError(NotFoundError, code="NOT_FOUND"):
@@ -51,6 +56,14 @@ JOBS: dict[str, Job] = _table(
         "value every promise whose window has ended: kept, partially kept or broken"),
     Job("worklist-rankings", rank_worklists,
         "rank the day's worklists with the active strategies"),
+    Job("worklist-generation", generate_worklists,
+        "generate each segment's worklist of the day, spread over the specialists present"),
+    Job(SEND_EMAIL, send_email, "send one collection email over SMTP and record the answer",
+        item="email_id", time_limit_seconds=300),
+    Job("emails", send_pending_emails,
+        "send the collection emails still pending whose own job was lost or gave up"),
+    Job("dunning-run", run_dunning,
+        "issue the day's dunning letters and pre-due reminders, each a collection email"),
 )
 
 

@@ -43,6 +43,9 @@ class Due:
 SCHEDULE: tuple[Due, ...] = (
     Due("promise-valuation", "30 5 * * *", "morning"),
     Due("worklist-rankings", "0 6 * * *", "morning"),
+    Due("worklist-generation", "15 6 * * *", "morning"),  # reads the day's ranking of 6:00
+    Due("dunning-run", "30 6 * * *", "morning"),  # after the valuation: broken promises' items
+    Due("emails", "*/5 * * * *", "emails"),
 )
 
 

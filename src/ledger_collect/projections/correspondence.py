@@ -1,8 +1,9 @@
-"""Correspondence: collection emails and customer contacts (conversations), one row each.
+"""Correspondence: collection emails and customer contacts (conversations), one row each, and
+the email templates saved (the latest version of each).
 
 Writer: the records a page touches are loaded with one query per table, folded in memory and
 written back with one upsert per table. Readers: ``emails_by_customer`` and
-``customer_contacts_by_customer`` for the customer overview's loaders.
+``customer_contacts_by_customer`` for the customer overview's loaders; ``saved_templates``.
 
 Once a customer's data key is erased, the personal fields of these events replay as
 ``"[erased]"`` — a recipient list as that one string — and are stored so; readers hand
@@ -22,6 +23,7 @@ import psycopg
 
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
+from ledger_collect.domain.email_template import EmailTemplate
 from ledger_collect.projections import Projection
 from ledger_collect.projections.rows import PageRows, grouped_part
 from ledger_collect.projections.tables import Json, Key, Table
@@ -44,6 +46,8 @@ class EmailRecord:
     created_on: date
     created_by: str
     status_on: date
+    language: str
+    level: int | None  # the dunning level of a dunning letter
 
     @property
     def to(self) -> list[str]:
@@ -78,6 +82,21 @@ class CustomerContactRecord:
     resubmission_ids: list[UUID]
 
 
+@dataclass(frozen=True)
+class EmailTemplateRecord:
+    """A saved email template as it stands (its id follows from key, language and level)."""
+
+    id: UUID
+    key: str
+    language: str
+    level: int | None
+    subject: str
+    body: str
+    revision: int
+    saved_by: str
+    saved_on: date
+
+
 def _listed(value: Any) -> list[str]:
     """A list as stored, or the one string an erased list replays as."""
     return list(value) if isinstance(value, list) else [str(value)]
@@ -85,14 +104,16 @@ def _listed(value: Any) -> list[str]:
 
 EMAIL_TABLE = Table("collection_emails", EmailRecord)
 CONTACT_TABLE = Table("customer_contacts", CustomerContactRecord)
+TEMPLATE_TABLE = Table("email_templates", EmailTemplateRecord)
 
 
 class Correspondence(Projection):
     name = "correspondence"
-    declared = (EMAIL_TABLE, CONTACT_TABLE)
+    declared = (EMAIL_TABLE, CONTACT_TABLE, TEMPLATE_TABLE)
     handles = (CollectionEmail.Created, CollectionEmail.Sent, CollectionEmail.Failed,
                CollectionEmail.PartlySent, CollectionEmail.Corrected,
-               CustomerContact.Recorded, CustomerContact.Linked)
+               CustomerContact.Recorded, CustomerContact.Linked,
+               EmailTemplate.Saved, EmailTemplate.Changed)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
         page = PageRows(conn, self.declared)
@@ -109,7 +130,8 @@ def _email_created(e: Any) -> dict[str, Any]:
             "status": "pending", "attempt": 1, "recipients": _recipients(e),
             "attachments": list(e.attachments), "zipped": e.zipped, "contact_id": e.contact_id,
             "last_error": None, "failures": None, "created_on": e.business_date,
-            "created_by": e.actor, "status_on": e.business_date}
+            "created_by": e.actor, "status_on": e.business_date,
+            "language": getattr(e, "language", "en"), "level": getattr(e, "level", None)}
 
 
 def _email_status(status: str, **fields: Any) -> Any:
@@ -138,9 +160,21 @@ def _linked(row: dict[str, Any], e: Any) -> None:
         row[kind] = [*row[kind], *getattr(e, kind)]
 
 
+def _template_saved(e: Any) -> dict[str, Any]:
+    return {"id": e.originator_id, "key": e.key, "language": e.language, "level": e.level,
+            "subject": e.subject, "body": e.body, "revision": 1, "saved_by": e.actor,
+            "saved_on": e.business_date}
+
+
+def _template_changed(row: dict[str, Any], e: Any) -> None:
+    row.update(subject=e.subject, body=e.body, revision=row["revision"] + 1, saved_by=e.actor,
+               saved_on=e.business_date)
+
+
 _CREATED: dict[type, Any] = {
     CollectionEmail.Created: _email_created,
     CustomerContact.Recorded: _contact_recorded,
+    EmailTemplate.Saved: _template_saved,
 }
 _FOLD: dict[type, Any] = {
     CollectionEmail.Sent: _email_status("sent"),
@@ -148,9 +182,11 @@ _FOLD: dict[type, Any] = {
     CollectionEmail.PartlySent: _email_status("partly_sent", failures=lambda e: e.failures),
     CollectionEmail.Corrected: _corrected,
     CustomerContact.Linked: _linked,
+    EmailTemplate.Changed: _template_changed,
 }
-_TABLE = {cls: (EMAIL_TABLE if cls.__qualname__.startswith("CollectionEmail.")
-                else CONTACT_TABLE) for cls in Correspondence.handles}
+_TABLES = {"CollectionEmail": EMAIL_TABLE, "CustomerContact": CONTACT_TABLE,
+           "EmailTemplate": TEMPLATE_TABLE}
+_TABLE = {cls: _TABLES[cls.__qualname__.partition(".")[0]] for cls in Correspondence.handles}
 assert set(_CREATED) | set(_FOLD) == set(Correspondence.handles)
 
 
@@ -172,3 +208,17 @@ CONVERSATIONS = grouped_part(CONTACT_TABLE, order="contact_date DESC, recorded_o
 #: Batched readers, for per-request loaders: one query for many keys.
 emails_by_customer = EMAILS.fetch
 customer_contacts_by_customer = CONVERSATIONS.fetch
+
+
+async def saved_templates(pool: Any) -> list[EmailTemplateRecord]:
+    """Every saved email template (its latest version), by key, language and level."""
+    rows = await pool.fetch(f"SELECT {TEMPLATE_TABLE.select()} FROM {TEMPLATE_TABLE.name} "
+                            f"ORDER BY key, language, level NULLS FIRST")
+    return [TEMPLATE_TABLE.make(row) for row in rows]
+
+
+def pending_email_ids(conn: psycopg.Connection[Any]) -> list[UUID]:
+    """Ids of the emails the model shows pending, oldest first (for the mailer's sweep)."""
+    rows = conn.execute(f"SELECT id FROM {EMAIL_TABLE.name} WHERE status = 'pending' "
+                        f"ORDER BY status_on, id").fetchall()
+    return [row[0] for row in rows]

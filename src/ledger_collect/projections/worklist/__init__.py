@@ -10,11 +10,13 @@ Writer (the projector's side):
     ``event_fold``         how each event changes those rows
     ``customer_figures``   the per-customer figures the ranking reads, recomputed
     ``day_rankings``       the day's rankings: built, kept in step, dropped (projector or job)
+    ``generated_lists``    the day's generated lists (``DailyWorklist``), and their rows' SQL
 Shared by both sides:
     ``ranking_sql``        who is on a list on a day, and in which order
 Readers (the API's side, asyncpg, read-only):
     ``ranked_pages``       a page of a list, its size, its cursors
     ``amounts_to_collect`` the amount to be collected on a day (the customer overview's too)
+    ``segment_rankings``   each segment's customers to work on a day (the generation's input)
 
 Tables: ``projections/worklist.sql``.
 """

@@ -1,6 +1,6 @@
 """The per-customer figures the worklist ranking reads, recomputed from the worklist's own rows:
 open amounts by due date (running totals), the oldest due date, the highest dunning level, open
-disputes and their amount, customer-level follow-ups.
+disputes and their amount, customer-level follow-ups, the first open follow-up or activity.
 
 One statement for many customers. Its parts are materialized once each and every join is
 restricted to the customers asked for: without statistics (a model being rebuilt has none) the
@@ -46,18 +46,27 @@ follow AS MATERIALIZED (
     SELECT customer_id, array_agg(follow_up_date ORDER BY follow_up_date) AS dates
     FROM worklist_follow_ups
     WHERE customer_id = ANY(%(ids)s::uuid[]) AND open AND cardinality(invoice_ids) = 0
+    GROUP BY customer_id),
+tasks AS MATERIALIZED (
+    SELECT customer_id, min(day) AS first FROM (
+        SELECT customer_id, follow_up_date AS day FROM worklist_follow_ups
+        WHERE customer_id = ANY(%(ids)s::uuid[]) AND open
+        UNION ALL
+        SELECT customer_id, due_date FROM worklist_activities
+        WHERE customer_id = ANY(%(ids)s::uuid[]) AND open) AS t
     GROUP BY customer_id)
 UPDATE worklist_customers c SET
     due_dates = coalesce(dues.due_dates, '{}'), open_by_due = coalesce(dues.open_by_due, '{}'),
     oldest_due = dues.oldest_due, open_amount = coalesce(dues.open_amount, 0),
     dunning_level = coalesce(levels.level, 0), open_disputes = coalesce(disputes.n, 0),
     disputed_amount = coalesce(disputes.amount, 0), follow_ups = coalesce(follow.dates, '{}'),
-    resubmitted_until = follow.dates[cardinality(follow.dates)]
+    resubmitted_until = follow.dates[cardinality(follow.dates)], tasks_from = tasks.first
 FROM target t
 LEFT JOIN dues ON dues.customer_id = t.id
 LEFT JOIN levels ON levels.customer_id = t.id
 LEFT JOIN disputes ON disputes.customer_id = t.id
 LEFT JOIN follow ON follow.customer_id = t.id
+LEFT JOIN tasks ON tasks.customer_id = t.id
 WHERE c.id = t.id AND c.id = ANY(%(ids)s::uuid[])
 """
 

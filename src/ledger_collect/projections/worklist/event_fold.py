@@ -17,6 +17,7 @@ from uuid import UUID
 import psycopg
 
 from ledger_collect.domain import dispute, promise
+from ledger_collect.domain.activity import Activity
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase
@@ -26,6 +27,7 @@ from ledger_collect.domain.promise import BROKEN, PARTIALLY_KEPT, PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections.rows import PageRows
 from ledger_collect.projections.worklist.model_tables import (
+    ACTIVITY_TABLE,
     CUSTOMER_TABLE,
     DISPUTE_TABLE,
     FOLLOW_UP_TABLE,
@@ -66,9 +68,11 @@ class WorklistPage(PageRows):
     and the casework that marks customers processed, by customer and day."""
 
     def __init__(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
-        super().__init__(conn, (CUSTOMER_TABLE, ITEM_TABLE, DISPUTE_TABLE, FOLLOW_UP_TABLE))
+        super().__init__(conn, (CUSTOMER_TABLE, ITEM_TABLE, DISPUTE_TABLE, FOLLOW_UP_TABLE,
+                                ACTIVITY_TABLE))
         self.customers, self.items = self[CUSTOMER_TABLE], self[ITEM_TABLE]
         self.disputes, self.follow_ups = self[DISPUTE_TABLE], self[FOLLOW_UP_TABLE]
+        self.activities = self[ACTIVITY_TABLE]
         self.recounted: set[UUID] = set()
         self.processed: dict[tuple[UUID, date], tuple[set[str], int]] = {}
         self.customers.load(customer_of(e) for e in events if type(e) in _CUSTOMER_EVENTS)
@@ -76,6 +80,7 @@ class WorklistPage(PageRows):
                         for e in events if type(e) in _ITEM_EVENTS)
         self.disputes.load(e.originator_id for e in events if type(e) in _DISPUTE_EVENTS)
         self.follow_ups.load(e.originator_id for e in events if type(e) in _FOLLOW_UP_EVENTS)
+        self.activities.load(e.originator_id for e in events if type(e) in _ACTIVITY_EVENTS)
 
     def processed_by(self, customer_id: UUID, event: Any) -> None:
         actors, count = self.processed.get((customer_id, event.business_date), (set(), 0))
@@ -83,10 +88,11 @@ class WorklistPage(PageRows):
         self.processed[(customer_id, event.business_date)] = (actors, count + 1)
 
     def affected(self) -> set[UUID]:
-        """The customers whose figures must be recomputed: those of the items, disputes and
-        follow-ups the page created, changed or removed, and those whose currency changed."""
+        """The customers whose figures must be recomputed: those of the items, disputes,
+        follow-ups and activities the page created, changed or removed, and those whose
+        currency changed."""
         found = set(self.recounted)
-        for rows in (self.items, self.disputes, self.follow_ups):
+        for rows in (self.items, self.disputes, self.follow_ups, self.activities):
             found.update([rows.rows[key]["customer_id"] for key in rows.changed])
         found.update([row["customer_id"] for row in self.items.removed.values()])
         return found
@@ -215,6 +221,20 @@ def _follow_up_completed(page: WorklistPage, e: Any) -> None:
         row["open"] = False
 
 
+def _activity_created(page: WorklistPage, e: Any) -> None:
+    page.activities.add({"id": e.originator_id, "customer_id": e.customer_id,
+                         "due_date": e.due_date, "open": True})
+
+
+def _activity_changed(**change: Any) -> Any:
+    def fold(page: WorklistPage, e: Any) -> None:
+        row = page.activities.get(e.originator_id)
+        if row is not None:
+            row.update({key: getattr(e, value) if isinstance(value, str) else value
+                        for key, value in change.items()})
+    return fold
+
+
 FOLD: dict[type, Any] = {
     Customer.Registered: _registered,
     Customer.MasterDataChanged: _master_data_changed,
@@ -241,6 +261,9 @@ FOLD: dict[type, Any] = {
     Resubmission.Created: _follow_up_created,
     Resubmission.Moved: _follow_up_moved,
     Resubmission.Completed: _follow_up_completed,
+    Activity.Created: _activity_created,
+    Activity.Rescheduled: _activity_changed(due_date="due_date"),
+    Activity.Closed: _activity_changed(open=False),
 }
 
 
@@ -256,3 +279,4 @@ _INVOICE_EVENTS = of_aggregate(Invoice) - {Invoice.Posted}
 _ITEM_EVENTS = _INVOICE_EVENTS | of_aggregate(PromiseToPay)
 _DISPUTE_EVENTS = of_aggregate(DisputeCase) - {DisputeCase.Opened}
 _FOLLOW_UP_EVENTS = of_aggregate(Resubmission) - {Resubmission.Created}
+_ACTIVITY_EVENTS = of_aggregate(Activity) - {Activity.Created}

@@ -36,6 +36,7 @@ class WorklistCustomer:
     disputed_amount: Decimal = filled_in_sql()
     follow_ups: list[date] = filled_in_sql()
     resubmitted_until: date | None = filled_in_sql()
+    tasks_from: date | None = filled_in_sql()  # the first open follow-up or activity
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,17 @@ class WorklistFollowUp:
 
 
 @dataclass(frozen=True)
+class WorklistActivity:
+    """A task about a customer: while open, it brings the customer onto the list from its
+    due date on."""
+
+    id: UUID
+    customer_id: UUID
+    due_date: date
+    open: bool
+
+
+@dataclass(frozen=True)
 class WorklistProcessed:
     """Casework recorded for a customer on a business day, and by whom."""
 
@@ -87,4 +99,5 @@ CUSTOMER_TABLE = Table("worklist_customers", WorklistCustomer)
 ITEM_TABLE = Table("worklist_items", WorklistItem)
 DISPUTE_TABLE = Table("worklist_disputes", WorklistDispute)
 FOLLOW_UP_TABLE = Table("worklist_follow_ups", WorklistFollowUp)
+ACTIVITY_TABLE = Table("worklist_activities", WorklistActivity)
 PROCESSED_TABLE = Table("worklist_processed", WorklistProcessed, key=("customer_id", "day"))

@@ -9,6 +9,9 @@ for the invoices cleared or written off), and then the per-customer figures the 
 are recomputed in one statement for the customers the page touched (``customer_figures``; while
 the model is built from zero, once for every customer after the last page).
 
+The day's generated lists (``DailyWorklist`` events) are written by ``generated_lists``: the
+lists read them on a day that has them.
+
 Casework recorded on a customer on a business day — a contact, a promise made or withdrawn, a
 dispute opened or annotated, a follow-up set, moved or completed, a note, an email — marks the
 customer "processed" on that day, with who did it.
@@ -27,6 +30,7 @@ from uuid import UUID
 
 import psycopg
 
+from ledger_collect.domain.activity import Activity
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.dispute import DisputeCase
@@ -38,7 +42,14 @@ from ledger_collect.projections import Projection, in_order
 from ledger_collect.projections.worklist import event_fold
 from ledger_collect.projections.worklist.customer_figures import recompute
 from ledger_collect.projections.worklist.day_rankings import keep_rankings_current, rescore
+from ledger_collect.projections.worklist.generated_lists import (
+    ENTRY_TABLE,
+    LIST_EVENTS,
+    LIST_TABLE,
+    write_lists,
+)
 from ledger_collect.projections.worklist.model_tables import (
+    ACTIVITY_TABLE,
     CUSTOMER_TABLE,
     DISPUTE_TABLE,
     FOLLOW_UP_TABLE,
@@ -51,7 +62,8 @@ from ledger_collect.projections.worklist.strategy_versions import STRATEGIES_CHA
 
 class Worklist(Projection):
     name = "worklist"
-    declared = (CUSTOMER_TABLE, ITEM_TABLE, DISPUTE_TABLE, FOLLOW_UP_TABLE, PROCESSED_TABLE)
+    declared = (CUSTOMER_TABLE, ITEM_TABLE, DISPUTE_TABLE, FOLLOW_UP_TABLE, ACTIVITY_TABLE,
+                PROCESSED_TABLE, LIST_TABLE, ENTRY_TABLE)
     #: The day's rankings: a cache, not part of what a rebuild must equal.
     caches = ("worklist_snapshots", "worklist_scores")
     handles = (
@@ -65,7 +77,8 @@ class Worklist(Projection):
         DisputeCase.Opened, DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice,
         DisputeCase.Resolved, DisputeCase.Closed, DisputeCase.NoteAdded,
         Resubmission.Created, Resubmission.Moved, Resubmission.Completed,
-        CustomerContact.Recorded, CollectionEmail.Created)
+        Activity.Created, Activity.Rescheduled, Activity.Closed,
+        CustomerContact.Recorded, CollectionEmail.Created, *LIST_EVENTS)
     #: A collection strategy published or activated: the day is ranked again at once.
     upkeep_channels = (STRATEGIES_CHANGED,)
 
@@ -74,6 +87,10 @@ class Worklist(Projection):
         self.today = today  # the business date, as the API's (the server's local date)
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:
+        lists = [e for e in events if type(e) in _LISTED]
+        if lists:
+            write_lists(conn, lists)
+            events = [e for e in events if type(e) not in _LISTED]
         page = event_fold.WorklistPage(conn, events)
         for event in events:
             fold = event_fold.FOLD.get(type(event))
@@ -134,4 +151,5 @@ ON CONFLICT (customer_id, day) DO UPDATE SET
 """
 
 
-assert set(event_fold.FOLD) | event_fold.PROCESSING == set(Worklist.handles)
+_LISTED = frozenset(LIST_EVENTS)
+assert set(event_fold.FOLD) | event_fold.PROCESSING | _LISTED == set(Worklist.handles)

@@ -4,10 +4,12 @@ in the query, ``ranked_pages``) both use, so that either way gives the same entr
 same order.
 
 Who is on a list on day D: the customers of that specialist (or the unassigned ones) with an
-item overdue on D (due before D, in the customer's currency) and no customer-level follow-up
-after D (on the follow-up's own date the customer is back). Keys are stored negated so that
-the order (score and overdue amount highest first, then the oldest due date, then the customer
-number) is one ascending index order.
+item overdue on D (due before D, in the customer's currency), or with a follow-up or an
+activity due on D (or due before D and still open: a task not done stays on the list), and no
+customer-level follow-up after D (on the follow-up's own date the customer is back, even with
+nothing overdue: the specialist asked to be reminded that day). Keys are stored negated so that
+the order (score and overdue amount highest first, then the oldest due date — D itself for a
+customer with nothing open — then the customer number) is one ascending index order.
 """
 
 from __future__ import annotations
@@ -48,8 +50,8 @@ def score_rows_sql(strategies: StrategySet, *, day: str, snapshot: str,
     coalesce(c.specialist, '') AS specialist,
     EXISTS (SELECT 1 FROM worklist_processed p WHERE p.customer_id = c.id AND p.day = {day})
         AS processed,
-    -({strategies.score_sql(day)}) AS neg_score, -{overdue} AS neg_overdue, c.oldest_due,
-    c.number, {strategies.index_sql()} AS strategy
+    -({strategies.score_sql(day)}) AS neg_score, -{overdue} AS neg_overdue,
+    coalesce(c.oldest_due, {day}) AS oldest_due, c.number, {strategies.index_sql()} AS strategy
 FROM worklist_customers c
-WHERE c.oldest_due < {day}
+WHERE (c.oldest_due < {day} OR c.tasks_from <= {day})
   AND (c.resubmitted_until IS NULL OR c.resubmitted_until <= {day}){only}"""
