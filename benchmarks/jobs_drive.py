@@ -6,6 +6,7 @@ own drain rate.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import threading
@@ -23,11 +24,20 @@ import dramatiq
 
 from ledger_collect.app import child_environment
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.dunning_commands import (
+    save_dunning_procedure,
+    set_default_dunning_procedure,
+)
+from ledger_collect.commands.email_commands import create_email
 from ledger_collect.commands.promise_commands import record_promise
 from ledger_collect.commands.receivable_commands import apply_payment
+from ledger_collect.commands.team_commands import join_team
 from ledger_collect.config import Settings
 from ledger_collect.domain.job_run import FAILED, FINISHED
 from ledger_collect.jobs.broker import make_broker, queue_name
+from ledger_collect.projections import select
+from ledger_collect.projections.engine import catch_up, rebuild
+from ledger_collect.projections.eventlog import StaleProjectionError
 from ledger_collect.storage.database import Database
 
 CHUNK = 500  # promises (and payments) saved per transaction
@@ -87,6 +97,42 @@ def due_promises(app: Collections, count: int, day: date) -> dict[str, int]:
                 done["half_paid"] += 1
         app.save_batch(batch)
     return done
+
+
+def configure(app: Collections, day: date) -> dict[str, int]:
+    """What the morning's other jobs need to have work, where the schema has none yet: each
+    segment's team (the specialists its customers are assigned to) for the worklist
+    generation, and a default dunning procedure (three levels, 50.00 at least, 8 % interest)
+    for the dunning run. Counts of what was added."""
+    with app.database.connect() as conn:  # type: ignore[union-attr]
+        staff = conn.execute("SELECT DISTINCT segment, specialist FROM customers"
+                             " WHERE specialist IS NOT NULL ORDER BY 1, 2").fetchall()
+        members = set(conn.execute("SELECT segment, specialist FROM team_members"
+                                   " WHERE left_on IS NULL").fetchall())
+        dunned = conn.execute("SELECT 1 FROM dunning_assignments WHERE segment = ''").fetchone()
+    since = {"actor": BENCH, "business_date": day - timedelta(days=PROMISE_DAYS + 30)}
+    added = [(segment, who) for segment, who in staff if (segment, who) not in members]
+    for segment, who in added:
+        app.run(join_team, segment, who, **since)
+    if not dunned:
+        app.run(save_dunning_procedure, code=BENCH, levels=[
+            {"days_overdue": 1, "grace_days": 14},
+            {"days_overdue": 30, "grace_days": 10, "fee": Decimal("5.00")},
+            {"days_overdue": 45, "grace_days": 10, "fee": Decimal("15.00")}],
+            minimum_amount=Decimal("50.00"), interest_rate=Decimal("8.00"), **since)
+        app.run(set_default_dunning_procedure, BENCH, **since)
+    return {"members": len(added), "procedures": 0 if dunned else 1}
+
+
+def current(app: Collections) -> None:
+    """Every read model caught up; one whose definition changed since the schema was kept is
+    rebuilt."""
+    for model in select():
+        try:
+            catch_up(app, model.name)
+        except StaleProjectionError:
+            print(f"  read model {model.name} changed since: rebuilding it ...", flush=True)
+            rebuild(app, model.name)
 
 
 # -- the workers ----------------------------------------------------------------------------------
@@ -211,20 +257,19 @@ def mail_server() -> Iterator[tuple[Inbox, int]]:
     from aiosmtpd.controller import Controller
 
     inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=0)
+    with socket.socket() as probe:  # aiosmtpd checks its port by connecting: not port 0
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        yield inbox, int(controller.server.sockets[0].getsockname()[1])
+        yield inbox, port
     finally:
         controller.stop()
 
 
 def create_emails(app: Collections, count: int, day: date) -> list[UUID]:
     """``count`` pending reminders, one per customer, CHUNK a transaction."""
-    try:
-        from ledger_collect.commands.email_commands import create_email
-    except ImportError:
-        from ledger_collect.commands.casework_commands import create_email
     with app.database.connect() as conn:  # type: ignore[union-attr]
         customers = [r[0] for r in conn.execute(
             "SELECT id FROM customers ORDER BY id LIMIT %s", (count,))]
@@ -236,6 +281,34 @@ def create_emails(app: Collections, count: int, day: date) -> list[UUID]:
                                     template="reminder", actor=BENCH, business_date=day))
         app.save_batch(batch)
     return ids
+
+
+_OUTCOMES = [f"ledger_collect.CollectionEmail.{name}" for name in ("Sent", "PartlySent",
+                                                                   "Failed")]
+
+
+def delivered(app: Collections, ids: list[UUID]) -> int:
+    """How many of the emails have their outcome recorded (sent, partly sent or failed)."""
+    with app.database.connect() as conn:  # type: ignore[union-attr]
+        row = conn.execute("SELECT count(DISTINCT originator_id) FROM collections_events"
+                           " WHERE topic = ANY(%s) AND originator_id = ANY(%s)",
+                           (_OUTCOMES, ids)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def settle(inbox: Inbox, started: list[Any], logs: Path, quiet: float = 3.0,
+           timeout: float = 600.0) -> int:
+    """Until the mail server has received nothing for ``quiet`` seconds (the morning's letters
+    delivered); how many it received."""
+    deadline, last, since = time.monotonic() + timeout, -1, time.monotonic()
+    while time.monotonic() < deadline:
+        alive(started, logs)
+        if inbox.messages != last:
+            last, since = inbox.messages, time.monotonic()
+        elif time.monotonic() - since >= quiet:
+            break
+        time.sleep(0.1)
+    return inbox.messages
 
 
 # -- the broker alone -----------------------------------------------------------------------------
