@@ -6,15 +6,16 @@ What it does, in order:
    customers, ~1.06 million invoices, shared out to 20 specialists, every read model built),
    or a schema kept by either benchmark (``--keep``, then ``--reuse SCHEMA``).
 2. The morning's work: each segment gets a team (the specialists its customers are assigned
-   to) and the portfolio a default dunning procedure, where the schema has none yet (three
-   levels from 1 day overdue, 50.00 at least); a fifth of the customers get a promise made 30
-   days before the run's business date and over by then (half of them half paid within their
-   window, the others not at all), so that the valuation has work; every read model catches
-   up (one whose definition changed since the schema was kept is rebuilt). The business date
-   is tomorrow, or the day after the latest the worklist is ranked for: a day the rankings job
-   ranks whole (today is the projector's, ranked here beforehand as it would be at its
-   start); on a kept schema run again, two months after the last run's promises were made,
-   so that new ones (on invoices whose promise was valued, too) come after it.
+   to), and one customer in 12 a dunning procedure (three levels from 1 day overdue, 50.00 at
+   least: about a day's letters in a portfolio dunned daily), where the schema has none; a
+   fifth of the customers get a promise made 30 days before the run's business date and over
+   by then (half of them half paid within their window, the others not at all), so that the
+   valuation has work; every read model catches up (one whose definition changed since the
+   schema was kept is rebuilt). The business date is tomorrow, or the day after the latest the
+   worklist is ranked for: a day the rankings job ranks whole (today is the projector's,
+   ranked here beforehand as it would be at its start); on a kept schema run again, two months
+   after the last run's promises were made, so that new ones (on invoices whose promise was
+   valued, too) come after it.
 3. On the broker (RabbitMQ at 127.0.0.1:5672 by default; ``--broker redis`` or ``postgres``),
    ``--workers`` `ledger-collect worker` processes and a `ledger-collect projector`, as in
    production; once the workers take messages, the broker's own drain rate (5.); then every
@@ -103,6 +104,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--no-projector", action="store_true",
                         help="no `ledger-collect projector` while the jobs run")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds a run may take")
+    parser.add_argument("--logs", type=Path, help="keep the processes' logs in this folder")
     return parser.parse_args()
 
 
@@ -222,13 +224,15 @@ def main() -> None:
         stack.callback(app.close)
         stack.callback(close_job_actors)
         stack.callback(lambda: forget_queues(job_actors(app).broker))  # the workers stopped
-        logs = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="ledger-jobs-bench-")))
+        logs = args.logs or Path(stack.enter_context(
+            tempfile.TemporaryDirectory(prefix="ledger-jobs-bench-")))
+        logs.mkdir(parents=True, exist_ok=True)
         current(app)
         day = business_day(database)
         added = configure(app, day)
         if any(added.values()):
-            print(f"added {added['members']} team members, {added['procedures']} dunning "
-                  f"procedure (the default)", flush=True)
+            print(f"added {added['members']} team members; {added['dunned']:,} more customers "
+                  f"follow the bench's dunning procedure", flush=True)
         asked = args.promises or customers // 5
         made = due_promises(app, asked, day)
         print(f"business date {day}: {made['promises']:,} promises over ({made['half_paid']:,} "
