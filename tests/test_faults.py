@@ -167,6 +167,10 @@ def test_a_second_api_on_a_served_port_is_refused_and_killing_the_first_ends_its
 
 
 # -- the embedded server under serve --------------------------------------------------------------
+def _postmaster(data: Path) -> int:
+    return int((data / "pgdata" / "postmaster.pid").read_text().split()[0])
+
+
 @pytest.mark.slow
 def test_serve_starts_its_embedded_postgres_again_when_the_postmaster_is_killed() -> None:
     data = Path(tempfile.mkdtemp(prefix="lc-serve-", dir="/tmp"))  # reachable by its user
@@ -182,10 +186,13 @@ def test_serve_starts_its_embedded_postgres_again_when_the_postmaster_is_killed(
     query = {"query": "{ customers(first: 1) { nodes { id } } }"}
     try:
         wait_healthy(base, serve)
-        postmaster = int((data / "pgdata" / "postmaster.pid").read_text().split()[0])
+        postmaster = _postmaster(data)
         os.kill(postmaster, signal.SIGKILL)
         time.sleep(0.5)
-        assert httpx.get(f"{base}/health", timeout=5).status_code == 503
+        first = httpx.get(f"{base}/health", timeout=5).status_code
+        # /health queries the database: 503 while it is down; 200 only once a new postmaster
+        # answers (on a loaded machine the restart can beat the first look)
+        assert first == 503 or (first == 200 and _postmaster(data) != postmaster), first
 
         deadline = time.monotonic() + 30
         while True:
@@ -197,7 +204,7 @@ def test_serve_starts_its_embedded_postgres_again_when_the_postmaster_is_killed(
             assert time.monotonic() < deadline, (health.text, answer.text)
             time.sleep(0.5)
         assert answer.json() == {"data": {"customers": {"nodes": []}}}
-        assert int((data / "pgdata" / "postmaster.pid").read_text().split()[0]) != postmaster
+        assert _postmaster(data) != postmaster
     finally:
         serve.send_signal(signal.SIGTERM)
         try:
