@@ -48,6 +48,8 @@ class Action(enum.StrEnum):
     EMAIL_TEMPLATES = "edit email templates"
     DUNNING = "configure dunning"  # procedures, and which one a segment or customer follows
     DUNNING_BLOCK = "block dunning"  # of a customer or an invoice, and release the block
+    RUN_JOBS = "run jobs"  # a job by hand (valuation, worklists...): it concerns every segment
+    JOB_DETAILS = "see job run details"  # who asked, which worker, error texts (not counts)
 
 
 class Scope(enum.Enum):
@@ -65,9 +67,10 @@ GRANTS: dict[Role, dict[Action, Scope]] = {
     Role.SUPERVISOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: OWN, Action.CASEWORK: OWN,
                       Action.ASSIGN: OWN, Action.STRATEGY: OWN, Action.TEAM: OWN,
                       Action.DUNNING: OWN, Action.DUNNING_BLOCK: OWN,
-                      Action.EMAIL_TEMPLATES: ALL},
-    Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL},
-    Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL},
+                      Action.EMAIL_TEMPLATES: ALL, Action.RUN_JOBS: ALL,
+                      Action.JOB_DETAILS: ALL},
+    Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL, Action.JOB_DETAILS: ALL},
+    Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL, Action.JOB_DETAILS: ALL},
     Role.INTEGRATION: {Action.READ: ALL, Action.ERP_FEED: ALL, Action.EMAIL_DELIVERY: ALL},
     Role.ADMIN: {action: ALL for action in Action},
 }

@@ -40,6 +40,7 @@ from ledger_collect.api.errors import (
     RuleBroken,
     code_client_errors,
 )
+from ledger_collect.api.jobs_schema import JobMutations, JobQuery
 from ledger_collect.api.limits import fixed_rules
 from ledger_collect.api.lists_schema import ListQuery
 from ledger_collect.api.overview_schema import OverviewQuery
@@ -71,7 +72,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
             WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery, DunningQuery,
-            DunningProposalQuery):
+            DunningProposalQuery, JobQuery):
     pass
 
 
@@ -79,7 +80,7 @@ class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, Ov
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
                StrategyMutations, TeamMutations, EmailTemplateMutations, DunningMutations,
-               AgencyMutations):
+               AgencyMutations, JobMutations):
     pass
 
 

@@ -26,6 +26,7 @@ from eventsourcing.application import AggregateNotFoundError
 from ledger_collect.commands.job_commands import fail_job_run, finish_job_run, start_job_run
 from ledger_collect.domain.base import ConflictError, DomainError, NotFoundError
 from ledger_collect.domain.job_run import JobRun
+from ledger_collect.jobs.progress import recording_progress
 from ledger_collect.storage.outage import first_line
 
 if TYPE_CHECKING:
@@ -100,8 +101,9 @@ def run_attempt(app: Collections, job: Job, run_id: UUID, *, worker: str,
             return ALREADY_DONE
         log.info("%s: run %s for %s, attempt %d, started", job.name, run_id, day, attempt)
         try:
-            counts = job.body(app, business_date=day,
-                              progress=progress or progress_log(job.name, run_id))
+            with recording_progress(app, run_id, attempt,
+                                    progress or progress_log(job.name, run_id)) as told:
+                counts = job.body(app, business_date=day, progress=told)
         except (Exception, Interrupt) as error:
             _record_failure(app, job, run_id, day, error, final=not retry(error))
             raise

@@ -19,7 +19,7 @@ import json
 import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from operator import itemgetter
 from typing import Any, Generic, TypeVar
@@ -209,7 +209,7 @@ class Order:
 
     name: str  # what the cursor records, e.g. "due_date"
     column: str
-    kind: type  # date, Decimal or str: how the cursor's value is read back
+    kind: type  # date, datetime, Decimal or str: how the cursor's value is read back
     descending: bool = False
 
     @property
@@ -228,8 +228,11 @@ class Order:
                 raise CursorError(
                     f"this cursor belongs to a list sorted by {key.replace(':', ' ')}, not by "
                     f"{self.key.replace(':', ' ')}; ask again from the first page")
-            parsed = (date.fromisoformat(value) if self.kind is date else
+            parsed = (datetime.fromisoformat(value) if self.kind is datetime else
+                      date.fromisoformat(value) if self.kind is date else
                       Decimal(value) if self.kind is Decimal else str(value))
+            if isinstance(parsed, datetime) and parsed.tzinfo is None:
+                raise ValueError("a cursor's time has its offset")
             return parsed, UUID(row_id)
         except CursorError:
             raise

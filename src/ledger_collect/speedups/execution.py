@@ -109,8 +109,8 @@ def _plain_reader(field_def: Any) -> Callable[[Any], Any] | None:
     if not is_default_resolver(field_def.resolve):
         return None
     definition = field_def.extensions.get("strawberry-definition")
-    if definition is None or definition.base_resolver is not None:
-        return None
+    if definition is None or definition.base_resolver is not None or definition.extensions:
+        return None  # a field extension (a guard) must see the field resolved
     default_resolver, name = definition.default_resolver, definition.python_name
     if default_resolver is getattr:  # strawberry's default: read in C, no Python call a field
         return attrgetter(name)
