@@ -10,9 +10,10 @@ loaded in one query, its emails and letters saved in one transaction, a letter r
 rule left out of its chunk without spoiling the others. A chunk that meets a letter issued at
 the same moment by another run is issued again letter by letter.
 
-Each letter issued is handed to its own ``send-email`` job once its chunk is saved, so that the
-workers send the morning's letters side by side; a letter whose message is lost is sent by the
-``emails`` sweep.
+The letters issued are handed to their own ``send-email`` jobs once the run has issued them all,
+so that the workers send them side by side afterwards instead of composing letters and their
+attachments on the same cores while the run still issues the rest. A letter whose message is
+lost (the run killed before the hand-over included) is sent by the ``emails`` sweep.
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def run_dunning(app: Any, *, business_date: date,
     counts["proposed"] = total = len(proposal.letters)
     progress(0, total)
     done = 0
+    issued: list[Any] = []
     for start in range(0, total, max(chunk, 1)):
         proposed = proposal.letters[start:start + max(chunk, 1)]
         counts["no_address"] += sum(not p.has_address for p in proposed)
@@ -72,9 +74,11 @@ def run_dunning(app: Any, *, business_date: date,
             if issue.status == "refused":
                 logger.warning("dunning letter %s refused: %s", issue.letter_id, issue.reason)
             elif issue.email_id is not None:
-                _send_soon(app, issue.email_id)
+                issued.append(issue.email_id)
         done += len(proposed)
         progress(done, total)
+    for email_id in issued:
+        _send_soon(app, email_id)
     return counts
 
 
