@@ -22,6 +22,7 @@ from psycopg import sql
 from ledger_collect.commands.application import Collections
 from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
+from ledger_collect.storage.embedded import EmbeddedPostgres
 
 TEST_DATABASE = "ledger_collect_test"
 
@@ -95,3 +96,19 @@ def app(request: pytest.FixtureRequest) -> Iterator[Collections]:
 
 
 TODAY = date(2026, 11, 23)
+
+
+@pytest.fixture
+def own_server() -> Iterator[EmbeddedPostgres]:
+    """A PostgreSQL of the test's own, to stop and start (in a folder its user can reach)."""
+    base = Path(tempfile.mkdtemp(prefix="lc-outage-", dir="/tmp"))
+    base.chmod(0o755)
+    server = EmbeddedPostgres(base / "data")
+    server.start()
+    try:
+        server.ensure_database("outage")
+        yield server
+    finally:
+        server.start()  # registered once: stop() below stops it for good
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)

@@ -5,9 +5,6 @@ while the database was down (its attempts fail and are retried until one succeed
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -31,21 +28,6 @@ from ledger_collect.storage.embedded import EmbeddedPostgres
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("closing_brokers")]
 
 UNREACHABLE = "worker: the database is unreachable"
-
-
-@pytest.fixture
-def own_server() -> Iterator[EmbeddedPostgres]:
-    base = Path(tempfile.mkdtemp(prefix="lc-jobs-outage-", dir="/tmp"))
-    base.chmod(0o755)
-    server = EmbeddedPostgres(base / "data")
-    server.start()
-    try:
-        server.ensure_database("outage")
-        yield server
-    finally:
-        server.start()
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def _app(server: EmbeddedPostgres, settings: Settings, kind: str) -> Collections:

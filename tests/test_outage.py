@@ -8,15 +8,12 @@ from __future__ import annotations
 
 import base64
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
@@ -40,22 +37,6 @@ CONNECT_TIMEOUT = 3
 NOTE = """mutation($id: UUID!) { addCustomerNote(input: {customerId: $id, text: "called"}) {
   __typename ... on CustomerNoteAdded { noteId } } }"""
 CUSTOMERS = "{ customers(first: 5) { nodes { id } } }"
-
-
-@pytest.fixture
-def own_server() -> Iterator[EmbeddedPostgres]:
-    """A PostgreSQL of the test's own, to stop and start (in a folder its user can reach)."""
-    base = Path(tempfile.mkdtemp(prefix="lc-outage-", dir="/tmp"))
-    base.chmod(0o755)
-    server = EmbeddedPostgres(base / "data")
-    server.start()
-    try:
-        server.ensure_database("outage")
-        yield server
-    finally:
-        server.start()  # registered once: stop() below stops it for good
-        server.stop()
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def free_port() -> int:
