@@ -10,7 +10,6 @@ email is saved whatever happens to that request: one that cannot be sent is logg
 
 from __future__ import annotations
 
-import logging
 from typing import Self
 from uuid import UUID
 
@@ -23,10 +22,8 @@ from ledger_collect.api.permissions import Action
 from ledger_collect.api.runner import EMAIL_READS, RecordCommands
 from ledger_collect.commands import email_commands as commands
 from ledger_collect.domain.email import CollectionEmail
-from ledger_collect.jobs.actors import job_actors
+from ledger_collect.jobs.actors import send_soon
 from ledger_collect.jobs.registry import SEND_EMAIL
-
-logger = logging.getLogger("ledger_collect.api")
 
 
 @strawberry.input(description="An invoice a dunning letter announces, at a level (0: pre-due).")
@@ -172,13 +169,6 @@ class EmailMutations:
 async def _send_soon(info: Info, answer: EmailState | Problem) -> EmailState | Problem:
     """Request the sending of the email just saved pending (a refused command: nothing)."""
     if isinstance(answer, EmailState) and answer.status == "pending":
-        collections = info.context.collections
-
-        def request() -> None:
-            try:
-                job_actors(collections).send(SEND_EMAIL, answer.email_id)
-            except Exception:  # the email is saved; the sweep sends it
-                logger.exception("could not request the sending of email %s", answer.email_id)
-
-        await run_in_threadpool(request)
+        await run_in_threadpool(send_soon, info.context.collections, SEND_EMAIL,
+                                answer.email_id)
     return answer

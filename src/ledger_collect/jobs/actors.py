@@ -115,6 +115,15 @@ def job_actors(app: Collections) -> JobActors:
         return found
 
 
+def send_soon(app: Collections, job: str, ident: UUID) -> None:
+    """Send ``job``'s message for ``ident`` (a per-item job: what it works on is saved already).
+    A broker that refuses is logged, not raised: the saved item waits for its sweep."""
+    try:
+        job_actors(app).send(job, ident)
+    except Exception:  # the item is saved; its sweep does it
+        log.exception("could not request %s for %s", job, ident)
+
+
 def close_job_actors() -> None:
     """Close every broker this process opened (at its end; tests after each)."""
     with _SHARED_LOCK:

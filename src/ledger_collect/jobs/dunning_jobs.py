@@ -110,10 +110,7 @@ def _issue(app: Any, letter: Any, business_date: date) -> LetterIssue:
 
 def _send_soon(app: Any, email_id: Any) -> None:
     # Imported here: the registry imports this module, and the actors the registry.
-    from ledger_collect.jobs.actors import job_actors
+    from ledger_collect.jobs.actors import send_soon
     from ledger_collect.jobs.registry import SEND_EMAIL
 
-    try:
-        job_actors(app).send(SEND_EMAIL, email_id)
-    except Exception:  # the letter is saved pending: the sweep sends it
-        logger.exception("could not request the sending of dunning letter email %s", email_id)
+    send_soon(app, SEND_EMAIL, email_id)
