@@ -1,8 +1,8 @@
 -- Retention read model: what the retention policies need to know of every stream — its
 -- record class, customer, disputes, the date its trigger happened (null until then) and the
 -- date of its latest event — the date of each customer's own latest event, and the legal
--- holds. A customer's last activity is the latest of its own and its streams' (read at query
--- time: a purged stream's rows leave, and a rebuild, which never sees its events, agrees). Rebuildable from the events
+-- holds. A customer's last activity is the latest of its own and its streams' (a view: a
+-- purged stream's rows leave, and a rebuild, which never sees its events, agrees). Rebuildable from the events
 -- (ledger-collect projections rebuild retention_streams); the compliance job reads it to find what is
 -- due (compliance.retention.due_streams).
 
@@ -24,10 +24,17 @@ CREATE INDEX retention_streams_activity_idx ON retention_streams (customer_id, l
 CREATE INDEX retention_streams_invoice_idx ON retention_streams (invoice_id)
     WHERE invoice_id IS NOT NULL;
 
-CREATE TABLE retention_customers (
+CREATE TABLE retention_customer_activity (
     customer_id uuid PRIMARY KEY,
     customer_activity date NOT NULL            -- the latest event of the Customer stream
 );
+
+-- Each customer's last activity: the latest event of its own stream or of any of its streams
+-- still in the store.
+CREATE VIEW retention_customers AS
+    SELECT c.customer_id, greatest(c.customer_activity, (SELECT max(s.last_event_on)
+        FROM retention_streams s WHERE s.customer_id = c.customer_id)) AS last_activity
+    FROM retention_customer_activity c;
 
 CREATE TABLE retention_holds (
     hold_id uuid PRIMARY KEY,                  -- the LegalHold aggregate

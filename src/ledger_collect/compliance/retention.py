@@ -33,7 +33,6 @@ from ledger_collect.domain.retention_policy import (
     RetentionPolicies,
     check_policy,
 )
-from ledger_collect.projections.retention_streams import LAST_ACTIVITY as ACTIVE_ON
 
 
 @dataclass(frozen=True)
@@ -125,13 +124,13 @@ def due_streams(conn: psycopg.Connection[Any], policies: dict[str, Policy], toda
         return _due_customers(conn, chosen, today, after, limit)
     clauses, params = [], []
     for policy in chosen:
-        column = ACTIVE_ON if policy.trigger == LAST_ACTIVITY else "s.trigger_on"
+        column = "c.last_activity" if policy.trigger == LAST_ACTIVITY else "s.trigger_on"
         clauses.append(f"(s.record_class = %s AND {column} <= %s)")
         params += [policy.record_class, Period.parse(policy.after).latest_start(today)]
     activity = any(policy.trigger == LAST_ACTIVITY for policy in chosen)
     rows = conn.execute(
         f"WITH {_HELD} SELECT s.stream_id, s.record_class, s.customer_id, s.trigger_on,"
-        f" {ACTIVE_ON if activity else 'NULL::date'} FROM retention_streams s"
+        f" {'c.last_activity' if activity else 'NULL::date'} FROM retention_streams s"
         f"{' JOIN retention_customers c USING (customer_id)' if activity else ''}"
         f" WHERE ({' OR '.join(clauses)}) AND s.stream_id > %s AND {_NOT_HELD}"
         " ORDER BY s.stream_id LIMIT %s", [*params, after or UUID(int=0), limit]).fetchall()
@@ -167,9 +166,9 @@ def _due_customers(conn: psycopg.Connection[Any], chosen: list[Policy], today: d
                " AND EXISTS (SELECT 1 FROM retention_streams x WHERE x.customer_id ="
                " c.customer_id AND x.record_class = 'contact')")
         selects.append(
-            f"SELECT c.customer_id, %s AS record_class, {rank} AS rank, {ACTIVE_ON}"
-            f" AS last_activity FROM retention_customers c WHERE {ACTIVE_ON} <= %s"
-            f" AND c.customer_id > %s{has}")
+            f"SELECT c.customer_id, %s AS record_class, {rank} AS rank, c.last_activity"
+            " FROM retention_customers c"
+            f" WHERE c.last_activity <= %s AND c.customer_id > %s{has}")
         params += [policy.record_class, Period.parse(policy.after).latest_start(today),
                    after or UUID(int=0)]
     if not selects:

@@ -20,11 +20,10 @@ from uuid import UUID
 from ledger_collect.compliance.retention import Policy, current_policies, retention_end
 from ledger_collect.domain.legal_hold import LegalHold
 from ledger_collect.domain.retention_policy import LAST_ACTIVITY, Period
-from ledger_collect.projections.retention_streams import LAST_ACTIVITY as ACTIVE_ON
 
 _STREAM = ("SELECT stream_id, record_class, customer_id, invoice_id, dispute_ids, trigger_on"
            " FROM retention_streams")
-_LAST_ACTIVE = (f"SELECT {ACTIVE_ON} FROM retention_customers c WHERE c.customer_id = %s")
+_LAST_ACTIVE = "SELECT last_activity FROM retention_customers WHERE customer_id = %s"
 _TRIGGERED = {"cleared": "cleared", "closed": "closed", "sent": "sent",
               LAST_ACTIVITY: "last active"}
 

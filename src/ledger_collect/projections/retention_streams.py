@@ -3,8 +3,8 @@ the date of its latest event; per customer the date of the Customer stream's lat
 legal holds. What the compliance job asks to find the streams whose action is due
 (``compliance.retention.due_streams``) and what "which rule keeps it" reads.
 
-A customer's last activity is the latest of those dates, its own and its streams' (read at
-query time, ``LAST_ACTIVITY``): the rows of a purged stream leave the model when it meets the
+A customer's last activity is the latest of those dates, its own and its streams' (the view
+``retention_customers``): the rows of a purged stream leave the model when it meets the
 purge (``stream_rows``), and a rebuild, which never sees the purged events, finds the same.
 
 Writer: the events that end a record's working life set its trigger date (the first time: a
@@ -73,7 +73,7 @@ class HoldRecord:
 
 
 STREAM_TABLE = Table("retention_streams", StreamRecord, key=("stream_id",))
-CUSTOMER_TABLE = Table("retention_customers", CustomerRecord, key=("customer_id",))
+CUSTOMER_TABLE = Table("retention_customer_activity", CustomerRecord, key=("customer_id",))
 HOLD_TABLE = Table("retention_holds", HoldRecord, key=("hold_id",))
 
 
@@ -105,10 +105,6 @@ ENDING: dict[type, Callable[[Any], bool]] = {
 _INVOICE_MONEY = {Invoice.PaymentApplied: -1, Invoice.CreditMemoApplied: -1,
                   Invoice.PaymentReversed: 1}
 _INVOICE_CLOSED = (Invoice.Cleared, Invoice.WrittenOff)
-#: A customer's last activity, for a row ``c`` of ``retention_customers``: the latest event of
-#: the customer's own stream or of any of its streams still in the store.
-LAST_ACTIVITY = ("greatest(c.customer_activity, (SELECT max(x.last_event_on) FROM"
-                 " retention_streams x WHERE x.customer_id = c.customer_id))")
 _STREAMS = (Customer, Invoice, CustomerCredit, PromiseToPay, DisputeCase, DunningLetter,
             CollectionEmail, CustomerContact, Activity, Resubmission, AgencyCase)
 
