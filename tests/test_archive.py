@@ -19,6 +19,7 @@ from ledger_collect.cli import cli
 from ledger_collect.compliance.archive import (
     ArchivedEvent,
     ArchiveError,
+    ArchiveKeyError,
     archived_stream_ids,
     open_archive,
     segment_name,
@@ -28,6 +29,7 @@ from ledger_collect.compliance.archive.manifest import (
     Manifest,
     ManifestError,
     load_archive_key,
+    public_key_base64,
     read_manifest,
 )
 from ledger_collect.compliance.archive.segment import SegmentInfo
@@ -246,3 +248,26 @@ def test_a_segment_the_manifest_does_not_list_is_a_problem(settings: Settings,
     assert "the index lists segments the manifest does not: [3]" in report.problems
     manifest.write_bytes(newest)
     assert archive.verify().ok
+
+
+def test_an_auditor_verifies_with_the_public_key_alone(settings: Settings,
+                                                       database: Database) -> None:
+    archive = open_archive(settings, database)
+    events = _events(2, 2)
+    archive.append_segment(events)
+    printed = _cli(settings, "public-key")
+    assert printed.exit_code == 0, printed.output
+    auditor = settings.with_changes(data_dir=settings.data_dir / "auditor",
+                                    archive_url=f"file://{settings.data_dir / 'archive'}",
+                                    archive_public_key=printed.output.strip())
+    audited = open_archive(auditor, database)
+    assert audited.verify().ok and audited.read_segment(1) == events
+    with pytest.raises(ArchiveError, match="verification only"):
+        audited.append_segment(events)
+    stranger = Ed25519PrivateKey.generate().public_key()
+    wrong = open_archive(auditor.with_changes(archive_public_key=public_key_base64(stranger)),
+                         database)
+    assert any("signature" in problem for problem in wrong.verify().problems)
+    with pytest.raises(ArchiveKeyError, match="not the public key"):
+        open_archive(settings.with_changes(archive_public_key=public_key_base64(stranger)),
+                     database)
