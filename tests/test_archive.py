@@ -246,6 +246,8 @@ def test_a_segment_the_manifest_does_not_list_is_a_problem(settings: Settings,
     manifest.write_bytes(older)
     report = archive.verify()
     assert "the index lists segments the manifest does not: [3]" in report.problems
+    with pytest.raises(ArchiveError, match=r"index lists segments \[3\]"):
+        archive.append_segment(_events(1, 1))
     manifest.write_bytes(newest)
     assert archive.verify().ok
 
