@@ -1,0 +1,70 @@
+"""GDPR erasure: the request and its outcome recorded without personal data, the key deleted,
+what legal retention requires kept restricted, every event still loading."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from ledger_collect.commands import casework_commands as cw
+from ledger_collect.commands import receivable_commands as rc
+from ledger_collect.commands.application import Collections
+from ledger_collect.compliance.erasure import (
+    erase_customer,
+    expire_restricted,
+    restricted_personal_data,
+)
+from ledger_collect.domain.base import ERASED, NotFoundError, ValidationError
+from ledger_collect.domain.erasure_request import ErasureRequest
+from ledger_collect.projections.engine import catch_up
+
+D = date(2026, 11, 2)
+WHO = {"actor": "alice", "business_date": D}
+
+
+def customer_with_dispute(app: Collections, number: str = "E-1"):
+    cid = app.run(rc.register_customer, number=number, name="Acme SARL", segment="EU-1",
+                  credit_limit=Decimal(10000), currency="EUR", risk_class="C",
+                  source_id=f"cust-{number}", actor="erp", business_date=D).result
+    app.run(rc.add_contact, cid, "k1", name="Jeanne Martin", email="jeanne@acme.example",
+            phone="+33 1 45", **WHO)
+    app.run(rc.add_customer_note, cid, "n1", "Call after the board meeting", **WHO)
+    invoice = app.run(rc.post_invoice, customer_number=number, document_number=f"{number}-1",
+                      amount=Decimal("500.00"), currency="EUR", posting_date=D - timedelta(60),
+                      due_date=D - timedelta(30), source_id=f"inv-{number}", actor="erp",
+                      business_date=D).result
+    dispute = app.run(cw.open_dispute, cid, [invoice], reason="price", amount=Decimal("100.00"),
+                      processor="bob", note="Jeanne says the price is wrong", **WHO).result
+    return cid, invoice, dispute
+
+
+def test_erasure_keeps_retained_fields_restricted_and_erases_the_rest(app, database):
+    cid, invoice, dispute = customer_with_dispute(app)
+    catch_up(app)
+    outcome = erase_customer(app, cid, "GDPR Art. 17(1)(a)", "carol", today=D)
+    assert outcome.status == "completed" and outcome.erased_now
+    fresh = Collections(database)  # nothing cached: reads what is stored
+    try:
+        customer = fresh.repository.get(cid)
+    finally:
+        fresh.close()
+    assert customer.contacts["k1"]["name"] == ERASED and customer.notes == {"n1": ERASED}
+    kept = restricted_personal_data(app, cid)
+    assert [(r.record_class, r.field, r.value) for r in kept] == [
+        ("dispute", "note", "Jeanne says the price is wrong")]
+    assert outcome.restricted_records == 1 and outcome.retained_until is None
+    again = erase_customer(app, cid, "GDPR Art. 17(1)(a)", "carol", today=D)
+    assert again.status == "completed" and not again.erased_now
+    request = app.repository.get(ErasureRequest.create_id(cid))
+    assert request.basis == "GDPR Art. 17(1)(a)" and request.erased_on == D
+    assert expire_restricted(app, D) == 0
+
+
+def test_unknown_customer_and_empty_basis_are_refused(app, database):
+    cid, _, _ = customer_with_dispute(app)
+    with pytest.raises(NotFoundError):
+        erase_customer(app, ErasureRequest.create_id(cid), "GDPR", "carol", today=D)
+    with pytest.raises(ValidationError):
+        erase_customer(app, cid, "  ", "carol", today=D)
