@@ -100,8 +100,9 @@ def erase_customer(app: Any, customer_id: UUID, basis: str, actor: str, *,
         done = app.run(suspend_erasure, customer_id, hold_reference=hold, actor=actor,
                        business_date=today)
         return _outcome(done[request_id], done.position or position, erased_now=False)
-    streams = erasure_streams.customer_streams(app, customer_id)
-    restrict(app, customer_id, streams, current_policies(app), today)
+    policies = current_policies(app)
+    streams = erasure_streams.customer_streams(app, customer_id, policies)
+    restrict(app, customer_id, streams, policies, today)
     emails = [sid for sid, (cls, _) in streams.items() if cls == "email"]
     if emails:
         app.run(cancel_queued_emails, customer_id, email_ids=emails, actor=actor,
@@ -246,7 +247,7 @@ def expire_restricted(app: Any, today: date) -> int:
 
 
 def _settle_ends(app: Any, customer_id: UUID, policies: dict[str, Any], end_of: Any) -> None:
-    streams = erasure_streams.customer_streams(app, customer_id)
+    streams = erasure_streams.customer_streams(app, customer_id, policies)
     updates = [(end_of(policies, cls, trigger), sid) for sid, (cls, trigger) in streams.items()
                if trigger is not None]
     if updates:
