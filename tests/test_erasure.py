@@ -9,7 +9,9 @@ from decimal import Decimal
 import pytest
 
 from ledger_collect.commands import casework_commands as cw
+from ledger_collect.commands import email_commands as em
 from ledger_collect.commands import receivable_commands as rc
+from ledger_collect.commands import retention_commands as rt
 from ledger_collect.commands.application import Collections
 from ledger_collect.compliance.erasure import (
     erase_customer,
@@ -68,3 +70,46 @@ def test_unknown_customer_and_empty_basis_are_refused(app, database):
         erase_customer(app, ErasureRequest.create_id(cid), "GDPR", "carol", today=D)
     with pytest.raises(ValidationError):
         erase_customer(app, cid, "  ", "carol", today=D)
+
+
+def test_a_legal_hold_suspends_the_erasure_until_released(app, database):
+    cid, _, dispute = customer_with_dispute(app, "E-2")
+    app.run(rt.place_legal_hold, "dispute", dispute, reference="MATTER-7", **WHO)
+    catch_up(app)
+    held = erase_customer(app, cid, "GDPR Art. 17(1)(a)", "carol", today=D)
+    assert (held.status, held.hold_reference, held.erased_now) == ("suspended", "MATTER-7",
+                                                                   False)
+    assert app.repository.get(cid).contacts["k1"]["name"] == "Jeanne Martin"
+    assert restricted_personal_data(app, cid) == []
+    app.run(rt.release_legal_hold, dispute, **WHO)
+    catch_up(app)
+    done = erase_customer(app, cid, "GDPR Art. 17(1)(a)", "carol", today=D)
+    assert done.status == "completed" and done.hold_reference is None
+    request = app.repository.get(ErasureRequest.create_id(cid))
+    assert [type(e).__name__ for e in app.events.get(request.id)] == [
+        "Requested", "Suspended", "RequestedAgain", "Completed"]
+
+
+def test_queued_emails_are_cancelled_and_sent_ones_kept_restricted_until_their_end(app,
+                                                                                   database):
+    cid, _, _ = customer_with_dispute(app, "E-3")
+    sent = app.run(em.create_email, cid, to=["jeanne@acme.example"], template="statement",
+                   **WHO).result
+    app.run(em.mark_email_sent, sent, **WHO)
+    queued = app.run(em.create_email, cid, to=["jeanne@acme.example"], template="statement",
+                     **WHO).result
+    catch_up(app)
+    erase_customer(app, cid, "GDPR Art. 17(1)(a)", "carol", today=D)
+    assert app.repository.get(queued).status == "failed"
+    assert app.repository.get(sent).status == "sent"
+    kept = {(r.stream_id, r.field): r for r in restricted_personal_data(app, cid)}
+    # The sent email is kept six years from the day it went; the queued one never went out.
+    assert kept[(sent, "to")].value == ["jeanne@acme.example"]
+    end = kept[(sent, "to")].retained_until
+    assert end == date(2032, 11, 2)
+    assert (queued, "to") in kept and kept[(queued, "to")].retained_until is None
+    assert expire_restricted(app, end) == 0  # kept through its last day
+    assert expire_restricted(app, end + timedelta(days=1)) > 0
+    left = restricted_personal_data(app, cid)
+    assert {r.stream_id for r in left} == {queued, next(iter(
+        r.stream_id for r in left if r.record_class == "dispute"))}

@@ -7,9 +7,9 @@ and trigger date.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 from functools import cache
-from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
 
@@ -26,8 +26,8 @@ from ledger_collect.domain.dunning_letter import DunningLetter
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
-from ledger_collect.domain.retention_policy import LAST_ACTIVITY
 from ledger_collect.domain.resubmission import Resubmission
+from ledger_collect.domain.retention_policy import LAST_ACTIVITY
 
 #: The record class of each aggregate's streams (the retention policies' vocabulary).
 RECORD_CLASSES: dict[type, str] = {
