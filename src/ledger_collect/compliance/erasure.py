@@ -25,6 +25,7 @@ from uuid import UUID
 
 import orjson
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import get_topic
 from psycopg import sql
 
 from ledger_collect.commands.erasure_commands import (
@@ -37,6 +38,7 @@ from ledger_collect.compliance import erasure_streams
 from ledger_collect.domain.base import ERASED, NotFoundError
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.erasure_request import ErasureRequest
+from ledger_collect.storage.bulk_reads import ids_by_topic
 from ledger_collect.storage.personal_data import NONCE_BYTES
 
 #: Retention that keeps nothing once the data subject asks.
@@ -264,3 +266,10 @@ def erased_customers(conn: Any, ids: Iterable[UUID] | None = None) -> set[UUID]:
         rows = conn.execute("SELECT subject_id FROM erased_subjects WHERE subject_id = ANY(%s)",
                             (list(ids),)).fetchall()
     return {row[0] for row in rows}
+
+
+def erasure_requests(app: Any) -> list[ErasureRequest]:
+    """Every erasure request, the latest asked first."""
+    ids = [i for chunk in ids_by_topic(app, [get_topic(ErasureRequest.Requested)]) for i in chunk]
+    found = [a for a in app.load_aggregates(ids).values() if isinstance(a, ErasureRequest)]
+    return sorted(found, key=lambda r: (r.requested_on, str(r.customer_id)), reverse=True)
