@@ -113,3 +113,23 @@ def test_queued_emails_are_cancelled_and_sent_ones_kept_restricted_until_their_e
     left = restricted_personal_data(app, cid)
     assert {r.stream_id for r in left} == {queued, next(iter(
         r.stream_id for r in left if r.record_class == "dispute"))}
+
+
+def test_the_erase_command_takes_a_customer_number(app, database, settings):
+    from click.testing import CliRunner
+
+    from ledger_collect.cli import cli
+
+    cid, _, dispute = customer_with_dispute(app, "E-4")
+    env = {"LEDGER_DATABASE_URL": settings.database_url, "LEDGER_SCHEMA": settings.schema,
+           "LEDGER_MASTER_KEY": settings.master_key, "LEDGER_DATA_DIR": str(settings.data_dir),
+           "LEDGER_MASTER_KEY_FILE": None}
+    app.run(rt.place_legal_hold, "customer", cid, reference="MATTER-9", **WHO)
+    held = CliRunner().invoke(cli, ["erase", "E-4", "--basis", "GDPR Art. 17"], env=env)
+    assert held.exit_code == 1 and "MATTER-9" in held.output
+    app.run(rt.release_legal_hold, cid, **WHO)
+    done = CliRunner().invoke(cli, ["erase", "E-4", "--basis", "GDPR Art. 17"], env=env)
+    assert done.exit_code == 0, done.output
+    assert "E-4: erased; 1 personal fields kept restricted" in done.output
+    unknown = CliRunner().invoke(cli, ["erase", "E-404", "--basis", "GDPR"], env=env)
+    assert unknown.exit_code == 1 and "does not exist" in unknown.output
