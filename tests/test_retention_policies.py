@@ -264,4 +264,4 @@ def test_the_model_followed_page_by_page_equals_a_rebuild_over_all_casework(
     for record_class in classes - {"contact", "invoice"}:  # no invoice is paid in full
         assert any(row[5] is not None for row in streams if row[1] == record_class), \
             record_class
-    assert len(found["retention_customers"]) == 12
+    assert len(found["retention_customer_activity"]) == 12
