@@ -61,6 +61,9 @@ class Projection:
     caches: ClassVar[tuple[str, ...]] = ()
     #: Event classes the model reads; the log is filtered on their pinned topics.
     handles: ClassVar[tuple[type, ...]]
+    #: Tables whose rows each belong to one stream, with the column holding its id: rows of a
+    #: stream purged from the store are dropped when the model meets the purge (``purged``).
+    stream_rows: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -69,7 +72,8 @@ class Projection:
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:
-        return tuple(get_topic(event_class) for event_class in cls.handles)
+        topics = tuple(get_topic(event_class) for event_class in cls.handles)
+        return (*topics, purged_topic()) if cls.stream_rows else topics
 
     @classmethod
     def sql(cls) -> str:
@@ -106,6 +110,12 @@ def _definition(name: str) -> tuple[str, str]:
     """A model's SQL and its checksum, read once per process (checked on every page)."""
     text = (sql_folder("projections") / f"{name}.sql").read_text()
     return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def purged_topic() -> str:
+    from ledger_collect.projections.purged import TOPIC
+
+    return TOPIC
 
 
 class UnknownProjectionError(LookupError):

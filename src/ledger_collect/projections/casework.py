@@ -121,6 +121,7 @@ ACTIVITY_TABLE = Table("activities", ActivityRecord)
 class Casework(Projection):
     name = "casework"
     declared = (PROMISE_TABLE, RESUBMISSION_TABLE, ACTIVITY_TABLE)
+    stream_rows = (("promises", "id"), ("resubmissions", "id"), ("activities", "id"))
     handles = (
         PromiseToPay.Issued, PromiseToPay.PaymentCounted, PromiseToPay.PaymentUncounted,
         PromiseToPay.InstalmentValued, PromiseToPay.Valued, PromiseToPay.Withdrawn,

@@ -110,6 +110,7 @@ TEMPLATE_TABLE = Table("email_templates", EmailTemplateRecord)
 class Correspondence(Projection):
     name = "correspondence"
     declared = (EMAIL_TABLE, CONTACT_TABLE, TEMPLATE_TABLE)
+    stream_rows = (("collection_emails", "id"), ("customer_contacts", "id"))
     handles = (CollectionEmail.Created, CollectionEmail.Sent, CollectionEmail.Failed,
                CollectionEmail.PartlySent, CollectionEmail.Corrected,
                CustomerContact.Recorded, CustomerContact.Linked,

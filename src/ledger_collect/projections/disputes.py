@@ -89,6 +89,7 @@ def note_row_id(dispute_id: UUID, note_id: str) -> UUID:
 class Disputes(Projection):
     name = "disputes"
     declared = (DISPUTE_TABLE, NOTE_TABLE)
+    stream_rows = (("disputes", "id"), ("dispute_notes", "dispute_id"))
     handles = (DisputeCase.Opened, DisputeCase.ProcessingStarted, DisputeCase.ProcessorChanged,
                DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice, DisputeCase.Resolved,
                DisputeCase.Closed, DisputeCase.NoteAdded)

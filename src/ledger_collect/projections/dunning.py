@@ -120,6 +120,7 @@ class Dunning(Projection):
     name = "dunning"
     declared = (PROCEDURE_TABLE, ASSIGNMENT_TABLE, CUSTOMER_TABLE, BLOCK_TABLE, LETTER_TABLE,
                 ITEM_TABLE)
+    stream_rows = (("dunning_letters", "id"),)
     handles = (*_SETUP, Customer.DunningProcedureSet, *_BLOCKS, DunningLetter.Issued,
                *_EMAILS)
 

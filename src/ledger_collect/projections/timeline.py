@@ -122,6 +122,8 @@ DISPUTE_TABLE = Table(DISPUTES, SeenDispute)
 class Timeline(Projection):
     name = "timeline"
     declared = (ENTRY_TABLE, CUSTOMER_TABLE, INVOICE_TABLE, PROMISE_TABLE, DISPUTE_TABLE)
+    stream_rows = (("timeline", "object_id"), ("timeline_invoices", "id"),
+                   ("timeline_promises", "id"), ("timeline_disputes", "id"))
     #: Every event that adds a row or tells the model something for later rows (the
     #: customer's segment; an invoice's, promise's or dispute's first event).
     handles = tuple(FOLD)

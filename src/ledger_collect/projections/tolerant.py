@@ -25,6 +25,8 @@ from typing import Any
 
 import psycopg
 
+from ledger_collect.projections import purged
+
 #: The longest key stored as it is: 4 bytes a character at most keeps an entry under the
 #: btree limit even beside a uuid and a date.
 KEY_CHARS = 500
@@ -51,11 +53,11 @@ def apply_events(conn: psycopg.Connection[Any], projection: Any, events: Sequenc
     met a character text cannot hold (inside the caller's transaction)."""
     try:
         with conn.transaction():  # a savepoint: the failed attempt leaves nothing behind
-            projection.apply(conn, events)
+            purged.apply_page(conn, projection, events)
     except (psycopg.DataError, UnicodeEncodeError) as error:
         if not _unstorable_text(error):
             raise
-        projection.apply(conn, [cleaned(event) for event in events])
+        purged.apply_page(conn, projection, [cleaned(event) for event in events])
 
 
 def _unstorable_text(error: Exception) -> bool:
