@@ -26,6 +26,7 @@ from psycopg import sql
 from ledger_collect.compliance.purge import MAX_HOLD, Purger
 from ledger_collect.domain.base import DomainError
 from ledger_collect.domain.compliance_run import ARCHIVE, PURGE, ComplianceRun
+from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.eventlog import lock_key
 
 if TYPE_CHECKING:
@@ -36,6 +37,8 @@ if TYPE_CHECKING:
 Progress = Callable[[int, int], None]
 #: Who the compliance log names when the job runs the policies.
 ACTOR = "compliance"
+#: The read model the runs choose what is due from, caught up first.
+READS = ("retention",)
 #: Streams per archive segment (and per chunk of a purge run).
 SEGMENT_STREAMS = 2000
 
@@ -61,6 +64,7 @@ def archive_run(app: Collections, *, business_date: date, progress: Progress = _
 
     archive = archive if archive is not None else open_archive(app.settings, app.database)
     with _exclusive(app) as conn:
+        catch_up(app, READS)
         purger = Purger(app, _started(app, ARCHIVE, business_date, actor), actor=actor,
                         max_hold=max_hold)
         archive.reconcile()
@@ -103,6 +107,7 @@ def purge_run(app: Collections, *, business_date: date, progress: Progress = _qu
     from ledger_collect.compliance.retention import current_policies, due_streams
 
     with _exclusive(app) as conn:
+        catch_up(app, READS)
         purger = Purger(app, _started(app, PURGE, business_date, actor), actor=actor,
                         max_hold=max_hold)
         policies = current_policies(app)

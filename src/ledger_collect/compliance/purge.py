@@ -46,13 +46,17 @@ class PurgeReport:
 
 class Purger:
     """Purges streams for one ``ComplianceRun`` (loaded from, and kept in step with, the
-    store). ``before_commit`` (tests) runs inside each batch's transaction, lock held."""
+    store)."""
+
+    #: Called at each step of a batch: "deleting" (inside its transaction, the event
+    #: appended, not committed yet) and "purged" (committed): crash tests kill the process
+    #: there.
+    on_step: Callable[[str], None] | None = None
 
     def __init__(self, app: Collections, run: ComplianceRun, *, actor: str,
-                 max_hold: float = MAX_HOLD,
-                 before_commit: Callable[[list[UUID]], None] | None = None) -> None:
+                 max_hold: float = MAX_HOLD) -> None:
         self.app, self.run, self.actor = app, run, actor
-        self.max_hold, self.before_commit = max_hold, before_commit
+        self.max_hold = max_hold
         self.batch = FIRST_BATCH
         self.report = PurgeReport()
         schema = app.database.schema
@@ -110,9 +114,15 @@ class Purger:
                 self.report.streams += len(doomed)
                 self.report.events += deleted
                 self.report.batches += 1
-            if self.before_commit is not None:
-                self.before_commit(doomed)
-        return time.perf_counter() - locked
+                self._step("deleting")
+        held = time.perf_counter() - locked
+        if doomed:
+            self._step("purged")
+        return held
+
+    def _step(self, name: str) -> None:
+        if self.on_step is not None:
+            self.on_step(name)
 
     def _record(self, conn: psycopg.Connection[Any], doomed: list[UUID], deleted: int) -> None:
         """Append the run's ``StreamsPurged`` in this transaction (the lock is held, as the

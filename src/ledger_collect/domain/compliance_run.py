@@ -20,16 +20,10 @@ from uuid import UUID
 from eventsourcing.domain import event
 
 from ledger_collect.domain.base import CollectionsAggregate, ValidationError, derived_id
+from ledger_collect.domain.job_run import checked_counts
 
 ARCHIVE, PURGE, ERASE, EXPIRE = "archive", "purge", "erase", "expire"
 ACTIONS = (ARCHIVE, PURGE, ERASE, EXPIRE)
-
-
-def _counts(counts: Mapping[str, int]) -> dict[str, int]:
-    for name, count in counts.items():
-        if type(count) is not int or count < 0:
-            raise ValidationError(f"the count {name} must be a whole number ≥ 0, got {count!r}")
-    return dict(counts)
 
 
 class ComplianceRun(CollectionsAggregate):
@@ -68,7 +62,7 @@ class ComplianceRun(CollectionsAggregate):
                         actor: str) -> None:
         """Segment ``segment`` of the archive holds ``events`` events of ``streams`` streams
         (by record class), verified."""
-        self._segment_written(segment=segment, streams=_counts(streams), events=events,
+        self._segment_written(segment=segment, streams=checked_counts(streams), events=events,
                               actor=actor, business_date=self.run_date)
 
     @event("SegmentWritten", topic="ledger_collect.ComplianceRun.SegmentWritten")
@@ -90,7 +84,7 @@ class ComplianceRun(CollectionsAggregate):
         self.purged += len(stream_ids)
 
     def finish(self, counts: Mapping[str, int], *, actor: str) -> None:
-        self._finished(counts=_counts(counts), actor=actor, business_date=self.run_date)
+        self._finished(counts=checked_counts(counts), actor=actor, business_date=self.run_date)
 
     @event("Finished", topic="ledger_collect.ComplianceRun.Finished")
     def _finished(self, counts: dict[str, int], actor: str, business_date: date) -> None:

@@ -15,7 +15,8 @@ from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING
 
-from ledger_collect.compliance.archiver import ACTOR, archive_run, purge_run
+from ledger_collect.compliance.archiver import ACTOR, READS, archive_run, purge_run
+from ledger_collect.projections.engine import catch_up
 
 if TYPE_CHECKING:
     from ledger_collect.commands.application import Collections
@@ -48,6 +49,7 @@ def erase_due(app: Collections, *, business_date: date,
     from ledger_collect.compliance.erasure import erase_customer
     from ledger_collect.compliance.retention import current_policies, due_streams
 
+    catch_up(app, READS)
     policies = current_policies(app)
     erased = suspended = 0
     assert app.database is not None
