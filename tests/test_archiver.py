@@ -159,3 +159,19 @@ def test_a_run_killed_at_any_step_loses_nothing_and_the_next_completes_it(
     assert run.purged == len(cleared)  # over both attempts
     # archived by the killed run but still in the store: purged first by the next
     assert (counts["resumed"] > 0) == (step in ("manifest", "indexed", "deleting"))
+
+
+def test_archive_run_command_prints_what_it_did(app: Collections, database: Database) -> None:
+    from click.testing import CliRunner
+
+    from ledger_collect.cli import cli
+
+    cleared, _ = _portfolio(app, 2, 4)
+    env = {"LEDGER_DATABASE_URL": app.settings.database_url, "LEDGER_SCHEMA": database.schema,
+           "LEDGER_MASTER_KEY": app.settings.master_key,
+           "LEDGER_DATA_DIR": str(app.settings.data_dir), "LEDGER_ARCHIVE_URL": None}
+    result = CliRunner().invoke(cli, ["archive", "run", "--date", LATER.isoformat()], env=env)
+    assert result.exit_code == 0, result.output
+    assert f"archive run for {LATER.isoformat()}" in result.output
+    assert f"  streams: {len(cleared)}\n" in result.output
+    assert _stored(database, cleared) == {}

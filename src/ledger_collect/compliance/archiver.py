@@ -38,7 +38,7 @@ Progress = Callable[[int, int], None]
 #: Who the compliance log names when the job runs the policies.
 ACTOR = "compliance"
 #: The read model the runs choose what is due from, caught up first.
-READS = ("retention",)
+READS = ("retention_streams",)
 #: Streams per archive segment (and per chunk of a purge run).
 SEGMENT_STREAMS = 2000
 
