@@ -19,6 +19,7 @@ CODES = {
     "AgencyCaseClosedError": "AGENCY_CASE_CLOSED",
     "AgencyCriteriaError": "AGENCY_CRITERIA",
     "ActivityClosedError": "ACTIVITY_CLOSED",
+    "ComplianceRunningError": "COMPLIANCE_RUNNING",
     "ConflictError": "CONFLICT",
     "CurrencyMismatchError": "CURRENCY_MISMATCH",
     "DisputeClosedError": "DISPUTE_CLOSED",
