@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from ledger_collect.projections import forgetting
 from ledger_collect.projections.tolerant import clip_keys
 from ledger_collect.storage.resources import sql_folder
 
@@ -64,6 +65,9 @@ class Projection:
     #: Tables whose rows each belong to one stream, with the column holding its id: rows of a
     #: stream purged from the store are dropped when the model meets the purge (``purged``).
     stream_rows: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: Where the model's tables hold customers' personal data (``forgetting.Personal``): the
+    #: engine blanks it when a customer's erasure completes.
+    personal: ClassVar[tuple[Any, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -72,8 +76,8 @@ class Projection:
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:
-        topics = tuple(get_topic(event_class) for event_class in cls.handles)
-        return (*topics, purged_topic()) if cls.stream_rows else topics
+        return (*(get_topic(event_class) for event_class in cls.handles),
+                *forgetting.topics(cls), *((purged_topic(),) if cls.stream_rows else ()))
 
     @classmethod
     def sql(cls) -> str:
