@@ -29,6 +29,7 @@ from ledger_collect.cli.compliance_commands import archive, compliance
 from ledger_collect.cli.dunning_runs import dunning
 from ledger_collect.cli.erasure_commands import erase
 from ledger_collect.cli.import_commands import import_feed, report
+from ledger_collect.cli.retention_cli import retention
 from ledger_collect.cli.worker_commands import jobs, scheduler, worker
 from ledger_collect.cli.worklist_commands import worklist
 from ledger_collect.commands.application import Collections
@@ -298,6 +299,7 @@ cli.add_command(agency)
 cli.add_command(compliance)
 cli.add_command(archive)
 cli.add_command(erase)
+cli.add_command(retention)
 
 
 def _day(value: object) -> date:
