@@ -175,3 +175,26 @@ def test_archive_run_command_prints_what_it_did(app: Collections, database: Data
     assert f"archive run for {LATER.isoformat()}" in result.output
     assert f"  streams: {len(cleared)}\n" in result.output
     assert _stored(database, cleared) == {}
+
+
+def test_a_stream_written_to_since_it_was_archived_is_archived_again_whole(
+        app: Collections, database: Database) -> None:
+    cleared, _ = _portfolio(app, 1, 2)
+    (stream,) = cleared
+    originals = _stored(database, cleared)
+    assert len(originals[stream]) > 1
+    archive = open_archive(app.settings, database)
+    archive.reconcile()
+    from ledger_collect.compliance.archiver import read_streams
+
+    with database.connect() as conn:
+        first = read_streams(conn, app, [stream])[:1]  # the archive has its first event only
+    archive.append_segment(first)
+    counts = archive_run(app, business_date=LATER)
+    assert counts["resumed"] == 0 and counts["skipped"] == 1  # not purged as it stood
+    assert counts["streams"] == 1 and counts["segments"] == 1 and counts["purged_streams"] == 1
+    assert _stored(database, cleared) == {}
+    last = max(info.number for info in archive.segments())
+    again = [(e.originator_id, e.originator_version, e.topic, e.state, e.notification_id)
+             for e in archive.read_segment(last)]
+    assert again == originals[stream]

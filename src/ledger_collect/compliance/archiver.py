@@ -80,7 +80,7 @@ def archive_run(app: Collections, *, business_date: date, progress: Progress = _
             due = due_all[start:start + segment_streams]
             classes = {d.stream_id: d.record_class for d in due}
             versions = _archived_versions(conn, list(classes))
-            events = read_streams(conn, app, [s for s in classes if s not in versions])
+            events = _not_archived(read_streams(conn, app, list(classes)), versions)
             if events:
                 info = archive.append_segment(events)
                 fresh = _last_versions(events)
@@ -178,6 +178,13 @@ def _all_due(conn: psycopg.Connection[Any], due_streams: Any, policies: Any, tod
                              after=found[-1].stream_id if found else None, limit=50_000):
         found.extend(due)
     return found
+
+
+def _not_archived(events: list[Any], versions: dict[UUID, int]) -> list[Any]:
+    """The events of the streams the archive does not hold whole (a stream written to since
+    it was archived is archived again, whole)."""
+    last = _last_versions(events)
+    return [e for e in events if last[e.originator_id] > versions.get(e.originator_id, 0)]
 
 
 def _last_versions(events: Sequence[Any]) -> dict[UUID, int]:
