@@ -1,0 +1,308 @@
+"""The erasure verifier: is any of a customer's former personal data still stored anywhere?
+
+Erasure deletes a data key and blanks the read models; this is the independent check that no
+other plain copy survived. It reads what someone holding a backup would read: a ``pg_dump`` of
+the whole database (every schema and table, the events included) and every archive segment,
+decompressed. It looks for each value the operator gives (names, addresses, phone numbers,
+notes) in every form the value takes there: as written, JSON-escaped (with and without
+``\\uXXXX`` for non-ASCII), escaped as a COPY line escapes text, and inside bytea columns, which
+a dump writes as hex (decoded before the search). Case is ignored for ASCII letters. A value
+shorter than ``MIN_LENGTH`` is refused: it would be found by chance.
+
+The dump is searched in blocks of whole lines with ``bytes.find``, one pass per form of each
+value, which keeps a dump of gigabytes within minutes; the hits are then placed: table, column
+and line of the dump, or segment and byte offset.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from ledger_collect.compliance.database_dump import dump_stream
+
+MIN_LENGTH = 3
+BLOCK_BYTES = 8 << 20
+#: A dump's bytea value (hex, its backslash escaped by COPY) and a COPY block's first line.
+_HEX = re.compile(rb"\\\\x((?:[0-9a-f]{2})+)")
+_COPY = re.compile(rb"^COPY (\S+) \((.*)\) FROM stdin;$", re.M)
+_COPY_END = re.compile(rb"^\\\.$", re.M)
+_COPY_ESCAPES = {"\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
+                 "\v": "\\v"}
+_PHONE = re.compile(r"^[\d\s()+./-]+$")
+_NEWLINE = re.compile(rb"\n")
+_HEX_DIGITS = frozenset(b"0123456789abcdef")
+#: Where COPY blocks start (their table and columns) and end (None), by position in a block.
+_Marks = tuple[list[int], list[tuple[str, list[str]] | None]]
+
+
+class ValuesError(ValueError):
+    """The values file cannot be used as given."""
+
+
+@dataclass(frozen=True)
+class Needle:
+    value: int  # the value's line in the values file
+    form: str  # plain, json, json-ascii, digits
+    pattern: bytes  # lower-case (ASCII)
+
+
+@dataclass(frozen=True)
+class Hit:
+    value: int
+    masked: str
+    form: str
+    place: str  # "table <schema.table>", "dump" (outside the data), "archive segment <n>"
+    column: str | None = None
+    line: int | None = None  # of the dump
+    offset: int | None = None  # in the decompressed segment
+
+    def describe(self) -> str:
+        where = self.place + (f" column {self.column}" if self.column else "")
+        at = (f"dump line {self.line}" if self.line is not None
+              else f"offset {self.offset}" if self.offset is not None else "")
+        return f"value #{self.value} {self.masked!r} ({self.form}) in {where}" + \
+            (f", {at}" if at else "")
+
+
+@dataclass
+class Report:
+    hits: list[Hit] = field(default_factory=list)
+    hit_count: int = 0  # all hits; ``hits`` keeps the first ``max_hits``
+    dump_bytes: int = 0
+    dump_lines: int = 0
+    tables: int = 0
+    segments: int = 0
+    segment_bytes: int = 0
+    archive: bool = False  # was there an archive to scan
+    max_hits: int = 10_000
+
+    def add(self, hit: Hit) -> None:
+        self.hit_count += 1
+        if len(self.hits) < self.max_hits:
+            self.hits.append(hit)
+
+
+# -- the values and their forms -----------------------------------------------------------------
+def read_values(path: Path) -> list[tuple[int, str]]:
+    """(line number, value) of each non-blank line; a value shorter than ``MIN_LENGTH`` is
+    refused, naming its line."""
+    values = []
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), 1):
+        value = line.strip()
+        if not value:
+            continue
+        if len(value) < MIN_LENGTH:
+            raise ValuesError(f"{path}, line {number}: a value needs {MIN_LENGTH} characters "
+                              f"or more (a shorter one is found by chance)")
+        values.append((number, value))
+    if not values:
+        raise ValuesError(f"{path} holds no value to look for (one a line)")
+    return values
+
+
+def mask(value: str) -> str:
+    """Enough of a value to tell which one was found, not enough to read it in a report."""
+    if len(value) <= 4:
+        return value[0] + "*" * (len(value) - 1)
+    return value[0] + "*" * (len(value) - 2) + value[-1]
+
+
+def _json(value: str, ascii_only: bool) -> str:
+    return json.dumps(value, ensure_ascii=ascii_only)[1:-1]
+
+
+def _copy_escaped(text: str) -> str:
+    return "".join(_COPY_ESCAPES.get(char, char) for char in text)
+
+
+def _forms(value: str) -> list[tuple[str, str]]:
+    forms = [("plain", value), ("json", _json(value, False)), ("json-ascii", _json(value, True))]
+    digits = re.sub(r"\D", "", value)
+    if _PHONE.match(value) and len(digits) >= 7 and digits != value:
+        forms.append(("digits", digits))
+    return forms
+
+
+def needles(values: Iterable[tuple[int, str]], *, copy_text: bool) -> list[Needle]:
+    """Each value's distinct forms, lower-cased; ``copy_text``: also as a COPY line escapes
+    them (for the dump's text; the bytes of a bytea or a segment are not escaped)."""
+    found: dict[bytes, Needle] = {}
+    for number, value in values:
+        for form, text in _forms(value):
+            variants = [text, _copy_escaped(text)] if copy_text else [text]
+            for variant in variants:
+                pattern = variant.encode().lower()
+                found.setdefault(pattern, Needle(number, form, pattern))
+    return list(found.values())
+
+
+def _finds(haystack: bytes, pattern: bytes) -> Iterator[int]:
+    start = haystack.find(pattern)
+    while start >= 0:
+        yield start
+        start = haystack.find(pattern, start + 1)
+
+
+# -- the dump ------------------------------------------------------------------------------------
+class _DumpScanner:
+    """Scans a plain dump block by block, knowing which table's COPY data each line belongs to."""
+
+    def __init__(self, values: Sequence[tuple[int, str]], report: Report) -> None:
+        self.report = report
+        self.masked = {number: mask(value) for number, value in values}
+        self.text = needles(values, copy_text=True)
+        self.binary = needles(values, copy_text=False)
+        self.table: tuple[str, list[str]] | None = None  # the COPY block a block starts in
+        self.line = 0  # lines before the current block
+        self._newlines: list[int] | None = None  # where the block's lines end
+
+    def block(self, data: bytes) -> None:
+        low = data.lower()
+        marks = self._marks(data)
+        self._newlines = None
+        for needle in self.text:
+            for at in _finds(low, needle.pattern):
+                if not _in_hex(low, at):  # a bytea's hex is searched decoded, below
+                    self._hit(needle, data, marks, at, None)
+        if b"\\\\x" in data:
+            self._bytea(data, marks)
+        self.line += data.count(b"\n")
+        if marks[0]:
+            self.table = marks[1][-1]
+
+    def _marks(self, data: bytes) -> _Marks:
+        """Where in the block a COPY block starts (its table and columns) or ends (None)."""
+        found: list[tuple[int, tuple[str, list[str]] | None]] = []
+        for match in _COPY.finditer(data):
+            columns = [c.strip().strip('"') for c in match.group(2).decode().split(",")]
+            found.append((match.start(), (match.group(1).decode(), columns)))
+            self.report.tables += 1
+        found.extend((match.start(), None) for match in _COPY_END.finditer(data))
+        found.sort(key=lambda mark: mark[0])
+        return [at for at, _ in found], [table for _, table in found]
+
+    def _bytea(self, data: bytes, marks: _Marks) -> None:
+        """Decode every bytea of the block into one buffer and search it once per needle."""
+        parts, starts, origins, size = [], [], [], 0
+        for match in _HEX.finditer(data):
+            decoded = bytes.fromhex(match.group(1).decode()).lower()
+            parts.append(decoded)
+            starts.append(size)
+            origins.append(match.start())
+            size += len(decoded) + 1
+        joined = b"\0".join(parts)
+        for needle in self.binary:
+            for at in _finds(joined, needle.pattern):
+                index = bisect.bisect_right(starts, at) - 1
+                self._hit(needle, data, marks, origins[index], "bytea")
+
+    def _hit(self, needle: Needle, data: bytes, marks: _Marks, at: int,
+             kind: str | None) -> None:
+        if self._newlines is None:  # once per block with hits, not once per hit
+            self._newlines = [match.start() for match in _NEWLINE.finditer(data)]
+        line = bisect.bisect_left(self._newlines, at)
+        line_start = self._newlines[line - 1] + 1 if line else 0
+        index = bisect.bisect_right(marks[0], at) - 1
+        table = marks[1][index] if index >= 0 else self.table
+        column = None
+        if table is not None:
+            field_index = data.count(b"\t", line_start, at)
+            if field_index < len(table[1]):
+                column = table[1][field_index]
+        self.report.add(Hit(
+            needle.value, self.masked[needle.value],
+            needle.form if kind is None else f"{needle.form}, {kind}",
+            f"table {table[0]}" if table is not None else "dump", column,
+            line=self.line + line + 1))
+
+
+def _in_hex(low: bytes, at: int) -> bool:
+    """Does position ``at`` fall inside a bytea's hex digits (``\\\\x...``)?"""
+    start = at
+    while start > 0 and low[start - 1] in _HEX_DIGITS:
+        start -= 1
+    return low[start - 3:start] == b"\\\\x"
+
+
+def scan_dump(stream: IO[bytes], values: Sequence[tuple[int, str]], report: Report,
+              progress: Callable[[int, str], None] | None = None) -> None:
+    """Search the dump read from ``stream``; ``progress(bytes read, table)`` now and then."""
+    scanner = _DumpScanner(values, report)
+    rest = b""
+    told = time.monotonic()
+    while True:
+        chunk = stream.read(BLOCK_BYTES)
+        data = rest + chunk
+        if not chunk:
+            if data:
+                scanner.block(data)
+            break
+        cut = data.rfind(b"\n") + 1
+        if cut == 0:  # one line longer than a block: read on
+            rest = data
+            continue
+        scanner.block(data[:cut])
+        rest = data[cut:]
+        report.dump_bytes += cut
+        if progress is not None and time.monotonic() - told >= 1.0:
+            told = time.monotonic()
+            progress(report.dump_bytes, scanner.table[0] if scanner.table else "")
+    report.dump_bytes += len(rest)
+    report.dump_lines = scanner.line
+
+
+# -- the archive ---------------------------------------------------------------------------------
+def scan_segment(number: int, data: bytes, values: Sequence[tuple[int, str]],
+                 report: Report) -> None:
+    """Search one decompressed segment (its events' states as stored: plain bytes)."""
+    low = data.lower()
+    masked = {n: mask(value) for n, value in values}
+    for needle in needles(values, copy_text=False):
+        for at in _finds(low, needle.pattern):
+            report.add(Hit(needle.value, masked[needle.value], needle.form,
+                           f"archive segment {number}", offset=at))
+    report.segments += 1
+    report.segment_bytes += len(data)
+
+
+def archive_segments(settings: Any, database: Any) -> Iterator[tuple[int, bytes]] | None:
+    """Each archive segment's number and decompressed bytes; None while there is no archive
+    package (the archive of ``compliance.archive``)."""
+    try:
+        from ledger_collect.compliance.archive import open_archive  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    archive = open_archive(settings, database)
+    return ((info.number, archive.segment_bytes(info.number)) for info in archive.segments())
+
+
+# -- the whole check -----------------------------------------------------------------------------
+def verify_erasure(settings: Any, database: Any, values: Sequence[tuple[int, str]], *,
+                   progress: Callable[[str], None] | None = None,
+                   max_hits: int = 10_000) -> Report:
+    """Every hit of ``values`` in a dump of the whole database and in every archive segment.
+    ``progress`` gets a line now and then while a long dump is read."""
+    report = Report(max_hits=max_hits)
+
+    def dumped(done: int, table: str) -> None:
+        if progress is not None:
+            progress(f"scanned {done / 1e6:,.0f} MB of the dump" + (f" ({table})" if table
+                                                                     else ""))
+
+    with dump_stream(database.url, connect_timeout=settings.connect_timeout) as stream:
+        scan_dump(stream, values, report, dumped)
+    segments = archive_segments(settings, database)
+    if segments is not None:
+        report.archive = True
+        for number, data in segments:
+            scan_segment(number, data, values, report)
+            if progress is not None:
+                progress(f"scanned archive segment {number}")
+    return report
