@@ -1,0 +1,44 @@
+"""The tamper-evident archive: segments of stored events, hash-chained, listed in a signed
+manifest, kept in a folder or an S3-compatible bucket, indexed in PostgreSQL."""
+
+from __future__ import annotations
+
+from ledger_collect.compliance.archive.archive import (
+    Archive,
+    ArchiveError,
+    VerifyReport,
+    segment_name,
+)
+from ledger_collect.compliance.archive.manifest import (
+    ArchiveKeyError,
+    ManifestError,
+    load_archive_key,
+)
+from ledger_collect.compliance.archive.segment import ArchivedEvent, SegmentError, SegmentInfo
+from ledger_collect.compliance.archive.segment_index import archived_stream_ids
+from ledger_collect.compliance.archive.segment_storage import ArchiveStorageError, open_storage
+from ledger_collect.config import Settings
+from ledger_collect.storage.database import Database
+
+
+def open_archive(settings: Settings, database: Database) -> Archive:
+    """The archive ``settings`` configure (``LEDGER_ARCHIVE_URL``, ``LEDGER_ARCHIVE_KEY``), on
+    the index in ``database``. The key file is created in the data directory on first use."""
+    key = load_archive_key(settings.archive_key, settings.archive_key_file, create=True)
+    return Archive(open_storage(settings), key, key.public_key(), database)
+
+
+__all__ = [
+    "Archive",
+    "ArchiveError",
+    "ArchiveKeyError",
+    "ArchiveStorageError",
+    "ArchivedEvent",
+    "ManifestError",
+    "SegmentError",
+    "SegmentInfo",
+    "VerifyReport",
+    "archived_stream_ids",
+    "open_archive",
+    "segment_name",
+]
