@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from click.testing import CliRunner
@@ -25,6 +25,8 @@ from ledger_collect.commands.receivable_commands import (
     register_customer,
 )
 from ledger_collect.compliance import database_dump
+from ledger_collect.compliance.archive import ArchivedEvent, open_archive, segment_name
+from ledger_collect.compliance.archive.segment import encode
 from ledger_collect.compliance.verify_erasure import (
     BLOCK_BYTES,
     Report,
@@ -138,9 +140,10 @@ def test_a_segment_is_searched_as_plain_and_json_bytes():
     data = b"\x00\x01" + json.dumps({"to": ["Jeanne.Martin@acme.example"]}).encode() + \
         "Zoë".encode() + json.dumps(VALUES[3][1]).encode()
     report = Report()
-    scan_segment(7, data, VALUES, report)
+    scan_segment("segments/00000007.zst", data, VALUES, report)
     assert [(h.value, h.form, h.place) for h in report.hits] == [
-        (2, "plain", "archive segment 7"), (4, "json-ascii", "archive segment 7")]
+        (2, "plain", "archive segments/00000007.zst"),
+        (4, "json-ascii", "archive segments/00000007.zst")]
     assert report.hits[0].offset == 11 and report.segments == 1
 
 
@@ -249,3 +252,22 @@ def test_the_command_exits_1_on_hits_0_on_none_and_2_when_it_cannot_tell(
     result = CliRunner().invoke(cli, ["verify-erasure", "C-999", "--values", str(absent)],
                                 env=env)
     assert result.exit_code == 2 and "no customer C-999" in result.output
+
+
+def test_every_segment_object_is_searched_listed_orphaned_or_broken(app, settings, database):
+    """A value planted in an archived event's state is found in the segment the manifest lists,
+    in an orphan the manifest does not list, and in an object that no longer decompresses."""
+    archive = open_archive(settings, database)
+    planted = json.dumps({"note": f"talked to {NAME}"}).encode()
+    event = ArchivedEvent(uuid4(), 1, "ledger_collect.Test.Noted", planted, 1)
+    archive.append_segment([event, ArchivedEvent(uuid4(), 1, "ledger_collect.Test.Other",
+                                                 b"{}", 2)])
+    storage = archive.storage
+    storage.put(segment_name(2), encode(2, "0" * 64, [event]))  # an append that crashed
+    storage.put(segment_name(3), b"not zstandard: " + planted)
+    report = verify_erasure(settings, database, [(1, NAME), (2, EMAIL)])
+    assert sorted((h.value, h.place) for h in report.hits) == [
+        (1, f"archive {segment_name(n)}") for n in (1, 2, 3)]
+    assert report.segments == 3 and report.archive == storage.location
+    assert len(report.problems) == 1
+    assert report.problems[0].startswith(f"{segment_name(3)} does not decompress")

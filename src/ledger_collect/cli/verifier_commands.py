@@ -51,11 +51,15 @@ def verify_erasure_command(customer: str, values_file: Path, max_hits: int) -> N
         click.echo(f"hit: {hit.describe()}")
     if report.hit_count > len(report.hits):
         click.echo(f"... and {report.hit_count - len(report.hits)} more hits")
-    archive = (f"{report.segments} archive segments ({report.segment_bytes / 1e6:,.1f} MB)"
-               if report.archive else "no archive")
+    for problem in report.problems:
+        click.echo(f"problem: {problem}", err=True)
     click.echo(f"{report.hit_count} hits in a dump of {report.dump_bytes / 1e6:,.1f} MB "
-               f"({report.tables} tables) and {archive}", err=True)
-    sys.exit(1 if report.hit_count else 0)
+               f"({report.tables} tables) and {report.segments} archive segments "
+               f"({report.segment_bytes / 1e6:,.1f} MB, {report.archive})", err=True)
+    if report.hit_count:
+        sys.exit(1)
+    if report.problems:
+        raise CannotVerify("no hits, but not every segment could be read as it should")
 
 
 def _customer(database: Database, given: str) -> tuple[UUID, str]:

@@ -25,6 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from ledger_collect.compliance.archive.archive import SEGMENTS
+from ledger_collect.compliance.archive.segment import SegmentError, decompress
+from ledger_collect.compliance.archive.segment_storage import open_storage
 from ledger_collect.compliance.database_dump import dump_stream
 
 MIN_LENGTH = 3
@@ -58,7 +61,7 @@ class Hit:
     value: int
     masked: str
     form: str
-    place: str  # "table <schema.table>", "dump" (outside the data), "archive segment <n>"
+    place: str  # "table <schema.table>", "dump" (outside the data), "archive <segment name>"
     column: str | None = None
     line: int | None = None  # of the dump
     offset: int | None = None  # in the decompressed segment
@@ -80,7 +83,8 @@ class Report:
     tables: int = 0
     segments: int = 0
     segment_bytes: int = 0
-    archive: bool = False  # was there an archive to scan
+    archive: str = ""  # where the archive's segments were looked for
+    problems: list[str] = field(default_factory=list)  # what could not be read as it should
     max_hits: int = 10_000
 
     def add(self, hit: Hit) -> None:
@@ -259,7 +263,7 @@ def scan_dump(stream: IO[bytes], values: Sequence[tuple[int, str]], report: Repo
 
 
 # -- the archive ---------------------------------------------------------------------------------
-def scan_segment(number: int, data: bytes, values: Sequence[tuple[int, str]],
+def scan_segment(name: str, data: bytes, values: Sequence[tuple[int, str]],
                  report: Report) -> None:
     """Search one decompressed segment (its events' states as stored: plain bytes)."""
     low = data.lower()
@@ -267,20 +271,27 @@ def scan_segment(number: int, data: bytes, values: Sequence[tuple[int, str]],
     for needle in needles(values, copy_text=False):
         for at in _finds(low, needle.pattern):
             report.add(Hit(needle.value, masked[needle.value], needle.form,
-                           f"archive segment {number}", offset=at))
+                           f"archive {name}", offset=at))
     report.segments += 1
     report.segment_bytes += len(data)
 
 
-def archive_segments(settings: Any, database: Any) -> Iterator[tuple[int, bytes]] | None:
-    """Each archive segment's number and decompressed bytes; None while there is no archive
-    package (the archive of ``compliance.archive``)."""
-    try:
-        from ledger_collect.compliance.archive import open_archive  # type: ignore[attr-defined]
-    except ImportError:
-        return None
-    archive = open_archive(settings, database)
-    return ((info.number, archive.segment_bytes(info.number)) for info in archive.segments())
+def archive_segments(settings: Any, report: Report) -> Iterator[tuple[str, bytes]]:
+    """Each segment object in the archive's storage, decompressed: those the manifest lists and
+    any it does not (an interrupted append's orphan holds events too). Needs no archive key: a
+    tampered manifest does not hide a segment. One that does not decompress is searched as
+    stored, and named among the problems."""
+    storage = open_storage(settings)
+    report.archive = storage.location
+    for name in storage.names(SEGMENTS):
+        stored = storage.get(name)
+        if stored is None:  # gone since it was listed
+            continue
+        try:
+            yield name, decompress(stored)
+        except SegmentError as exc:
+            report.problems.append(f"{name} {exc}: searched as stored")
+            yield name, stored
 
 
 # -- the whole check -----------------------------------------------------------------------------
@@ -298,11 +309,8 @@ def verify_erasure(settings: Any, database: Any, values: Sequence[tuple[int, str
 
     with dump_stream(database.url, connect_timeout=settings.connect_timeout) as stream:
         scan_dump(stream, values, report, dumped)
-    segments = archive_segments(settings, database)
-    if segments is not None:
-        report.archive = True
-        for number, data in segments:
-            scan_segment(number, data, values, report)
-            if progress is not None:
-                progress(f"scanned archive segment {number}")
+    for name, data in archive_segments(settings, report):
+        scan_segment(name, data, values, report)
+        if progress is not None:
+            progress(f"scanned archive {name}")
     return report
