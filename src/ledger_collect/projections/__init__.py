@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from ledger_collect.projections import forgetting
 from ledger_collect.projections.tolerant import clip_keys
 from ledger_collect.storage.resources import sql_folder
 
@@ -35,7 +36,7 @@ _UUID_INT = attrgetter("int")
 #: Modules holding one Projection subclass each; a new read model adds its stem here.
 MODULES: tuple[str, ...] = (
     "open_items", "timeline", "customers", "casework", "disputes", "correspondence",
-    "worklist", "teams", "dunning", "agency", "job_runs")
+    "worklist", "teams", "dunning", "agency", "job_runs", "retention_streams")
 
 
 class Projection:
@@ -61,6 +62,12 @@ class Projection:
     caches: ClassVar[tuple[str, ...]] = ()
     #: Event classes the model reads; the log is filtered on their pinned topics.
     handles: ClassVar[tuple[type, ...]]
+    #: Tables whose rows each belong to one stream, with the column holding its id: rows of a
+    #: stream purged from the store are dropped when the model meets the purge (``purged``).
+    stream_rows: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: Where the model's tables hold customers' personal data (``forgetting.Personal``): the
+    #: engine blanks it when a customer's erasure completes.
+    personal: ClassVar[tuple[Any, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -69,7 +76,8 @@ class Projection:
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:
-        return tuple(get_topic(event_class) for event_class in cls.handles)
+        return (*(get_topic(event_class) for event_class in cls.handles),
+                *forgetting.topics(cls), *((purged_topic(),) if cls.stream_rows else ()))
 
     @classmethod
     def sql(cls) -> str:
@@ -106,6 +114,12 @@ def _definition(name: str) -> tuple[str, str]:
     """A model's SQL and its checksum, read once per process (checked on every page)."""
     text = (sql_folder("projections") / f"{name}.sql").read_text()
     return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def purged_topic() -> str:
+    from ledger_collect.projections.purged import TOPIC
+
+    return TOPIC
 
 
 class UnknownProjectionError(LookupError):
