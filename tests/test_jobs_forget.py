@@ -1,22 +1,29 @@
-"""The broker's queue in PostgreSQL keeps no personal data: a failed attempt's traceback, which
-dramatiq puts into the message it stores again (to retry it, or rejected for good), quotes the
-exception's text, and a mail server's refusal names the recipient."""
+"""What the jobs store keeps no personal data: not the broker's queue in PostgreSQL (a failed
+attempt's traceback, which dramatiq puts into the message it stores again to retry it, or
+rejected for good, quotes the exception's text, and a mail server's refusal names the
+recipient), nor a run's recorded failure (its events are not sealed: a run has no data
+subject)."""
 
 from __future__ import annotations
 
 import time
+from datetime import date
+from typing import Any
 
 import psycopg
 import pytest
 from job_helpers import broker_settings, closing_brokers  # noqa: F401 - a fixture
 from mail_server import Inbox, free_port, mail_server
 from psycopg import sql
-from test_email_delivery import SENDER, Acme, email_to
+from test_email_delivery import SENDER, TODAY, Acme, email_to
 
 from ledger_collect.commands.application import Collections
+from ledger_collect.commands.job_commands import request_job_run
 from ledger_collect.config import Settings
+from ledger_collect.domain.base import ValidationError
 from ledger_collect.jobs.actors import job_actors
-from ledger_collect.jobs.registry import SEND_EMAIL
+from ledger_collect.jobs.registry import SEND_EMAIL, Job
+from ledger_collect.jobs.runs import load_run, run_attempt
 from ledger_collect.jobs.worker import working
 from ledger_collect.storage.database import Database
 
@@ -67,3 +74,19 @@ def test_a_failed_sending_is_stored_without_its_traceback(
         assert app.repository.get(email_id).status == "pending"
     finally:
         app.close()
+
+
+def test_a_run_records_its_failure_without_the_addresses_the_error_quotes(
+        app: Collections, database: Database) -> None:
+    def body(app: Collections, *, business_date: date, progress: Any) -> dict[str, int]:
+        raise ValidationError(f"{ADDRESS} is named twice among the recipients (<{ADDRESS}>)")
+
+    run_id = app.run(request_job_run, job="quoting", run_key="k", trigger="manual", actor="sue",
+                     business_date=TODAY).result
+    with pytest.raises(ValidationError):
+        run_attempt(app, Job("quoting", body, "quotes"), run_id, worker="w")
+    assert load_run(app, run_id).error == (
+        "ValidationError: <address> is named twice among the recipients (<<address>>)")
+    with database.connect() as conn:
+        states = [bytes(row[0]) for row in conn.execute("SELECT state FROM collections_events")]
+    assert states and not any(ADDRESS.encode() in state for state in states)
