@@ -103,10 +103,13 @@ def test_bytea_is_searched_decoded_and_hex_digits_are_not_mistaken_for_a_value()
         f"a\t1\tledger_collect.Customer.Registered\t{_hex(state)}",
         # The digits of the phone number, written as hex digits: not the phone number.
         f"b\t1\tledger_collect.Customer.Registered\t\\\\x00{'33145678900'}0",
+        # Text after a bytea on its line, and a backslash-x that is no bytea.
+        f"c\t{_hex(b'abc')}\tJeanne Martin\tC:\\\\xfiles",
         "\\.",
     )
     assert sorted((h.value, h.form, h.column, h.line) for h in report.hits) == [
-        (1, "plain, bytea", "state", 2), (3, "plain, bytea", "state", 2)]
+        (1, "plain", "topic", 4), (1, "plain, bytea", "state", 2),
+        (3, "plain, bytea", "state", 2)]
 
 
 def test_a_phone_number_is_found_without_its_spaces_too():

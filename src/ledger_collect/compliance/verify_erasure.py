@@ -16,6 +16,7 @@ and line of the dump, or segment and byte offset.
 
 from __future__ import annotations
 
+import binascii
 import bisect
 import json
 import re
@@ -32,15 +33,12 @@ from ledger_collect.compliance.database_dump import dump_stream
 
 MIN_LENGTH = 3
 BLOCK_BYTES = 8 << 20
-#: A dump's bytea value (hex, its backslash escaped by COPY) and a COPY block's first line.
-_HEX = re.compile(rb"\\\\x((?:[0-9a-f]{2})+)")
-_COPY = re.compile(rb"^COPY (\S+) \((.*)\) FROM stdin;$", re.M)
-_COPY_END = re.compile(rb"^\\\.$", re.M)
+#: A COPY block's first line.
+_COPY = re.compile(rb"COPY (\S+) \((.*)\) FROM stdin;")
 _COPY_ESCAPES = {"\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
                  "\v": "\\v"}
 _PHONE = re.compile(r"^[\d\s()+./-]+$")
 _NEWLINE = re.compile(rb"\n")
-_HEX_DIGITS = frozenset(b"0123456789abcdef")
 #: Where COPY blocks start (their table and columns) and end (None), by position in a block.
 _Marks = tuple[list[int], list[tuple[str, list[str]] | None]]
 
@@ -168,15 +166,19 @@ class _DumpScanner:
         self._newlines: list[int] | None = None  # where the block's lines end
 
     def block(self, data: bytes) -> None:
-        low = data.lower()
         marks = self._marks(data)
         self._newlines = None
+        text, text_at, decoded, decoded_at = _split(data)
+        low = text.lower()
         for needle in self.text:
             for at in _finds(low, needle.pattern):
-                if not _in_hex(low, at):  # a bytea's hex is searched decoded, below
-                    self._hit(needle, data, marks, at, None)
-        if b"\\\\x" in data:
-            self._bytea(data, marks)
+                piece = bisect.bisect_right(text_at, (at, len(data))) - 1
+                self._hit(needle, data, marks, text_at[piece][1] + at - text_at[piece][0], None)
+        low = decoded.lower()
+        for needle in self.binary:
+            for at in _finds(low, needle.pattern):
+                piece = bisect.bisect_right(decoded_at, (at, len(data))) - 1
+                self._hit(needle, data, marks, decoded_at[piece][1], "bytea")
         self.line += data.count(b"\n")
         if marks[0]:
             self.table = marks[1][-1]
@@ -184,28 +186,16 @@ class _DumpScanner:
     def _marks(self, data: bytes) -> _Marks:
         """Where in the block a COPY block starts (its table and columns) or ends (None)."""
         found: list[tuple[int, tuple[str, list[str]] | None]] = []
-        for match in _COPY.finditer(data):
-            columns = [c.strip().strip('"') for c in match.group(2).decode().split(",")]
-            found.append((match.start(), (match.group(1).decode(), columns)))
-            self.report.tables += 1
-        found.extend((match.start(), None) for match in _COPY_END.finditer(data))
+        for at in _line_starts(data, b"COPY "):
+            end = data.find(b"\n", at)
+            match = _COPY.fullmatch(data, at, end if end >= 0 else len(data))
+            if match:
+                columns = [c.strip().strip('"') for c in match.group(2).decode().split(",")]
+                found.append((at, (match.group(1).decode(), columns)))
+                self.report.tables += 1
+        found.extend((at, None) for at in _line_starts(data, b"\\.\n"))
         found.sort(key=lambda mark: mark[0])
         return [at for at, _ in found], [table for _, table in found]
-
-    def _bytea(self, data: bytes, marks: _Marks) -> None:
-        """Decode every bytea of the block into one buffer and search it once per needle."""
-        parts, starts, origins, size = [], [], [], 0
-        for match in _HEX.finditer(data):
-            decoded = bytes.fromhex(match.group(1).decode()).lower()
-            parts.append(decoded)
-            starts.append(size)
-            origins.append(match.start())
-            size += len(decoded) + 1
-        joined = b"\0".join(parts)
-        for needle in self.binary:
-            for at in _finds(joined, needle.pattern):
-                index = bisect.bisect_right(starts, at) - 1
-                self._hit(needle, data, marks, origins[index], "bytea")
 
     def _hit(self, needle: Needle, data: bytes, marks: _Marks, at: int,
              kind: str | None) -> None:
@@ -227,12 +217,41 @@ class _DumpScanner:
             line=self.line + line + 1))
 
 
-def _in_hex(low: bytes, at: int) -> bool:
-    """Does position ``at`` fall inside a bytea's hex digits (``\\\\x...``)?"""
-    start = at
-    while start > 0 and low[start - 1] in _HEX_DIGITS:
-        start -= 1
-    return low[start - 3:start] == b"\\\\x"
+def _line_starts(data: bytes, prefix: bytes) -> Iterator[int]:
+    """Where the lines starting with ``prefix`` start."""
+    if data.startswith(prefix):
+        yield 0
+    for at in _finds(data, b"\n" + prefix):
+        yield at + 1
+
+
+def _split(data: bytes) -> tuple[bytes, list[tuple[int, int]], bytes, list[tuple[int, int]]]:
+    """The block's text without its bytea values, and those values decoded, each with where
+    its pieces start: (offset in it, offset in the block). Pieces are joined by a NUL, which
+    no value holds: a match never spans two."""
+    texts, text_at, values, value_at = [], [], [], []
+    done = text_size = value_size = 0
+    for at in _finds(data, b"\\\\x"):
+        if at < done:
+            continue
+        end = len(data)
+        for stop in (b"\t", b"\n"):
+            found = data.find(stop, at, end)
+            end = found if found >= 0 else end
+        try:
+            value = binascii.unhexlify(data[at + 3:end])
+        except binascii.Error:  # not a bytea after all: text
+            continue
+        texts.append(data[done:at])
+        text_at.append((text_size, done))
+        text_size += at - done + 1
+        values.append(value)
+        value_at.append((value_size, at))
+        value_size += len(value) + 1
+        done = end
+    texts.append(data[done:])
+    text_at.append((text_size, done))
+    return b"\0".join(texts), text_at, b"\0".join(values), value_at
 
 
 def scan_dump(stream: IO[bytes], values: Sequence[tuple[int, str]], report: Report,
