@@ -31,6 +31,7 @@ from ledger_collect.cli.dunning_runs import dunning
 from ledger_collect.cli.erasure_commands import erase
 from ledger_collect.cli.import_commands import import_feed, report
 from ledger_collect.cli.retention_cli import retention
+from ledger_collect.cli.verifier_commands import verify_erasure_command
 from ledger_collect.cli.worker_commands import jobs, scheduler, worker
 from ledger_collect.cli.worklist_commands import worklist
 from ledger_collect.commands.application import Collections
@@ -305,6 +306,7 @@ cli.add_command(archive)
 archive.add_command(archive_run)
 cli.add_command(erase)
 cli.add_command(retention)
+cli.add_command(verify_erasure_command)
 
 
 def _day(value: object) -> date:

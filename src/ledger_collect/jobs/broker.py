@@ -15,10 +15,11 @@ that broker is made the global one too, so that nothing falls back to the defaul
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import dramatiq
 from dramatiq.broker import Broker
+from dramatiq.middleware import Middleware
 
 if TYPE_CHECKING:
     from ledger_collect.config import Settings
@@ -30,6 +31,20 @@ POSTGRES_PREFIX = "dramatiq_"
 
 class BrokerConfigError(ValueError):
     """The settings name no broker, or one without the address it needs."""
+
+
+class NoStoredTracebacks(Middleware):
+    """dramatiq's Retries middleware writes the failed attempt's traceback into the message,
+    which the broker then stores: queued again for the retry, or rejected (the PostgreSQL
+    broker keeps those 30 days). A traceback quotes exception texts, and those may quote
+    personal data — a mail server refusing a recipient names the address — that an erasure
+    cannot reach there. The worker's log keeps the traceback; the stored message does not."""
+
+    def before_enqueue(self, broker: Broker, message: Any, delay: Any) -> None:
+        message.options.pop("traceback", None)
+
+    def before_nack(self, broker: Broker, message: Any) -> None:
+        message.options.pop("traceback", None)
 
 
 def queue_name(settings: Settings, name: str) -> str:
@@ -71,6 +86,7 @@ def make_broker(settings: Settings, database_url: str | None = None) -> Broker:
             broker = RedisBroker(url=settings.broker_url, namespace=settings.queue_prefix,
                                  heartbeat_timeout=int(heartbeat * 1000),
                                  maintenance_chance=100_000)
+    broker.add_middleware(NoStoredTracebacks())
     dramatiq.set_broker(broker)
     return broker
 

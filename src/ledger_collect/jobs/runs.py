@@ -12,6 +12,7 @@ the run finished. A killed worker's connection closes with it, and with it the l
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ JOBS_ACTOR = "jobs"
 #: What a failure keeps of the error: its type and message, this long at most.
 ERROR_LENGTH = 2000
 FINISHED, ALREADY_DONE = "finished", "already done"
+_ADDRESS = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 
 
 class RunBusyError(Exception):
@@ -113,9 +115,17 @@ def run_attempt(app: Collections, job: Job, run_id: UUID, *, worker: str,
         return FINISHED
 
 
+def without_addresses(text: str) -> str:
+    """An error's text without the email addresses it quotes (a recipient named twice, a
+    server's refusal): a run has no data subject, so its events are not sealed, and an erasure
+    could not reach an address kept there."""
+    return _ADDRESS.sub("<address>", text)
+
+
 def _record_failure(app: Collections, job: Job, run_id: UUID, day: date, error: BaseException,
                     *, final: bool) -> None:
-    text = f"{type(error).__name__}: {first_line(error) or 'no message'}"[:ERROR_LENGTH]
+    text = without_addresses(
+        f"{type(error).__name__}: {first_line(error) or 'no message'}")[:ERROR_LENGTH]
     log.error("%s: run %s failed (%s): %s", job.name, run_id,
               "final" if final else "to be retried", text)
     try:
