@@ -64,12 +64,18 @@ class Figures:
     archived: int = 0
     purged: int = 0
     archive_seconds: float = 0.0
+    models_seconds: float = 0.0  # from the run's end until every read model handled it
     verify_bytes: int = 0
     verify_seconds: float = 0.0
     erase_seconds: float = 0.0
     forget_seconds: float = 0.0
     writer: WriterReport | None = None
     wrong: list[str] = field(default_factory=list)
+
+
+def load_average() -> str:
+    """The machine's 1-minute load: other work on the 2 cores skews every figure."""
+    return f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
 
 
 def hot_events(database: Database) -> int:
@@ -133,12 +139,15 @@ def last_notification(database: Database) -> int:
 
 
 # -- the phases ------------------------------------------------------------------------------------
-def archive_phase(app: Collections, plan: Eligible, figures: Figures) -> None:
+def archive_phase(app: Collections, plan: Eligible, projector: Projector,
+                  figures: Figures) -> None:
     before = hot_events(app.database)
     ticker = Ticker("archived streams", every=10.0)
     started = time.perf_counter()
     parts.archive_run(app, plan.today, ticker)
     figures.archive_seconds = time.perf_counter() - started
+    figures.models_seconds = wait_for_models(
+        app.database, last_notification(app.database), projector, 600)
     after = hot_events(app.database)
     figures.purged = before - after
     figures.archived = parts.archived_events(app)
@@ -146,7 +155,8 @@ def archive_phase(app: Collections, plan: Eligible, figures: Figures) -> None:
     print(f"archive run of {plan.today}: {figures.archived:,} events archived, "
           f"{figures.purged:,} purged from the hot store ({before:,} -> {after:,}) in "
           f"{figures.archive_seconds:.1f} s = {rate:,.0f} events/s archived and purged "
-          f"(target >= {TARGETS['archive_rate']:,})", flush=True)
+          f"(target >= {TARGETS['archive_rate']:,}); the read models past it "
+          f"{figures.models_seconds:.1f} s later ({load_average()})", flush=True)
     if figures.archived < plan.events:
         figures.wrong.append(f"{plan.events:,} events were due, {figures.archived:,} archived")
     if figures.purged < plan.events:
@@ -160,8 +170,8 @@ def verify_phase(app: Collections, figures: Figures) -> None:
     figures.verify_seconds = time.perf_counter() - started
     rate = figures.verify_bytes / MB / figures.verify_seconds if figures.verify_seconds else 0.0
     print(f"archive verify: {figures.verify_bytes / MB:,.1f} MB of segments in "
-          f"{figures.verify_seconds:.2f} s = {rate:,.1f} MB/s; {len(problems)} problems",
-          flush=True)
+          f"{figures.verify_seconds:.2f} s = {rate:,.1f} MB/s; {len(problems)} problems "
+          f"({load_average()})", flush=True)
     figures.wrong += [f"archive verify: {problem}" for problem in problems[:5]]
 
 
@@ -218,7 +228,8 @@ def erasure_phase(app: Collections, portfolio: Portfolio, subject: UUID,
     print(f"erasure: erase_customer {figures.erase_seconds * 1000:.1f} ms (target < "
           f"{TARGETS['erase'] * 1000:.0f} ms), every read model past it "
           f"{figures.forget_seconds * 1000:.0f} ms later (target < {TARGETS['forget']:.0f} s); "
-          f"personal values left in read models: {sum(after.values())}", flush=True)
+          f"personal values left in read models: {sum(after.values())} ({load_average()})",
+          flush=True)
     if after:
         figures.wrong.append(f"personal values still in {after}")
 
@@ -253,13 +264,13 @@ def run(database: Database, args: Any, logs: Path) -> Figures:
         plan = eligible(app, args.today)
         print(f"store: {plan.total:,} events; due for archive on {plan.today} "
               f"(feed up to {AS_OF}): {plan.streams:,} streams, {plan.events:,} events "
-              f"({plan.events / plan.total:.0%})", flush=True)
+              f"({plan.events / plan.total:.0%}); {load_average()}", flush=True)
         projector = Projector(database, logs)
         try:
             wait_for_models(database, last_notification(database), projector, 120)
             stop = multiprocessing.get_context("spawn").Event()
             report = writer_during(database, stop, args.pause,
-                                   lambda: archive_phase(app, plan, figures))
+                                   lambda: archive_phase(app, plan, projector, figures))
             figures.wrong += report.failures[:5]
             print_writer(report)
             figures.writer = report
