@@ -12,8 +12,8 @@ from pathlib import Path
 
 import ledger_collect
 
-LAYERS = ["config", "domain", "storage", "commands", "projections", "jobs", "api", "app", "feed",
-          "cli"]
+LAYERS = ["config", "domain", "storage", "commands", "projections", "compliance", "jobs", "api",
+          "app", "feed", "cli"]
 #: runtime (the collector, worker lifetime) is used from every layer that runs long work.
 BESIDE = {"speedups", "runtime"}
 ROOT = Path(ledger_collect.__file__).parent

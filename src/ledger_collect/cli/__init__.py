@@ -27,6 +27,7 @@ from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.agency_handover import agency
 from ledger_collect.cli.dunning_runs import dunning
 from ledger_collect.cli.import_commands import import_feed, report
+from ledger_collect.cli.retention_commands import retention
 from ledger_collect.cli.worker_commands import jobs, scheduler, worker
 from ledger_collect.cli.worklist_commands import worklist
 from ledger_collect.commands.application import Collections
@@ -293,6 +294,7 @@ cli.add_command(scheduler)
 cli.add_command(jobs)
 cli.add_command(dunning)
 cli.add_command(agency)
+cli.add_command(retention)
 
 
 def _day(value: object) -> date:

@@ -35,7 +35,7 @@ _UUID_INT = attrgetter("int")
 #: Modules holding one Projection subclass each; a new read model adds its stem here.
 MODULES: tuple[str, ...] = (
     "open_items", "timeline", "customers", "casework", "disputes", "correspondence",
-    "worklist", "teams", "dunning", "agency", "job_runs")
+    "worklist", "teams", "dunning", "agency", "job_runs", "retention_streams")
 
 
 class Projection:

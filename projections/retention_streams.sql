@@ -1,0 +1,39 @@
+-- Retention read model: what the retention policies need to know of every stream — its
+-- record class, customer, disputes and the date its trigger happened (null until then) —
+-- each customer's last activity, and the legal holds. Rebuildable from the events
+-- (ledger-collect projections rebuild retention_streams); the compliance job reads it to find what is
+-- due (compliance.retention.due_streams).
+
+CREATE TABLE retention_streams (
+    stream_id uuid PRIMARY KEY,
+    record_class text NOT NULL,                -- invoice, credit, promise, dispute, ...
+    customer_id uuid NOT NULL,
+    invoice_id uuid,                           -- a promise's invoice
+    dispute_ids uuid[] NOT NULL,               -- an invoice's disputes; a dispute: itself
+    trigger_on date,                           -- cleared, closed or sent on; null: not yet
+    open_amount numeric(18,2),                 -- an invoice's, to see it reach zero
+    final boolean NOT NULL                     -- the trigger can no longer be undone
+);
+
+CREATE INDEX retention_streams_due_idx ON retention_streams (record_class, trigger_on);
+CREATE INDEX retention_streams_customer_idx ON retention_streams (customer_id, record_class);
+CREATE INDEX retention_streams_invoice_idx ON retention_streams (invoice_id)
+    WHERE invoice_id IS NOT NULL;
+
+CREATE TABLE retention_customers (
+    customer_id uuid PRIMARY KEY,
+    last_activity date NOT NULL                -- the business date of its latest event
+);
+
+CREATE INDEX retention_customers_activity_idx ON retention_customers (last_activity);
+
+CREATE TABLE retention_holds (
+    hold_id uuid PRIMARY KEY,                  -- the LegalHold aggregate
+    subject_kind text NOT NULL,                -- customer or dispute
+    subject_id uuid NOT NULL,
+    reference text NOT NULL,                   -- the matter's reference (the latest)
+    placed_on date NOT NULL,
+    released_on date                           -- null while active
+);
+
+CREATE INDEX retention_holds_subject_idx ON retention_holds (subject_id);

@@ -1,0 +1,1 @@
+"""Retention policies, legal holds, GDPR erasure and the archive."""
