@@ -82,6 +82,10 @@ class Settings:
     smtp_from: str = "collections@localhost"  # LEDGER_SMTP_FROM: the emails' sender
     smtp_timeout: float = 30.0  # LEDGER_SMTP_TIMEOUT seconds per connection and reply
     smtp_ca_file: Path | None = None  # LEDGER_SMTP_CA_FILE: trust this CA (else the system's)
+    # -- the archive (compliance.archive) --
+    archive_url: str | None = None  # LEDGER_ARCHIVE_URL: file:///path or s3://bucket/prefix
+    archive_key: str | None = None  # LEDGER_ARCHIVE_KEY: base64 Ed25519 seed; else archive.key
+    archive_s3_endpoint: str | None = None  # LEDGER_ARCHIVE_S3_ENDPOINT: S3-compatible server
 
     @property
     def key_file(self) -> Path:
@@ -90,6 +94,10 @@ class Settings:
     @property
     def jwt_key_file(self) -> Path:
         return self.jwt_secret_file or self.data_dir / "jwt.key"
+
+    @property
+    def archive_key_file(self) -> Path:
+        return self.data_dir / "archive.key"
 
     def with_changes(self, **changes: object) -> Settings:
         return replace(self, **changes)
@@ -152,6 +160,9 @@ class Settings:
             smtp_timeout=float(env.get("LEDGER_SMTP_TIMEOUT", base.smtp_timeout)),
             smtp_ca_file=Path(env["LEDGER_SMTP_CA_FILE"]) if env.get("LEDGER_SMTP_CA_FILE")
             else None,
+            archive_url=env.get("LEDGER_ARCHIVE_URL") or None,
+            archive_key=env.get("LEDGER_ARCHIVE_KEY") or None,
+            archive_s3_endpoint=env.get("LEDGER_ARCHIVE_S3_ENDPOINT") or None,
         )
 
 

@@ -25,6 +25,7 @@ from ledger_collect.api.permissions import Role
 from ledger_collect.app import master_key, open_collections, open_database
 from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.agency_handover import agency
+from ledger_collect.cli.archive_commands import archive
 from ledger_collect.cli.dunning_runs import dunning
 from ledger_collect.cli.import_commands import import_feed, report
 from ledger_collect.cli.retention_commands import retention
@@ -295,6 +296,7 @@ cli.add_command(jobs)
 cli.add_command(dunning)
 cli.add_command(agency)
 cli.add_command(retention)
+cli.add_command(archive)
 
 
 def _day(value: object) -> date:

@@ -1,0 +1,48 @@
+"""The tamper-evident archive: segments of stored events, hash-chained, listed in a signed
+manifest, kept in a folder or an S3-compatible bucket, indexed in PostgreSQL."""
+
+from __future__ import annotations
+
+from ledger_collect.compliance.archive.archive import (
+    Archive,
+    ArchiveError,
+    VerifyReport,
+    segment_name,
+)
+from ledger_collect.compliance.archive.manifest import (
+    ArchiveKeyError,
+    ManifestError,
+    load_archive_key,
+)
+from ledger_collect.compliance.archive.reader import EventReader
+from ledger_collect.compliance.archive.segment import ArchivedEvent, SegmentError, SegmentInfo
+from ledger_collect.compliance.archive.segment_index import archived_stream_ids
+from ledger_collect.compliance.archive.segment_storage import ArchiveStorageError, open_storage
+from ledger_collect.config import Settings
+from ledger_collect.storage.database import Database
+
+
+def open_archive(settings: Settings, database: Database, *, create_key: bool = True) -> Archive:
+    """The archive ``settings`` configure (``LEDGER_ARCHIVE_URL``, ``LEDGER_ARCHIVE_KEY``), on
+    the index in ``database``. Without a configured key, the key file in the data directory
+    is used, and created on first use unless ``create_key`` is False (a verification must not
+    make up a key of its own: it would report every signature as wrong)."""
+    key = load_archive_key(settings.archive_key, settings.archive_key_file, create=create_key)
+    return Archive(open_storage(settings), key, key.public_key(), database)
+
+
+__all__ = [
+    "Archive",
+    "ArchiveError",
+    "ArchiveKeyError",
+    "ArchiveStorageError",
+    "ArchivedEvent",
+    "EventReader",
+    "ManifestError",
+    "SegmentError",
+    "SegmentInfo",
+    "VerifyReport",
+    "archived_stream_ids",
+    "open_archive",
+    "segment_name",
+]
