@@ -43,6 +43,7 @@ class Action(enum.StrEnum):
     ERP_FEED = "feed ERP facts"  # customers, invoices, payments, credit memos, clearings
     EMAIL_DELIVERY = "report email delivery"  # the mailer's sent / failed reports
     RETENTION = "manage retention"
+    RESTRICTED_DATA = "read restricted personal data"  # kept after erasure by legal retention
     STRATEGY = "publish collection strategies"
     TEAM = "manage teams"  # who works a segment, absences and substitutes
     EMAIL_TEMPLATES = "edit email templates"
@@ -69,8 +70,10 @@ GRANTS: dict[Role, dict[Action, Scope]] = {
                       Action.DUNNING: OWN, Action.DUNNING_BLOCK: OWN,
                       Action.EMAIL_TEMPLATES: ALL, Action.RUN_JOBS: ALL,
                       Action.JOB_DETAILS: ALL},
-    Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL, Action.JOB_DETAILS: ALL},
-    Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL, Action.JOB_DETAILS: ALL},
+    Role.AUDITOR: {Action.READ: ALL, Action.SEE_PERSONAL_DATA: ALL, Action.JOB_DETAILS: ALL,
+                   Action.RESTRICTED_DATA: ALL},
+    Role.COMPLIANCE: {Action.READ: ALL, Action.RETENTION: ALL, Action.JOB_DETAILS: ALL,
+                      Action.RESTRICTED_DATA: ALL},
     Role.INTEGRATION: {Action.READ: ALL, Action.ERP_FEED: ALL, Action.EMAIL_DELIVERY: ALL},
     Role.ADMIN: {action: ALL for action in Action},
 }

@@ -33,6 +33,7 @@ from ledger_collect.api.dunning_proposal_schema import DunningProposalQuery
 from ledger_collect.api.dunning_schema import DunningMutations, DunningQuery
 from ledger_collect.api.email_templates_schema import EmailTemplateMutations, EmailTemplateQuery
 from ledger_collect.api.emails_schema import EmailMutations
+from ledger_collect.api.erasure_schema import ErasureMutations, ErasureQuery
 from ledger_collect.api.errors import (
     Conflict,
     MaskInternalErrors,
@@ -73,7 +74,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
             WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery, DunningQuery,
-            DunningProposalQuery, JobQuery, RetentionQuery):
+            DunningProposalQuery, JobQuery, RetentionQuery, ErasureQuery):
     pass
 
 
@@ -81,7 +82,7 @@ class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, Ov
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
                StrategyMutations, TeamMutations, EmailTemplateMutations, DunningMutations,
-               AgencyMutations, JobMutations, RetentionMutations):
+               AgencyMutations, JobMutations, RetentionMutations, ErasureMutations):
     pass
 
 

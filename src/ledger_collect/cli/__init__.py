@@ -27,6 +27,7 @@ from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.agency_handover import agency
 from ledger_collect.cli.archive_commands import archive
 from ledger_collect.cli.dunning_runs import dunning
+from ledger_collect.cli.erasure_commands import erase
 from ledger_collect.cli.import_commands import import_feed, report
 from ledger_collect.cli.retention_commands import retention
 from ledger_collect.cli.worker_commands import jobs, scheduler, worker
@@ -297,6 +298,7 @@ cli.add_command(dunning)
 cli.add_command(agency)
 cli.add_command(retention)
 cli.add_command(archive)
+cli.add_command(erase)
 
 
 def _day(value: object) -> date:

@@ -24,6 +24,7 @@ from eventsourcing.utils import get_topic
 from psycopg import sql
 from psycopg.rows import dict_row
 
+from ledger_collect.projections import forgetting
 from ledger_collect.projections.tolerant import clip_keys
 from ledger_collect.storage.resources import sql_folder
 
@@ -61,6 +62,9 @@ class Projection:
     caches: ClassVar[tuple[str, ...]] = ()
     #: Event classes the model reads; the log is filtered on their pinned topics.
     handles: ClassVar[tuple[type, ...]]
+    #: Where the model's tables hold customers' personal data (``forgetting.Personal``): the
+    #: engine blanks it when a customer's erasure completes.
+    personal: ClassVar[tuple[Any, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -69,7 +73,8 @@ class Projection:
 
     @classmethod
     def topics(cls) -> tuple[str, ...]:
-        return tuple(get_topic(event_class) for event_class in cls.handles)
+        return (*(get_topic(event_class) for event_class in cls.handles),
+                *forgetting.topics(cls))
 
     @classmethod
     def sql(cls) -> str:

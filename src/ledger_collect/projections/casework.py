@@ -28,6 +28,7 @@ from ledger_collect.domain.base import ZERO
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection
+from ledger_collect.projections.forgetting import Personal
 from ledger_collect.projections.rows import (
     ListArgumentError,
     Order,
@@ -121,6 +122,9 @@ ACTIVITY_TABLE = Table("activities", ActivityRecord)
 class Casework(Projection):
     name = "casework"
     declared = (PROMISE_TABLE, RESUBMISSION_TABLE, ACTIVITY_TABLE)
+    personal = (Personal("promises", ("withdrawal_reason",)),
+                Personal("resubmissions", ("reason", "move_reason")),
+                Personal("activities", ("description", "closing_note")))
     handles = (
         PromiseToPay.Issued, PromiseToPay.PaymentCounted, PromiseToPay.PaymentUncounted,
         PromiseToPay.InstalmentValued, PromiseToPay.Valued, PromiseToPay.Withdrawn,

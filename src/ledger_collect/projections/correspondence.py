@@ -21,10 +21,12 @@ from uuid import UUID
 
 import psycopg
 
+from ledger_collect.domain.base import ERASED
 from ledger_collect.domain.contact import CustomerContact
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.domain.email_template import EmailTemplate
 from ledger_collect.projections import Projection
+from ledger_collect.projections.forgetting import Personal
 from ledger_collect.projections.rows import PageRows, grouped_part
 from ledger_collect.projections.tables import Json, Key, Table
 
@@ -110,6 +112,13 @@ TEMPLATE_TABLE = Table("email_templates", EmailTemplateRecord)
 class Correspondence(Projection):
     name = "correspondence"
     declared = (EMAIL_TABLE, CONTACT_TABLE, TEMPLATE_TABLE)
+    personal = (
+        Personal("collection_emails", ("template", "last_error"), {
+            "recipients": "(SELECT jsonb_object_agg(k, CASE WHEN v = 'null' THEN v ELSE "
+                          f"to_jsonb('{ERASED}'::text) END) FROM jsonb_each({{c}}) AS r(k, v))",
+            "attachments": f"jsonb_build_array('{ERASED}'::text)",
+            "failures": f"CASE WHEN {{c}} IS NULL THEN NULL ELSE to_jsonb('{ERASED}'::text) END"}),
+        Personal("customer_contacts", ("contact_person_id", "summary", "notes")))
     handles = (CollectionEmail.Created, CollectionEmail.Sent, CollectionEmail.Failed,
                CollectionEmail.PartlySent, CollectionEmail.Corrected,
                CustomerContact.Recorded, CustomerContact.Linked,
@@ -128,7 +137,7 @@ def _recipients(e: Any) -> dict[str, Any]:
 def _email_created(e: Any) -> dict[str, Any]:
     return {"id": e.originator_id, "customer_id": e.customer_id, "template": e.template,
             "status": "pending", "attempt": 1, "recipients": _recipients(e),
-            "attachments": list(e.attachments), "zipped": e.zipped, "contact_id": e.contact_id,
+            "attachments": _listed(e.attachments), "zipped": e.zipped, "contact_id": e.contact_id,
             "last_error": None, "failures": None, "created_on": e.business_date,
             "created_by": e.actor, "status_on": e.business_date,
             "language": getattr(e, "language", "en"), "level": getattr(e, "level", None)}

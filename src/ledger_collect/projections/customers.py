@@ -24,6 +24,7 @@ import psycopg
 
 from ledger_collect.domain.customer import Customer
 from ledger_collect.projections import Projection
+from ledger_collect.projections.forgetting import Personal
 from ledger_collect.projections.rows import (
     Order,
     Page,
@@ -110,6 +111,8 @@ def note_row_id(customer_id: UUID, note_id: str) -> UUID:
 class Customers(Projection):
     name = "customers"
     declared = (CUSTOMER_TABLE, PERSON_TABLE, NOTE_TABLE)
+    personal = (Personal("contact_persons", ("name", "email", "phone")),
+                Personal("customer_notes", ("text",)))
     handles = (Customer.Registered, Customer.MasterDataChanged, Customer.Assigned,
                Customer.Unassigned, Customer.ContactAdded, Customer.ContactChanged,
                Customer.ContactRemoved, Customer.DefaultContactSet, Customer.NoteAdded)

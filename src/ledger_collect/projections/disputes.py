@@ -25,6 +25,7 @@ from ledger_collect.domain.base import ZERO
 from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.projections import Projection
 from ledger_collect.projections.casework import NO_FILTER, ListFilter, filtered, ordered
+from ledger_collect.projections.forgetting import Personal
 from ledger_collect.projections.rows import (
     Page,
     PageRows,
@@ -89,6 +90,7 @@ def note_row_id(dispute_id: UUID, note_id: str) -> UUID:
 class Disputes(Projection):
     name = "disputes"
     declared = (DISPUTE_TABLE, NOTE_TABLE)
+    personal = (Personal("dispute_notes", ("text",)),)
     handles = (DisputeCase.Opened, DisputeCase.ProcessingStarted, DisputeCase.ProcessorChanged,
                DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice, DisputeCase.Resolved,
                DisputeCase.Closed, DisputeCase.NoteAdded)

@@ -28,6 +28,7 @@ from ledger_collect.domain.dunning_procedure import DunningSetup
 from ledger_collect.domain.email import CollectionEmail
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.projections import Projection
+from ledger_collect.projections.forgetting import Personal
 from ledger_collect.projections.rows import PageRows, Rows
 from ledger_collect.projections.tables import Json, Key, Table
 
@@ -118,6 +119,7 @@ _EMAILS = {CollectionEmail.Sent: SENT, CollectionEmail.PartlySent: PARTLY_SENT,
 
 class Dunning(Projection):
     name = "dunning"
+    personal = (Personal("dunning_blocks", ("reason",)),)
     declared = (PROCEDURE_TABLE, ASSIGNMENT_TABLE, CUSTOMER_TABLE, BLOCK_TABLE, LETTER_TABLE,
                 ITEM_TABLE)
     handles = (*_SETUP, Customer.DunningProcedureSet, *_BLOCKS, DunningLetter.Issued,

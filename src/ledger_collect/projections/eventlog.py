@@ -16,7 +16,7 @@ import psycopg
 from eventsourcing.persistence import StoredEvent
 from psycopg import sql
 
-from ledger_collect.projections import Projection
+from ledger_collect.projections import Projection, forgetting
 from ledger_collect.projections.prefetch import Page
 from ledger_collect.projections.tolerant import apply_events
 
@@ -112,8 +112,13 @@ class EventLog:
 
     def decode(self, stored: Sequence[StoredEvent]) -> list[Any]:
         """Domain events, personal data unsealed (the mapper's job: the page's data keys in
-        one query)."""
-        return self.mapper.to_domain_events(stored)
+        one query). A page where a customer's erasure completes is decoded again once that
+        customer's key is known gone (``forgetting``)."""
+        events = self.mapper.to_domain_events(stored)
+        erased = forgetting.erased_in(events)
+        if erased and self.mapper.keyring.forget_keys(erased):
+            events = self.mapper.to_domain_events(stored)
+        return events
 
     def read_page(self, conn: psycopg.Connection[Any], topics: Sequence[str], after: int,
                   limit: int) -> Page:

@@ -32,7 +32,7 @@ import psycopg
 from eventsourcing import persistence
 from psycopg import sql
 
-from ledger_collect.projections import Projection, failures, select
+from ledger_collect.projections import Projection, failures, forgetting, select
 from ledger_collect.projections.engine import (
     PAGE_SIZE,
     EventLog,
@@ -273,7 +273,9 @@ def _apply_live(conn: Any, events: EventLog, model: _Model, page: list[Any],
             return position
         batch = [decoded[n.id] for n in fresh if n.topic in topics]
         if batch:
+            batch, erased = forgetting.split(batch)
             model.projection.apply(conn, batch)
+            forgetting.forget(conn, model.projection, erased)
         events.save_position(conn, model.cls, fresh[-1].id)
         return int(fresh[-1].id)
 

@@ -34,6 +34,7 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection
+from ledger_collect.projections.forgetting import Personal
 from ledger_collect.projections.rows import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -122,6 +123,12 @@ DISPUTE_TABLE = Table(DISPUTES, SeenDispute)
 class Timeline(Projection):
     name = "timeline"
     declared = (ENTRY_TABLE, CUSTOMER_TABLE, INVOICE_TABLE, PROMISE_TABLE, DISPUTE_TABLE)
+    #: The personal part reads ERASED whole; an email's description no longer counts its
+    #: attachments or the recipients that refused it (erased lists are one value).
+    personal = (Personal("timeline", ("personal",), {
+        "description": r"regexp_replace(regexp_replace({c}, '^Email with \d+ attachments?"
+                       r"( \(zipped\))? created', 'Email created'), "
+                       r"'^Email refused by \d+ of', 'Email refused by some of')"}),)
     #: Every event that adds a row or tells the model something for later rows (the
     #: customer's segment; an invoice's, promise's or dispute's first event).
     handles = tuple(FOLD)

@@ -61,8 +61,11 @@ def _label(code: str) -> str:
 
 
 def _text(*parts: Any) -> str | None:
-    """The personal part: what people wrote, joined; erased values stay visibly erased."""
+    """The personal part: what people wrote, joined; once erased, one ERASED for the whole
+    (what the read model's erasure step writes too)."""
     kept = [str(p) for p in parts if p]
+    if any(ERASED in p for p in kept):
+        return ERASED
     return "\n".join(kept) or None
 
 
@@ -209,9 +212,8 @@ def _plain(type_: str, event: str, say: Callable[[Any], str],
 
 def _email_created(e: Any) -> str:
     """The template's text and the attachments' names are personal: only their count here."""
-    files = len(e.attachments) if isinstance(e.attachments, list) else None
-    attached = (" with attachments" if files is None else
-                f" with {files} attachment{'s' if files != 1 else ''}" if files else "")
+    files = len(e.attachments) if isinstance(e.attachments, list) else 0
+    attached = f" with {files} attachment{'s' if files != 1 else ''}" if files else ""
     zipped = " (zipped)" if e.zipped and attached else ""
     return f"Email{attached}{zipped} created, pending"
 

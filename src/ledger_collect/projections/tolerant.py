@@ -25,6 +25,8 @@ from typing import Any
 
 import psycopg
 
+from ledger_collect.projections import forgetting
+
 #: The longest key stored as it is: 4 bytes a character at most keeps an entry under the
 #: btree limit even beside a uuid and a date.
 KEY_CHARS = 500
@@ -48,7 +50,9 @@ def clip_key(value: Any) -> Any:
 
 def apply_events(conn: psycopg.Connection[Any], projection: Any, events: Sequence[Any]) -> None:
     """``projection.apply(conn, events)``, again with the events cleaned if the first attempt
-    met a character text cannot hold (inside the caller's transaction)."""
+    met a character text cannot hold (inside the caller's transaction). Customers whose
+    erasure completes in the page are forgotten after it (``forgetting``)."""
+    events, erased = forgetting.split(events)
     try:
         with conn.transaction():  # a savepoint: the failed attempt leaves nothing behind
             projection.apply(conn, events)
@@ -56,6 +60,7 @@ def apply_events(conn: psycopg.Connection[Any], projection: Any, events: Sequenc
         if not _unstorable_text(error):
             raise
         projection.apply(conn, [cleaned(event) for event in events])
+    forgetting.forget(conn, projection, erased)
 
 
 def _unstorable_text(error: Exception) -> bool:

@@ -152,6 +152,13 @@ class KeyRing:
             self._cache[subject] = None
         return deleted
 
+    def forget_keys(self, subjects: Iterable[UUID]) -> bool:
+        """Drop the cached keys of subjects erased elsewhere (another process deleted them):
+        True when one was cached."""
+        with self._lock:
+            dropped = [self._cache.pop(subject, None) for subject in subjects]
+        return any(key is not None for key in dropped)
+
     def forget_cache(self) -> None:
         with self._lock:
             self._cache.clear()
