@@ -50,7 +50,8 @@ def test_jobs_list_shows_the_schedule_with_next_due_times(settings: Settings) ->
         ["worklist-rankings", "0", "6", "*", "*", "*"],
         ["worklist-generation", "15", "6", "*", "*", "*"],
         ["dunning-run", "30", "6", "*", "*", "*"],
-        ["emails", "*/5", "*", "*", "*", "*"], ["send-email", "per", "email_id"]]
+        ["emails", "*/5", "*", "*", "*", "*"], ["compliance", "30", "2", "*", "*", "*"],
+        ["send-email", "per", "email_id"]]
     assert all("Europe/Berlin" in line and " next 20" in line for line in lines[:5])
     assert all("morning" in line for line in lines[:4]) and "emails" in lines[4]
     assert lines[0].endswith(("05:30 CET", "05:30 CEST"))
@@ -78,7 +79,7 @@ def test_jobs_run_refuses_a_job_nobody_registered(jobs_app: Collections) -> None
     result = invoke(jobs_app.settings, "jobs", "run", "polish-silver")
     assert result.exit_code == 1
     assert result.output.startswith("Error: there is no job 'polish-silver' to run; the jobs "
-                                    "are dunning-run, emails, promise-valuation, "
+                                    "are compliance, dunning-run, emails, promise-valuation, "
                                     "worklist-generation, worklist-rankings")
 
 

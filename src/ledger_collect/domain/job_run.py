@@ -38,7 +38,7 @@ NEXT_STATUS = {REQUESTED: (RUNNING, FAILED), RUNNING: (RUNNING, FINISHED, RETRYI
                RETRYING: (RUNNING, FAILED), FINISHED: (), FAILED: ()}
 
 
-def _counts(counts: Mapping[str, int]) -> dict[str, int]:
+def checked_counts(counts: Mapping[str, int]) -> dict[str, int]:
     """What a job body returns: things it did, by name, each a whole number ≥ 0."""
     if not isinstance(counts, Mapping):
         raise ValidationError(f"a job's counts are a mapping of names to numbers, got "
@@ -113,7 +113,7 @@ class JobRun(CollectionsAggregate):
 
     def finish(self, counts: Mapping[str, int], *, actor: str, business_date: date) -> None:
         self._check_transition(FINISHED)
-        self._finished(counts=_counts(counts), actor=actor, business_date=business_date)
+        self._finished(counts=checked_counts(counts), actor=actor, business_date=business_date)
 
     @event("Finished", topic="ledger_collect.JobRun.Finished")
     def _finished(self, counts: dict[str, int], actor: str, business_date: date) -> None:

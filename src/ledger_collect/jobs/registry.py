@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ledger_collect.domain.base import NotFoundError
+from ledger_collect.jobs.compliance_job import run_compliance
 from ledger_collect.jobs.dunning_jobs import run_dunning
 from ledger_collect.jobs.emails import send_email, send_pending_emails
 from ledger_collect.jobs.promise_valuation import value_open_promises
@@ -64,6 +65,9 @@ JOBS: dict[str, Job] = _table(
         "send the collection emails still pending whose own job was lost or gave up"),
     Job("dunning-run", run_dunning,
         "issue the day's dunning letters and pre-due reminders, each a collection email"),
+    Job("compliance", run_compliance,
+        "apply the retention policies: archive, purge, erase, expire restricted data",
+        time_limit_seconds=6 * 3600),
 )
 
 

@@ -46,6 +46,7 @@ SCHEDULE: tuple[Due, ...] = (
     Due("worklist-generation", "15 6 * * *", "morning"),  # reads the day's ranking of 6:00
     Due("dunning-run", "30 6 * * *", "morning"),  # after the valuation: broken promises' items
     Due("emails", "*/5 * * * *", "emails"),
+    Due("compliance", "30 2 * * *", "night"),
 )
 
 

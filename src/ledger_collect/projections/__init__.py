@@ -62,6 +62,9 @@ class Projection:
     caches: ClassVar[tuple[str, ...]] = ()
     #: Event classes the model reads; the log is filtered on their pinned topics.
     handles: ClassVar[tuple[type, ...]]
+    #: Tables whose rows each belong to one stream, with the column holding its id: rows of a
+    #: stream purged from the store are dropped when the model meets the purge (``purged``).
+    stream_rows: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: Where the model's tables hold customers' personal data (``forgetting.Personal``): the
     #: engine blanks it when a customer's erasure completes.
     personal: ClassVar[tuple[Any, ...]] = ()
@@ -74,7 +77,7 @@ class Projection:
     @classmethod
     def topics(cls) -> tuple[str, ...]:
         return (*(get_topic(event_class) for event_class in cls.handles),
-                *forgetting.topics(cls))
+                *forgetting.topics(cls), *((purged_topic(),) if cls.stream_rows else ()))
 
     @classmethod
     def sql(cls) -> str:
@@ -111,6 +114,12 @@ def _definition(name: str) -> tuple[str, str]:
     """A model's SQL and its checksum, read once per process (checked on every page)."""
     text = (sql_folder("projections") / f"{name}.sql").read_text()
     return text, hashlib.sha256(text.encode()).hexdigest()
+
+
+def purged_topic() -> str:
+    from ledger_collect.projections.purged import TOPIC
+
+    return TOPIC
 
 
 class UnknownProjectionError(LookupError):

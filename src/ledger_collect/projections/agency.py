@@ -64,6 +64,7 @@ ITEM_TABLE = Table("agency_items", HeldItemRecord, key=("invoice_id",))
 class Agency(Projection):
     name = "agency"
     declared = (CRITERIA_TABLE, CASE_TABLE, ITEM_TABLE)
+    stream_rows = (("agency_cases", "id"), ("agency_items", "case_id"))
     handles = (DunningSetup.AgencyCriteriaSet, AgencyCase.Submitted, AgencyCase.Recalled,
                AgencyCase.StatusReported, AgencyCase.PaymentCounted)
 

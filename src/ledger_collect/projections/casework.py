@@ -122,6 +122,7 @@ ACTIVITY_TABLE = Table("activities", ActivityRecord)
 class Casework(Projection):
     name = "casework"
     declared = (PROMISE_TABLE, RESUBMISSION_TABLE, ACTIVITY_TABLE)
+    stream_rows = (("promises", "id"), ("resubmissions", "id"), ("activities", "id"))
     personal = (Personal("promises", ("withdrawal_reason",)),
                 Personal("resubmissions", ("reason", "move_reason")),
                 Personal("activities", ("description", "closing_note")))

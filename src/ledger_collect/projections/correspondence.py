@@ -112,6 +112,7 @@ TEMPLATE_TABLE = Table("email_templates", EmailTemplateRecord)
 class Correspondence(Projection):
     name = "correspondence"
     declared = (EMAIL_TABLE, CONTACT_TABLE, TEMPLATE_TABLE)
+    stream_rows = (("collection_emails", "id"), ("customer_contacts", "id"))
     personal = (
         Personal("collection_emails", ("template", "last_error"), {
             "recipients": "(SELECT jsonb_object_agg(k, CASE WHEN v = 'null' THEN v ELSE "

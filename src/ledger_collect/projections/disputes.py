@@ -90,6 +90,7 @@ def note_row_id(dispute_id: UUID, note_id: str) -> UUID:
 class Disputes(Projection):
     name = "disputes"
     declared = (DISPUTE_TABLE, NOTE_TABLE)
+    stream_rows = (("disputes", "id"), ("dispute_notes", "dispute_id"))
     personal = (Personal("dispute_notes", ("text",)),)
     handles = (DisputeCase.Opened, DisputeCase.ProcessingStarted, DisputeCase.ProcessorChanged,
                DisputeCase.ProgressRecorded, DisputeCase.SettledOnInvoice, DisputeCase.Resolved,

@@ -122,6 +122,7 @@ class Dunning(Projection):
     personal = (Personal("dunning_blocks", ("reason",)),)
     declared = (PROCEDURE_TABLE, ASSIGNMENT_TABLE, CUSTOMER_TABLE, BLOCK_TABLE, LETTER_TABLE,
                 ITEM_TABLE)
+    stream_rows = (("dunning_letters", "id"),)
     handles = (*_SETUP, Customer.DunningProcedureSet, *_BLOCKS, DunningLetter.Issued,
                *_EMAILS)
 

@@ -32,7 +32,7 @@ import psycopg
 from eventsourcing import persistence
 from psycopg import sql
 
-from ledger_collect.projections import Projection, failures, forgetting, select
+from ledger_collect.projections import Projection, failures, forgetting, purged, select
 from ledger_collect.projections.engine import (
     PAGE_SIZE,
     EventLog,
@@ -274,7 +274,7 @@ def _apply_live(conn: Any, events: EventLog, model: _Model, page: list[Any],
         batch = [decoded[n.id] for n in fresh if n.topic in topics]
         if batch:
             batch, erased = forgetting.split(batch)
-            model.projection.apply(conn, batch)
+            purged.apply_page(conn, model.projection, batch)
             forgetting.forget(conn, model.projection, erased)
         events.save_position(conn, model.cls, fresh[-1].id)
         return int(fresh[-1].id)

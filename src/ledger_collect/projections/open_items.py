@@ -115,6 +115,7 @@ BALANCE_TABLE = Table("customer_balances", CustomerBalance, key=("customer_id", 
 class OpenItems(Projection):
     name = "open_items"
     declared = (ITEM_TABLE, DISPUTE_TABLE, CREDIT_TABLE, BALANCE_TABLE)
+    stream_rows = (("open_items", "id"), ("open_item_disputes", "id"), ("customer_credits", "id"))
     handles = (
         Invoice.Posted, Invoice.PaymentApplied, Invoice.CreditMemoApplied,
         Invoice.PaymentReversed, Invoice.Cleared, Invoice.WrittenOff,

@@ -108,6 +108,7 @@ _STREAMS = (Customer, Invoice, CustomerCredit, PromiseToPay, DisputeCase, Dunnin
 class Retention(Projection):
     name = "retention_streams"
     declared = (STREAM_TABLE, CUSTOMER_TABLE, HOLD_TABLE)
+    stream_rows = (("retention_streams", "stream_id"),)
     handles = tuple(e for aggregate in (*_STREAMS, LegalHold) for e in _events(aggregate))
 
     def apply(self, conn: psycopg.Connection[Any], events: Sequence[Any]) -> None:

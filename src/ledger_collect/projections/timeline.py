@@ -123,6 +123,8 @@ DISPUTE_TABLE = Table(DISPUTES, SeenDispute)
 class Timeline(Projection):
     name = "timeline"
     declared = (ENTRY_TABLE, CUSTOMER_TABLE, INVOICE_TABLE, PROMISE_TABLE, DISPUTE_TABLE)
+    stream_rows = (("timeline", "object_id"), ("timeline_invoices", "id"),
+                   ("timeline_promises", "id"), ("timeline_disputes", "id"))
     #: The personal part reads ERASED whole; an email's description no longer counts its
     #: attachments or the recipients that refused it (erased lists are one value).
     personal = (Personal("timeline", ("personal",), {

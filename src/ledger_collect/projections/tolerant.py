@@ -25,7 +25,7 @@ from typing import Any
 
 import psycopg
 
-from ledger_collect.projections import forgetting
+from ledger_collect.projections import forgetting, purged
 
 #: The longest key stored as it is: 4 bytes a character at most keeps an entry under the
 #: btree limit even beside a uuid and a date.
@@ -55,11 +55,11 @@ def apply_events(conn: psycopg.Connection[Any], projection: Any, events: Sequenc
     events, erased = forgetting.split(events)
     try:
         with conn.transaction():  # a savepoint: the failed attempt leaves nothing behind
-            projection.apply(conn, events)
+            purged.apply_page(conn, projection, events)
     except (psycopg.DataError, UnicodeEncodeError) as error:
         if not _unstorable_text(error):
             raise
-        projection.apply(conn, [cleaned(event) for event in events])
+        purged.apply_page(conn, projection, [cleaned(event) for event in events])
     forgetting.forget(conn, projection, erased)
 
 

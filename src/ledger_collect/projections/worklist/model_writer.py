@@ -66,6 +66,8 @@ class Worklist(Projection):
                 PROCESSED_TABLE, LIST_TABLE, ENTRY_TABLE)
     #: The day's rankings: a cache, not part of what a rebuild must equal.
     caches = ("worklist_snapshots", "worklist_scores")
+    stream_rows = (("worklist_items", "id"), ("worklist_disputes", "id"),
+                   ("worklist_follow_ups", "id"), ("worklist_activities", "id"))
     handles = (
         Customer.Registered, Customer.MasterDataChanged, Customer.Assigned,
         Customer.Unassigned, Customer.NoteAdded,

@@ -1,0 +1,207 @@
+"""The archive run: streams whose policy says archive are written to the archive, verified,
+then purged from the store; and the purge run, which deletes without archiving.
+
+The order is what makes a crash harmless. A chunk of due streams is read whole from the store
+and handed to ``Archive.append_segment``, which writes the segment, reads it back, checks it,
+signs the manifest and indexes the streams (``archived_streams``) before it returns. Only then
+are the streams purged (``purge``), in batches of whole streams, each batch deleting only what
+the archive holds. A run killed anywhere leaves each stream in the store, in a verified
+segment, or both; the next run first reconciles the archive and purges every stream that is
+archived but still in the store, then carries on with what is due.
+
+One run at a time (an advisory lock); each run is logged as a ``ComplianceRun``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from psycopg import sql
+
+from ledger_collect.compliance.purge import MAX_HOLD, Purger
+from ledger_collect.domain.base import DomainError
+from ledger_collect.domain.compliance_run import ARCHIVE, PURGE, ComplianceRun
+from ledger_collect.projections.engine import catch_up
+from ledger_collect.projections.eventlog import lock_key
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from ledger_collect.commands.application import Collections
+
+Progress = Callable[[int, int], None]
+#: Who the compliance log names when the job runs the policies.
+ACTOR = "compliance"
+#: The read model the runs choose what is due from, caught up first.
+READS = ("retention_streams",)
+#: Streams per archive segment (and per chunk of a purge run).
+SEGMENT_STREAMS = 2000
+
+
+class ComplianceRunningError(DomainError):
+    """Another archive or purge run holds the store."""
+
+
+def _quiet(done: int, total: int) -> None:
+    pass
+
+
+def archive_run(app: Collections, *, business_date: date, progress: Progress = _quiet,
+                actor: str = ACTOR, archive: Any = None,
+                segment_streams: int = SEGMENT_STREAMS,
+                max_hold: float = MAX_HOLD) -> dict[str, int]:
+    """Archive and purge every stream whose archive is due on ``business_date``; counts:
+    ``streams``/``events`` archived, ``segments`` written, ``purged_streams``/
+    ``purged_events``, ``resumed`` (archived before, purged now), ``skipped`` (written to
+    since archived), ``longest_hold_ms``. ``archive``: ``open_archive``'s unless given."""
+    from ledger_collect.compliance.archive import open_archive
+    from ledger_collect.compliance.retention import current_policies, due_streams
+
+    archive = archive if archive is not None else open_archive(app.settings, app.database)
+    with _exclusive(app) as conn:
+        catch_up(app, READS)
+        purger = Purger(app, _started(app, ARCHIVE, business_date, actor), actor=actor,
+                        max_hold=max_hold)
+        archive.reconcile()
+        counts = Counter(streams=0, events=0, segments=0)
+        leftover = _archived_but_hot(conn)
+        purger.purge(conn, list(leftover), keep=leftover)
+        counts["resumed"] = purger.report.streams
+        policies = current_policies(app)
+        total = _count_due(conn, due_streams, policies, business_date, ARCHIVE)
+        done, after = 0, None
+        progress(0, total)
+        while True:
+            due = due_streams(conn, policies, business_date, ARCHIVE, after=after,
+                              limit=segment_streams)
+            if not due:
+                break
+            after = due[-1].stream_id
+            classes = {d.stream_id: d.record_class for d in due}
+            versions = _archived_versions(conn, list(classes))
+            events = read_streams(conn, app, [s for s in classes if s not in versions])
+            if events:
+                info = archive.append_segment(events)
+                fresh = _last_versions(events)
+                purger.run.segment_written(
+                    segment=info.number, streams=Counter(classes[s] for s in fresh),
+                    events=len(events), actor=actor)
+                app.save(purger.run)
+                counts.update(streams=len(fresh), events=len(events), segments=1)
+                versions.update(fresh)
+            purger.purge(conn, list(versions), keep=versions)
+            done += len(due)
+            progress(done, max(total, done))
+        return _finish(app, purger, counts)
+
+
+def purge_run(app: Collections, *, business_date: date, progress: Progress = _quiet,
+              actor: str = ACTOR, chunk: int = SEGMENT_STREAMS,
+              max_hold: float = MAX_HOLD) -> dict[str, int]:
+    """Delete, without archiving, every stream whose purge is due on ``business_date``."""
+    from ledger_collect.compliance.retention import current_policies, due_streams
+
+    with _exclusive(app) as conn:
+        catch_up(app, READS)
+        purger = Purger(app, _started(app, PURGE, business_date, actor), actor=actor,
+                        max_hold=max_hold)
+        policies = current_policies(app)
+        total = _count_due(conn, due_streams, policies, business_date, PURGE)
+        done, after = 0, None
+        progress(0, total)
+        while due := due_streams(conn, policies, business_date, PURGE, after=after,
+                                 limit=chunk):
+            after = due[-1].stream_id
+            purger.purge(conn, [d.stream_id for d in due])
+            done += len(due)
+            progress(done, max(total, done))
+        return _finish(app, purger, Counter())
+
+
+def read_streams(conn: psycopg.Connection[Any], app: Collections,
+                 stream_ids: Sequence[UUID]) -> list[Any]:
+    """Every event of these streams as stored, by stream and version."""
+    from ledger_collect.compliance.archive import ArchivedEvent
+
+    if not stream_ids:
+        return []
+    rows = conn.execute(sql.SQL(
+        "SELECT originator_id, originator_version, topic, state, notification_id FROM {}"
+        " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version").format(
+        sql.Identifier(app.database.schema, app.recorder.events_table_name)),
+        (list(stream_ids),)).fetchall()
+    return [ArchivedEvent(originator_id=r[0], originator_version=r[1], topic=r[2],
+                          state=bytes(r[3]), notification_id=r[4]) for r in rows]
+
+
+# -- the parts ----------------------------------------------------------------------------------
+@contextmanager
+def _exclusive(app: Collections) -> Iterator[psycopg.Connection[Any]]:
+    """A connection of the run's own, holding the one-run-at-a-time lock while it runs."""
+    key = lock_key(app.database.schema, "compliance", "run")
+    with app.database.connect() as conn:
+        row = conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()
+        if not (row and row[0]):
+            raise ComplianceRunningError("another archive or purge run is under way")
+        try:
+            yield conn
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
+
+
+def _started(app: Collections, action: str, business_date: date, actor: str) -> ComplianceRun:
+    """The run of ``action`` for the date, started, or resumed when it was started before."""
+    run_id = ComplianceRun.create_id(action, business_date)
+    found = app.load_aggregates([run_id]).get(run_id)
+    run: ComplianceRun
+    if found is None:
+        run = ComplianceRun.start(action=action, run_date=business_date, actor=actor)
+    else:
+        run = found  # type: ignore[assignment]
+        run.resume(actor=actor)
+    app.save(run)
+    return run
+
+
+def _finish(app: Collections, purger: Purger, counts: Counter[str]) -> dict[str, int]:
+    report = purger.report
+    counts.update(purged_streams=report.streams, purged_events=report.events,
+                  skipped=len(report.skipped))
+    result = {**counts, "longest_hold_ms": round(report.longest_hold * 1000)}
+    purger.run.finish(result, actor=purger.actor)
+    app.save(purger.run)
+    return result
+
+
+def _count_due(conn: psycopg.Connection[Any], due_streams: Any, policies: Any, today: date,
+               action: str) -> int:
+    total, after = 0, None
+    while due := due_streams(conn, policies, today, action, after=after, limit=50_000):
+        total += len(due)
+        after = due[-1].stream_id
+    return total
+
+
+def _last_versions(events: Sequence[Any]) -> dict[UUID, int]:
+    return {e.originator_id: e.originator_version for e in events}
+
+
+def _archived_versions(conn: psycopg.Connection[Any], stream_ids: list[UUID]) -> dict[UUID, int]:
+    """The last version the archive holds of each of these streams it holds."""
+    rows = conn.execute("SELECT stream_id, max(last_version) FROM archived_streams"
+                        " WHERE stream_id = ANY(%s) GROUP BY stream_id", (stream_ids,))
+    return {r[0]: int(r[1]) for r in rows.fetchall()}
+
+
+def _archived_but_hot(conn: psycopg.Connection[Any]) -> dict[UUID, int]:
+    """Streams archived whose events are still in the store: a run died before their purge."""
+    rows = conn.execute(
+        "SELECT a.stream_id, max(a.last_version) FROM archived_streams a"
+        " WHERE EXISTS (SELECT 1 FROM collections_events e WHERE e.originator_id = a.stream_id)"
+        " GROUP BY a.stream_id")
+    return {r[0]: int(r[1]) for r in rows.fetchall()}
