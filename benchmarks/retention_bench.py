@@ -144,23 +144,25 @@ def archive_phase(app: Collections, plan: Eligible, projector: Projector,
     before = hot_events(app.database)
     ticker = Ticker("archived streams", every=10.0)
     started = time.perf_counter()
-    parts.archive_run(app, plan.today, ticker)
+    counts = parts.archive_run(app, plan.today, ticker)
     figures.archive_seconds = time.perf_counter() - started
     figures.models_seconds = wait_for_models(
         app.database, last_notification(app.database), projector, 600)
-    after = hot_events(app.database)
-    figures.purged = before - after
-    figures.archived = parts.archived_events(app)
+    after, left = hot_events(app.database), parts.archived_but_hot(app)
+    figures.archived, figures.purged = parts.archived_events(app), counts["purged_events"]
     rate = figures.archived / figures.archive_seconds if figures.archive_seconds else 0.0
     print(f"archive run of {plan.today}: {figures.archived:,} events archived, "
-          f"{figures.purged:,} purged from the hot store ({before:,} -> {after:,}) in "
+          f"{figures.purged:,} purged from the hot store ({before:,} events before, "
+          f"{after:,} after, the writer's included; {left} archived events still hot) in "
           f"{figures.archive_seconds:.1f} s = {rate:,.0f} events/s archived and purged "
           f"(target >= {TARGETS['archive_rate']:,}); the read models past it "
           f"{figures.models_seconds:.1f} s later ({load_average()})", flush=True)
+    print(f"  the run's counts: {', '.join(f'{k} {v:,}' for k, v in counts.items())}")
     if figures.archived < plan.events:
         figures.wrong.append(f"{plan.events:,} events were due, {figures.archived:,} archived")
-    if figures.purged < plan.events:
-        figures.wrong.append(f"{plan.events:,} events were due, {figures.purged:,} purged")
+    if figures.purged < plan.events or left:
+        figures.wrong.append(f"{plan.events:,} events were due, {figures.purged:,} purged, "
+                             f"{left:,} archived but still hot")
 
 
 def verify_phase(app: Collections, figures: Figures) -> None:
@@ -207,7 +209,7 @@ def erasure_phase(app: Collections, portfolio: Portfolio, subject: UUID,
                   projector: Projector, figures: Figures) -> None:
     today = date.today()
     app.run(record_contact, subject, channel="phone", result="reached",
-            summary=NOTE, notes=NOTE, actor="bench", business_date=today)
+            contact_person_id=portfolio.contact_ids[subject], summary=NOTE, notes=NOTE, actor="bench", business_date=today)
     app.run(add_customer_note, subject, "bench-note", NOTE, actor="bench", business_date=today)
     wait_for_models(app.database, last_notification(app.database), projector, 120)
     contacts = portfolio.personal[subject]

@@ -45,6 +45,8 @@ class Portfolio:
     events: int = 0
     #: customer id -> the personal values its contact records carried
     personal: dict[UUID, list[str]] = field(default_factory=dict)
+    #: customer id -> its first collection contact's id
+    contact_ids: dict[UUID, str] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -62,9 +64,10 @@ def load(app: Collections, events: int, jobs: int) -> Portfolio:
         def noting(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             for record in records:
                 if record["kind"] == "contact":
-                    values = portfolio.personal.setdefault(
-                        Customer.create_id(str(record["customer"])), [])
-                    values += [str(record[k]) for k in ("name", "email", "phone")]
+                    customer = Customer.create_id(str(record["customer"]))
+                    portfolio.personal.setdefault(customer, []).extend(
+                        str(record[k]) for k in ("name", "email", "phone"))
+                    portfolio.contact_ids.setdefault(customer, str(record["contact_id"]))
                 yield record
 
         with path.open("w", encoding="utf-8") as out:

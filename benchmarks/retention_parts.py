@@ -12,12 +12,11 @@ from collections.abc import Callable
 from datetime import date
 from uuid import UUID
 
+from ledger_collect.commands.application import Collections
 from ledger_collect.compliance.archive import open_archive
 from ledger_collect.compliance.archiver import archive_run as run_archive
 from ledger_collect.compliance.erasure import erase_customer
 from ledger_collect.compliance.retention import current_policies, due_streams
-
-from ledger_collect.commands.application import Collections
 
 BASIS = "GDPR Art. 17(1)(a) (benchmark)"
 FAR = date(2100, 1, 1)
@@ -36,14 +35,23 @@ def archive_schedule(app: Collections) -> list[tuple[date, UUID]]:
     return sorted(found)
 
 
-def archive_run(app: Collections, today: date, progress: Callable[[int, int], None]) -> None:
-    """``ledger-collect archive run --date today``."""
-    run_archive(app, today, progress=progress)
+def archive_run(app: Collections, today: date,
+                progress: Callable[[int, int], None]) -> dict[str, int]:
+    """``ledger-collect archive run --date today``: its counts."""
+    return run_archive(app, business_date=today, progress=progress)
 
 
 def archived_events(app: Collections) -> int:
     archive = open_archive(app.settings, app.database)
     return sum(segment.events for segment in archive.segments())
+
+
+def archived_but_hot(app: Collections) -> int:
+    """Events still in the hot store of streams the archive holds: none once a run is done."""
+    with app.database.connect() as conn:
+        return int(conn.execute(
+            "SELECT count(*) FROM collections_events e WHERE e.originator_id IN"
+            " (SELECT stream_id FROM archived_streams)").fetchone()[0])
 
 
 def verify(app: Collections, progress: Callable[[int, int], None]) -> tuple[list[str], int]:
