@@ -209,7 +209,8 @@ def erasure_phase(app: Collections, portfolio: Portfolio, subject: UUID,
                   projector: Projector, figures: Figures) -> None:
     today = date.today()
     app.run(record_contact, subject, channel="phone", result="reached",
-            contact_person_id=portfolio.contact_ids[subject], summary=NOTE, notes=NOTE, actor="bench", business_date=today)
+            contact_person_id=portfolio.contact_ids[subject], summary=NOTE, notes=NOTE,
+            actor="bench", business_date=today)
     app.run(add_customer_note, subject, "bench-note", NOTE, actor="bench", business_date=today)
     wait_for_models(app.database, last_notification(app.database), projector, 120)
     contacts = portfolio.personal[subject]
