@@ -138,7 +138,7 @@ def load(app: Collections, customers: int, as_of: date, jobs: int) -> Loaded:
         print(f"feed: {loaded.records:,} records, {loaded.customers:,} customers, "
               f"{loaded.invoices:,} invoices ({path.stat().st_size / 1e6:.0f} MB) in "
               f"{loaded.seconds['generate']:.0f} s", flush=True)
-        loaded.seconds["import"] = _import(app.database, path, jobs, as_of)
+        loaded.seconds["import"] = import_feed(app.database, path, jobs, as_of)
     loaded.seconds["assign"] = assign(app, segments, as_of)
     loaded.events = head(app.database)
     rebuild_all(app, loaded)
@@ -151,7 +151,7 @@ def load(app: Collections, customers: int, as_of: date, jobs: int) -> Loaded:
     return loaded
 
 
-def _import(database: Database, path: Path, jobs: int, as_of: date) -> float:
+def import_feed(database: Database, path: Path, jobs: int, as_of: date) -> float:
     ticker, done, total = Ticker("imported records"), [0], [0]
 
     def sized(records: int) -> None:

@@ -75,6 +75,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
             WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery, DunningQuery,
             DunningProposalQuery, JobQuery, ErasureQuery, RetentionQuery):
+            DunningProposalQuery, JobQuery, RetentionQuery, ErasureQuery):
     pass
 
 
@@ -83,6 +84,7 @@ class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, Promise
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
                StrategyMutations, TeamMutations, EmailTemplateMutations, DunningMutations,
                AgencyMutations, JobMutations, ErasureMutations, RetentionMutations):
+               AgencyMutations, JobMutations, RetentionMutations, ErasureMutations):
     pass
 
 
