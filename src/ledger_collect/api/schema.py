@@ -74,7 +74,6 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
             WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery, DunningQuery,
-            DunningProposalQuery, JobQuery, ErasureQuery, RetentionQuery):
             DunningProposalQuery, JobQuery, RetentionQuery, ErasureQuery):
     pass
 
@@ -83,7 +82,6 @@ class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, Ov
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
                StrategyMutations, TeamMutations, EmailTemplateMutations, DunningMutations,
-               AgencyMutations, JobMutations, ErasureMutations, RetentionMutations):
                AgencyMutations, JobMutations, RetentionMutations, ErasureMutations):
     pass
 
