@@ -26,7 +26,7 @@ from ledger_collect.app import master_key, open_collections, open_database
 from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.agency_handover import agency
 from ledger_collect.cli.dunning_runs import dunning
-from ledger_collect.cli.erasure_commands import erase
+from ledger_collect.cli.erasure_cli import erase
 from ledger_collect.cli.import_commands import import_feed, report
 from ledger_collect.cli.retention_cli import retention
 from ledger_collect.cli.worker_commands import jobs, scheduler, worker
