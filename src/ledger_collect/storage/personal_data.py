@@ -16,7 +16,9 @@ import binascii
 import copy
 import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -32,6 +34,12 @@ from ledger_collect.domain.base import ERASED
 SEALED_PREFIX = "sealed:v1:"
 NONCE_BYTES = 12
 _ASYNC_COMMIT = sql.SQL("SET LOCAL synchronous_commit TO OFF")
+#: How often (seconds) a process asks which subjects were erased elsewhere: a key another
+#: process deleted stops opening data here within about that long.
+RECHECK_SECONDS = 1.0
+#: Erasures stamped this long before the last check are asked for again: a transaction's
+#: ``now()`` is its start, and it may commit after a check that ran meanwhile.
+RECHECK_OVERLAP = timedelta(minutes=5)
 
 
 class MasterKeyError(RuntimeError):
@@ -79,6 +87,8 @@ class KeyRing:
         self._master = AESGCM(master_key)
         self._cache: dict[UUID, AESGCM | None] = {}  # None: erased
         self._lock = threading.Lock()
+        self._next_check = 0.0  # time.monotonic() of the next look at erasures made elsewhere
+        self._checked_from: datetime | None = None  # the store's clock at the last look
 
     # -- the store, by kind ----------------------------------------------------------------
     def _fetch(self, subjects: list[UUID]) -> tuple[dict[UUID, bytes], set[UUID]]:
@@ -94,6 +104,11 @@ class KeyRing:
         """Delete the subject's key and record its erasure; False when it had no key."""
         raise NotImplementedError
 
+    def _erased_since(self, since: datetime | None) -> tuple[list[UUID], datetime | None]:
+        """The subjects erased at or after ``since`` (none when None), and the store's clock.
+        A store only this process writes to has nothing to tell."""
+        return [], None
+
     # -- keys ------------------------------------------------------------------------------
     def _seal_key(self, subject: UUID, key: bytes) -> bytes:
         nonce = os.urandom(NONCE_BYTES)
@@ -108,8 +123,25 @@ class KeyRing:
             ) from exc
         return AESGCM(key)
 
+    def _recheck(self) -> None:
+        """Drop from the cache, at most once a second, the keys other processes deleted: the
+        API, the workers and the projector each cache keys, and an erasure is made in one of
+        them only."""
+        now = time.monotonic()
+        if now < self._next_check:
+            return
+        self._next_check = now + RECHECK_SECONDS
+        erased, clock = self._erased_since(self._checked_from)
+        self._checked_from = None if clock is None else clock - RECHECK_OVERLAP
+        if erased:
+            with self._lock:
+                for subject in erased:
+                    if subject in self._cache:
+                        self._cache[subject] = None
+
     def load(self, subjects: Iterable[UUID]) -> None:
         """Fetch the stored keys (or erasures) of the subjects not cached, at once."""
+        self._recheck()
         wanted = [s for s in dict.fromkeys(subjects) if s not in self._cache]
         if not wanted:
             return
@@ -122,6 +154,7 @@ class KeyRing:
     def ensure_keys(self, subjects: Iterable[UUID]) -> None:
         """Make sure each subject has a key: new keys for the subjects not cached are offered,
         stored where missing, and every subject's stored key (or its erasure) read back."""
+        self._recheck()
         wanted = [s for s in dict.fromkeys(subjects) if s not in self._cache]
         if not wanted:
             return
@@ -138,6 +171,7 @@ class KeyRing:
 
     def cipher_for(self, subject: UUID, *, create: bool) -> AESGCM | None:
         """The subject's cipher, or None when the subject was erased (or has no key)."""
+        self._recheck()
         if subject not in self._cache:
             if create:
                 self.ensure_keys([subject])
@@ -228,6 +262,15 @@ class PostgresKeyRing(KeyRing):
                 (subject, reason),
             )
         return deleted
+
+
+    def _erased_since(self, since: datetime | None) -> tuple[list[UUID], datetime | None]:
+        with self._datastore.transaction(commit=False) as curs:
+            curs.execute(sql.SQL(
+                "SELECT now() AS clock, ARRAY(SELECT subject_id FROM {} WHERE erased_at >="
+                " %s::timestamptz) AS erased").format(self._erased_table), (since,))
+            row = curs.fetchone()
+        return list(row["erased"]), row["clock"]
 
 
 class InMemoryKeyRing(KeyRing):
