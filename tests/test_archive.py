@@ -5,13 +5,17 @@ in PostgreSQL completed after a crash between manifest and index."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 import random
 import uuid
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner, Result
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from ledger_collect.cli import cli
 from ledger_collect.compliance.archive import (
     ArchivedEvent,
     ArchiveError,
@@ -20,6 +24,8 @@ from ledger_collect.compliance.archive import (
     segment_name,
 )
 from ledger_collect.compliance.archive.archive import MANIFEST
+from ledger_collect.compliance.archive.manifest import Manifest, ManifestError, read_manifest
+from ledger_collect.compliance.archive.segment import SegmentInfo
 from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
 
@@ -157,3 +163,58 @@ def test_read_segment_refuses_an_altered_one(settings: Settings, database: Datab
     _flip(path, path.stat().st_size // 2, 0)
     with pytest.raises(ArchiveError, match="hash"):
         archive.read_segment(1)
+
+
+# -- the CLI ---------------------------------------------------------------------------------------
+def _cli(settings: Settings, *args: str) -> Result:
+    env = {"LEDGER_DATABASE_URL": settings.database_url, "LEDGER_SCHEMA": settings.schema,
+           "LEDGER_MASTER_KEY": settings.master_key, "LEDGER_DATA_DIR": str(settings.data_dir),
+           "LEDGER_ARCHIVE_KEY": settings.archive_key, "LEDGER_ARCHIVE_URL": None}
+    return CliRunner().invoke(cli, ["archive", *args], env=env)
+
+
+def test_cli_lists_and_verifies_and_exits_1_on_a_problem(settings: Settings,
+                                                         database: Database) -> None:
+    archive = open_archive(settings, database)
+    for start in (1, 100):
+        archive.append_segment(_events(2, 3, start=start))
+    listed = _cli(settings, "list")
+    assert listed.exit_code == 0, listed.output
+    assert "2 segments" in listed.output and "6 events" in listed.output
+    verified = _cli(settings, "verify")
+    assert verified.exit_code == 0, verified.output
+    assert "archive verified: 2 segments, 12 events" in verified.output
+    _flip(settings.data_dir / "archive" / segment_name(2), 10, 3)
+    broken = _cli(settings, "verify")
+    assert broken.exit_code == 1
+    assert "PROBLEM: segment 2: its hash does not match" in broken.output
+    assert "NOT verified" in broken.output
+
+
+def test_cli_verify_does_not_make_up_a_key(settings: Settings, database: Database) -> None:
+    result = _cli(settings.with_changes(data_dir=settings.data_dir / "elsewhere"), "verify")
+    assert result.exit_code == 1
+    assert "no archive key" in result.output
+    assert not (settings.data_dir / "elsewhere" / "archive.key").exists()
+
+
+def test_every_bit_of_a_signed_manifest_is_covered() -> None:
+    """Each of the manifest's bits, flipped alone, fails its reading: the signature line is
+    canonical and the signature covers the body's exact bytes."""
+    key = Ed25519PrivateKey.generate()
+    manifest = Manifest()
+    previous = "0" * 64
+    for number in (1, 2, 3):
+        digest = hashlib.sha256(os.urandom(8)).hexdigest()
+        manifest = manifest.appended(SegmentInfo(number, digest, previous, 10, 2, 999))
+        previous = digest
+    signed = manifest.signed(key)
+    assert read_manifest(signed, key.public_key()) == manifest
+    for position in range(len(signed)):
+        for bit in range(8):
+            changed = bytearray(signed)
+            changed[position] ^= 1 << bit
+            with pytest.raises(ManifestError):
+                read_manifest(bytes(changed), key.public_key())
+    with pytest.raises(ManifestError, match="another key"):
+        read_manifest(signed, Ed25519PrivateKey.generate().public_key())

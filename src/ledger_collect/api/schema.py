@@ -50,6 +50,7 @@ from ledger_collect.api.promises_schema import PromiseMutations
 from ledger_collect.api.receivables_schema import ReceivableMutations
 from ledger_collect.api.reports_schema import ReportQuery
 from ledger_collect.api.resubmissions_schema import ResubmissionMutations
+from ledger_collect.api.retention_schema import RetentionMutations, RetentionQuery
 from ledger_collect.api.strategies_schema import StrategyMutations
 from ledger_collect.api.teams_schema import TeamMutations, TeamQuery
 from ledger_collect.api.timeline_schema import TimelineQuery
@@ -73,7 +74,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
             WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery, DunningQuery,
-            DunningProposalQuery, JobQuery, ErasureQuery):
+            DunningProposalQuery, JobQuery, ErasureQuery, RetentionQuery):
     pass
 
 
@@ -81,7 +82,7 @@ class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, Ov
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
                StrategyMutations, TeamMutations, EmailTemplateMutations, DunningMutations,
-               AgencyMutations, JobMutations, ErasureMutations):
+               AgencyMutations, JobMutations, ErasureMutations, RetentionMutations):
     pass
 
 

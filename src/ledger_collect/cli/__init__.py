@@ -25,10 +25,12 @@ from ledger_collect.api.permissions import Role
 from ledger_collect.app import master_key, open_collections, open_database
 from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.agency_handover import agency
-from ledger_collect.cli.compliance_commands import archive, compliance
+from ledger_collect.cli.archive_commands import archive
+from ledger_collect.cli.compliance_commands import archive_run, compliance
 from ledger_collect.cli.dunning_runs import dunning
 from ledger_collect.cli.erasure_commands import erase
 from ledger_collect.cli.import_commands import import_feed, report
+from ledger_collect.cli.retention_cli import retention
 from ledger_collect.cli.verifier_commands import verify_erasure_command
 from ledger_collect.cli.worker_commands import jobs, scheduler, worker
 from ledger_collect.cli.worklist_commands import worklist
@@ -298,7 +300,9 @@ cli.add_command(dunning)
 cli.add_command(agency)
 cli.add_command(compliance)
 cli.add_command(archive)
+archive.add_command(archive_run)
 cli.add_command(erase)
+cli.add_command(retention)
 cli.add_command(verify_erasure_command)
 
 

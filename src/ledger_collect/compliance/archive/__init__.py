@@ -14,6 +14,7 @@ from ledger_collect.compliance.archive.manifest import (
     ManifestError,
     load_archive_key,
 )
+from ledger_collect.compliance.archive.reader import EventReader
 from ledger_collect.compliance.archive.segment import ArchivedEvent, SegmentError, SegmentInfo
 from ledger_collect.compliance.archive.segment_index import archived_stream_ids
 from ledger_collect.compliance.archive.segment_storage import ArchiveStorageError, open_storage
@@ -21,10 +22,12 @@ from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
 
 
-def open_archive(settings: Settings, database: Database) -> Archive:
+def open_archive(settings: Settings, database: Database, *, create_key: bool = True) -> Archive:
     """The archive ``settings`` configure (``LEDGER_ARCHIVE_URL``, ``LEDGER_ARCHIVE_KEY``), on
-    the index in ``database``. The key file is created in the data directory on first use."""
-    key = load_archive_key(settings.archive_key, settings.archive_key_file, create=True)
+    the index in ``database``. Without a configured key, the key file in the data directory
+    is used, and created on first use unless ``create_key`` is False (a verification must not
+    make up a key of its own: it would report every signature as wrong)."""
+    key = load_archive_key(settings.archive_key, settings.archive_key_file, create=create_key)
     return Archive(open_storage(settings), key, key.public_key(), database)
 
 
@@ -34,6 +37,7 @@ __all__ = [
     "ArchiveKeyError",
     "ArchiveStorageError",
     "ArchivedEvent",
+    "EventReader",
     "ManifestError",
     "SegmentError",
     "SegmentInfo",

@@ -24,9 +24,11 @@ from ledger_collect.compliance.archive.segment import (
     Segment,
     SegmentError,
     SegmentInfo,
+    columns,
+    compress,
     decode,
     decompress,
-    encode,
+    encode_raw,
     sha256,
 )
 from ledger_collect.compliance.archive.segment_storage import Storage
@@ -93,17 +95,18 @@ class Archive:
             raise ArchiveError("this archive was opened for verification only (no key)")
         if not events:
             raise ValueError("a segment holds at least one event")
-        events = [ArchivedEvent(e.originator_id, e.originator_version, e.topic, bytes(e.state),
-                                e.notification_id) for e in events]
+        events = list(events)
         with self._locked() as conn:
             manifest = self._reconciled(conn)
             last = manifest.last
             number = last.number + 1 if last else 1
             previous = last.sha256 if last else GENESIS
-            stored = encode(number, previous, events)
+            raw = encode_raw(number, previous, events)
+            stored = compress(raw)
             name = segment_name(number)
             self.storage.put(name, stored)
-            segment = self._read_back(name, stored, number, previous, events)
+            self._read_back(name, stored, raw, number)
+            segment = Segment(number, previous, events)
             self._step("segment")
             info = SegmentInfo(number, sha256(stored), previous, len(events),
                                len(segment.stream_ids), len(stored))
@@ -116,17 +119,15 @@ class Archive:
             self._step("indexed")
             return info
 
-    def _read_back(self, name: str, stored: bytes, number: int, previous: str,
-                   events: list[ArchivedEvent]) -> Segment:
+    def _read_back(self, name: str, stored: bytes, raw: bytes, number: int) -> None:
+        """The segment as storage returns it must be the bytes written, and decompress to the
+        encoding of exactly the events given (the encoding is one-to-one)."""
         back = self.storage.get(name)
         if back is None or sha256(back) != sha256(stored):
             raise ArchiveError(f"segment {number} read back differs from what was written")
-        segment = decode(back)
-        if segment.number != number or segment.previous_sha256 != previous:
-            raise ArchiveError(f"segment {number} read back has another header")
-        if segment.events != events:
+        if decompress(back) != raw:
             raise ArchiveError(f"segment {number} read back holds other events")
-        return segment
+        columns(raw)  # and it reads as a segment
 
     def _step(self, name: str) -> None:
         if self.on_step is not None:

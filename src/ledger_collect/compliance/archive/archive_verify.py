@@ -17,7 +17,8 @@ from ledger_collect.compliance.archive.segment import (
     GENESIS,
     SegmentError,
     SegmentInfo,
-    decode,
+    columns,
+    decompress,
     sha256,
 )
 
@@ -100,7 +101,7 @@ def _check_segment(info: SegmentInfo, stored: bytes, problems: list[str]) -> Non
     if len(stored) != info.bytes:
         problems.append(f"{where}: {len(stored)} bytes, the manifest says {info.bytes}")
     try:
-        segment = decode(stored)
+        segment = columns(decompress(stored))
     except SegmentError as exc:
         problems.append(f"{where}: {exc}")
         return
@@ -108,9 +109,9 @@ def _check_segment(info: SegmentInfo, stored: bytes, problems: list[str]) -> Non
         problems.append(f"{where}: its header says segment {segment.number}")
     if segment.previous_sha256 != info.previous_sha256:
         problems.append(f"{where}: its header names another previous segment than the manifest")
-    if len(segment.events) != info.events:
-        problems.append(f"{where}: {len(segment.events)} events, the manifest says "
+    if len(segment.versions) != info.events:
+        problems.append(f"{where}: {len(segment.versions)} events, the manifest says "
                         f"{info.events}")
-    if len(segment.stream_ids) != info.streams:
-        problems.append(f"{where}: {len(segment.stream_ids)} streams, the manifest says "
+    if segment.stream_count != info.streams:
+        problems.append(f"{where}: {segment.stream_count} streams, the manifest says "
                         f"{info.streams}")

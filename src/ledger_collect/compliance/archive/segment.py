@@ -1,8 +1,8 @@
 """The segment format: events exactly as the hot store holds them, zstandard-compressed.
 
 A segment decompresses to a magic line, one JSON header line (its number, the SHA-256 of the
-previous segment as stored, how many events) and the events as length-prefixed binary
-records. Personal fields stay sealed with their customer's key, as in the store: erasing a
+previous segment as stored, how many events, the topics named) and the events' fields column
+by column. Personal fields stay sealed with their customer's key, as in the store: erasing a
 customer makes the archived copies unreadable too, without rewriting a segment.
 
 The chain hash is taken over the object as stored (compressed): any flipped byte of a
@@ -21,11 +21,8 @@ from uuid import UUID
 import orjson
 import zstandard
 
-MAGIC = b"LCSEG1\n"
+MAGIC = b"LCSEG2\n"
 GENESIS = "0" * 64  # the previous hash of the first segment
-_FIXED = struct.Struct(">16sQI")  # originator id, version, topic length
-_STATE = struct.Struct(">I")  # state length
-_NOTIFICATION = struct.Struct(">Q")
 _LEVEL = 3
 
 
@@ -90,24 +87,32 @@ def sha256(data: bytes) -> str:
 
 
 def encode_raw(number: int, previous_sha256: str, events: Sequence[ArchivedEvent]) -> bytes:
-    """The decompressed form: magic, header line, records."""
-    header = orjson.dumps({"segment": number, "previous_sha256": previous_sha256,
-                           "events": len(events)})
-    parts = [MAGIC, header, b"\n"]
+    """The decompressed form: magic, header line, then the events column by column (ids,
+    versions, notification ids, topic numbers, state lengths, states): packed and unpacked
+    a column at a time, not an event at a time."""
+    topics: dict[str, int] = {}
     for event in events:
-        topic = event.topic.encode()
-        parts.append(_FIXED.pack(event.originator_id.bytes, event.originator_version,
-                                 len(topic)))
-        parts.append(topic)
-        parts.append(_STATE.pack(len(event.state)))
-        parts.append(bytes(event.state))
-        parts.append(_NOTIFICATION.pack(event.notification_id))
-    return b"".join(parts)
+        topics.setdefault(event.topic, len(topics))
+    header = orjson.dumps({"segment": number, "previous_sha256": previous_sha256,
+                           "events": len(events), "topics": list(topics)})
+    count = len(events)
+    states = [bytes(event.state) for event in events]
+    return b"".join((
+        MAGIC, header, b"\n",
+        b"".join([event.originator_id.bytes for event in events]),
+        struct.pack(f">{count}Q", *[event.originator_version for event in events]),
+        struct.pack(f">{count}Q", *[event.notification_id for event in events]),
+        struct.pack(f">{count}I", *[topics[event.topic] for event in events]),
+        struct.pack(f">{count}I", *[len(state) for state in states]),
+        *states))
 
 
 def encode(number: int, previous_sha256: str, events: Sequence[ArchivedEvent]) -> bytes:
     """The segment object as stored."""
-    raw = encode_raw(number, previous_sha256, events)
+    return compress(encode_raw(number, previous_sha256, events))
+
+
+def compress(raw: bytes) -> bytes:
     return zstandard.ZstdCompressor(level=_LEVEL, write_checksum=True).compress(raw)
 
 
@@ -122,8 +127,30 @@ def decode(stored: bytes) -> Segment:
     return decode_raw(decompress(stored))
 
 
-def decode_raw(raw: bytes) -> Segment:
-    """The header and events of a decompressed segment; SegmentError when anything is off."""
+@dataclass(frozen=True)
+class Columns:
+    """A decompressed segment's header and columns, checked for size but not yet made into
+    events (verification counts events and streams from these alone)."""
+
+    number: int
+    previous_sha256: str
+    topics: list[str]
+    ids: bytes
+    versions: tuple[int, ...]
+    notifications: tuple[int, ...]
+    topic_numbers: tuple[int, ...]
+    lengths: tuple[int, ...]
+    raw: bytes
+    states_at: int
+
+    @property
+    def stream_count(self) -> int:
+        ids = self.ids
+        return len({ids[i:i + 16] for i in range(0, len(ids), 16)})
+
+
+def columns(raw: bytes) -> Columns:
+    """The header and columns of a decompressed segment; SegmentError when anything is off."""
     if not raw.startswith(MAGIC):
         raise SegmentError("not a segment (magic line missing)")
     end = raw.find(b"\n", len(MAGIC))
@@ -131,31 +158,51 @@ def decode_raw(raw: bytes) -> Segment:
         raise SegmentError("header line missing")
     try:
         header = orjson.loads(raw[len(MAGIC):end])
-        number, previous, count = (header["segment"], header["previous_sha256"],
-                                   header["events"])
+        number, previous, count, topics = (header["segment"], header["previous_sha256"],
+                                           header["events"], header["topics"])
     except (orjson.JSONDecodeError, KeyError, TypeError):
         raise SegmentError("header unreadable") from None
-    if type(number) is not int or type(count) is not int or not isinstance(previous, str):
+    if (type(number) is not int or type(count) is not int or count < 0
+            or not isinstance(previous, str) or not isinstance(topics, list)
+            or not all(isinstance(topic, str) for topic in topics)):
         raise SegmentError("header malformed")
-    events = []
     offset = end + 1
+    ids = raw[offset:offset + 16 * count]
+    offset += 16 * count
     try:
-        while offset < len(raw):
-            ident, version, topic_length = _FIXED.unpack_from(raw, offset)
-            offset += _FIXED.size
-            topic = raw[offset:offset + topic_length].decode()
-            offset += topic_length
-            (state_length,) = _STATE.unpack_from(raw, offset)
-            offset += _STATE.size
-            state = raw[offset:offset + state_length]
-            offset += state_length
-            (notification,) = _NOTIFICATION.unpack_from(raw, offset)
-            offset += _NOTIFICATION.size
-            events.append(ArchivedEvent(UUID(bytes=ident), version, topic, state, notification))
-    except (struct.error, UnicodeDecodeError):
-        raise SegmentError(f"record unreadable at offset {offset}") from None
-    if offset != len(raw):
-        raise SegmentError("trailing bytes after the last record")
-    if len(events) != count:
-        raise SegmentError(f"header says {count} events, {len(events)} found")
-    return Segment(number, previous, events)
+        versions = struct.unpack_from(f">{count}Q", raw, offset)
+        offset += 8 * count
+        notifications = struct.unpack_from(f">{count}Q", raw, offset)
+        offset += 8 * count
+        topic_numbers = struct.unpack_from(f">{count}I", raw, offset)
+        offset += 4 * count
+        lengths = struct.unpack_from(f">{count}I", raw, offset)
+        offset += 4 * count
+    except struct.error:
+        raise SegmentError(f"header says {count} events, the columns are shorter") from None
+    if offset + sum(lengths) != len(raw):
+        raise SegmentError("the states do not fill the segment exactly")
+    if topic_numbers and max(topic_numbers) >= len(topics):
+        raise SegmentError("an event names a topic the header does not list")
+    return Columns(number, previous, topics, ids, versions, notifications, topic_numbers,
+                   lengths, raw, offset)
+
+
+def decode_raw(raw: bytes) -> Segment:
+    """The header and events of a decompressed segment."""
+    found = columns(raw)
+    ids, topics, raw = found.ids, found.topics, found.raw
+    uuids: dict[bytes, UUID] = {}
+    events = []
+    at = found.states_at
+    for i, (version, notification, topic, length) in enumerate(zip(
+            found.versions, found.notifications, found.topic_numbers, found.lengths,
+            strict=True)):
+        key = ids[16 * i:16 * i + 16]
+        ident = uuids.get(key)
+        if ident is None:
+            ident = uuids[key] = UUID(bytes=key)
+        events.append(ArchivedEvent(ident, version, topics[topic], raw[at:at + length],
+                                    notification))
+        at += length
+    return Segment(found.number, found.previous_sha256, events)

@@ -46,11 +46,11 @@ def index_segment(conn: Connection, info: SegmentInfo, segment: Segment) -> None
             " stream_count, stored_bytes) VALUES (%s, %s, %s, %s, %s, %s)",
             (info.number, info.sha256, info.previous_sha256, info.events, info.streams,
              info.bytes))
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO archived_streams (stream_id, segment_number, first_version,"
-                " last_version, event_count) VALUES (%s, %s, %s, %s, %s)",
-                [(stream, info.number, *run) for stream, run in runs.items()])
+        with conn.cursor().copy(
+                "COPY archived_streams (stream_id, segment_number, first_version, last_version,"
+                " event_count) FROM STDIN") as copy:
+            for stream, run in runs.items():
+                copy.write_row((stream, info.number, *run))
 
 
 def archived_stream_ids(conn: Connection, ids: Iterable[UUID]) -> set[UUID]:
