@@ -23,6 +23,7 @@ from eventsourcing.persistence import StoredEvent
 from verify_helpers import private_database
 
 from ledger_collect.cli import cli
+from ledger_collect.commands import agency_commands as ag
 from ledger_collect.commands import casework_commands as cw
 from ledger_collect.commands import dunning_commands as dn
 from ledger_collect.commands import promise_commands as pr
@@ -59,18 +60,19 @@ class Person:
     surname: str
     id: UUID | None = None
     values: list[str] = field(default_factory=list)
-    #: Contacts' names, addresses and phones before their last change: the read models show a
-    #: contact as it is now, so these live on sealed in the events alone (or quoted in notes).
-    old: set[str] = field(default_factory=set)
+    #: What no read model shows, sealed in the events alone (or quoted in a note): contacts'
+    #: names, addresses and phones before their last change (a contact is shown as it is now),
+    #: the agency's status notes and the reasons of a recall.
+    unshown: set[str] = field(default_factory=set)
 
     @property
     def control(self) -> str:
         return f"{self.number}-INV-"
 
-    def said(self, value: str, *, old: bool = False) -> str:
+    def said(self, value: str, *, unshown: bool = False) -> str:
         self.values.append(value)
-        if old:
-            self.old.add(value)
+        if unshown:
+            self.unshown.add(value)
         return value
 
 
@@ -89,10 +91,10 @@ def _write(app: Collections, person: Person, k: int) -> int:
     for j, first in enumerate(FIRST):
         for v, middle in enumerate(MIDDLE):
             old = v < len(MIDDLE) - 1
-            name = person.said(f"{first} {middle}{s}", old=old)
+            name = person.said(f"{first} {middle}{s}", unshown=old)
             email = person.said(f"{first.lower()}.{v}.{s.lower()}@{s.lower()}-holdings.example",
-                                old=old)
-            phone = person.said(f"+44 20 7{k}{j}{v} 55{j}{v}", old=old)
+                                unshown=old)
+            phone = person.said(f"+44 20 7{k}{j}{v} 55{j}{v}", unshown=old)
             change = rc.add_contact if v == 0 else rc.change_contact
             change(batch, cid, "abcd"[j], name=name, email=email, phone=phone,
                    role="accounts payable", **by)
@@ -153,6 +155,13 @@ def _write(app: Collections, person: Person, k: int) -> int:
                 f"550 <{contacts[letter][1]}> unknown at {t}"), **by)
         else:
             cw.mark_email_sent(batch, email, **by)
+    case = ag.submit_to_agency(batch, cid, agency="Debt Hunters Ltd",
+                               invoice_ids=[invoices[27], invoices[28]], **by)
+    ag.report_agency_status(batch, source_id=f"st-{number}", case_id=case, status="in_progress",
+                            note=person.said(f"{contacts['a'][0]} reached at {contacts['a'][2]}",
+                                             unshown=True), **by)
+    ag.recall_from_agency(batch, case, reason=person.said(
+        f"{contacts['b'][0]} asked us to take it back", unshown=True), **by)
     dn.block_customer_dunning(batch, cid, reason=person.said(
         f"{contacts['b'][0]} in hospital, no letters"), **by)
     dn.block_invoice_dunning(batch, invoices[26], reason=person.said(
@@ -197,6 +206,8 @@ def test_no_erased_value_is_left_in_the_dump_or_the_archive(app: Collections,
                                                             tmp_path: Path) -> None:
     people = [Person("VRF-E1", "Vandersloot"), Person("VRF-E2", "Okonkwo-Hartley"),
               Person("VRF-B1", "Brennan-Ruiz")]
+    app.run(ag.set_agency_criteria, minimum_amount=Decimal(100), days_overdue=10,
+            actor="sue", business_date=TODAY)
     events = [_write(app, person, k) for k, person in enumerate(people)]
     assert min(events) > 200
     erased, kept = people[:2], people[2]
@@ -207,7 +218,7 @@ def test_no_erased_value_is_left_in_the_dump_or_the_archive(app: Collections,
         report = _verify(app, person)
         found = _found(report)
         assert set().union(*found.values()) >= {n for n, value in _values(person)
-                                                if value not in person.old}
+                                                if value not in person.unshown}
         assert "collections_events" not in found
         assert {"contact_persons", "customer_notes", "timeline", "dispute_notes",
                 "collection_emails", "customer_contacts", "resubmissions",

@@ -25,6 +25,7 @@ from ledger_collect.commands.receivable_commands import (
     register_customer,
 )
 from ledger_collect.compliance import database_dump
+from ledger_collect.compliance import verify_erasure as verify_erasure_module
 from ledger_collect.compliance.archive import ArchivedEvent, open_archive, segment_name
 from ledger_collect.compliance.archive.segment import encode
 from ledger_collect.compliance.verify_erasure import (
@@ -274,3 +275,16 @@ def test_every_segment_object_is_searched_listed_orphaned_or_broken(app, setting
     assert report.segments == 3 and report.archive == storage.location
     assert len(report.problems) == 1
     assert report.problems[0].startswith(f"{segment_name(3)} does not decompress")
+
+
+def test_a_long_dump_tells_its_progress(monkeypatch: pytest.MonkeyPatch):
+    clock = iter(range(0, 1000, 2))  # two seconds pass between two looks at the clock
+    monkeypatch.setattr(verify_erasure_module.time, "monotonic", lambda: next(clock))
+    rows = BLOCK_BYTES // 100 * 3
+    told: list[tuple[int, str]] = []
+    scan_dump(_dump("COPY s.big (id, text) FROM stdin;", *[f"{n}\t{'y' * 90}" for n in range(rows)],
+                    "\\."), VALUES, Report(), lambda done, table: told.append((done, table)))
+    # The table being read, none once its COPY data ended.
+    assert [table for _, table in told] == ["s.big"] * (len(told) - 1) + [""]
+    assert len(told) >= 3
+    assert [done for done, _ in told] == sorted(done for done, _ in told)

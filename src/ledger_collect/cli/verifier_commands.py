@@ -11,6 +11,7 @@ from uuid import UUID
 import click
 
 from ledger_collect.app import open_database
+from ledger_collect.compliance.archive import ArchiveStorageError
 from ledger_collect.compliance.database_dump import DumpError
 from ledger_collect.compliance.verify_erasure import ValuesError, read_values, verify_erasure
 from ledger_collect.config import Settings
@@ -45,7 +46,7 @@ def verify_erasure_command(customer: str, values_file: Path, max_hits: int) -> N
         try:
             report = verify_erasure(settings, database, values, max_hits=max_hits,
                                     progress=lambda line: click.echo(line, err=True))
-        except DumpError as exc:
+        except (DumpError, ArchiveStorageError) as exc:
             raise CannotVerify(str(exc)) from None
     for hit in report.hits:
         click.echo(f"hit: {hit.describe()}")

@@ -27,6 +27,11 @@ if TYPE_CHECKING:
 BROKERS = ("postgres", "rabbitmq", "redis")
 #: The dramatiq-postgres tables in our schema (migrations/0006_jobs.sql).
 POSTGRES_PREFIX = "dramatiq_"
+#: Most connections of the PostgreSQL broker's pool, opened as they are needed. A worker holds
+#: two for each queue it consumes (the queue and its delayed messages) and needs more to
+#: acknowledge and send: the library's 16 were all taken once a worker consumed eight queues,
+#: and a message to retry was never delivered again.
+POSTGRES_POOL = 64
 
 
 class BrokerConfigError(ValueError):
@@ -62,14 +67,23 @@ def make_broker(settings: Settings, database_url: str | None = None) -> Broker:
     broker: Broker
     if kind == "postgres":
         from dramatiq_postgres import PostgresBroker
+        from dramatiq_postgres.utils import make_pool
+
+        class PoolOwningBroker(PostgresBroker):  # type: ignore[misc]
+            """Closes the pool it was given, as it closes one it made itself."""
+
+            def close(self) -> None:
+                super().close()
+                self.pool.close()
 
         url = database_url or settings.database_url
         if not url:
             raise BrokerConfigError("the postgres broker needs the database's address")
-        broker = PostgresBroker(url=url, schema=settings.schema, prefix=POSTGRES_PREFIX,
-                                results=False, heartbeat_interval=max(heartbeat / 4, 0.5),
-                                heartbeat_ttl=heartbeat,
-                                maintenance_interval=max(heartbeat / 2, 1.0))
+        broker = PoolOwningBroker(pool=make_pool(url, maxconn=POSTGRES_POOL),
+                                  schema=settings.schema, prefix=POSTGRES_PREFIX,
+                                  results=False, heartbeat_interval=max(heartbeat / 4, 0.5),
+                                  heartbeat_ttl=heartbeat,
+                                  maintenance_interval=max(heartbeat / 2, 1.0))
     else:
         if not settings.broker_url:
             raise BrokerConfigError(f"LEDGER_BROKER is {kind}: set LEDGER_BROKER_URL to its "
