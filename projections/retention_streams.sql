@@ -1,6 +1,8 @@
 -- Retention read model: what the retention policies need to know of every stream — its
--- record class, customer, disputes and the date its trigger happened (null until then) —
--- each customer's last activity, and the legal holds. Rebuildable from the events
+-- record class, customer, disputes, the date its trigger happened (null until then) and the
+-- date of its latest event — the date of each customer's own latest event, and the legal
+-- holds. A customer's last activity is the latest of its own and its streams' (a view: a
+-- purged stream's rows leave, and a rebuild, which never sees its events, agrees). Rebuildable from the events
 -- (ledger-collect projections rebuild retention_streams); the compliance job reads it to find what is
 -- due (compliance.retention.due_streams).
 
@@ -12,20 +14,27 @@ CREATE TABLE retention_streams (
     dispute_ids uuid[] NOT NULL,               -- an invoice's disputes; a dispute: itself
     trigger_on date,                           -- cleared, closed or sent on; null: not yet
     open_amount numeric(18,2),                 -- an invoice's, to see it reach zero
-    final boolean NOT NULL                     -- the trigger can no longer be undone
+    final boolean NOT NULL,                    -- the trigger can no longer be undone
+    last_event_on date NOT NULL                -- the business date of its latest event
 );
 
 CREATE INDEX retention_streams_due_idx ON retention_streams (record_class, trigger_on);
 CREATE INDEX retention_streams_customer_idx ON retention_streams (customer_id, record_class);
+CREATE INDEX retention_streams_activity_idx ON retention_streams (customer_id, last_event_on);
 CREATE INDEX retention_streams_invoice_idx ON retention_streams (invoice_id)
     WHERE invoice_id IS NOT NULL;
 
-CREATE TABLE retention_customers (
+CREATE TABLE retention_customer_activity (
     customer_id uuid PRIMARY KEY,
-    last_activity date NOT NULL                -- the business date of its latest event
+    customer_activity date NOT NULL            -- the latest event of the Customer stream
 );
 
-CREATE INDEX retention_customers_activity_idx ON retention_customers (last_activity);
+-- Each customer's last activity: the latest event of its own stream or of any of its streams
+-- still in the store.
+CREATE VIEW retention_customers AS
+    SELECT c.customer_id, greatest(c.customer_activity, (SELECT max(s.last_event_on)
+        FROM retention_streams s WHERE s.customer_id = c.customer_id)) AS last_activity
+    FROM retention_customer_activity c;
 
 CREATE TABLE retention_holds (
     hold_id uuid PRIMARY KEY,                  -- the LegalHold aggregate

@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-from model_helpers import assert_equals_rebuild
+from model_helpers import assert_equals_rebuild, write_casework
 
 from ledger_collect.commands import casework_commands as cw
 from ledger_collect.commands import promise_commands as pr
@@ -246,3 +246,58 @@ def test_a_customer_is_due_for_erasure_three_years_after_its_last_activity(
         conn.execute("INSERT INTO erased_subjects (subject_id, reason) VALUES (%s, 'test')",
                      (busy,))
     assert _due(app, database, date(2024, 6, 1), "erase") == []
+
+
+def test_the_model_followed_page_by_page_equals_a_rebuild_over_all_casework(
+        app: Collections, database: Database) -> None:
+    """Every kind of casework (promises kept, broken and withdrawn, disputes through to
+    closing, follow-ups, tasks, conversations, emails failed, corrected and sent), followed in
+    small pages, gives the rows a rebuild gives; each class is there and its trigger is set
+    by the event that ends it."""
+    write_casework(app, 12, chunk=3)
+    catch_up(app, "retention_streams", page_size=7)
+    found = assert_equals_rebuild(app, database, "retention_streams")
+    streams = found["retention_streams"]
+    classes = {row[1] for row in streams}
+    assert classes == {"invoice", "promise", "dispute", "email", "contact", "activity",
+                       "resubmission"}
+    for record_class in classes - {"contact", "invoice"}:  # no invoice is paid in full
+        assert any(row[5] is not None for row in streams if row[1] == record_class), \
+            record_class
+    assert len(found["retention_customer_activity"]) == 12
+
+
+def test_letters_agency_cases_and_credits_start_their_clocks(app: Collections,
+                                                              database: Database) -> None:
+    """A letter is sent when issued, an agency case closed when recalled; a credit on account
+    has no recorded use, so nothing starts its clock."""
+    from dunning_helpers import DAY as ON
+    from dunning_helpers import SUE, customer, invoice, proposal, standard
+
+    from ledger_collect.commands import agency_commands as ac
+    from ledger_collect.commands import dunning_commands as dc
+
+    standard(app)
+    app.run(ac.set_agency_criteria, minimum_amount=Decimal("100.00"), days_overdue=90, **SUE)
+    cid = customer(app, "C-1")
+    old = invoice(app, "C-1", "I-1", overdue=120)
+    invoice(app, "C-1", "I-2", overdue=20)  # dunned: the other is with the agency
+    case = app.run(ac.submit_to_agency, cid, agency="Recouvra", invoice_ids=[old],
+                   **SUE).result
+    [letter] = [p.letter for p in proposal(app).letters]
+    app.run(dc.issue_dunning_letter, letter, **SUE)
+    app.run(ac.recall_from_agency, case, reason="paying directly", actor="sue",
+            business_date=ON + timedelta(days=3))
+    app.run(rc.apply_payment, source_id="pay-1", customer_number="C-1", allocations=[],
+            unapplied=Decimal("60.00"), currency="EUR", payment_date=ON, **SUE)
+    catch_up(app, "retention_streams")
+    with database.connect() as conn:
+        found = dict(conn.execute("SELECT record_class, trigger_on FROM retention_streams"
+                                  " WHERE record_class IN ('dunning_letter', 'agency_case',"
+                                  " 'credit')").fetchall())
+    assert found == {"dunning_letter": ON, "agency_case": ON + timedelta(days=3),
+                     "credit": None}
+    assert [d.record_class for d in _due(app, database, date(2029, 3, 20))] == [
+        "agency_case"]
+    purged = _due(app, database, ON.replace(year=2032), "purge")
+    assert {d.record_class for d in purged} >= {"dunning_letter"}

@@ -30,7 +30,7 @@ from ledger_collect.cli.compliance_commands import archive_run_command, complian
 from ledger_collect.cli.dunning_runs import dunning
 from ledger_collect.cli.erasure_commands import erase
 from ledger_collect.cli.import_commands import import_feed, report
-from ledger_collect.cli.retention_commands import retention
+from ledger_collect.cli.retention_cli import retention
 from ledger_collect.cli.worker_commands import jobs, scheduler, worker
 from ledger_collect.cli.worklist_commands import worklist
 from ledger_collect.commands.application import Collections

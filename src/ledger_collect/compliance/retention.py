@@ -127,9 +127,11 @@ def due_streams(conn: psycopg.Connection[Any], policies: dict[str, Policy], toda
         column = "c.last_activity" if policy.trigger == LAST_ACTIVITY else "s.trigger_on"
         clauses.append(f"(s.record_class = %s AND {column} <= %s)")
         params += [policy.record_class, Period.parse(policy.after).latest_start(today)]
+    activity = any(policy.trigger == LAST_ACTIVITY for policy in chosen)
     rows = conn.execute(
         f"WITH {_HELD} SELECT s.stream_id, s.record_class, s.customer_id, s.trigger_on,"
-        " c.last_activity FROM retention_streams s JOIN retention_customers c USING (customer_id)"
+        f" {'c.last_activity' if activity else 'NULL::date'} FROM retention_streams s"
+        f"{' JOIN retention_customers c USING (customer_id)' if activity else ''}"
         f" WHERE ({' OR '.join(clauses)}) AND s.stream_id > %s AND {_NOT_HELD}"
         " ORDER BY s.stream_id LIMIT %s", [*params, after or UUID(int=0), limit]).fetchall()
     found = []
@@ -144,9 +146,9 @@ def due_streams(conn: psycopg.Connection[Any], policies: dict[str, Policy], toda
 _HELD = "held AS (SELECT array_agg(subject_id) AS ids FROM retention_holds" \
         " WHERE released_on IS NULL)"
 _NOT_HELD = (
-    "NOT EXISTS (SELECT 1 FROM held WHERE s.customer_id = ANY(held.ids)"
+    "NOT EXISTS (SELECT 1 FROM held WHERE held.ids IS NOT NULL AND (s.customer_id = ANY(held.ids)"
     " OR s.dispute_ids && held.ids OR EXISTS (SELECT 1 FROM retention_streams i"
-    " WHERE i.stream_id = s.invoice_id AND i.dispute_ids && held.ids))")
+    " WHERE i.stream_id = s.invoice_id AND i.dispute_ids && held.ids)))")
 
 
 def _due_customers(conn: psycopg.Connection[Any], chosen: list[Policy], today: date,

@@ -23,6 +23,7 @@ from ledger_collect.domain.retention_policy import LAST_ACTIVITY, Period
 
 _STREAM = ("SELECT stream_id, record_class, customer_id, invoice_id, dispute_ids, trigger_on"
            " FROM retention_streams")
+_LAST_ACTIVE = "SELECT last_activity FROM retention_customers WHERE customer_id = %s"
 _TRIGGERED = {"cleared": "cleared", "closed": "closed", "sent": "sent",
               LAST_ACTIVITY: "last active"}
 
@@ -57,8 +58,7 @@ def status_of(app: Any, subject_kind: str, subject_id: UUID, today: date) -> Ret
     policies = current_policies(app)
     with app.database.connect() as conn:
         if subject_kind == "customer":
-            found = conn.execute("SELECT last_activity FROM retention_customers"
-                                 " WHERE customer_id = %s", (subject_id,)).fetchone()
+            found = conn.execute(_LAST_ACTIVE, (subject_id,)).fetchone()
             if found is None:
                 return None
             customer_id, streams = subject_id, []
@@ -73,8 +73,7 @@ def status_of(app: Any, subject_kind: str, subject_id: UUID, today: date) -> Ret
             if not streams:
                 return None
             customer_id, classes = streams[0][2], []
-            found = conn.execute("SELECT last_activity FROM retention_customers"
-                                 " WHERE customer_id = %s", (customer_id,)).fetchone()
+            found = conn.execute(_LAST_ACTIVE, (customer_id,)).fetchone()
     last_activity = found[0] if found else None
     disputes = {d for s in streams for d in s[4]} | {d for c in classes for d in c[5] or ()}
     holds = _holds(app, [customer_id, *sorted(disputes)])

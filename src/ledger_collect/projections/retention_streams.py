@@ -1,11 +1,14 @@
-"""Retention: per stream its record class, customer, disputes and the date its trigger happened;
-per customer the date of its latest event; the legal holds. What the compliance job asks to
-find the streams whose action is due (``compliance.retention.due_streams``) and what
-"which rule keeps it" reads.
+"""Retention: per stream its record class, customer, disputes, the date its trigger happened and
+the date of its latest event; per customer the date of the Customer stream's latest event; the
+legal holds. What the compliance job asks to find the streams whose action is due
+(``compliance.retention.due_streams``) and what "which rule keeps it" reads.
 
-Writer: every event of a customer's streams moves that customer's last activity; the events
-that end a record's working life set its trigger date (the first time: a dispute resolved and
-then closed was closed when resolved). An invoice's trigger is the day its open amount reached
+A customer's last activity is the latest of those dates, its own and its streams' (the view
+``retention_customers``): the rows of a purged stream leave the model when it meets the
+purge (``stream_rows``), and a rebuild, which never sees the purged events, finds the same.
+
+Writer: the events that end a record's working life set its trigger date (the first time: a
+dispute resolved and then closed was closed when resolved). An invoice's trigger is the day its open amount reached
 zero, undone by a payment reversal until it is cleared or written off for good. Rows a page
 touches are loaded in one query per table and written back with one upsert each.
 """
@@ -50,12 +53,13 @@ class StreamRecord:
     trigger_on: date | None
     open_amount: Decimal | None
     final: bool
+    last_event_on: date
 
 
 @dataclass(frozen=True)
 class CustomerRecord:
     customer_id: UUID
-    last_activity: date
+    customer_activity: date
 
 
 @dataclass(frozen=True)
@@ -69,7 +73,7 @@ class HoldRecord:
 
 
 STREAM_TABLE = Table("retention_streams", StreamRecord, key=("stream_id",))
-CUSTOMER_TABLE = Table("retention_customers", CustomerRecord, key=("customer_id",))
+CUSTOMER_TABLE = Table("retention_customer_activity", CustomerRecord, key=("customer_id",))
 HOLD_TABLE = Table("retention_holds", HoldRecord, key=("hold_id",))
 
 
@@ -118,44 +122,28 @@ class Retention(Projection):
                      | {i for e in events if type(e) is DisputeCase.Opened
                         for i in e.invoice_ids})
         holds.load(e.originator_id for e in events if type(e) is LegalHold.Released)
-        customers.load({_customer(e, streams) for e in events} - {None})
+        customers.load(e.originator_id for e in events if isinstance(e, Customer.Event))
         for e in events:
             kind = type(e)
             if kind in _HOLD_EVENTS:
                 _HOLD_EVENTS[kind](holds, e)
-                continue
-            if kind in CREATED:
+            elif isinstance(e, Customer.Event):
+                _active(customers, e.originator_id, e.business_date)
+            elif kind in CREATED:
                 streams.add(_created(e, CREATED[kind], streams))
-            else:
-                row = streams.rows.get(e.originator_id)
-                if row is not None:
-                    _fold(streams, row, e)
-            customer_id = _customer(e, streams)
-            if customer_id is not None:
-                _active(customers, customer_id, e.business_date)
+            elif (row := streams.rows.get(e.originator_id)) is not None:
+                _fold(streams, row, e)
+                if e.business_date > row["last_event_on"]:
+                    streams.get(e.originator_id)["last_event_on"] = e.business_date  # type: ignore[index]
         page.write()
-
-
-def _customer(e: Any, streams: Rows) -> UUID | None:
-    """The customer whose stream the event is of (known from its stream's row if the event
-    does not name it)."""
-    if isinstance(e, LegalHold.Event):
-        return None
-    if isinstance(e, Customer.Event):
-        return e.originator_id  # type: ignore[no-any-return]
-    found = getattr(e, "customer_id", None)
-    if found is None:
-        row = streams.rows.get(e.originator_id)
-        found = row["customer_id"] if row is not None else None
-    return found
 
 
 def _active(customers: Rows, customer_id: UUID, day: date) -> None:
     row = customers.rows.get(customer_id)
     if row is None:
-        customers.add({"customer_id": customer_id, "last_activity": day})
-    elif day > row["last_activity"]:
-        customers.get(customer_id)["last_activity"] = day  # type: ignore[index]
+        customers.add({"customer_id": customer_id, "customer_activity": day})
+    elif day > row["customer_activity"]:
+        customers.get(customer_id)["customer_activity"] = day  # type: ignore[index]
 
 
 def _created(e: Any, record_class: str, streams: Rows) -> dict[str, Any]:
@@ -169,7 +157,8 @@ def _created(e: Any, record_class: str, streams: Rows) -> dict[str, Any]:
            "customer_id": e.customer_id,
            "invoice_id": e.invoice_id if kind is PromiseToPay.Issued else None,
            "dispute_ids": disputes, "trigger_on": None,
-           "open_amount": e.amount if kind is Invoice.Posted else None, "final": False}
+           "open_amount": e.amount if kind is Invoice.Posted else None, "final": False,
+           "last_event_on": e.business_date}
     if kind in ENDING and ENDING[kind](e):
         row.update(trigger_on=e.business_date, final=True)
     return row
