@@ -126,7 +126,7 @@ def test_the_erase_command_takes_a_customer_number(app, database, settings):
            "LEDGER_MASTER_KEY_FILE": None}
     app.run(rt.place_legal_hold, "customer", cid, reference="MATTER-9", **WHO)
     held = CliRunner().invoke(cli, ["erase", "E-4", "--basis", "GDPR Art. 17"], env=env)
-    assert held.exit_code == 1 and "MATTER-9" in held.output
+    assert held.exit_code == 1 and "MATTER-9" in held.output, (held.output, held.exception)
     app.run(rt.release_legal_hold, cid, **WHO)
     done = CliRunner().invoke(cli, ["erase", "E-4", "--basis", "GDPR Art. 17"], env=env)
     assert done.exit_code == 0, done.output

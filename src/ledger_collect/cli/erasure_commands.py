@@ -30,10 +30,8 @@ def erase(customer: str, basis: str, actor: str | None) -> None:
     """Erase CUSTOMER's personal data now (by number or id); what legal retention requires is
     kept, restricted. Suspended, erasing nothing, while a legal hold is active."""
     from ledger_collect.compliance.erasure import erase_customer
-    from ledger_collect.projections.engine import catch_up
 
     with open_collections(Settings.from_env()) as app:
-        catch_up(app, "retention_streams")  # the customer's streams, up to now
         try:
             outcome = erase_customer(app, customer_id_of(customer), basis,
                                      actor or getpass.getuser())

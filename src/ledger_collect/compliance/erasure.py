@@ -6,10 +6,10 @@ and archive segment reads ``ERASED`` from then on. What a legal retention period
 ``restricted_personal_data``, sealed with a key of its own, readable by auditors and compliance
 only, and deleted when its retention ends (``expire_restricted``, run by the compliance job).
 
-The steps are idempotent, so a run stopped anywhere is finished by running it again: the
-request is recorded; an active legal hold suspends it; the restricted copy is written (rows
-already there are kept); queued emails are cancelled; the key is deleted; the completion is
-recorded. Read models forget the personal fields when they read the completion
+The steps are idempotent, so a run stopped anywhere is finished by running it again: an
+active legal hold suspends the request (recorded, nothing erased); else the restricted copy is
+written (rows already there are kept); the request is recorded with the customer's queued
+emails cancelled; the key is deleted; the completion is recorded. Read models forget the personal fields when they read the completion
 (``projections.erasure``).
 """
 
@@ -28,16 +28,12 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 from psycopg import sql
 
-from ledger_collect.commands.erasure_commands import (
-    cancel_queued_emails,
-    complete_erasure,
-    request_erasure,
-    suspend_erasure,
-)
+from ledger_collect.commands.erasure_commands import complete_erasure, request_erasure
 from ledger_collect.compliance import erasure_streams
 from ledger_collect.domain.base import ERASED, NotFoundError
 from ledger_collect.domain.customer import Customer
-from ledger_collect.domain.erasure_request import ErasureRequest
+from ledger_collect.domain.erasure_request import ErasureRequest, basis_of
+from ledger_collect.projections.engine import catch_up
 from ledger_collect.storage.bulk_reads import ids_by_topic
 from ledger_collect.storage.personal_data import NONCE_BYTES
 
@@ -88,6 +84,7 @@ def erase_customer(app: Any, customer_id: UUID, basis: str, actor: str, *,
     from ledger_collect.compliance.retention import active_hold, current_policies
 
     today = today or date.today()
+    basis_of(basis)  # refused before anything is written
     request_id = ErasureRequest.create_id(customer_id)
     found = app.load_aggregates([customer_id, request_id])
     if not isinstance(found.get(customer_id), Customer):
@@ -95,22 +92,22 @@ def erase_customer(app: Any, customer_id: UUID, basis: str, actor: str, *,
     request = found.get(request_id)
     if isinstance(request, ErasureRequest) and request.completed:
         return _outcome(request, None, erased_now=False)
-    position = app.run(request_erasure, customer_id, basis, actor=actor,
-                       business_date=today).position
-    hold = active_hold(app, customer_id=customer_id)
-    if hold is not None:
-        done = app.run(suspend_erasure, customer_id, hold_reference=hold, actor=actor,
-                       business_date=today)
-        return _outcome(done[request_id], done.position or position, erased_now=False)
-    policies = current_policies(app)
-    streams = erasure_streams.customer_streams(app, customer_id, policies)
-    restrict(app, customer_id, streams, policies, today)
-    emails = [sid for sid, (cls, _) in streams.items() if cls == "email"]
-    if emails:
-        app.run(cancel_queued_emails, customer_id, email_ids=emails, actor=actor,
+    with app.database.connect() as conn:
+        if erasure_streams.behind(conn, app):
+            catch_up(app, erasure_streams.MODEL)  # every stream of the customer, up to now
+        hold = active_hold(app, customer_id=customer_id)
+        if hold is not None:
+            done = app.run(request_erasure, customer_id, basis, hold_reference=hold,
+                           actor=actor, business_date=today)
+            return _outcome(done[request_id], done.position, erased_now=False)
+        policies = current_policies(app)
+        streams = erasure_streams.customer_streams(conn, customer_id, policies)
+        restrict(app, conn, customer_id, streams, policies, today)
+        emails = [sid for sid, (cls, _) in streams.items() if cls == "email"]
+        app.run(request_erasure, customer_id, basis, email_ids=emails, actor=actor,
                 business_date=today)
-    app.keyring.erase(customer_id, f"erasure: {basis}")
-    count, until = restricted_summary(app, customer_id)
+        app.keyring.erase(customer_id, f"erasure: {basis}")
+        count, until = restricted_summary(conn, customer_id)
     done = app.run(complete_erasure, customer_id, restricted_records=count,
                    retained_until=until, actor=actor, business_date=today)
     return _outcome(done[request_id], done.position, erased_now=True)
@@ -124,8 +121,9 @@ def _outcome(request: ErasureRequest, position: int | None, *,
 
 
 # -- the restricted store -----------------------------------------------------------------------
-def restrict(app: Any, customer_id: UUID, streams: dict[UUID, tuple[str, date | None]],
-             policies: dict[str, Any], today: date) -> int:
+def restrict(app: Any, conn: Any, customer_id: UUID,
+             streams: dict[UUID, tuple[str, date | None]], policies: dict[str, Any],
+             today: date) -> int:
     """Copy the customer's personal fields that a retention still requires into the restricted
     store (existing rows are kept: a second run adds nothing). Returns the rows written."""
     from ledger_collect.compliance.retention import retention_end
@@ -152,12 +150,11 @@ def restrict(app: Any, customer_id: UUID, streams: dict[UUID, tuple[str, date | 
                          type(event).TOPIC, sealed, until, today))
     if not rows:
         return 0
-    with app.database.connect() as conn, conn.transaction():
-        with conn.cursor() as cur:
-            cur.executemany(
-                "INSERT INTO restricted_personal_data (stream_id, originator_version, field,"
-                " customer_id, record_class, topic, sealed, retained_until, restricted_on)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            "INSERT INTO restricted_personal_data (stream_id, originator_version, field,"
+            " customer_id, record_class, topic, sealed, retained_until, restricted_on)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING", rows)
     return len(rows)
 
 
@@ -187,14 +184,13 @@ def _personal_events(app: Any, stream_ids: list[UUID]) -> list[Any]:
                     topic=r["topic"], state=bytes(r["state"])) for r in rows])
 
 
-def restricted_summary(app: Any, customer_id: UUID) -> tuple[int, date | None]:
+def restricted_summary(conn: Any, customer_id: UUID) -> tuple[int, date | None]:
     """How many restricted fields the customer has, and the latest date one is kept to (None
     when some have no end yet, or there are none)."""
-    with app.database.connect() as conn:
-        count, unknown, latest = conn.execute(
-            "SELECT count(*), count(*) FILTER (WHERE retained_until IS NULL),"
-            " max(retained_until) FROM restricted_personal_data WHERE customer_id = %s",
-            (customer_id,)).fetchone()
+    count, unknown, latest = conn.execute(
+        "SELECT count(*), count(*) FILTER (WHERE retained_until IS NULL),"
+        " max(retained_until) FROM restricted_personal_data WHERE customer_id = %s",
+        (customer_id,)).fetchone()
     return int(count), None if unknown else latest
 
 
@@ -249,11 +245,13 @@ def expire_restricted(app: Any, today: date) -> int:
 
 
 def _settle_ends(app: Any, customer_id: UUID, policies: dict[str, Any], end_of: Any) -> None:
-    streams = erasure_streams.customer_streams(app, customer_id, policies)
-    updates = [(end_of(policies, cls, trigger), sid) for sid, (cls, trigger) in streams.items()
-               if trigger is not None]
-    if updates:
-        with app.database.connect() as conn, conn.transaction(), conn.cursor() as cur:
+    with app.database.connect() as conn:
+        streams = erasure_streams.customer_streams(conn, customer_id, policies)
+        updates = [(end_of(policies, cls, trigger), sid)
+                   for sid, (cls, trigger) in streams.items() if trigger is not None]
+        if not updates:
+            return
+        with conn.transaction(), conn.cursor() as cur:
             cur.executemany("UPDATE restricted_personal_data SET retained_until = %s"
                             " WHERE stream_id = %s AND retained_until IS NULL", updates)
 

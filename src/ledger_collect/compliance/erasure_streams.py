@@ -29,18 +29,19 @@ from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.domain.retention_policy import LAST_ACTIVITY
 
-#: The record class of each aggregate's streams (the retention policies' vocabulary).
-RECORD_CLASSES: dict[type, str] = {
-    Invoice: "invoice", CustomerCredit: "credit", PromiseToPay: "promise",
-    DisputeCase: "dispute", DunningLetter: "dunning_letter", CollectionEmail: "email",
-    CustomerContact: "contact", Activity: "activity", Resubmission: "resubmission",
-    AgencyCase: "agency_case", Customer: "customer_personal"}
+#: The read model that knows every stream's customer.
+MODEL = "retention_streams"
+
+#: The aggregates whose events may hold a customer's personal data.
+AGGREGATES: tuple[type, ...] = (
+    Invoice, CustomerCredit, PromiseToPay, DisputeCase, DunningLetter, CollectionEmail,
+    CustomerContact, Activity, Resubmission, AgencyCase, Customer)
 
 
 @cache
 def personal_topics() -> list[str]:
     """The topics of every event that holds personal fields."""
-    return sorted(get_topic(value) for cls in RECORD_CLASSES for value in vars(cls).values()
+    return sorted(get_topic(value) for cls in AGGREGATES for value in vars(cls).values()
                   if isinstance(value, type) and getattr(value, "PERSONAL", ()))
 
 
@@ -50,16 +51,25 @@ def events_table(app: Any) -> sql.Composed:
                                    sql.Identifier(recorder.events_table_name))
 
 
-def customer_streams(app: Any, customer_id: UUID,
+def behind(conn: Any, app: Any) -> bool:
+    """The retention model has not read the whole log yet (a cheap check before a catch-up,
+    which opens connections of its own)."""
+    row = conn.execute(sql.SQL(
+        "SELECT coalesce((SELECT position FROM projection_positions WHERE name = %s), 0)"
+        " < (SELECT coalesce(max(notification_id), 0) FROM {})").format(events_table(app)),
+        (MODEL,)).fetchone()
+    return bool(row[0])
+
+
+def customer_streams(conn: Any, customer_id: UUID,
                      policies: Mapping[str, Any]) -> dict[UUID, tuple[str, date | None]]:
     """The customer's streams: stream id → (record class, the date its policy's trigger
     happened, None while it has not). The customer's own stream is among them
     (``customer_personal``), as in the retention read model."""
-    with app.database.connect() as conn:
-        rows = conn.execute(
-            "SELECT s.stream_id, s.record_class, s.trigger_on, c.last_activity"
-            " FROM retention_streams s LEFT JOIN retention_customers c USING (customer_id)"
-            " WHERE s.customer_id = %s", (customer_id,)).fetchall()
+    rows = conn.execute(
+        "SELECT s.stream_id, s.record_class, s.trigger_on, c.last_activity"
+        " FROM retention_streams s LEFT JOIN retention_customers c USING (customer_id)"
+        " WHERE s.customer_id = %s", (customer_id,)).fetchall()
     found: dict[UUID, tuple[str, date | None]] = {customer_id: ("customer_personal", None)}
     for stream_id, record_class, trigger_on, last_activity in rows:
         policy = policies.get(record_class)

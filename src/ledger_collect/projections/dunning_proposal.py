@@ -32,6 +32,7 @@ from ledger_collect.domain.dunning_block import DUNNING_ROLE
 from ledger_collect.domain.dunning_procedure import DunningProcedure
 from ledger_collect.domain.dunning_rules import Candidate, Letter, is_quiet, letters_for
 from ledger_collect.projections.dunning import DEFAULT
+from ledger_collect.projections.forgetting import not_erased
 
 #: Customers whose candidate items, or contacts, are read per query.
 CHUNK = 5000
@@ -165,7 +166,7 @@ def _customers(conn: psycopg.Connection[Any], setup: Setup, on: date, segment: s
     """The candidate items of each customer, one customer at a time, read for ``CHUNK``
     customers per query (bounded memory, and a plan by the customers' index)."""
     query = _CANDIDATES
-    where = "WHERE segment = %s" if segment is not None else ""
+    where = f"WHERE {not_erased('id')}" + (" AND segment = %s" if segment is not None else "")
     customers = [row[0] for row in conn.execute(_CUSTOMERS.format(segment=where),
                                                 (segment,) if segment is not None else ())]
     params: dict[str, Any] = {"on": on, "horizon": on + timedelta(days=setup.reminder_horizon)}

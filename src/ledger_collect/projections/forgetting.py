@@ -52,6 +52,13 @@ class Personal:
             sql.Identifier(self.customer))
 
 
+def not_erased(customer: str) -> str:
+    """SQL: the customer (an SQL expression) is not erased. Worklists, the dunning run and
+    emails leave erased customers out as they read, from the key ring's own record (in the
+    live schema, written with the key's deletion): no read model needs to carry it."""
+    return f"NOT EXISTS (SELECT 1 FROM erased_subjects x WHERE x.subject_id = {customer})"
+
+
 def topics(projection: Any) -> tuple[str, ...]:
     """The completion's topic, for a model that declares personal columns."""
     return (get_topic(COMPLETED),) if getattr(projection, "personal", ()) else ()

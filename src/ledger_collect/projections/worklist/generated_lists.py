@@ -26,6 +26,7 @@ import psycopg
 
 from ledger_collect.domain.daily_worklist import KIND_OF, DailyWorklist
 from ledger_collect.domain.distribution import KINDS
+from ledger_collect.projections.forgetting import not_erased
 from ledger_collect.projections.tables import Key, Table
 from ledger_collect.projections.tolerant import clip_key
 
@@ -181,7 +182,8 @@ GENERATED = "EXISTS (SELECT 1 FROM daily_worklists WHERE day = $1::date)"
 #: Whether a customer was processed on the day ($1).
 _PROCESSED = ("EXISTS (SELECT 1 FROM worklist_processed p WHERE p.customer_id = e.customer_id"
               " AND p.day = $1::date)")
-_MARKED = {"exclude": f" AND NOT {_PROCESSED}", "include": "", "only": f" AND {_PROCESSED}"}
+_MARKED = {mode: f"{marked} AND {not_erased('e.customer_id')}" for mode, marked in (
+    ("exclude", f" AND NOT {_PROCESSED}"), ("include", ""), ("only", f" AND {_PROCESSED}"))}
 
 
 def stored_rows_sql(*, processed: str, rest: str, gate: str = GENERATED) -> str:

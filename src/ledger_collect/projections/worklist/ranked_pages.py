@@ -38,6 +38,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from ledger_collect.projections.forgetting import not_erased
 from ledger_collect.projections.worklist.amounts_to_collect import (
     Amounts,
     amounts_of_row,
@@ -126,7 +127,8 @@ def decode_cursor(cursor: str) -> tuple[int, Decimal, date, str, int]:
     return found
 
 
-_MARKED = {"exclude": " AND NOT r.processed", "include": "", "only": " AND r.processed"}
+_MARKED = {mode: f"{marked} AND {not_erased('r.customer_id')}" for mode, marked in (
+    ("exclude", " AND NOT r.processed"), ("include", ""), ("only", " AND r.processed"))}
 _UNRANKED = ("NOT EXISTS (SELECT 1 FROM worklist_snapshots WHERE day = $1::date"
              " AND strategies = $2::text)")
 

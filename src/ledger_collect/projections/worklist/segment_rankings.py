@@ -12,6 +12,7 @@ from typing import Any
 import psycopg
 
 from ledger_collect.domain.daily_worklist import Ranked
+from ledger_collect.projections.forgetting import not_erased
 from ledger_collect.projections.worklist.ranking_sql import check_day, score_rows_sql
 from ledger_collect.projections.worklist.strategy_rules import StrategySet
 
@@ -35,7 +36,7 @@ def segment_rankings(conn: psycopg.Connection[Any], strategies: StrategySet,
         cursor.execute(
             f"SELECT c.segment, r.customer_id, nullif(r.specialist, ''), -r.neg_score,"
             f" -r.neg_overdue, r.oldest_due, r.number FROM ({rows}) AS r"
-            f" JOIN worklist_customers c ON c.id = r.customer_id"
+            f" JOIN worklist_customers c ON c.id = r.customer_id WHERE {not_erased('c.id')}"
             f" ORDER BY c.segment, r.neg_score, r.neg_overdue, r.oldest_due, r.number",
             prepare=False)
         for segment, customer_id, owner, score, overdue, oldest_due, number in cursor:
