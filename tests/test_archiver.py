@@ -175,3 +175,50 @@ def test_archive_run_command_prints_what_it_did(app: Collections, database: Data
     assert f"archive run for {LATER.isoformat()}" in result.output
     assert f"  streams: {len(cleared)}\n" in result.output
     assert _stored(database, cleared) == {}
+
+
+def test_a_stream_written_to_since_it_was_archived_is_archived_again_whole(
+        app: Collections, database: Database) -> None:
+    cleared, _ = _portfolio(app, 1, 2)
+    (stream,) = cleared
+    originals = _stored(database, cleared)
+    assert len(originals[stream]) > 1
+    archive = open_archive(app.settings, database)
+    archive.reconcile()
+    from ledger_collect.compliance.archiver import read_streams
+
+    with database.connect() as conn:
+        first = read_streams(conn, app, [stream])[:1]  # the archive has its first event only
+    archive.append_segment(first)
+    counts = archive_run(app, business_date=LATER)
+    assert counts["resumed"] == 0 and counts["skipped"] == 1  # not purged as it stood
+    assert counts["streams"] == 1 and counts["segments"] == 1 and counts["purged_streams"] == 1
+    assert _stored(database, cleared) == {}
+    last = max(info.number for info in archive.segments())
+    again = [(e.originator_id, e.originator_version, e.topic, e.state, e.notification_id)
+             for e in archive.read_segment(last)]
+    assert again == originals[stream]
+
+
+def test_the_purge_run_deletes_closed_activities_without_archiving(
+        app: Collections, database: Database) -> None:
+    from ledger_collect.commands.casework_commands import close_activity, create_activity
+    from ledger_collect.compliance.archiver import purge_run
+    from ledger_collect.domain.customer import Customer
+
+    batch = app.batch()
+    register_customer(batch, number="Q1", name="Quiet Ltd", segment="north",
+                      credit_limit=Decimal(1000), currency="EUR", risk_class="A",
+                      source_id="reg-Q1", **WHO)
+    customer = Customer.create_id("Q1")
+    done, still_open = (create_activity(batch, customer, specialist="alice", due_date=TODAY,
+                                        description=f"call {n}", **WHO) for n in (1, 2))
+    app.save_batch(batch)
+    batch = app.batch()
+    close_activity(batch, done, note="reached", **WHO)
+    app.save_batch(batch)
+    assert purge_run(app, business_date=TODAY + timedelta(days=3 * 365))["purged_streams"] == 0
+    counts = purge_run(app, business_date=LATER)
+    assert counts["purged_streams"] == 1 and counts["purged_events"] == 2
+    assert set(_stored(database, [done, still_open])) == {still_open}
+    assert list(open_archive(app.settings, database).segments()) == []

@@ -74,7 +74,7 @@ EXPORT_COMMAND = ("strawberry export-schema ledger_collect.api.schema:schema "
 @strawberry.type
 class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, OverviewQuery,
             WorklistQuery, ReportQuery, TeamQuery, EmailTemplateQuery, DunningQuery,
-            DunningProposalQuery, JobQuery, RetentionQuery, ErasureQuery):
+            DunningProposalQuery, JobQuery, ErasureQuery, RetentionQuery):
     pass
 
 
@@ -82,7 +82,7 @@ class Query(ViewerQuery, CustomerQuery, AuditQuery, ListQuery, TimelineQuery, Ov
 class Mutation(CustomerMutations, ContactMutations, ReceivableMutations, PromiseMutations,
                DisputeMutations, ResubmissionMutations, ActivityMutations, EmailMutations,
                StrategyMutations, TeamMutations, EmailTemplateMutations, DunningMutations,
-               AgencyMutations, JobMutations, RetentionMutations, ErasureMutations):
+               AgencyMutations, JobMutations, ErasureMutations, RetentionMutations):
     pass
 
 

@@ -26,7 +26,7 @@ from ledger_collect.app import master_key, open_collections, open_database
 from ledger_collect.cli import projection_commands as cli_projections
 from ledger_collect.cli.agency_handover import agency
 from ledger_collect.cli.archive_commands import archive
-from ledger_collect.cli.compliance_commands import archive_run_command, compliance
+from ledger_collect.cli.compliance_commands import archive_run, compliance
 from ledger_collect.cli.dunning_runs import dunning
 from ledger_collect.cli.erasure_commands import erase
 from ledger_collect.cli.import_commands import import_feed, report
@@ -297,11 +297,11 @@ cli.add_command(scheduler)
 cli.add_command(jobs)
 cli.add_command(dunning)
 cli.add_command(agency)
-cli.add_command(retention)
 cli.add_command(compliance)
-archive.add_command(archive_run_command, "run")  # the archiver's, on the archive group
 cli.add_command(archive)
+archive.add_command(archive_run)
 cli.add_command(erase)
+cli.add_command(retention)
 
 
 def _day(value: object) -> date:

@@ -1,5 +1,5 @@
-"""``ledger-collect compliance run`` and ``ledger-collect archive run``: the retention policies
-applied by hand, as the nightly job applies them (``jobs.compliance_job``), with progress.
+"""``ledger-collect compliance run`` and ``ledger-collect archive run`` (a command of the
+``archive`` group): the retention policies applied by hand, as the nightly job applies them (``jobs.compliance_job``), with progress.
 
 Either may be run again for the same date: nothing is done twice, and a run killed half-way is
 finished by the next.
@@ -53,18 +53,13 @@ def compliance_run(day: object) -> None:
     _summary(f"compliance run for {on.isoformat()}", counts)
 
 
-@click.group()
-def archive() -> None:
-    """The archive: streams past their hot period, in signed segments."""
-
-
-@archive.command("run")
+@click.command("run")
 @click.option("--date", "day", type=_DAY, help="The business date [today].")
-def archive_run_command(day: object) -> None:
+def archive_run(day: object) -> None:
     """Archive the streams due on that date, verify the segments, purge them from the store."""
-    from ledger_collect.compliance.archiver import archive_run
+    from ledger_collect.compliance import archiver
 
     on = _date(day)
     with open_collections(Settings.from_env()) as app:
-        counts = archive_run(app, business_date=on, progress=_progress("streams"))
+        counts = archiver.archive_run(app, business_date=on, progress=_progress("streams"))
     _summary(f"archive run for {on.isoformat()}", counts)

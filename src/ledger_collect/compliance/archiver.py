@@ -23,11 +23,12 @@ from uuid import UUID
 
 from psycopg import sql
 
-from ledger_collect.compliance.purge import MAX_HOLD, Purger
+from ledger_collect.compliance.purge import MAX_HOLD, Purger, uuid_array
 from ledger_collect.domain.base import DomainError
 from ledger_collect.domain.compliance_run import ARCHIVE, PURGE, ComplianceRun
 from ledger_collect.projections.engine import catch_up
 from ledger_collect.projections.eventlog import lock_key
+from ledger_collect.runtime.collector import tuned_collector
 
 if TYPE_CHECKING:
     import psycopg
@@ -51,6 +52,7 @@ def _quiet(done: int, total: int) -> None:
     pass
 
 
+@tuned_collector()
 def archive_run(app: Collections, *, business_date: date, progress: Progress = _quiet,
                 actor: str = ACTOR, archive: Any = None,
                 segment_streams: int = SEGMENT_STREAMS,
@@ -72,19 +74,13 @@ def archive_run(app: Collections, *, business_date: date, progress: Progress = _
         leftover = _archived_but_hot(conn)
         purger.purge(conn, list(leftover), keep=leftover)
         counts["resumed"] = purger.report.streams
-        policies = current_policies(app)
-        total = _count_due(conn, due_streams, policies, business_date, ARCHIVE)
-        done, after = 0, None
-        progress(0, total)
-        while True:
-            due = due_streams(conn, policies, business_date, ARCHIVE, after=after,
-                              limit=segment_streams)
-            if not due:
-                break
-            after = due[-1].stream_id
+        due_all = _all_due(conn, due_streams, current_policies(app), business_date, ARCHIVE)
+        progress(0, len(due_all))
+        for start in range(0, len(due_all), segment_streams):
+            due = due_all[start:start + segment_streams]
             classes = {d.stream_id: d.record_class for d in due}
             versions = _archived_versions(conn, list(classes))
-            events = read_streams(conn, app, [s for s in classes if s not in versions])
+            events = _not_archived(read_streams(conn, app, list(classes)), versions)
             if events:
                 info = archive.append_segment(events)
                 fresh = _last_versions(events)
@@ -95,11 +91,11 @@ def archive_run(app: Collections, *, business_date: date, progress: Progress = _
                 counts.update(streams=len(fresh), events=len(events), segments=1)
                 versions.update(fresh)
             purger.purge(conn, list(versions), keep=versions)
-            done += len(due)
-            progress(done, max(total, done))
+            progress(start + len(due), len(due_all))
         return _finish(app, purger, counts)
 
 
+@tuned_collector()
 def purge_run(app: Collections, *, business_date: date, progress: Progress = _quiet,
               actor: str = ACTOR, chunk: int = SEGMENT_STREAMS,
               max_hold: float = MAX_HOLD) -> dict[str, int]:
@@ -110,16 +106,12 @@ def purge_run(app: Collections, *, business_date: date, progress: Progress = _qu
         catch_up(app, READS)
         purger = Purger(app, _started(app, PURGE, business_date, actor), actor=actor,
                         max_hold=max_hold)
-        policies = current_policies(app)
-        total = _count_due(conn, due_streams, policies, business_date, PURGE)
-        done, after = 0, None
-        progress(0, total)
-        while due := due_streams(conn, policies, business_date, PURGE, after=after,
-                                 limit=chunk):
-            after = due[-1].stream_id
-            purger.purge(conn, [d.stream_id for d in due])
-            done += len(due)
-            progress(done, max(total, done))
+        due = [d.stream_id for d in _all_due(conn, due_streams, current_policies(app),
+                                             business_date, PURGE)]
+        progress(0, len(due))
+        for start in range(0, len(due), chunk):
+            purger.purge(conn, due[start:start + chunk])
+            progress(min(start + chunk, len(due)), len(due))
         return _finish(app, purger, Counter())
 
 
@@ -132,9 +124,9 @@ def read_streams(conn: psycopg.Connection[Any], app: Collections,
         return []
     rows = conn.execute(sql.SQL(
         "SELECT originator_id, originator_version, topic, state, notification_id FROM {}"
-        " WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version").format(
-        sql.Identifier(app.database.schema, app.recorder.events_table_name)),
-        (list(stream_ids),)).fetchall()
+        " WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
+        ).format(sql.Identifier(app.database.schema, app.recorder.events_table_name)),
+        (uuid_array(stream_ids),), binary=True).fetchall()
     return [ArchivedEvent(originator_id=r[0], originator_version=r[1], topic=r[2],
                           state=bytes(r[3]), notification_id=r[4]) for r in rows]
 
@@ -178,13 +170,21 @@ def _finish(app: Collections, purger: Purger, counts: Counter[str]) -> dict[str,
     return result
 
 
-def _count_due(conn: psycopg.Connection[Any], due_streams: Any, policies: Any, today: date,
-               action: str) -> int:
-    total, after = 0, None
-    while due := due_streams(conn, policies, today, action, after=after, limit=50_000):
-        total += len(due)
-        after = due[-1].stream_id
-    return total
+def _all_due(conn: psycopg.Connection[Any], due_streams: Any, policies: Any, today: date,
+             action: str) -> list[Any]:
+    """Every stream due, read once: the run works through this list, and knows its length."""
+    found: list[Any] = []
+    while due := due_streams(conn, policies, today, action,
+                             after=found[-1].stream_id if found else None, limit=50_000):
+        found.extend(due)
+    return found
+
+
+def _not_archived(events: list[Any], versions: dict[UUID, int]) -> list[Any]:
+    """The events of the streams the archive does not hold whole (a stream written to since
+    it was archived is archived again, whole)."""
+    last = _last_versions(events)
+    return [e for e in events if last[e.originator_id] > versions.get(e.originator_id, 0)]
 
 
 def _last_versions(events: Sequence[Any]) -> dict[UUID, int]:
@@ -194,7 +194,8 @@ def _last_versions(events: Sequence[Any]) -> dict[UUID, int]:
 def _archived_versions(conn: psycopg.Connection[Any], stream_ids: list[UUID]) -> dict[UUID, int]:
     """The last version the archive holds of each of these streams it holds."""
     rows = conn.execute("SELECT stream_id, max(last_version) FROM archived_streams"
-                        " WHERE stream_id = ANY(%s) GROUP BY stream_id", (stream_ids,))
+                        " WHERE stream_id = ANY(%s::uuid[]) GROUP BY stream_id",
+                        (uuid_array(stream_ids),))
     return {r[0]: int(r[1]) for r in rows.fetchall()}
 
 

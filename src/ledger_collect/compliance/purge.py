@@ -15,6 +15,7 @@ archive. The check is made under the lock, so no event can slip in between.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -83,11 +84,16 @@ class Purger:
 
     def _purge_batch(self, conn: psycopg.Connection[Any], chunk: list[UUID],
                      keep: Mapping[UUID, int] | None) -> float:
+        collecting = gc.isenabled()
+        gc.disable()  # a full pass over a large heap would stretch the lock's hold
         try:
             return self._purge_batch_once(conn, chunk, keep)
         except BaseException:
             self.run = reload_run(self.app, self.run.id)  # its event was not stored
             raise
+        finally:
+            if collecting:
+                gc.enable()
 
     def _purge_batch_once(self, conn: psycopg.Connection[Any], chunk: list[UUID],
                           keep: Mapping[UUID, int] | None) -> float:
@@ -98,8 +104,8 @@ class Purger:
             locked = time.perf_counter()
             found = conn.execute(sql.SQL(
                 "SELECT originator_id, max(originator_version) FROM {}"
-                " WHERE originator_id = ANY(%s) GROUP BY originator_id").format(self._events),
-                (chunk,)).fetchall()
+                " WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id").format(
+                self._events), (uuid_array(chunk),)).fetchall()
             doomed = []
             for stream_id, version in found:
                 if keep is not None and version > keep.get(stream_id, -1):
@@ -108,8 +114,8 @@ class Purger:
                     doomed.append(stream_id)
             if doomed:
                 deleted = conn.execute(sql.SQL(
-                    "DELETE FROM {} WHERE originator_id = ANY(%s)").format(self._events),
-                    (doomed,)).rowcount
+                    "DELETE FROM {} WHERE originator_id = ANY(%s::uuid[])").format(self._events),
+                    (uuid_array(doomed),)).rowcount
                 self._record(conn, doomed, deleted)
                 self.report.streams += len(doomed)
                 self.report.events += deleted
@@ -134,6 +140,11 @@ class Purger:
                 " VALUES (%s, %s, %s, %s)").format(self._events),
                 (stored.originator_id, stored.originator_version, stored.topic, stored.state))
         conn.execute(sql.SQL("NOTIFY {}").format(self._channel))
+
+
+def uuid_array(ids: Sequence[UUID]) -> str:
+    """Ids as one ``uuid[]`` literal: psycopg adapts a list element by element, slowly."""
+    return "{" + ",".join(map(str, ids)) + "}"
 
 
 def reload_run(app: Collections, run_id: UUID) -> ComplianceRun:
