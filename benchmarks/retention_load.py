@@ -64,10 +64,7 @@ def load(app: Collections, events: int, jobs: int) -> Portfolio:
         def noting(records: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
             for record in records:
                 if record["kind"] == "contact":
-                    customer = Customer.create_id(str(record["customer"]))
-                    portfolio.personal.setdefault(customer, []).extend(
-                        str(record[k]) for k in ("name", "email", "phone"))
-                    portfolio.contact_ids.setdefault(customer, str(record["contact_id"]))
+                    _note(portfolio, record)
                 yield record
 
         with path.open("w", encoding="utf-8") as out:
@@ -83,6 +80,25 @@ def load(app: Collections, events: int, jobs: int) -> Portfolio:
     rebuild_all(app, Loaded(events=portfolio.events))
     portfolio.seconds["rebuild"] = time.perf_counter() - started
     return portfolio
+
+
+def noted(database: Database) -> Portfolio:
+    """The portfolio of a kept store (``--reuse``): the feed generated again, not imported,
+    for its contact persons (same customers, seed and day: same records)."""
+    with database.connect() as conn:
+        customers = int(conn.execute("SELECT count(*) FROM customers").fetchone()[0])
+    portfolio = Portfolio(customers=customers, events=head(database))
+    for record in demo_records(customers, SEED, AS_OF, invoice_density=DENSITY):
+        if record["kind"] == "contact":
+            _note(portfolio, record)
+    return portfolio
+
+
+def _note(portfolio: Portfolio, record: dict[str, Any]) -> None:
+    customer = Customer.create_id(str(record["customer"]))
+    portfolio.personal.setdefault(customer, []).extend(
+        str(record[k]) for k in ("name", "email", "phone"))
+    portfolio.contact_ids.setdefault(customer, str(record["contact_id"]))
 
 
 # -- the archive date ---------------------------------------------------------------------------
