@@ -297,7 +297,7 @@ def run(database: Database, args: Any, logs: Path) -> Figures:
               f"({plan.events / plan.total:.0%}); {load_average()}", flush=True)
         projector = Projector(database, logs)
         try:
-            wait_for_models(database, last_notification(database), projector, 120)
+            wait_for_models(database, last_notification(database), projector, 3600)
             stop = multiprocessing.get_context("spawn").Event()
             report = writer_during(database, stop, args.pause,
                                    lambda: archive_phase(app, plan, projector, figures,
