@@ -48,7 +48,7 @@ import retention_parts as parts
 from api_load import Ticker
 from common import arguments, fresh_store, percentile
 from psycopg import sql
-from retention_load import AS_OF, Eligible, Portfolio, eligible, load, noted
+from retention_load import AS_OF, Eligible, Portfolio, analyze, eligible, load, noted
 from retention_writer import WriterReport, writer
 
 from ledger_collect.app import open_database
@@ -290,7 +290,11 @@ def run(database: Database, args: Any, logs: Path) -> Figures:
     figures = Figures()
     app = Collections(database)
     try:
-        portfolio = noted(database) if args.reuse else load(app, args.events, args.jobs)
+        if args.reuse:
+            portfolio = noted(database)
+            analyze(database)
+        else:
+            portfolio = load(app, args.events, args.jobs)
         plan = eligible(app, args.today)
         print(f"store: {plan.total:,} events; due for archive on {plan.today} "
               f"(feed up to {AS_OF}): {plan.streams:,} streams, {plan.events:,} events "
