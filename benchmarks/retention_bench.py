@@ -154,17 +154,18 @@ def archive_phase(app: Collections, plan: Eligible, projector: Projector,
     figures.models_seconds = wait_for_models(
         app.database, last_notification(app.database), projector, 600)
     after, left = hot_events(app.database), parts.archived_but_hot(app)
-    figures.archived, figures.purged = parts.archived_events(app), counts["purged_events"]
-    rate = figures.archived / figures.archive_seconds if figures.archive_seconds else 0.0
-    print(f"archive run of {plan.today}: {figures.archived:,} events archived, "
-          f"{figures.purged:,} purged from the hot store ({before:,} events before, "
+    held = parts.archived_events(app)  # earlier (interrupted) runs' segments included
+    figures.archived, figures.purged = counts["events"], counts["purged_events"]
+    rate = figures.purged / figures.archive_seconds if figures.archive_seconds else 0.0
+    print(f"archive run of {plan.today}: {figures.archived:,} events archived (the archive "
+          f"holds {held:,}), {figures.purged:,} purged from the hot store ({before:,} before, "
           f"{after:,} after, the writer's included; {left} archived events still hot) in "
           f"{figures.archive_seconds:.1f} s = {rate:,.0f} events/s archived and purged "
           f"(target >= {TARGETS['archive_rate']:,}); the read models past it "
           f"{figures.models_seconds:.1f} s later ({load_average()})", flush=True)
     print(f"  the run's counts: {', '.join(f'{k} {v:,}' for k, v in counts.items())}")
-    if figures.archived < plan.events:
-        figures.wrong.append(f"{plan.events:,} events were due, {figures.archived:,} archived")
+    if held < plan.events:
+        figures.wrong.append(f"{plan.events:,} events were due, the archive holds {held:,}")
     if figures.purged < plan.events or left:
         figures.wrong.append(f"{plan.events:,} events were due, {figures.purged:,} purged, "
                              f"{left:,} archived but still hot")
@@ -360,7 +361,7 @@ def print_writer(report: WriterReport) -> None:
 
 def summary(figures: Figures) -> None:
     report = figures.writer
-    rate = figures.archived / figures.archive_seconds if figures.archive_seconds else 0.0
+    rate = figures.purged / figures.archive_seconds if figures.archive_seconds else 0.0
     verify = (figures.verify_bytes / MB / figures.verify_seconds
               if figures.verify_seconds else 0.0)
     longest_wait = max(report.waits, default=0.0) if report else 0.0
