@@ -24,6 +24,7 @@ when the run is wrong (events neither hot nor archived, verification problems, p
 values left, a writer's command failing), not when a figure misses its target.
 
     python benchmarks/retention_bench.py [--events 2000000] [--today 2029-06-30] [--keep]
+                                         [--reuse SCHEMA] [--max-hold 0.15]
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -45,14 +48,16 @@ import retention_parts as parts
 from api_load import Ticker
 from common import arguments, fresh_store, percentile
 from psycopg import sql
-from retention_load import AS_OF, Eligible, Portfolio, eligible, load
+from retention_load import AS_OF, Eligible, Portfolio, analyze, eligible, load, noted
 from retention_writer import WriterReport, writer
 
+from ledger_collect.app import open_database
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.casework_commands import record_contact
 from ledger_collect.commands.receivable_commands import add_customer_note
+from ledger_collect.config import Settings
 from ledger_collect.projections import select
-from ledger_collect.storage.database import Database
+from ledger_collect.storage.database import Database, redact
 
 MB = 1_000_000
 TARGETS = {"archive_rate": 20_000, "wait": 0.200, "erase": 0.100, "forget": 1.0}
@@ -140,26 +145,27 @@ def last_notification(database: Database) -> int:
 
 # -- the phases ------------------------------------------------------------------------------------
 def archive_phase(app: Collections, plan: Eligible, projector: Projector,
-                  figures: Figures) -> None:
+                  figures: Figures, max_hold: float | None) -> None:
     before = hot_events(app.database)
     ticker = Ticker("archived streams", every=10.0)
     started = time.perf_counter()
-    counts = parts.archive_run(app, plan.today, ticker)
+    counts = parts.archive_run(app, plan.today, ticker, max_hold)
     figures.archive_seconds = time.perf_counter() - started
     figures.models_seconds = wait_for_models(
         app.database, last_notification(app.database), projector, 600)
     after, left = hot_events(app.database), parts.archived_but_hot(app)
-    figures.archived, figures.purged = parts.archived_events(app), counts["purged_events"]
-    rate = figures.archived / figures.archive_seconds if figures.archive_seconds else 0.0
-    print(f"archive run of {plan.today}: {figures.archived:,} events archived, "
-          f"{figures.purged:,} purged from the hot store ({before:,} events before, "
+    held = parts.archived_events(app)  # earlier (interrupted) runs' segments included
+    figures.archived, figures.purged = counts["events"], counts["purged_events"]
+    rate = figures.purged / figures.archive_seconds if figures.archive_seconds else 0.0
+    print(f"archive run of {plan.today}: {figures.archived:,} events archived (the archive "
+          f"holds {held:,}), {figures.purged:,} purged from the hot store ({before:,} before, "
           f"{after:,} after, the writer's included; {left} archived events still hot) in "
           f"{figures.archive_seconds:.1f} s = {rate:,.0f} events/s archived and purged "
           f"(target >= {TARGETS['archive_rate']:,}); the read models past it "
           f"{figures.models_seconds:.1f} s later ({load_average()})", flush=True)
     print(f"  the run's counts: {', '.join(f'{k} {v:,}' for k, v in counts.items())}")
-    if figures.archived < plan.events:
-        figures.wrong.append(f"{plan.events:,} events were due, {figures.archived:,} archived")
+    if held < plan.events:
+        figures.wrong.append(f"{plan.events:,} events were due, the archive holds {held:,}")
     if figures.purged < plan.events or left:
         figures.wrong.append(f"{plan.events:,} events were due, {figures.purged:,} purged, "
                              f"{left:,} archived but still hot")
@@ -247,33 +253,60 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=2, help="importing processes")
     parser.add_argument("--pause", type=float, default=0.01,
                         help="seconds the writer rests between two commands")
+    parser.add_argument("--max-hold", type=float,
+                        help="the purge's longest hold of the writers' lock, seconds "
+                             "(default: the program's)")
+    parser.add_argument("--reuse", metavar="SCHEMA",
+                        help="measure a loaded store kept by an earlier run (its master key "
+                             "in LEDGER_MASTER_KEY, its archive in LEDGER_ARCHIVE_URL and "
+                             "LEDGER_ARCHIVE_KEY): no generation, import or rebuild")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="ledger-retention-bench-") as folder:
-        os.environ["LEDGER_ARCHIVE_URL"] = (Path(folder) / "archive").as_uri()
-        os.environ["LEDGER_ARCHIVE_KEY"] = base64.b64encode(os.urandom(32)).decode()
-        with fresh_store("bench_retention", keep=args.keep) as database:
-            figures = run(database, args, Path(folder))
+        if args.reuse:
+            with reused_store(args.reuse) as database:
+                figures = run(database, args, Path(folder))
+        else:
+            os.environ["LEDGER_ARCHIVE_URL"] = (Path(folder) / "archive").as_uri()
+            os.environ["LEDGER_ARCHIVE_KEY"] = base64.b64encode(os.urandom(32)).decode()
+            with fresh_store("bench_retention", keep=args.keep) as database:
+                figures = run(database, args, Path(folder))
     summary(figures)
     if figures.wrong:
         print("WRONG:\n  " + "\n  ".join(figures.wrong))
         sys.exit(1)
 
 
+@contextmanager
+def reused_store(schema: str) -> Iterator[Database]:
+    settings = Settings.from_env()
+    if not (settings.master_key and settings.archive_url and settings.archive_key):
+        raise SystemExit("--reuse needs LEDGER_MASTER_KEY, LEDGER_ARCHIVE_URL and "
+                         "LEDGER_ARCHIVE_KEY: those of the run that loaded the store")
+    with open_database(settings.with_changes(schema=schema), migrate=True) as database:
+        print(f"store: {redact(database.url)}, reusing schema {schema}", flush=True)
+        yield database
+
+
 def run(database: Database, args: Any, logs: Path) -> Figures:
     figures = Figures()
     app = Collections(database)
     try:
-        portfolio = load(app, args.events, args.jobs)
+        if args.reuse:
+            portfolio = noted(database)
+            analyze(database)
+        else:
+            portfolio = load(app, args.events, args.jobs)
         plan = eligible(app, args.today)
         print(f"store: {plan.total:,} events; due for archive on {plan.today} "
               f"(feed up to {AS_OF}): {plan.streams:,} streams, {plan.events:,} events "
               f"({plan.events / plan.total:.0%}); {load_average()}", flush=True)
         projector = Projector(database, logs)
         try:
-            wait_for_models(database, last_notification(database), projector, 120)
+            wait_for_models(database, last_notification(database), projector, 3600)
             stop = multiprocessing.get_context("spawn").Event()
             report = writer_during(database, stop, args.pause,
-                                   lambda: archive_phase(app, plan, projector, figures))
+                                   lambda: archive_phase(app, plan, projector, figures,
+                                                                args.max_hold))
             figures.wrong += report.failures[:5]
             print_writer(report)
             figures.writer = report
@@ -328,7 +361,7 @@ def print_writer(report: WriterReport) -> None:
 
 def summary(figures: Figures) -> None:
     report = figures.writer
-    rate = figures.archived / figures.archive_seconds if figures.archive_seconds else 0.0
+    rate = figures.purged / figures.archive_seconds if figures.archive_seconds else 0.0
     verify = (figures.verify_bytes / MB / figures.verify_seconds
               if figures.verify_seconds else 0.0)
     longest_wait = max(report.waits, default=0.0) if report else 0.0

@@ -35,10 +35,12 @@ def archive_schedule(app: Collections) -> list[tuple[date, UUID]]:
     return sorted(found)
 
 
-def archive_run(app: Collections, today: date,
-                progress: Callable[[int, int], None]) -> dict[str, int]:
-    """``ledger-collect archive run --date today``: its counts."""
-    return run_archive(app, business_date=today, progress=progress)
+def archive_run(app: Collections, today: date, progress: Callable[[int, int], None],
+                max_hold: float | None = None) -> dict[str, int]:
+    """``ledger-collect archive run --date today``: its counts. ``max_hold``: the purge's
+    longest hold of the writers' lock, if not the program's."""
+    held = {} if max_hold is None else {"max_hold": max_hold}
+    return run_archive(app, business_date=today, progress=progress, **held)
 
 
 def archived_events(app: Collections) -> int:
