@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from ledger_collect.config import Settings
 
 BROKERS = ("postgres", "rabbitmq", "redis")
+#: Connections the postgres broker's pool may open.
+POSTGRES_CONNECTIONS = 48
 #: The dramatiq-postgres tables in our schema (migrations/0006_jobs.sql).
 POSTGRES_PREFIX = "dramatiq_"
 
@@ -51,6 +53,9 @@ def make_broker(settings: Settings, database_url: str | None = None) -> Broker:
         url = database_url or settings.database_url
         if not url:
             raise BrokerConfigError("the postgres broker needs the database's address")
+        # Its pool holds a connection per consumer (a queue and its delay queue each): the
+        # library's 16 starve a worker of every job's queues, and retries wait behind that.
+        url += ("&" if "?" in url else "?") + f"maxconn={POSTGRES_CONNECTIONS}"
         broker = PostgresBroker(url=url, schema=settings.schema, prefix=POSTGRES_PREFIX,
                                 results=False, heartbeat_interval=max(heartbeat / 4, 0.5),
                                 heartbeat_ttl=heartbeat,
