@@ -22,6 +22,7 @@ from eventsourcing.domain import Aggregate, BoundCommandMethodDecorator
 
 from ledger_collect.commands import agency_commands as ac
 from ledger_collect.commands import dunning_commands as dc
+from ledger_collect.commands import retention_commands as rt
 from ledger_collect.commands.application import Collections
 from ledger_collect.commands.casework_commands import (
     add_dispute_note,
@@ -228,6 +229,7 @@ def test_every_command_makes_the_events_the_library_would(
     _casework(app)
     _dunning(app)
     _compliance(app)
+    _retention(app)
     assert _fast_event_classes() - shadow.met == set()
 
 
@@ -390,6 +392,15 @@ def _dunning(app: Any) -> None:
 
 def later_of(day: date) -> date:
     return day + timedelta(days=5)
+
+
+def _retention(app: Any) -> None:
+    """Every retention command: a policy set, a legal hold placed and released."""
+    customer, _ = _customer_with_two_open_invoices(app)
+    app.run(rt.set_retention_policy, "email", trigger="sent", action="purge", after="P7Y",
+            retain="P6Y", **ALICE)
+    app.run(rt.place_legal_hold, "customer", customer, reference="LIT-1", **ALICE)
+    app.run(rt.release_legal_hold, customer, **ALICE)
 
 
 def _customer_with_two_open_invoices(app: Any) -> tuple[Any, list[Any]]:

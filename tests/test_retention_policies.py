@@ -265,3 +265,39 @@ def test_the_model_followed_page_by_page_equals_a_rebuild_over_all_casework(
         assert any(row[5] is not None for row in streams if row[1] == record_class), \
             record_class
     assert len(found["retention_customer_activity"]) == 12
+
+
+def test_letters_agency_cases_and_credits_start_their_clocks(app: Collections,
+                                                              database: Database) -> None:
+    """A letter is sent when issued, an agency case closed when recalled; a credit on account
+    has no recorded use, so nothing starts its clock."""
+    from dunning_helpers import DAY as ON
+    from dunning_helpers import SUE, customer, invoice, proposal, standard
+
+    from ledger_collect.commands import agency_commands as ac
+    from ledger_collect.commands import dunning_commands as dc
+
+    standard(app)
+    app.run(ac.set_agency_criteria, minimum_amount=Decimal("100.00"), days_overdue=90, **SUE)
+    cid = customer(app, "C-1")
+    old = invoice(app, "C-1", "I-1", overdue=120)
+    invoice(app, "C-1", "I-2", overdue=20)  # dunned: the other is with the agency
+    case = app.run(ac.submit_to_agency, cid, agency="Recouvra", invoice_ids=[old],
+                   **SUE).result
+    [letter] = [p.letter for p in proposal(app).letters]
+    app.run(dc.issue_dunning_letter, letter, **SUE)
+    app.run(ac.recall_from_agency, case, reason="paying directly", actor="sue",
+            business_date=ON + timedelta(days=3))
+    app.run(rc.apply_payment, source_id="pay-1", customer_number="C-1", allocations=[],
+            unapplied=Decimal("60.00"), currency="EUR", payment_date=ON, **SUE)
+    catch_up(app, "retention_streams")
+    with database.connect() as conn:
+        found = dict(conn.execute("SELECT record_class, trigger_on FROM retention_streams"
+                                  " WHERE record_class IN ('dunning_letter', 'agency_case',"
+                                  " 'credit')").fetchall())
+    assert found == {"dunning_letter": ON, "agency_case": ON + timedelta(days=3),
+                     "credit": None}
+    assert [d.record_class for d in _due(app, database, date(2029, 3, 20))] == [
+        "agency_case"]
+    purged = _due(app, database, ON.replace(year=2032), "purge")
+    assert {d.record_class for d in purged} >= {"dunning_letter"}
