@@ -19,12 +19,19 @@ from ledger_collect.cli import cli
 from ledger_collect.compliance.archive import (
     ArchivedEvent,
     ArchiveError,
+    ArchiveKeyError,
     archived_stream_ids,
     open_archive,
     segment_name,
 )
 from ledger_collect.compliance.archive.archive import MANIFEST
-from ledger_collect.compliance.archive.manifest import Manifest, ManifestError, read_manifest
+from ledger_collect.compliance.archive.manifest import (
+    Manifest,
+    ManifestError,
+    load_archive_key,
+    public_key_base64,
+    read_manifest,
+)
 from ledger_collect.compliance.archive.segment import SegmentInfo
 from ledger_collect.config import Settings
 from ledger_collect.storage.database import Database
@@ -218,3 +225,51 @@ def test_every_bit_of_a_signed_manifest_is_covered() -> None:
                 read_manifest(bytes(changed), key.public_key())
     with pytest.raises(ManifestError, match="another key"):
         read_manifest(signed, Ed25519PrivateKey.generate().public_key())
+
+
+def test_a_segment_the_manifest_does_not_list_is_a_problem(settings: Settings,
+                                                          database: Database) -> None:
+    """Only the next segment may be an orphan (an append that crashed); a manifest rolled back
+    to an older signed one is caught by the index, and a stray segment by its number."""
+    archive = open_archive(settings, database)
+    for start in (1, 100, 200):
+        archive.append_segment(_events(1, 2, start=start))
+    root = settings.data_dir / "archive"
+    manifest = root / MANIFEST
+    newest = manifest.read_bytes()
+    (root / segment_name(7)).write_bytes((root / segment_name(3)).read_bytes())
+    report = archive.verify()
+    assert report.problems == [f"{segment_name(7)} is in storage but not in the manifest"]
+    (root / segment_name(7)).unlink()
+    key = load_archive_key(None, settings.archive_key_file, create=False)
+    older = Manifest(archive.manifest().segments[:2]).signed(key)  # genuinely signed
+    manifest.write_bytes(older)
+    report = archive.verify()
+    assert "the index lists segments the manifest does not: [3]" in report.problems
+    with pytest.raises(ArchiveError, match=r"index lists segments \[3\]"):
+        archive.append_segment(_events(1, 1))
+    manifest.write_bytes(newest)
+    assert archive.verify().ok
+
+
+def test_an_auditor_verifies_with_the_public_key_alone(settings: Settings,
+                                                       database: Database) -> None:
+    archive = open_archive(settings, database)
+    events = _events(2, 2)
+    archive.append_segment(events)
+    printed = _cli(settings, "public-key")
+    assert printed.exit_code == 0, printed.output
+    auditor = settings.with_changes(data_dir=settings.data_dir / "auditor",
+                                    archive_url=f"file://{settings.data_dir / 'archive'}",
+                                    archive_public_key=printed.output.strip())
+    audited = open_archive(auditor, database)
+    assert audited.verify().ok and audited.read_segment(1) == events
+    with pytest.raises(ArchiveError, match="verification only"):
+        audited.append_segment(events)
+    stranger = Ed25519PrivateKey.generate().public_key()
+    wrong = open_archive(auditor.with_changes(archive_public_key=public_key_base64(stranger)),
+                         database)
+    assert any("signature" in problem for problem in wrong.verify().problems)
+    with pytest.raises(ArchiveKeyError, match="not the public key"):
+        open_archive(settings.with_changes(archive_public_key=public_key_base64(stranger)),
+                     database)

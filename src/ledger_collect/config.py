@@ -85,6 +85,8 @@ class Settings:
     # -- the archive (compliance.archive) --
     archive_url: str | None = None  # LEDGER_ARCHIVE_URL: file:///path or s3://bucket/prefix
     archive_key: str | None = None  # LEDGER_ARCHIVE_KEY: base64 Ed25519 seed; else archive.key
+    # LEDGER_ARCHIVE_PUBLIC_KEY: base64 Ed25519 public key; verify without the signing key
+    archive_public_key: str | None = None
     archive_s3_endpoint: str | None = None  # LEDGER_ARCHIVE_S3_ENDPOINT: S3-compatible server
 
     @property
@@ -162,6 +164,7 @@ class Settings:
             else None,
             archive_url=env.get("LEDGER_ARCHIVE_URL") or None,
             archive_key=env.get("LEDGER_ARCHIVE_KEY") or None,
+            archive_public_key=env.get("LEDGER_ARCHIVE_PUBLIC_KEY") or None,
             archive_s3_endpoint=env.get("LEDGER_ARCHIVE_S3_ENDPOINT") or None,
         )
 

@@ -18,6 +18,7 @@ from ledger_collect.compliance.archive import (
     ManifestError,
     open_archive,
 )
+from ledger_collect.compliance.archive.manifest import public_key_base64
 from ledger_collect.config import Settings
 
 
@@ -48,6 +49,14 @@ def list_segments() -> None:
             click.echo(f"{info.number:>8}  {info.events:>9} events  {info.streams:>7} streams"
                        f"  {info.bytes:>12} bytes  sha256 {info.sha256[:16]}…")
         click.echo(f"{count} segments")
+
+
+@archive.command("public-key")
+def public_key() -> None:
+    """Print the archive's public key (base64): with it as LEDGER_ARCHIVE_PUBLIC_KEY, an
+    auditor verifies the archive without the signing key."""
+    with opened_archive(create_key=False) as opened:
+        click.echo(public_key_base64(opened.public_key))
 
 
 @archive.command("verify")

@@ -142,6 +142,10 @@ class Archive:
     def _reconciled(self, conn: Any) -> Manifest:
         manifest = self.manifest()
         indexed = index.indexed_segments(conn)
+        unlisted = sorted(set(indexed) - {info.number for info in manifest.segments})
+        if unlisted:  # never append after those: their segments would be overwritten
+            raise ArchiveError(f"the index lists segments {unlisted} that the signed manifest "
+                               f"does not (an older manifest put back?): see `archive verify`")
         for info in manifest.segments:
             if info.number not in indexed:
                 index.index_segment(conn, info, self._checked_segment(info))

@@ -89,8 +89,12 @@ def verify_archive(archive: Archive, progress: Callable[[int, int], None] | None
         if extra:
             problems.append(f"the index lists segments the manifest does not: {extra}")
         known = {segment_name(info.number) for info in entries}
-        report.orphans = [name for name in archive.storage.names(SEGMENTS)
-                          if name not in known]
+        unlisted = [name for name in archive.storage.names(SEGMENTS) if name not in known]
+        # A crashed append leaves at most the next segment; any other is not ours to ignore.
+        expected = segment_name(len(entries) + 1)
+        report.orphans = [name for name in unlisted if name == expected]
+        problems.extend(f"{name} is in storage but not in the manifest"
+                        for name in unlisted if name != expected)
     return report
 
 

@@ -55,6 +55,18 @@ def load_archive_key(value: str | None, key_file: Path, *, create: bool) -> Ed25
     return Ed25519PrivateKey.from_private_bytes(seed)
 
 
+def load_public_key(value: str) -> Ed25519PublicKey:
+    """A public key given alone (base64 of its 32 raw bytes), for verifying without the seed."""
+    raw = _decoded(value.strip(), "LEDGER_ARCHIVE_PUBLIC_KEY")
+    if len(raw) != 32:
+        raise ArchiveKeyError("the archive's public key must be 32 bytes (base64-encoded)")
+    return Ed25519PublicKey.from_public_bytes(raw)
+
+
+def public_key_base64(key: Ed25519PublicKey) -> str:
+    return base64.b64encode(key.public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+
+
 def _decoded(text: str, source: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)

@@ -47,6 +47,8 @@ class FolderStorage:
             out.flush()
             os.fsync(out.fileno())
         os.replace(temporary, path)
+        for stale in path.parent.glob(f".{path.name}.*.tmp"):  # left by a killed writer
+            stale.unlink(missing_ok=True)
         directory = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
