@@ -148,6 +148,10 @@ EVENTS = {
         "promised_date tolerance_days instalments level replaces "
         "contact_id"),
     "PromiseToPay.PaymentCounted": "customer_id invoice_id source_id amount kind",
+    "ErasureRequest.Completed": "customer_id erased_on restricted_records retained_until",
+    "ErasureRequest.Requested": "customer_id basis requested_by",
+    "ErasureRequest.RequestedAgain": "customer_id basis requested_by",
+    "ErasureRequest.Suspended": "customer_id hold_reference",
     "PromiseToPay.PaymentUncounted": "customer_id invoice_id source_id amount",
     "PromiseToPay.Valued": "customer_id invoice_id status paid as_of",
     "PromiseToPay.Withdrawn": "customer_id invoice_id reason*",

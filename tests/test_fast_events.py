@@ -48,6 +48,7 @@ from ledger_collect.commands.casework_commands import (
 )
 from ledger_collect.commands.daily_worklist_commands import SegmentRanking, generate_worklists
 from ledger_collect.commands.email_commands import save_email_template
+from ledger_collect.commands.erasure_commands import complete_erasure, request_erasure
 from ledger_collect.commands.job_commands import (
     fail_job_run,
     finish_job_run,
@@ -230,6 +231,7 @@ def test_every_command_makes_the_events_the_library_would(
     _dunning(app)
     _compliance(app)
     _retention(app)
+    _erasure(app)
     assert _fast_event_classes() - shadow.met == set()
 
 
@@ -262,6 +264,16 @@ def test_unusual_calls_take_the_library_path_with_its_errors() -> None:
                             amount=Decimal("10.00"), currency="EUR", posting_date=D,
                             due_date=D, source_id="s3", actor="erp", business_date=D)
     assert type(slow.pending_events[0]) is Invoice.Posted and slow.version == 1
+
+
+def _erasure(app: Any) -> None:
+    """The erasure request's record (the key's deletion is the key ring's)."""
+    customer = app.run(register_customer, number="ERASED-1", name="Erased SA", segment="RETAIL",
+                       credit_limit=Decimal("100.00"), currency="EUR", risk_class="A",
+                       source_id="md-erased-1", **ALICE).result
+    app.run(request_erasure, customer, "GDPR Art. 17(1)(a)", hold_reference="M-1", **ALICE)
+    app.run(request_erasure, customer, "GDPR Art. 17(1)(a)", **ALICE)
+    app.run(complete_erasure, customer, restricted_records=0, retained_until=None, **ALICE)
 
 
 def _casework(app: Any) -> None:

@@ -28,7 +28,7 @@ from ledger_collect.cli.agency_handover import agency
 from ledger_collect.cli.archive_commands import archive
 from ledger_collect.cli.compliance_commands import archive_run, compliance
 from ledger_collect.cli.dunning_runs import dunning
-from ledger_collect.cli.erasure_commands import erase
+from ledger_collect.cli.erasure_cli import erase
 from ledger_collect.cli.import_commands import import_feed, report
 from ledger_collect.cli.retention_cli import retention
 from ledger_collect.cli.worker_commands import jobs, scheduler, worker

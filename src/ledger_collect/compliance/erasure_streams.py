@@ -32,18 +32,16 @@ from ledger_collect.domain.retention_policy import LAST_ACTIVITY
 #: The read model that knows every stream's customer.
 MODEL = "retention_streams"
 
-#: The record class of each aggregate's streams (the retention policies' vocabulary).
-RECORD_CLASSES: dict[type, str] = {
-    Invoice: "invoice", CustomerCredit: "credit", PromiseToPay: "promise",
-    DisputeCase: "dispute", DunningLetter: "dunning_letter", CollectionEmail: "email",
-    CustomerContact: "contact", Activity: "activity", Resubmission: "resubmission",
-    AgencyCase: "agency_case", Customer: "customer_personal"}
+#: The aggregates whose events may hold a customer's personal data.
+AGGREGATES: tuple[type, ...] = (
+    Invoice, CustomerCredit, PromiseToPay, DisputeCase, DunningLetter, CollectionEmail,
+    CustomerContact, Activity, Resubmission, AgencyCase, Customer)
 
 
 @cache
 def personal_topics() -> list[str]:
     """The topics of every event that holds personal fields."""
-    return sorted(get_topic(value) for cls in RECORD_CLASSES for value in vars(cls).values()
+    return sorted(get_topic(value) for cls in AGGREGATES for value in vars(cls).values()
                   if isinstance(value, type) and getattr(value, "PERSONAL", ()))
 
 
