@@ -81,6 +81,7 @@ from ledger_collect.commands.team_commands import (
     record_absence,
 )
 from ledger_collect.domain.base import CollectionsAggregate
+from ledger_collect.domain.compliance_run import ComplianceRun
 from ledger_collect.domain.customer import Customer
 from ledger_collect.domain.daily_worklist import Ranked
 from ledger_collect.domain.dunning_rules import Letter, LetterLine, letter_id
@@ -228,9 +229,19 @@ def test_every_command_makes_the_events_the_library_would(
     assert not result.rejected and result.applied == len(records)
     _casework(app)
     _dunning(app)
-    _erasure(app)
+    _compliance(app)
     _retention(app)
+    _erasure(app)
     assert _fast_event_classes() - shadow.met == set()
+
+
+def _compliance(app: Collections) -> None:
+    run = ComplianceRun.start(action="archive", run_date=D, actor="compliance")
+    run.resume(actor="compliance")
+    run.segment_written(segment=1, streams={"invoice": 1}, events=2, actor="compliance")
+    run.streams_purged(stream_ids=[run.id], events=2, actor="compliance")
+    run.finish({"streams": 1}, actor="compliance")
+    app.save(run)
 
 
 def test_unusual_calls_take_the_library_path_with_its_errors() -> None:

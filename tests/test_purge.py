@@ -100,7 +100,7 @@ def test_purged_streams_leave_the_store_the_log_and_every_read_model(
     run = _run(app)
     with database.connect() as conn:
         purger = Purger(app, run, actor="compliance")
-        purger.batch = 3  # several batches, each with its own event
+        purger.batch_size = 3  # several batches, each with its own event
         report = purger.purge(conn, streams)
     assert report.streams == len(streams) and report.batches > 1
     assert _hot(database, streams) == 0

@@ -58,7 +58,7 @@ class Purger:
                  max_hold: float = MAX_HOLD) -> None:
         self.app, self.run, self.actor = app, run, actor
         self.max_hold = max_hold
-        self.batch = FIRST_BATCH
+        self.batch_size = FIRST_BATCH
         self.report = PurgeReport()
         schema = app.database.schema
         table = app.recorder.events_table_name
@@ -71,13 +71,13 @@ class Purger:
         """Delete these streams, whole, a batch per transaction (``conn``: autocommit)."""
         pending = list(stream_ids)
         while pending:
-            chunk, pending = pending[:self.batch], pending[self.batch:]
+            chunk, pending = pending[:self.batch_size], pending[self.batch_size:]
             held = self._purge_batch(conn, chunk, keep)
             self.report.longest_hold = max(self.report.longest_hold, held)
             if held > self.max_hold:
-                self.batch = max(1, self.batch // 2)
+                self.batch_size = max(1, self.batch_size // 2)
             elif held < self.max_hold / 4:
-                self.batch = min(LARGEST_BATCH, self.batch * 2)
+                self.batch_size = min(LARGEST_BATCH, self.batch_size * 2)
             if progress is not None:
                 progress(len(chunk))
         return self.report
@@ -116,7 +116,7 @@ class Purger:
                 deleted = conn.execute(sql.SQL(
                     "DELETE FROM {} WHERE originator_id = ANY(%s::uuid[])").format(self._events),
                     (uuid_array(doomed),)).rowcount
-                self._record(conn, doomed, deleted)
+                self._append_purged(conn, doomed, deleted)
                 self.report.streams += len(doomed)
                 self.report.events += deleted
                 self.report.batches += 1
@@ -130,7 +130,8 @@ class Purger:
         if self.on_step is not None:
             self.on_step(name)
 
-    def _record(self, conn: psycopg.Connection[Any], doomed: list[UUID], deleted: int) -> None:
+    def _append_purged(self, conn: psycopg.Connection[Any], doomed: list[UUID],
+                       deleted: int) -> None:
         """Append the run's ``StreamsPurged`` in this transaction (the lock is held, as the
         library's writers hold it), and tell the log's subscribers like they do."""
         self.run.streams_purged(stream_ids=doomed, events=deleted, actor=self.actor)
