@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from datetime import date
 from typing import TYPE_CHECKING, Any
@@ -41,7 +42,7 @@ ACTOR = "compliance"
 #: The read model the runs choose what is due from, caught up first.
 READS = ("retention_streams",)
 #: Streams per archive segment (and per chunk of a purge run).
-SEGMENT_STREAMS = 2000
+SEGMENT_STREAMS = 10_000
 
 
 class ComplianceRunningError(DomainError):
@@ -76,11 +77,8 @@ def archive_run(app: Collections, *, business_date: date, progress: Progress = _
         counts["resumed"] = purger.report.streams
         due_all = _all_due(conn, due_streams, current_policies(app), business_date, ARCHIVE)
         progress(0, len(due_all))
-        for start in range(0, len(due_all), segment_streams):
-            due = due_all[start:start + segment_streams]
+        for start, due, versions, events in _read_ahead(app, due_all, segment_streams):
             classes = {d.stream_id: d.record_class for d in due}
-            versions = _archived_versions(conn, list(classes))
-            events = _not_archived(read_streams(conn, app, list(classes)), versions)
             if events:
                 info = archive.append_segment(events)
                 fresh = _last_versions(events)
@@ -122,13 +120,37 @@ def read_streams(conn: psycopg.Connection[Any], app: Collections,
 
     if not stream_ids:
         return []
-    rows = conn.execute(sql.SQL(
-        "SELECT originator_id, originator_version, topic, state, notification_id FROM {}"
-        " WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
-        ).format(sql.Identifier(app.database.schema, app.recorder.events_table_name)),
-        (uuid_array(stream_ids),), binary=True).fetchall()
-    return [ArchivedEvent(originator_id=r[0], originator_version=r[1], topic=r[2],
-                          state=bytes(r[3]), notification_id=r[4]) for r in rows]
+    with conn.cursor(binary=True, row_factory=lambda _: ArchivedEvent._make) as cursor:
+        return cursor.execute(sql.SQL(
+            "SELECT originator_id, originator_version, topic, state, notification_id FROM {}"
+            " WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
+            ).format(sql.Identifier(app.database.schema, app.recorder.events_table_name)),
+            (uuid_array(stream_ids),)).fetchall()
+
+
+def _read_ahead(app: Collections, due_all: list[Any], size: int
+                ) -> Iterator[tuple[int, list[Any], dict[UUID, int], list[Any]]]:
+    """Each chunk of ``size`` due streams with the versions the archive holds of them and
+    their events not archived yet. The next chunk is read on a connection of its own, in a
+    thread, while the caller archives and purges this one: reading changes nothing, and the
+    purge checks under the writers' lock that a stream is still whole in the archive."""
+    starts = range(0, len(due_all), size)
+    if not starts:
+        return
+    with app.database.connect() as reader, \
+            ThreadPoolExecutor(1, thread_name_prefix="archive-read") as pool:
+        def read(start: int) -> tuple[int, list[Any], dict[UUID, int], list[Any]]:
+            due = due_all[start:start + size]
+            ids = [d.stream_id for d in due]
+            versions = _archived_versions(reader, ids)
+            return start, due, versions, _not_archived(read_streams(reader, app, ids), versions)
+
+        pending = pool.submit(read, starts[0])
+        for following in [*starts[1:], None]:
+            chunk = pending.result()
+            if following is not None:
+                pending = pool.submit(read, following)
+            yield chunk
 
 
 # -- the parts ----------------------------------------------------------------------------------
@@ -183,12 +205,15 @@ def _all_due(conn: psycopg.Connection[Any], due_streams: Any, policies: Any, tod
 def _not_archived(events: list[Any], versions: dict[UUID, int]) -> list[Any]:
     """The events of the streams the archive does not hold whole (a stream written to since
     it was archived is archived again, whole)."""
+    if not versions:
+        return events
     last = _last_versions(events)
     return [e for e in events if last[e.originator_id] > versions.get(e.originator_id, 0)]
 
 
 def _last_versions(events: Sequence[Any]) -> dict[UUID, int]:
-    return {e.originator_id: e.originator_version for e in events}
+    """Each stream's last version (the events come by stream and version)."""
+    return {event[0]: event[1] for event in events}
 
 
 def _archived_versions(conn: psycopg.Connection[Any], stream_ids: list[UUID]) -> dict[UUID, int]:

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 #: The longest a purge batch should hold the writers' lock, in seconds.
 MAX_HOLD = 0.05
 FIRST_BATCH, LARGEST_BATCH = 50, 2000
+#: What a stream not archived is compared with: no version is later.
+NEVER = 2**62
 
 
 @dataclass
@@ -97,25 +99,27 @@ class Purger:
 
     def _purge_batch_once(self, conn: psycopg.Connection[Any], chunk: list[UUID],
                           keep: Mapping[UUID, int] | None) -> float:
+        kept = ([NEVER] * len(chunk) if keep is None
+                else [keep.get(stream_id, -1) for stream_id in chunk])
+        kept_array = "{" + ",".join(map(str, kept)) + "}"
         with conn.transaction():
-            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}").format(
-                sql.Literal(f"{self.app.settings.lock_timeout}s")))
-            conn.execute(sql.SQL("LOCK TABLE {} IN EXCLUSIVE MODE").format(self._events))
+            conn.execute(sql.SQL("SET LOCAL lock_timeout = {}; LOCK TABLE {} IN EXCLUSIVE MODE")
+                         .format(sql.Literal(f"{self.app.settings.lock_timeout}s"),
+                                 self._events))
             locked = time.perf_counter()
-            found = conn.execute(sql.SQL(
-                "SELECT originator_id, max(originator_version) FROM {}"
-                " WHERE originator_id = ANY(%s::uuid[]) GROUP BY originator_id").format(
-                self._events), (uuid_array(chunk),)).fetchall()
-            doomed = []
-            for stream_id, version in found:
-                if keep is not None and version > keep.get(stream_id, -1):
-                    self.report.skipped.append(stream_id)
-                else:
-                    doomed.append(stream_id)
+            # one statement: the streams written to since (skipped), and the others deleted
+            grown, doomed, deleted = conn.execute(sql.SQL(
+                "WITH chunk (id, kept) AS (SELECT * FROM unnest(%s::uuid[], %s::bigint[])),"
+                " grown AS (SELECT DISTINCT c.id FROM chunk c JOIN {events} e"
+                "  ON e.originator_id = c.id AND e.originator_version > c.kept),"
+                " gone AS (DELETE FROM {events} e USING chunk c WHERE e.originator_id = c.id"
+                "  AND c.id NOT IN (SELECT id FROM grown) RETURNING e.originator_id)"
+                " SELECT (SELECT coalesce(array_agg(id), '{{}}') FROM grown),"
+                " (SELECT coalesce(array_agg(DISTINCT originator_id), '{{}}') FROM gone),"
+                " (SELECT count(*) FROM gone)").format(events=self._events),
+                (uuid_array(chunk), kept_array)).fetchone()
+            self.report.skipped.extend(grown)
             if doomed:
-                deleted = conn.execute(sql.SQL(
-                    "DELETE FROM {} WHERE originator_id = ANY(%s::uuid[])").format(self._events),
-                    (uuid_array(doomed),)).rowcount
                 self._append_purged(conn, doomed, deleted)
                 self.report.streams += len(doomed)
                 self.report.events += deleted

@@ -134,11 +134,19 @@ def due_streams(conn: psycopg.Connection[Any], policies: dict[str, Policy], toda
         f"{' JOIN retention_customers c USING (customer_id)' if activity else ''}"
         f" WHERE ({' OR '.join(clauses)}) AND s.stream_id > %s AND {_NOT_HELD}"
         " ORDER BY s.stream_id LIMIT %s", [*params, after or UUID(int=0), limit]).fetchall()
+    # many streams share a start day: each policy's period is parsed, and each day's due
+    # date computed, once per call
+    periods = {policy.record_class: (policy.trigger == LAST_ACTIVITY, Period.parse(policy.after))
+               for policy in chosen}
+    due_dates: dict[tuple[str, date], date] = {}
     found = []
     for stream_id, record_class, customer_id, trigger_on, last_activity in rows:
-        policy = policies[record_class]
-        start = last_activity if policy.trigger == LAST_ACTIVITY else trigger_on
-        found.append(DueStream(stream_id, record_class, customer_id, policy.due_on(start)))
+        by_activity, period = periods[record_class]
+        start = last_activity if by_activity else trigger_on
+        due_on = due_dates.get((record_class, start))
+        if due_on is None:
+            due_on = due_dates[record_class, start] = period.after(start)
+        found.append(DueStream(stream_id, record_class, customer_id, due_on))
     return found
 
 

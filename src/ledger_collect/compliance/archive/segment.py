@@ -16,6 +16,7 @@ import hashlib
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from uuid import UUID
 
 import orjson
@@ -30,9 +31,9 @@ class SegmentError(ValueError):
     """A segment that does not decode, or does not match what it claims."""
 
 
-@dataclass(frozen=True)
-class ArchivedEvent:
-    """One stored event, as the hot store's row has it (state sealed, as stored)."""
+class ArchivedEvent(NamedTuple):
+    """One stored event, as the hot store's row has it (state sealed, as stored). A named
+    tuple: a run builds one per archived event, and a tuple is built from a row at once."""
 
     originator_id: UUID
     originator_version: int
@@ -90,20 +91,20 @@ def encode_raw(number: int, previous_sha256: str, events: Sequence[ArchivedEvent
     """The decompressed form: magic, header line, then the events column by column (ids,
     versions, notification ids, topic numbers, state lengths, states): packed and unpacked
     a column at a time, not an event at a time."""
-    topics: dict[str, int] = {}
-    for event in events:
-        topics.setdefault(event.topic, len(topics))
+    ids, versions, topic_names, states, notifications = (
+        zip(*events, strict=True) if events else ((), (), (), (), ()))
+    topics = {topic: number for number, topic in enumerate(dict.fromkeys(topic_names))}
     header = orjson.dumps({"segment": number, "previous_sha256": previous_sha256,
                            "events": len(events), "topics": list(topics)})
     count = len(events)
-    states = [bytes(event.state) for event in events]
+    states = tuple(map(bytes, states))
     return b"".join((
         MAGIC, header, b"\n",
-        b"".join([event.originator_id.bytes for event in events]),
-        struct.pack(f">{count}Q", *[event.originator_version for event in events]),
-        struct.pack(f">{count}Q", *[event.notification_id for event in events]),
-        struct.pack(f">{count}I", *[topics[event.topic] for event in events]),
-        struct.pack(f">{count}I", *[len(state) for state in states]),
+        b"".join([ident.bytes for ident in ids]),
+        struct.pack(f">{count}Q", *versions),
+        struct.pack(f">{count}Q", *notifications),
+        struct.pack(f">{count}I", *map(topics.__getitem__, topic_names)),
+        struct.pack(f">{count}I", *map(len, states)),
         *states))
 
 

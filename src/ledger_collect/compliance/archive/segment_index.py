@@ -34,11 +34,15 @@ def indexed_stream_counts(conn: Connection) -> dict[int, int]:
 def index_segment(conn: Connection, info: SegmentInfo, segment: Segment) -> None:
     """The segment's row and one row per stream in it, together."""
     runs: dict[UUID, list[int]] = {}
-    for event in segment.events:
-        run = runs.setdefault(event.originator_id, [event.originator_version,
-                                                    event.originator_version, 0])
-        run[0] = min(run[0], event.originator_version)
-        run[1] = max(run[1], event.originator_version)
+    for stream, version, _, _, _ in segment.events:
+        run = runs.get(stream)
+        if run is None:
+            runs[stream] = [version, version, 1]
+            continue
+        if version < run[0]:
+            run[0] = version
+        elif version > run[1]:
+            run[1] = version
         run[2] += 1
     with conn.transaction():
         conn.execute(
