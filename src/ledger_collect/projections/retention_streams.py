@@ -153,6 +153,18 @@ class Retention(Projection):
         page.write()
 
 
+def fold_stream(conn: psycopg.Connection[Any], events: Sequence[Any]) -> dict[str, Any] | None:
+    """One stream's row as the model folds it, from the stream's events alone (an archived
+    stream, whose row left the model when it was purged); None for a stream it does not keep."""
+    streams = Rows(conn, STREAM_TABLE)
+    for e in events:
+        if type(e) in CREATED:
+            streams.add(_created(e, CREATED[type(e)], streams))
+        elif (row := streams.rows.get(e.originator_id)) is not None:
+            _fold(streams, row, e)
+    return next(iter(streams.rows.values()), None)
+
+
 def _active(customers: Rows, customer_id: UUID, day: date) -> None:
     row = customers.rows.get(customer_id)
     if row is None:
