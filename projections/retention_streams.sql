@@ -2,7 +2,8 @@
 -- record class, customer, disputes, the date its trigger happened (null until then) and the
 -- date of its latest event — the date of each customer's own latest event, and the legal
 -- holds. A customer's last activity is the latest of its own and its streams' (a view: a
--- purged stream's rows leave, and a rebuild, which never sees its events, agrees). Rebuildable from the events
+-- purged stream's rows leave, its latest date stays with the customer's own, carried by the
+-- purge event, so a rebuild, which never sees its events, agrees). Rebuildable from the events
 -- (ledger-collect projections rebuild retention_streams); the compliance job reads it to find what is
 -- due (compliance.retention.due_streams).
 
@@ -26,11 +27,12 @@ CREATE INDEX retention_streams_invoice_idx ON retention_streams (invoice_id)
 
 CREATE TABLE retention_customer_activity (
     customer_id uuid PRIMARY KEY,
-    customer_activity date NOT NULL            -- the latest event of the Customer stream
+    customer_activity date NOT NULL            -- the latest event of the Customer stream and
+                                               -- of its purged streams (the purge carries it)
 );
 
--- Each customer's last activity: the latest event of its own stream or of any of its streams
--- still in the store.
+-- Each customer's last activity: the latest event of its own stream, of its streams still in
+-- the store and of those purged.
 CREATE VIEW retention_customers AS
     SELECT c.customer_id, greatest(c.customer_activity, (SELECT max(s.last_event_on)
         FROM retention_streams s WHERE s.customer_id = c.customer_id)) AS last_activity

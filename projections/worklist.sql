@@ -99,6 +99,22 @@ CREATE TABLE worklist_processed (
 
 CREATE INDEX worklist_processed_day_idx ON worklist_processed (day, customer_id);
 
+-- What each stream added to the processed marks (casework events and their actors, by
+-- business day) and to the broken promises (valuations by as-of day): when a stream is purged,
+-- its customer's marks and broken promises are summed again from the streams still in the
+-- store, as a rebuild has them.
+CREATE TABLE worklist_stream_marks (
+    stream_id uuid NOT NULL,
+    day date NOT NULL,
+    customer_id uuid NOT NULL,
+    actors text[] NOT NULL,
+    events integer NOT NULL,
+    broken integer NOT NULL,
+    PRIMARY KEY (stream_id, day)
+);
+
+CREATE INDEX worklist_stream_marks_customer_idx ON worklist_stream_marks (customer_id, day);
+
 -- Rankings already computed: one per day and set of strategy versions asked for, kept in step
 -- by the writer (every page rescores the customers it touched, in its own transaction) so that
 -- a page of a list of 100,000 customers is an index range scan. A cache: dropped with the

@@ -79,7 +79,7 @@ EVENTS = {
     "ComplianceRun.Resumed": "attempt",
     "ComplianceRun.SegmentWritten": "segment streams events",
     "ComplianceRun.Started": "action run_date",
-    "ComplianceRun.StreamsPurged": "stream_ids events",
+    "ComplianceRun.StreamsPurged": "stream_ids events last_activity",
     "Customer.Assigned": "specialist",
     "Customer.ContactAdded": "contact_id name* email* phone* role",
     "Customer.ContactChanged": "contact_id name* email* phone* role",

@@ -58,3 +58,36 @@ def test_a_dispute_shows_its_invoices_and_the_hold_that_keeps_them(
     assert personal.why.startswith("the customer was last active on 2020-03-02: erase due "
                                    "2023-03-02 (policy: erase 3 years after last active")
     assert status_of(app, "customer", Customer.create_id("nobody"), DAY) is None
+
+
+def test_an_archived_invoice_and_dispute_are_answered_from_the_archive(
+        app: Collections, database: Database) -> None:
+    from ledger_collect.compliance.archiver import archive_run
+
+    customer = _customer(app, "C1")
+    paid, kept = _invoice(app, "C1", "P-1"), _invoice(app, "C1", "K-1")
+    dispute = app.run(cw.open_dispute, customer, [kept], amount=Decimal("100.00"),
+                      reason="price", processor="bob", **BY).result
+    closing = {"actor": "bob", "business_date": date(2020, 6, 30)}
+    app.run(cw.start_dispute_processing, dispute, **closing)
+    app.run(cw.resolve_dispute, dispute, "rejected", **closing)
+    app.run(cw.close_dispute, dispute, **closing)
+    _pay(app, "C1", "P-1", "100.00", date(2020, 5, 15))
+    counts = archive_run(app, business_date=date(2022, 6, 30))
+    assert counts["purged_streams"] == 2  # the paid invoice and the closed dispute
+    catch_up(app, "retention_streams")
+    status = status_of(app, "invoice", paid, date(2023, 1, 1))
+    assert status is not None and status.customer_id == customer
+    [record] = status.records
+    assert (record.stream_id, record.record_class, record.trigger_on, record.action_on,
+            record.retained_until) == (paid, "invoice", date(2020, 5, 15), date(2022, 5, 15),
+                                       date(2030, 5, 15))
+    assert record.why.startswith("archived in segment 1; cleared on 2020-05-15: archive due "
+                                 "now, kept by law until 2030-05-15")
+    [closed] = status_of(app, "dispute", dispute, date(2023, 1, 1)).records  # type: ignore[union-attr]
+    assert (closed.stream_id, closed.trigger_on, closed.retained_until) == (
+        dispute, date(2020, 6, 30), date(2030, 6, 30))
+    assert closed.why.startswith("archived in segment 1; closed on 2020-06-30")
+    assert status_of(app, "dispute", paid, DAY) is None  # an archived invoice is no dispute
+    [open_] = status_of(app, "invoice", kept, DAY).records  # type: ignore[union-attr]
+    assert open_.why.startswith("invoice not cleared yet")

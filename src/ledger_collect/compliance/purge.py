@@ -137,8 +137,17 @@ class Purger:
     def _append_purged(self, conn: psycopg.Connection[Any], doomed: list[UUID],
                        deleted: int) -> None:
         """Append the run's ``StreamsPurged`` in this transaction (the lock is held, as the
-        library's writers hold it), and tell the log's subscribers like they do."""
-        self.run.streams_purged(stream_ids=doomed, events=deleted, actor=self.actor)
+        library's writers hold it), and tell the log's subscribers like they do. The event
+        carries each customer's latest activity among the purged streams, as the retention
+        model has it: a customer's last activity must not move earlier when its streams go."""
+        model = sql.Identifier(self.app.database.schema, "retention_streams")
+        active = conn.execute(sql.SQL(
+            "SELECT customer_id, max(last_event_on) FROM {} WHERE stream_id = ANY(%s::uuid[])"
+            " GROUP BY customer_id").format(model), (uuid_array(doomed),)).fetchall() if (
+            conn.execute("SELECT to_regclass(%s)", (model.as_string(conn),)).fetchone()[0]
+        ) else []  # without the retention model there is no date to carry
+        self.run.streams_purged(stream_ids=doomed, events=deleted, actor=self.actor,
+                                last_activity=dict(active))
         for stored in map(self.app.mapper.to_stored_event, self.run.collect_events()):
             conn.execute(sql.SQL(
                 "INSERT INTO {} (originator_id, originator_version, topic, state)"

@@ -7,12 +7,14 @@ keeps it (archived, if archiving) until its retention ends (trigger plus ``retai
 whose trigger has not happened is kept with no end in sight; a legal hold on its customer or
 on a dispute over it suspends every purge and erasure, whatever the dates say. Holds are read
 from their aggregates (what an erasure would see), the rest from the ``retention_streams``
-read model.
+read model; an invoice or dispute archived and purged from the store (its row gone from the
+model) is answered from the archive: its index says where, its events say which policy
+governs it and until when.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -70,7 +72,10 @@ def status_of(app: Any, subject_kind: str, subject_id: UUID, today: date) -> Ret
                 (subject_id,)).fetchall()
         else:
             streams = _streams(conn, subject_kind, subject_id)
-            if not streams:
+            archived = {} if streams else _archived(app, conn, subject_kind, subject_id)
+            if archived:
+                streams = [archived.pop("row")]
+            elif not streams:
                 return None
             customer_id, classes = streams[0][2], []
             found = conn.execute(_LAST_ACTIVE, (customer_id,)).fetchone()
@@ -91,6 +96,9 @@ def status_of(app: Any, subject_kind: str, subject_id: UUID, today: date) -> Ret
             records.append(_kept(policies[record_class], stream_id, 1,
                                  int(trigger_on is None), trigger_on, trigger_on,
                                  last_activity, hold, today))
+        if archived:
+            records[0] = replace(records[0], why=f"archived in segment "
+                                 f"{', '.join(map(str, archived['segments']))}; {records[0].why}")
     held = customer_hold or (records[0].held_by if subject_kind != "customer" else None)
     return RetentionStatus(subject_kind, subject_id, customer_id, last_activity, held, records)
 
@@ -116,6 +124,26 @@ def _streams(conn: Any, subject_kind: str, subject_id: UUID) -> list[tuple[Any, 
                             (list(invoice_disputes),)).fetchall()
     promises = [(*row[:4], invoice_disputes[row[3]], row[5]) for row in promises]
     return [first, *others, *promises]
+
+
+def _archived(app: Any, conn: Any, subject_kind: str, stream_id: UUID) -> dict[str, Any]:
+    """An invoice or dispute purged from the store after it was archived: its row as the
+    retention model had it, folded again from its archived events, and its segments (from
+    the archive's index); empty when it is not archived."""
+    from ledger_collect.compliance.archive import open_archive, segment_index
+    from ledger_collect.compliance.archive.reader import EventReader
+    from ledger_collect.projections.retention_streams import fold_stream
+
+    segments = segment_index.segments_of(conn, stream_id)
+    if not segments:
+        return {}
+    archive = open_archive(app.settings, app.database, create_key=False)
+    row = fold_stream(conn, EventReader(app, archive).events(stream_id))
+    if row is None or row["record_class"] != subject_kind:
+        return {}
+    return {"row": tuple(row[c] for c in ("stream_id", "record_class", "customer_id",
+                                          "invoice_id", "dispute_ids", "trigger_on")),
+            "segments": segments}
 
 
 def _holds(app: Any, subjects: list[UUID]) -> dict[UUID, str]:

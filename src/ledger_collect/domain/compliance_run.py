@@ -70,17 +70,22 @@ class ComplianceRun(CollectionsAggregate):
                          business_date: date) -> None:
         self.segments.append(segment)
 
-    def streams_purged(self, *, stream_ids: Sequence[UUID], events: int,
-                       actor: str) -> None:
-        """These streams (``events`` events in all) left the store."""
+    def streams_purged(self, *, stream_ids: Sequence[UUID], events: int, actor: str,
+                       last_activity: Mapping[UUID, date] | None = None) -> None:
+        """These streams (``events`` events in all) left the store. ``last_activity``: per
+        customer, the latest business date of its purged streams — a customer's last activity
+        counts them still, and a rebuild, which no longer sees their events, reads it here."""
         if not stream_ids:
             raise ValidationError("a purge names the streams it deleted")
         self._streams_purged(stream_ids=list(stream_ids), events=events, actor=actor,
-                             business_date=self.run_date)
+                             business_date=self.run_date,
+                             last_activity={str(k): v for k, v in
+                                            sorted((last_activity or {}).items())})
 
     @event("StreamsPurged", topic="ledger_collect.ComplianceRun.StreamsPurged")
     def _streams_purged(self, stream_ids: list[UUID], events: int, actor: str,
-                        business_date: date) -> None:
+                        business_date: date, last_activity: dict[str, date] | None = None,
+                        ) -> None:
         self.purged += len(stream_ids)
 
     def finish(self, counts: Mapping[str, int], *, actor: str) -> None:

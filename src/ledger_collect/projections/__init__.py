@@ -98,6 +98,14 @@ class Projection:
     def built(self, conn: psycopg.Connection[Any]) -> None:
         """A build has applied every page (the tail and the swap come next, page by page)."""
 
+    def purge(self, conn: psycopg.Connection[Any], event: Any) -> None:
+        """Streams left the store (``ComplianceRun.StreamsPurged``): their rows are dropped.
+        A model whose figures are folded over many streams overrides this to keep them as a
+        rebuild, which never sees the purged events, has them (``purged``)."""
+        from ledger_collect.projections.purged import drop_streams
+
+        drop_streams(conn, self.stream_rows, event.stream_ids)
+
     #: NOTIFY channels on which a notification whose payload is the schema calls for the
     #: model's upkeep at once rather than at the follower's next round.
     upkeep_channels: ClassVar[tuple[str, ...]] = ()

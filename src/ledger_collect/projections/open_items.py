@@ -27,6 +27,7 @@ from ledger_collect.domain.dispute import DisputeCase
 from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.projections import Projection, in_order
+from ledger_collect.projections.purged import customers_of
 from ledger_collect.projections.rows import PageRows, Part
 from ledger_collect.projections.tables import Key, Table
 
@@ -140,6 +141,13 @@ class OpenItems(Projection):
 
     def built(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(_ALL_BALANCES)  # once, rather than per page of the build
+
+    def purge(self, conn: psycopg.Connection[Any], event: Any) -> None:
+        """Balances count what is in the store: summed again for the purged items' customers."""
+        customers = customers_of(conn, ("open_items",), event.stream_ids)
+        super().purge(conn, event)
+        if customers and not self.building:
+            conn.execute(_BALANCES_OF, {"ids": customers})
 
 
 def _load(page: PageRows, events: Sequence[Any]) -> None:

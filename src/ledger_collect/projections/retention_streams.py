@@ -4,8 +4,10 @@ legal holds. What the compliance job asks to find the streams whose action is du
 (``compliance.retention.due_streams``) and what "which rule keeps it" reads.
 
 A customer's last activity is the latest of those dates, its own and its streams' (the view
-``retention_customers``): the rows of a purged stream leave the model when it meets the
-purge (``stream_rows``), and a rebuild, which never sees the purged events, finds the same.
+``retention_customers``). The rows of a purged stream leave the model when it meets the purge
+(``stream_rows``), and a rebuild, which never sees the purged events, finds the same; the purge
+event carries each customer's latest date among the purged streams, folded into the customer's
+own date, so the last activity never moves earlier because its streams were archived.
 
 Writer: the events that end a record's working life set its trigger date (the first time: a
 dispute resolved and then closed was closed when resolved). An invoice's trigger is the day its open amount reached
@@ -136,6 +138,31 @@ class Retention(Projection):
                 if e.business_date > row["last_event_on"]:
                     streams.get(e.originator_id)["last_event_on"] = e.business_date  # type: ignore[index]
         page.write()
+
+    def purge(self, conn: psycopg.Connection[Any], event: Any) -> None:
+        super().purge(conn, event)
+        dates = getattr(event, "last_activity", None) or {}
+        if not dates:
+            return
+        page = PageRows(conn, (CUSTOMER_TABLE,))
+        customers = page[CUSTOMER_TABLE]
+        ids = {UUID(str(k)): v for k, v in dates.items()}
+        customers.load(ids)
+        for customer_id, day in sorted(ids.items()):
+            _active(customers, customer_id, day)
+        page.write()
+
+
+def fold_stream(conn: psycopg.Connection[Any], events: Sequence[Any]) -> dict[str, Any] | None:
+    """One stream's row as the model folds it, from the stream's events alone (an archived
+    stream, whose row left the model when it was purged); None for a stream it does not keep."""
+    streams = Rows(conn, STREAM_TABLE)
+    for e in events:
+        if type(e) in CREATED:
+            streams.add(_created(e, CREATED[type(e)], streams))
+        elif (row := streams.rows.get(e.originator_id)) is not None:
+            _fold(streams, row, e)
+    return next(iter(streams.rows.values()), None)
 
 
 def _active(customers: Rows, customer_id: UUID, day: date) -> None:

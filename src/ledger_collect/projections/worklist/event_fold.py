@@ -75,6 +75,8 @@ class WorklistPage(PageRows):
         self.activities = self[ACTIVITY_TABLE]
         self.recounted: set[UUID] = set()
         self.processed: dict[tuple[UUID, date], tuple[set[str], int]] = {}
+        #: By stream and day: its customer, the casework's actors and events, broken promises.
+        self.marks: dict[tuple[UUID, date], tuple[UUID, set[str], int, int]] = {}
         self.customers.load(customer_of(e) for e in events if type(e) in _CUSTOMER_EVENTS)
         self.items.load(e.originator_id if type(e) in _INVOICE_EVENTS else e.invoice_id
                         for e in events if type(e) in _ITEM_EVENTS)
@@ -86,6 +88,17 @@ class WorklistPage(PageRows):
         actors, count = self.processed.get((customer_id, event.business_date), (set(), 0))
         actors.add(event.actor)
         self.processed[(customer_id, event.business_date)] = (actors, count + 1)
+        self._mark(event.originator_id, event.business_date, customer_id, event.actor, 1, 0)
+
+    def broken(self, customer_id: UUID, event: Any) -> None:
+        self._mark(event.originator_id, event.as_of, customer_id, None, 0, 1)
+
+    def _mark(self, stream_id: UUID, day: date, customer_id: UUID, actor: str | None,
+              events: int, broken: int) -> None:
+        _, actors, counted, broke = self.marks.get((stream_id, day), (customer_id, set(), 0, 0))
+        if actor is not None:
+            actors.add(actor)
+        self.marks[(stream_id, day)] = (customer_id, actors, counted + events, broke + broken)
 
     def affected(self) -> set[UUID]:
         """The customers whose figures must be recomputed: those of the items, disputes,
@@ -183,6 +196,7 @@ def _promise_valued(page: WorklistPage, e: Any) -> None:
         customer = page.customers.get(e.customer_id)
         if customer is not None:
             customer["broken_promises"] = sorted([*customer["broken_promises"], e.as_of])
+            page.broken(e.customer_id, e)
 
 
 def _dispute_opened(page: WorklistPage, e: Any) -> None:

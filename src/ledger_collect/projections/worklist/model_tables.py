@@ -95,9 +95,22 @@ class WorklistProcessed:
     events: int
 
 
+@dataclass(frozen=True)
+class WorklistStreamMark:
+    """What one stream added to its customer's processed marks and broken promises on a day."""
+
+    stream_id: UUID
+    day: date
+    customer_id: UUID
+    actors: list[str]
+    events: int
+    broken: int
+
+
 CUSTOMER_TABLE = Table("worklist_customers", WorklistCustomer)
 ITEM_TABLE = Table("worklist_items", WorklistItem)
 DISPUTE_TABLE = Table("worklist_disputes", WorklistDispute)
 FOLLOW_UP_TABLE = Table("worklist_follow_ups", WorklistFollowUp)
 ACTIVITY_TABLE = Table("worklist_activities", WorklistActivity)
 PROCESSED_TABLE = Table("worklist_processed", WorklistProcessed, key=("customer_id", "day"))
+MARK_TABLE = Table("worklist_stream_marks", WorklistStreamMark, key=("stream_id", "day"))

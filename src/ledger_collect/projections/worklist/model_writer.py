@@ -39,7 +39,8 @@ from ledger_collect.domain.invoice import Invoice
 from ledger_collect.domain.promise import PromiseToPay
 from ledger_collect.domain.resubmission import Resubmission
 from ledger_collect.projections import Projection, in_order
-from ledger_collect.projections.worklist import event_fold
+from ledger_collect.projections.purged import customers_of
+from ledger_collect.projections.worklist import event_fold, marks
 from ledger_collect.projections.worklist.customer_figures import recompute
 from ledger_collect.projections.worklist.day_rankings import keep_rankings_current, rescore
 from ledger_collect.projections.worklist.generated_lists import (
@@ -54,6 +55,7 @@ from ledger_collect.projections.worklist.model_tables import (
     DISPUTE_TABLE,
     FOLLOW_UP_TABLE,
     ITEM_TABLE,
+    MARK_TABLE,
     PROCESSED_TABLE,
 )
 from ledger_collect.projections.worklist.strategy_rules import Strategy, UnknownStrategyError
@@ -63,11 +65,12 @@ from ledger_collect.projections.worklist.strategy_versions import STRATEGIES_CHA
 class Worklist(Projection):
     name = "worklist"
     declared = (CUSTOMER_TABLE, ITEM_TABLE, DISPUTE_TABLE, FOLLOW_UP_TABLE, ACTIVITY_TABLE,
-                PROCESSED_TABLE, LIST_TABLE, ENTRY_TABLE)
+                PROCESSED_TABLE, MARK_TABLE, LIST_TABLE, ENTRY_TABLE)
     #: The day's rankings: a cache, not part of what a rebuild must equal.
     caches = ("worklist_snapshots", "worklist_scores")
     stream_rows = (("worklist_items", "id"), ("worklist_disputes", "id"),
-                   ("worklist_follow_ups", "id"), ("worklist_activities", "id"))
+                   ("worklist_follow_ups", "id"), ("worklist_activities", "id"),
+                   ("worklist_stream_marks", "stream_id"))
     handles = (
         Customer.Registered, Customer.MasterDataChanged, Customer.Assigned,
         Customer.Unassigned, Customer.NoteAdded,
@@ -102,6 +105,7 @@ class Worklist(Projection):
                 page.processed_by(event_fold.customer_of(event), event)
         page.write()
         _mark_processed(conn, page.processed)
+        marks.add(conn, page.marks)
         affected = page.affected()
         if affected and not self.building:
             recompute(conn, in_order(affected))
@@ -116,6 +120,19 @@ class Worklist(Projection):
             keep_rankings_current(conn, self.today(), known=self.strategies)
         except UnknownStrategyError:
             pass  # nothing to rank with: readers are told to publish a default strategy
+
+    def purge(self, conn: psycopg.Connection[Any], event: Any) -> None:
+        """The figures count what is in the store: computed again for the customers whose
+        rows were purged, the processed marks and broken promises summed again from the
+        streams left (``marks``)."""
+        customers = customers_of(conn, _CUSTOMER_ROWS, event.stream_ids)
+        marked = marks.marked(conn, event.stream_ids)
+        super().purge(conn, event)
+        marks.recount(conn, marked)
+        customers = in_order({*customers, *(customer for customer, _ in marked)})
+        if customers and not self.building:
+            recompute(conn, customers)
+            rescore(conn, customers, self.strategies)
 
     def built(self, conn: psycopg.Connection[Any]) -> None:
         """Every customer's figures, once, instead of after each page of a build (a customer's
@@ -134,13 +151,8 @@ def _mark_processed(conn: psycopg.Connection[Any],
     keys = sorted(processed)
     conn.execute(_MARK_PROCESSED, (
         [k[0] for k in keys], [k[1] for k in keys],
-        ["{" + ",".join(_quoted(a) for a in sorted(processed[k][0])) + "}" for k in keys],
+        ["{" + ",".join(marks.quoted(a) for a in sorted(processed[k][0])) + "}" for k in keys],
         [processed[k][1] for k in keys]))
-
-
-def _quoted(text: str) -> str:
-    """An element of a text array literal."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 _MARK_PROCESSED = """
@@ -154,4 +166,6 @@ ON CONFLICT (customer_id, day) DO UPDATE SET
 
 
 _LISTED = frozenset(LIST_EVENTS)
+_CUSTOMER_ROWS = ("worklist_items", "worklist_disputes", "worklist_follow_ups",
+                  "worklist_activities")
 assert set(event_fold.FOLD) | event_fold.PROCESSING | _LISTED == set(Worklist.handles)
