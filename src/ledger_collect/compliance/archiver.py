@@ -113,14 +113,20 @@ def purge_run(app: Collections, *, business_date: date, progress: Progress = _qu
         return _finish(app, purger, Counter())
 
 
+def _archived_rows(_: Any) -> Callable[[Sequence[Any]], Any]:
+    """Rows as ``ArchivedEvent``s, the columns in their field order."""
+    from ledger_collect.compliance.archive import ArchivedEvent
+
+    return lambda row: ArchivedEvent(*row)
+
+
 def read_streams(conn: psycopg.Connection[Any], app: Collections,
                  stream_ids: Sequence[UUID]) -> list[Any]:
     """Every event of these streams as stored, by stream and version."""
-    from ledger_collect.compliance.archive import ArchivedEvent
 
     if not stream_ids:
         return []
-    with conn.cursor(binary=True, row_factory=lambda _: ArchivedEvent._make) as cursor:
+    with conn.cursor(binary=True, row_factory=_archived_rows) as cursor:
         return cursor.execute(sql.SQL(
             "SELECT originator_id, originator_version, topic, state, notification_id FROM {}"
             " WHERE originator_id = ANY(%s::uuid[]) ORDER BY originator_id, originator_version"
