@@ -123,7 +123,6 @@ def _archived_rows(_: Any) -> Callable[[Sequence[Any]], Any]:
 def read_streams(conn: psycopg.Connection[Any], app: Collections,
                  stream_ids: Sequence[UUID]) -> list[Any]:
     """Every event of these streams as stored, by stream and version."""
-
     if not stream_ids:
         return []
     with conn.cursor(binary=True, row_factory=_archived_rows) as cursor:
