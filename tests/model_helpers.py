@@ -212,8 +212,9 @@ def follow_while(app: Collections, database: Database, names: Sequence[str],
     assert not follower.is_alive()
 
 
-def assert_equals_rebuild(app: Collections, database: Database, name: str) -> dict[str, Any]:
-    """The live model, row by row, equals one built from zero in a scratch schema."""
+def live_and_rebuilt(app: Collections, database: Database,
+                     name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The live model's rows, and those of one built from zero in a scratch schema."""
     live = rows(database, name)
     other = f"{database.schema}_eq"
     try:
@@ -223,6 +224,12 @@ def assert_equals_rebuild(app: Collections, database: Database, name: str) -> di
         with database.connect() as conn:
             conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
                 sql.Identifier(other)))
+    return live, rebuilt
+
+
+def assert_equals_rebuild(app: Collections, database: Database, name: str) -> dict[str, Any]:
+    """The live model, row by row, equals one built from zero in a scratch schema."""
+    live, rebuilt = live_and_rebuilt(app, database, name)
     for table in live:
         assert live[table] == rebuilt[table], (name, table)
     return live

@@ -27,18 +27,9 @@ RUN_DATE = date(2026, 11, 24)
 def _assert_equals_rebuild(app: Collections, database: Database, name: str) -> None:
     """``assert_equals_rebuild`` with the timeline's rows compared without ``seq`` (rows are
     numbered as read: a rebuild numbers the rows left anew, in the same order)."""
-    from model_helpers import rows
+    from model_helpers import live_and_rebuilt
 
-    from ledger_collect.projections.engine import build
-
-    live = rows(database, name)
-    other = f"{database.schema}_eq"
-    try:
-        build(app, name, other)
-        rebuilt = rows(database, name, other)
-    finally:
-        with database.connect() as conn:
-            conn.execute(f'DROP SCHEMA IF EXISTS "{other}" CASCADE')
+    live, rebuilt = live_and_rebuilt(app, database, name)
     for table in live:
         if table == "timeline":
             assert [r[1:] for r in live[table]] == [r[1:] for r in rebuilt[table]]
